@@ -1,0 +1,82 @@
+import type { V1Deployment, V1Namespace, V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+
+/**
+ * The cluster as the MCP layer sees it, WITHOUT policy. Only the guarded client in src/mcp may hold
+ * one: tools never touch a ClusterBackend directly, so no tool can skip the policy check.
+ */
+
+export interface KindMap {
+  namespace: V1Namespace;
+  pod: V1Pod;
+  deployment: V1Deployment;
+  statefulset: V1StatefulSet;
+  service: V1Service;
+}
+export type CachedKind = keyof KindMap;
+export type ScalableKind = 'deployment' | 'statefulset';
+
+/** How fresh a cached list is. */
+export interface CacheHealth {
+  /** False once the watch broke and has not yet been re-established. */
+  readonly connected: boolean;
+  /** Whether the initial list has completed at least once. */
+  readonly synced: boolean;
+  /** When the watch was last known good (ms since epoch); undefined before the first sync. */
+  readonly lastGoodAt?: number;
+}
+
+export interface ListSnapshot<K extends CachedKind> {
+  /** Cached objects, trimmed (no managedFields). Never mutate them. */
+  readonly items: readonly KindMap[K][];
+  readonly health: CacheHealth;
+}
+
+export interface ScaleInfo {
+  readonly replicas: number;
+  /** Ready replicas of the workload, when known. */
+  readonly readyReplicas?: number;
+  readonly resourceVersion: string;
+  readonly uid?: string;
+}
+
+export type BackendErrorCode = 'NotFound' | 'Conflict' | 'Unavailable' | 'Invalid' | 'Forbidden';
+
+/** A failure talking to the API server, with a stable code. Messages never contain tokens. */
+export class BackendError extends Error {
+  constructor(
+    readonly code: BackendErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'BackendError';
+  }
+}
+
+export interface ScaleEvent {
+  readonly kind: ScalableKind;
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid?: string;
+  readonly caller: string;
+  readonly policy: string;
+  readonly from: number;
+  readonly to: number;
+}
+
+export interface ClusterBackend {
+  list<K extends CachedKind>(kind: K): ListSnapshot<K>;
+  get<K extends CachedKind>(kind: K, namespace: string, name: string): KindMap[K] | undefined;
+  /** Reads the /scale subresource. Throws BackendError. */
+  readScale(kind: ScalableKind, namespace: string, name: string): Promise<ScaleInfo>;
+  /** Writes the /scale subresource with optimistic concurrency on resourceVersion. Throws BackendError (Conflict on a stale resourceVersion). */
+  writeScale(
+    kind: ScalableKind,
+    namespace: string,
+    name: string,
+    replicas: number,
+    resourceVersion: string,
+  ): Promise<ScaleInfo>;
+  /** Best effort: records a Kubernetes Event on the scaled object. Never throws. */
+  recordScaleEvent(event: ScaleEvent): Promise<void>;
+}

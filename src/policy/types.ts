@@ -1,0 +1,82 @@
+/**
+ * Public types of the pure policy engine. Nothing here knows Kubernetes clients, MCP or I/O:
+ * plain data in, plain data out.
+ */
+
+/** An authenticated caller, as a TokenReview (or `kubemcp check --as`) reports it. */
+export interface Caller {
+  /** e.g. `alice` or `system:serviceaccount:agents:copilot`. */
+  readonly username: string;
+  readonly groups: readonly string[];
+}
+
+/** A namespace and its labels, as the controller's Namespace informer sees it. */
+export interface NamespaceInfo {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** One question: may `caller` use `tool` in `namespace` (scaling to `replicas`)? */
+export interface DecisionRequest {
+  readonly caller: Caller;
+  readonly tool: string;
+  /** Omit for tools that are not namespaced (list_namespaces, get_permissions). */
+  readonly namespace?: string;
+  /** Target replica count, for scale_* tools. */
+  readonly replicas?: number;
+}
+
+/** Stable codes shared with the MCP error contract (PRODUCT.md). */
+export type DenialCode = 'PolicyDenied' | 'OutOfBounds';
+
+export interface ReplicaBounds {
+  readonly min: number;
+  readonly max: number;
+}
+
+export interface Decision {
+  readonly allowed: boolean;
+  /** When denied: PolicyDenied (no grant covers tool+namespace) or OutOfBounds (a grant covers it, replicas do not fit). */
+  readonly code?: DenialCode;
+  /** Names of the policies that allowed the call (allowed) or that were considered and matched caller+tool (denied). */
+  readonly policies: readonly string[];
+  /** One sentence a person understands. Never names namespaces the caller may not see. */
+  readonly reason: string;
+  /** Short actionable hints, e.g. "replicas must be between 1 and 10". */
+  readonly suggestions: readonly string[];
+}
+
+/** The compiled state of one McpPolicy, which the controller writes back as status. */
+export interface PolicyState {
+  readonly name: string;
+  /** metadata.generation of the object this state was compiled from. */
+  readonly generation: number;
+  readonly ready: boolean;
+  readonly reason: 'Accepted' | 'Invalid';
+  /** Why it is invalid, or a summary of what it grants (and e.g. "selector matches no namespace"). */
+  readonly message: string;
+  /** Number of existing namespaces the policy covers now. */
+  readonly matchedNamespaces: number;
+}
+
+/** One grant of one Ready policy to one caller, as `get_permissions` and `kubemcp check` show it. */
+export interface Grant {
+  readonly policy: string;
+  /** Concrete known tool names the policy's patterns match. */
+  readonly tools: readonly string[];
+  /** True when the policy covers every namespace ("*"). */
+  readonly allNamespaces: boolean;
+  /** Existing namespaces covered now, sorted (empty when allNamespaces). */
+  readonly namespaces: readonly string[];
+  /** The namespace patterns and selector as written, so a caller knows future namespaces too. */
+  readonly namespacePatterns: readonly string[];
+  readonly namespaceSelector?: string;
+  readonly replicas?: ReplicaBounds;
+}
+
+export interface Permissions {
+  readonly caller: Caller;
+  /** Union of tool names over all grants, sorted. */
+  readonly tools: readonly string[];
+  readonly grants: readonly Grant[];
+}

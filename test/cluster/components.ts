@@ -1,0 +1,100 @@
+/**
+ * The Go-built binaries of the local test control plane: which module builds them, at what
+ * version, with which flags. Versions are pinned in each module's go.mod under test/cluster/go/.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { HarnessError } from './log.js';
+import { REPO_ROOT } from './paths.js';
+
+export const KUBERNETES_VERSION = 'v1.37.2';
+export const ETCD_VERSION = 'v3.6.16';
+export const KWOK_VERSION = 'v0.8.0';
+
+export interface Component {
+  /** Name used in progress output, log files and the cache directory. */
+  readonly name: string;
+  readonly version: string;
+  /** Directory of the Go module that pins it. */
+  readonly moduleDir: string;
+  /** Package path -> output binary name. */
+  readonly binaries: Readonly<Record<string, string>>;
+  readonly tags?: readonly string[];
+  readonly ldflags: readonly string[];
+  /** Extra files written next to the binaries after the build (name -> writer). */
+  readonly files?: Readonly<Record<string, (outDir: string, moduleDir: string) => void>>;
+}
+
+/** The Stage manifests kwok needs (it exits "no stages found" without them), taken from its module. */
+const KWOK_STAGES = [
+  'kustomize/stage/node/fast/node-initialize.yaml',
+  'kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml',
+  'kustomize/stage/pod/fast/pod-ready.yaml',
+  'kustomize/stage/pod/fast/pod-complete.yaml',
+  'kustomize/stage/pod/fast/pod-delete.yaml',
+];
+
+function writeKwokStages(outDir: string, moduleDir: string): void {
+  const res = spawnSync('go', ['list', '-m', '-f', '{{.Dir}}', 'sigs.k8s.io/kwok'], {
+    cwd: moduleDir,
+    encoding: 'utf8',
+    env: { ...process.env, GOWORK: 'off', GOTOOLCHAIN: 'local' },
+  });
+  const kwokDir = res.stdout?.trim();
+  if (res.status !== 0 || !kwokDir) {
+    throw new HarnessError(
+      'kwok',
+      `could not locate the kwok module source: ${res.stderr?.trim() ?? res.error?.message}`,
+    );
+  }
+  const docs = KWOK_STAGES.map((f) => fs.readFileSync(path.join(kwokDir, f), 'utf8').trim());
+  fs.writeFileSync(path.join(outDir, 'kwok-stages.yaml'), `${docs.join('\n---\n')}\n`);
+}
+
+function versionLdflags(pkg: string, version: string): string[] {
+  const [major, minor] = version.replace(/^v/, '').split('.');
+  return [
+    `-X ${pkg}.gitVersion=${version}`,
+    `-X ${pkg}.gitMajor=${major}`,
+    `-X ${pkg}.gitMinor=${minor}`,
+    `-X ${pkg}.gitTreeState=clean`,
+  ];
+}
+
+export const COMPONENTS: readonly Component[] = [
+  {
+    name: 'kubernetes',
+    version: KUBERNETES_VERSION,
+    moduleDir: path.join(REPO_ROOT, 'test/cluster/go/k8s'),
+    // Built in one `go build` so the four binaries share compiled packages.
+    binaries: {
+      'k8s.io/kubernetes/cmd/kube-apiserver': 'kube-apiserver',
+      'k8s.io/kubernetes/cmd/kube-controller-manager': 'kube-controller-manager',
+      'k8s.io/kubernetes/cmd/kube-scheduler': 'kube-scheduler',
+      'k8s.io/kubernetes/cmd/kubectl': 'kubectl',
+    },
+    tags: ['selinux', 'notest'],
+    ldflags: [
+      '-s',
+      '-w',
+      ...versionLdflags('k8s.io/component-base/version', KUBERNETES_VERSION),
+      ...versionLdflags('k8s.io/client-go/pkg/version', KUBERNETES_VERSION),
+    ],
+  },
+  {
+    name: 'etcd',
+    version: ETCD_VERSION,
+    moduleDir: path.join(REPO_ROOT, 'test/cluster/go/etcd'),
+    binaries: { 'go.etcd.io/etcd/server/v3': 'etcd' },
+    ldflags: ['-s', '-w'],
+  },
+  {
+    name: 'kwok',
+    version: KWOK_VERSION,
+    moduleDir: path.join(REPO_ROOT, 'test/cluster/go/kwok'),
+    binaries: { 'sigs.k8s.io/kwok/cmd/kwok': 'kwok' },
+    ldflags: ['-s', '-w'],
+    files: { 'kwok-stages.yaml': writeKwokStages },
+  },
+];
