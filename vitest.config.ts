@@ -8,6 +8,7 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          benchmark: { include: ['bench/**/*.bench.ts'] },
         },
       },
       {

@@ -1,0 +1,27 @@
+/**
+ * `npm run manifests`: writes the generated files from the one McpPolicy schema in src/api/v1alpha1:
+ * the CRD in crds/ and the field table in docs/policy-reference.md. test/unit/api fails when they drift.
+ */
+
+import { readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  CRD_FILE,
+  REFERENCE_FILE,
+  renderCrdYaml,
+  replaceGeneratedSection,
+} from '../src/api/v1alpha1/index.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+async function main(): Promise<void> {
+  await writeFile(`${root}${CRD_FILE}`, renderCrdYaml());
+  console.log(`wrote ${CRD_FILE}`);
+  const docPath = `${root}${REFERENCE_FILE}`;
+  const doc = await readFile(docPath, 'utf8');
+  const updated = replaceGeneratedSection(doc);
+  if (updated !== doc) await writeFile(docPath, updated);
+  console.log(`${updated === doc ? 'unchanged' : 'updated'} ${REFERENCE_FILE}`);
+}
+
+await main();

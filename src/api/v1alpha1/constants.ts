@@ -1,0 +1,39 @@
+/** Names of the McpPolicy API (a contract: PRODUCT.md). */
+
+export const GROUP = 'kubemcp.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'McpPolicy';
+export const LIST_KIND = 'McpPolicyList';
+export const PLURAL = 'mcppolicies';
+export const SINGULAR = 'mcppolicy';
+export const SHORT_NAME = 'mcpp';
+export const CATEGORIES = ['kubemcp'] as const;
+export const CRD_NAME = `${PLURAL}.${GROUP}`;
+
+/** The one condition type an McpPolicy reports, and its reasons. */
+export const CONDITION_READY = 'Ready';
+export const REASON_ACCEPTED = 'Accepted';
+export const REASON_INVALID = 'Invalid';
+
+/** Upper bound of `spec.replicas.max`: bounds scale requests and keeps "absurd" counts out. */
+export const MAX_REPLICAS = 10_000;
+
+/** Size bounds. They also keep the CRD's CEL rules within the API server's cost budget. */
+export const LIMITS = {
+  subjects: 64,
+  subjectName: 512,
+  namespacePatterns: 128,
+  namespaceName: 63,
+  tools: 64,
+  toolPattern: 63,
+  matchLabels: 32,
+  matchExpressions: 32,
+  selectorValues: 64,
+  labelKey: 317,
+  labelValue: 63,
+  conditions: 8,
+  conditionMessage: 32_768,
+  conditionReason: 1024,
+  conditionType: 316,
+} as const;

@@ -1,0 +1,265 @@
+/**
+ * The McpPolicy CustomResourceDefinition, derived from the zod schema (schema.ts). Pure: returns
+ * objects and strings; `npm run manifests` (scripts/manifests.ts) writes them to crds/.
+ */
+
+import { stringify } from 'yaml';
+import { z } from 'zod';
+import {
+  API_VERSION,
+  CATEGORIES,
+  CONDITION_READY,
+  CRD_NAME,
+  GROUP,
+  KIND,
+  LIST_KIND,
+  PLURAL,
+  SHORT_NAME,
+  SINGULAR,
+  VERSION,
+} from './constants.js';
+import { McpPolicySpecSchema, McpPolicyStatusSchema } from './schema.js';
+
+/** The subset of OpenAPI v3 a structural CRD schema uses. */
+export interface JSONSchemaProps {
+  description?: string;
+  type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
+  format?: string;
+  enum?: unknown[];
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  pattern?: string;
+  minItems?: number;
+  maxItems?: number;
+  maxProperties?: number;
+  required?: string[];
+  items?: JSONSchemaProps;
+  properties?: Record<string, JSONSchemaProps>;
+  additionalProperties?: JSONSchemaProps;
+  'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
+  'x-kubernetes-list-map-keys'?: string[];
+  'x-kubernetes-validations'?: { rule: string; message: string; fieldPath?: string; reason?: string }[];
+}
+
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  jsonPath: string;
+  description: string;
+  priority?: number;
+}
+
+export interface CustomResourceDefinition {
+  apiVersion: 'apiextensions.k8s.io/v1';
+  kind: 'CustomResourceDefinition';
+  metadata: { name: string; labels: Record<string, string> };
+  spec: {
+    group: string;
+    names: {
+      kind: string;
+      listKind: string;
+      plural: string;
+      singular: string;
+      shortNames: string[];
+      categories: string[];
+    };
+    scope: 'Cluster';
+    versions: {
+      name: string;
+      served: boolean;
+      storage: boolean;
+      subresources: { status: Record<string, never> };
+      additionalPrinterColumns: PrinterColumn[];
+      schema: { openAPIV3Schema: JSONSchemaProps };
+    }[];
+  };
+}
+
+/** Keys kept, in this order (so the YAML reads description first and children last). */
+const KEY_ORDER = [
+  'description',
+  'type',
+  'format',
+  'enum',
+  'default',
+  'minimum',
+  'maximum',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'minItems',
+  'maxItems',
+  'maxProperties',
+  'x-kubernetes-list-type',
+  'x-kubernetes-list-map-keys',
+  'required',
+  'items',
+  'properties',
+  'additionalProperties',
+  'x-kubernetes-validations',
+] as const;
+
+/**
+ * Normalizes zod's OpenAPI 3.0 output into a structural schema: drops what Kubernetes rejects or
+ * does not need (`additionalProperties: false` next to properties, zod's safe-integer bounds,
+ * `propertyNames`, the regex zod adds to date-time strings) and fails on constructs a structural
+ * schema cannot hold (anyOf, oneOf, $ref, ...), so the schema in schema.ts stays expressible.
+ */
+export function toStructural(node: Record<string, unknown>, path = 'spec'): JSONSchemaProps {
+  const out: Record<string, unknown> = {};
+  const known = new Set<string>(KEY_ORDER);
+  for (const key of Object.keys(node)) {
+    if (!known.has(key) && key !== 'propertyNames' && key !== '$schema') {
+      throw new Error(`${path}: "${key}" cannot be expressed in a structural CRD schema`);
+    }
+  }
+  for (const key of KEY_ORDER) {
+    const value = node[key];
+    if (value === undefined) continue;
+    switch (key) {
+      case 'minimum':
+      case 'maximum':
+        if (Math.abs(value as number) < Number.MAX_SAFE_INTEGER) out[key] = value;
+        break;
+      case 'pattern':
+        if (node.format !== 'date-time') out[key] = value;
+        break;
+      case 'items':
+        out[key] = toStructural(value as Record<string, unknown>, `${path}[]`);
+        break;
+      case 'properties': {
+        const props: Record<string, JSONSchemaProps> = {};
+        for (const [name, child] of Object.entries(value as Record<string, Record<string, unknown>>)) {
+          props[name] = toStructural(child, `${path}.${name}`);
+        }
+        out[key] = props;
+        break;
+      }
+      case 'additionalProperties':
+        if (value === false) break;
+        if (value === true) throw new Error(`${path}: additionalProperties must have a schema`);
+        out[key] = toStructural(value as Record<string, unknown>, `${path}{}`);
+        break;
+      default:
+        out[key] = value;
+    }
+  }
+  if (out.type === undefined) throw new Error(`${path}: every schema node needs a type`);
+  return out as JSONSchemaProps;
+}
+
+function fromZod(schema: z.ZodType, path: string): JSONSchemaProps {
+  const json = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input' }) as Record<string, unknown>;
+  return toStructural(json, path);
+}
+
+/** The structural schema of `spec`, with descriptions, bounds, defaults and CEL rules. */
+export function specSchema(): JSONSchemaProps {
+  return fromZod(McpPolicySpecSchema, 'spec');
+}
+
+export function statusSchema(): JSONSchemaProps {
+  return fromZod(McpPolicyStatusSchema, 'status');
+}
+
+export const PRINTER_COLUMNS: readonly PrinterColumn[] = [
+  {
+    name: 'Ready',
+    type: 'string',
+    jsonPath: `.status.conditions[?(@.type=="${CONDITION_READY}")].status`,
+    description: 'Whether the policy is valid and enforced.',
+  },
+  {
+    name: 'Subjects',
+    type: 'string',
+    jsonPath: '.spec.subjects[*].name',
+    description: 'Name of the first subject (kubectl get -o yaml shows all of them).',
+  },
+  { name: 'Tools', type: 'string', jsonPath: '.spec.tools', description: 'Tool names and patterns granted.' },
+  {
+    name: 'Namespaces',
+    type: 'integer',
+    jsonPath: '.status.matchedNamespaces',
+    description: 'How many existing namespaces the policy covers now.',
+  },
+  {
+    name: 'Reason',
+    type: 'string',
+    jsonPath: `.status.conditions[?(@.type=="${CONDITION_READY}")].reason`,
+    description: 'Accepted or Invalid.',
+    priority: 1,
+  },
+  {
+    name: 'Message',
+    type: 'string',
+    jsonPath: `.status.conditions[?(@.type=="${CONDITION_READY}")].message`,
+    description: 'Why the policy is invalid, or what it grants.',
+    priority: 1,
+  },
+  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation.' },
+];
+
+/** The whole CRD object, as `kubectl apply` takes it. */
+export function buildCrd(): CustomResourceDefinition {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: CRD_NAME,
+      labels: { 'app.kubernetes.io/name': 'kubemcp', 'app.kubernetes.io/part-of': 'kubemcp' },
+    },
+    spec: {
+      group: GROUP,
+      names: {
+        kind: KIND,
+        listKind: LIST_KIND,
+        plural: PLURAL,
+        singular: SINGULAR,
+        shortNames: [SHORT_NAME],
+        categories: [...CATEGORIES],
+      },
+      scope: 'Cluster',
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: PRINTER_COLUMNS.map((c) => ({ ...c })),
+          schema: {
+            openAPIV3Schema: {
+              description: `${KIND} grants MCP tools to callers (ServiceAccounts, users, groups) in a set of namespaces, with replica bounds for scale tools. Everything not granted by some Ready ${KIND} is denied. Cluster-scoped; see docs/policy-reference.md.`,
+              type: 'object',
+              required: ['spec'],
+              properties: {
+                apiVersion: {
+                  description: `APIVersion defines the versioned schema of this representation of an object: ${API_VERSION}.`,
+                  type: 'string',
+                },
+                kind: {
+                  description: `Kind is a string value representing the REST resource this object represents: ${KIND}.`,
+                  type: 'string',
+                },
+                // The API server allows nothing but the type here (not even a description).
+                metadata: { type: 'object' },
+                spec: specSchema(),
+                status: statusSchema(),
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+export const CRD_FILE = `crds/${GROUP}_${PLURAL}.yaml`;
+export const GENERATED_HEADER = '# Code generated by npm run manifests. DO NOT EDIT.\n';
+
+/** The exact text of {@link CRD_FILE}. */
+export function renderCrdYaml(): string {
+  return GENERATED_HEADER + stringify(buildCrd(), { lineWidth: 0 });
+}

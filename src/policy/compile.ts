@@ -1,0 +1,250 @@
+/**
+ * compile: McpPolicy specs + Namespace labels → an immutable PolicyIndex. Pure.
+ *
+ * The index is keyed by subject, so that a decision looks only at the caller's own grants (the same
+ * cost at 10 and at 10,000 policies). Tool patterns are expanded to the concrete known tools they
+ * match; namespace globs are precompiled; which existing namespaces a policy covers (through names,
+ * globs and its selector) is computed here once, not per decision.
+ */
+
+import { formatIssues } from '../api/v1alpha1/issues.js';
+import { type McpPolicySpec, McpPolicySpecSchema } from '../api/v1alpha1/schema.js';
+import { compileGlob, isGlob, type Matcher } from './glob.js';
+import { compileSelector, formatSelector } from './selector.js';
+import { KNOWN_TOOLS } from './tools.js';
+import type { NamespaceInfo, PolicyState, ReplicaBounds } from './types.js';
+
+/** An McpPolicy as the controller (or `kubemcp check`) hands it over; `spec` is validated here. */
+export interface PolicyObject {
+  readonly name: string;
+  readonly generation?: number;
+  readonly spec: unknown;
+}
+
+export interface CompileInput {
+  readonly policies: readonly PolicyObject[];
+  readonly namespaces: readonly NamespaceInfo[];
+}
+
+/** One Ready policy, compiled. Shared by every subject of the policy. */
+export interface CompiledGrant {
+  readonly policy: string;
+  /** Concrete known tools the policy's patterns match. */
+  readonly tools: ReadonlySet<string>;
+  /** The same, sorted. */
+  readonly toolList: readonly string[];
+  /** True when a namespace pattern is "*" (every namespace, known or not). */
+  readonly allNamespaces: boolean;
+  /** Namespace names without wildcards, as written. */
+  readonly exactNamespaces: ReadonlySet<string>;
+  /** Namespace globs, precompiled. */
+  readonly namespaceGlobs: readonly Matcher[];
+  /** Existing namespaces covered now (through names, globs or the selector); empty when allNamespaces. */
+  readonly coveredNamespaces: ReadonlySet<string>;
+  readonly namespacePatterns: readonly string[];
+  readonly namespaceSelector?: string;
+  readonly replicas?: ReplicaBounds;
+}
+
+export interface PolicyIndex {
+  /** The compiled state of every policy given to compile, Ready or not, by name. */
+  readonly states: ReadonlyMap<string, PolicyState>;
+  /** Ready policies by name. */
+  readonly grants: ReadonlyMap<string, CompiledGrant>;
+  /** Grants by user name. A ServiceAccount subject is the user `system:serviceaccount:<ns>:<name>`. */
+  readonly grantsByUser: ReadonlyMap<string, readonly CompiledGrant[]>;
+  /** Grants by group name. */
+  readonly grantsByGroup: ReadonlyMap<string, readonly CompiledGrant[]>;
+  /** Names of the namespaces the index was compiled with. */
+  readonly namespaces: ReadonlySet<string>;
+}
+
+/** The user name the API server gives a ServiceAccount's tokens. */
+export function serviceAccountUsername(namespace: string, name: string): string {
+  return `system:serviceaccount:${namespace}:${name}`;
+}
+
+const KNOWN_TOOL_LIST = KNOWN_TOOLS.join(', ');
+
+/** Memoizes which existing namespaces a glob or a selector matches, shared across policies. */
+class NamespaceMatcher {
+  private readonly globCache = new Map<string, ReadonlySet<string>>();
+  private readonly selectorCache = new Map<string, ReadonlySet<string>>();
+
+  constructor(
+    private readonly namespaces: readonly NamespaceInfo[],
+    private readonly names: ReadonlySet<string>,
+  ) {}
+
+  exists(name: string): boolean {
+    return this.names.has(name);
+  }
+
+  glob(pattern: string): ReadonlySet<string> {
+    let hit = this.globCache.get(pattern);
+    if (!hit) {
+      const match = compileGlob(pattern);
+      hit = new Set(this.namespaces.filter((ns) => match(ns.name)).map((ns) => ns.name));
+      this.globCache.set(pattern, hit);
+    }
+    return hit;
+  }
+
+  selector(selector: NonNullable<McpPolicySpec['namespaces']['selector']>): ReadonlySet<string> {
+    const key = JSON.stringify([selector.matchLabels ?? {}, selector.matchExpressions ?? []]);
+    let hit = this.selectorCache.get(key);
+    if (!hit) {
+      const match = compileSelector(selector);
+      hit = new Set(this.namespaces.filter((ns) => match(ns.labels)).map((ns) => ns.name));
+      this.selectorCache.set(key, hit);
+    }
+    return hit;
+  }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** Checks the CRD cannot make: every tool pattern matches a tool the server knows. */
+function toolProblems(spec: McpPolicySpec): string[] {
+  const problems: string[] = [];
+  spec.tools.forEach((pattern, i) => {
+    const match = compileGlob(pattern);
+    if (!KNOWN_TOOLS.some((tool) => match(tool))) {
+      problems.push(
+        `spec.tools[${i}]: ${JSON.stringify(pattern)} matches no known tool; known tools are: ${KNOWN_TOOL_LIST}`,
+      );
+    }
+  });
+  return problems;
+}
+
+function compileGrant(name: string, spec: McpPolicySpec, matcher: NamespaceMatcher): CompiledGrant {
+  const toolMatchers = spec.tools.map(compileGlob);
+  const toolList = KNOWN_TOOLS.filter((tool) => toolMatchers.some((m) => m(tool))).sort();
+  const patterns = spec.namespaces.names ?? [];
+  const allNamespaces = patterns.some((p) => /^\*+$/.test(p));
+  const exact = new Set(patterns.filter((p) => !isGlob(p)));
+  const globs = patterns.filter(isGlob);
+  const selector = spec.namespaces.selector;
+
+  let covered: ReadonlySet<string> = new Set();
+  if (!allNamespaces) {
+    const sources: ReadonlySet<string>[] = globs.map((g) => matcher.glob(g));
+    sources.push(new Set([...exact].filter((n) => matcher.exists(n))));
+    if (selector) sources.push(matcher.selector(selector));
+    const nonEmpty = sources.filter((s) => s.size > 0);
+    // Share the memoized set when one source covers everything: 10,000 policies with one selector cost one set.
+    covered = nonEmpty.length === 1 && nonEmpty[0] ? nonEmpty[0] : new Set(nonEmpty.flatMap((s) => [...s]));
+  }
+  return {
+    policy: name,
+    tools: new Set(toolList),
+    toolList,
+    allNamespaces,
+    exactNamespaces: exact,
+    namespaceGlobs: globs.map(compileGlob),
+    coveredNamespaces: covered,
+    namespacePatterns: patterns,
+    ...(selector ? { namespaceSelector: formatSelector(selector) } : {}),
+    ...(spec.replicas ? { replicas: { min: spec.replicas.min, max: spec.replicas.max } } : {}),
+  };
+}
+
+function acceptedMessage(
+  spec: McpPolicySpec,
+  grant: CompiledGrant,
+  matched: number,
+  selectorMatches: number,
+): string {
+  const where = grant.allNamespaces ? 'every namespace' : `${plural(matched, 'existing namespace')}`;
+  let message = `Grants ${plural(spec.subjects.length, 'subject')} ${plural(grant.toolList.length, 'tool')} (${grant.toolList.join(', ')}) in ${where}`;
+  if (grant.replicas) message += `, replicas ${grant.replicas.min} to ${grant.replicas.max}`;
+  message += '.';
+  if (spec.namespaces.selector && selectorMatches === 0) {
+    message += ' The namespace selector matches no namespace yet.';
+  }
+  return message;
+}
+
+function compareNames(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/**
+ * Builds the index. The result does not depend on the order of policies or namespaces. Throws only
+ * on caller bugs: a policy or namespace name given twice.
+ */
+export function compile(input: CompileInput): PolicyIndex {
+  const namespaceNames = new Set<string>();
+  for (const ns of input.namespaces) {
+    if (namespaceNames.has(ns.name))
+      throw new Error(`compile: namespace ${JSON.stringify(ns.name)} given twice`);
+    namespaceNames.add(ns.name);
+  }
+  const matcher = new NamespaceMatcher([...input.namespaces].sort(compareNames), namespaceNames);
+
+  const states = new Map<string, PolicyState>();
+  const grants = new Map<string, CompiledGrant>();
+  const byUser = new Map<string, CompiledGrant[]>();
+  const byGroup = new Map<string, CompiledGrant[]>();
+  const add = (map: Map<string, CompiledGrant[]>, key: string, grant: CompiledGrant): void => {
+    const list = map.get(key);
+    if (!list) map.set(key, [grant]);
+    else if (list[list.length - 1] !== grant) list.push(grant);
+  };
+
+  for (const policy of [...input.policies].sort(compareNames)) {
+    if (states.has(policy.name))
+      throw new Error(`compile: policy ${JSON.stringify(policy.name)} given twice`);
+    const generation = policy.generation ?? 0;
+    const invalid = (message: string): void => {
+      states.set(policy.name, {
+        name: policy.name,
+        generation,
+        ready: false,
+        reason: 'Invalid',
+        message,
+        matchedNamespaces: 0,
+      });
+    };
+
+    const parsed = McpPolicySpecSchema.safeParse(policy.spec, { reportInput: true });
+    if (!parsed.success) {
+      invalid(formatIssues(parsed.error.issues));
+      continue;
+    }
+    const spec = parsed.data;
+    const problems = toolProblems(spec);
+    if (problems.length > 0) {
+      invalid(problems.join('; '));
+      continue;
+    }
+
+    const grant = compileGrant(policy.name, spec, matcher);
+    const matched = grant.allNamespaces ? namespaceNames.size : grant.coveredNamespaces.size;
+    const selectorMatches = spec.namespaces.selector ? matcher.selector(spec.namespaces.selector).size : 0;
+    states.set(policy.name, {
+      name: policy.name,
+      generation,
+      ready: true,
+      reason: 'Accepted',
+      message: acceptedMessage(spec, grant, matched, selectorMatches),
+      matchedNamespaces: matched,
+    });
+    grants.set(policy.name, grant);
+    for (const subject of spec.subjects) {
+      if (subject.kind === 'Group') add(byGroup, subject.name, grant);
+      else {
+        const user =
+          subject.kind === 'ServiceAccount'
+            ? serviceAccountUsername(subject.namespace ?? '', subject.name)
+            : subject.name;
+        add(byUser, user, grant);
+      }
+    }
+  }
+
+  return { states, grants, grantsByUser: byUser, grantsByGroup: byGroup, namespaces: namespaceNames };
+}

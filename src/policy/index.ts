@@ -1,0 +1,26 @@
+/**
+ * The pure policy engine: McpPolicy specs + Namespace labels in, decisions out. No I/O, no
+ * Kubernetes client, no MCP types.
+ */
+
+export {
+  type CompiledGrant,
+  type CompileInput,
+  compile,
+  type PolicyIndex,
+  type PolicyObject,
+  serviceAccountUsername,
+} from './compile.js';
+export { evaluate, grantedTools, isValidReplicaCount, namespaceFilter, permissions } from './evaluate.js';
+export { compileGlob, globToRegExp, isGlob, toolPatternMayScale } from './glob.js';
+export { compileSelector, formatSelector, type LabelSelector } from './selector.js';
+export {
+  ALWAYS_ALLOWED_TOOLS,
+  isAlwaysAllowedTool,
+  isKnownTool,
+  isScaleTool,
+  KNOWN_TOOLS,
+  type KnownTool,
+  SCALE_TOOL_PREFIX,
+} from './tools.js';
+export type * from './types.js';
