@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import { ToolError } from './errors.js';
+
+/**
+ * Opaque pagination cursors. A cursor is base64url JSON of the sort key of the last item returned
+ * (so inserts and deletes between pages neither repeat nor skip the items around the boundary) and
+ * a fingerprint of the query it belongs to. Any replica can resume it: nothing is stored server side.
+ * A cursor that does not decode, or that belongs to another query, is Invalid.
+ */
+
+export type CursorKey = readonly string[];
+
+interface CursorPayload {
+  v: 1;
+  /** Query fingerprint. */
+  f: string;
+  /** Sort key of the last item of the previous page. */
+  k: string[];
+}
+
+/** A short stable hash of the parts that define a query (tool, namespace, selector, ...). */
+export function fingerprint(parts: readonly (string | undefined)[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify(parts.map((p) => p ?? null)))
+    .digest('base64url')
+    .slice(0, 16);
+}
+
+export function encodeCursor(fp: string, key: CursorKey): string {
+  const payload: CursorPayload = { v: 1, f: fp, k: [...key] };
+  return Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
+}
+
+export class CursorError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CursorError';
+  }
+}
+
+/** Decodes a cursor for the query `fp`; throws CursorError when it is malformed or foreign. */
+export function decodeCursor(cursor: string, fp: string): CursorKey {
+  if (cursor.length > 4096 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw new CursorError('not a cursor');
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new CursorError('not a cursor');
+  }
+  if (
+    typeof payload !== 'object' ||
+    payload === null ||
+    (payload as CursorPayload).v !== 1 ||
+    typeof (payload as CursorPayload).f !== 'string' ||
+    !Array.isArray((payload as CursorPayload).k) ||
+    !(payload as CursorPayload).k.every((s) => typeof s === 'string')
+  ) {
+    throw new CursorError('not a cursor');
+  }
+  const p = payload as CursorPayload;
+  if (p.f !== fp) throw new CursorError('the cursor belongs to a different query');
+  return p.k;
+}
+
+function compareKeys(a: CursorKey, b: CursorKey): number {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a[i] ?? '';
+    const y = b[i] ?? '';
+    if (x < y) return -1;
+    if (x > y) return 1;
+  }
+  return 0;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  /** Items matching the query in total (all pages). */
+  readonly total: number;
+  readonly nextCursor?: string;
+}
+
+/**
+ * Sorts `items` by `keyOf`, skips past the cursor, and returns at most `limit` items plus the cursor
+ * of the next page. Throws ToolError('Invalid') for a bad cursor.
+ */
+export function paginate<T>(
+  items: readonly T[],
+  keyOf: (item: T) => CursorKey,
+  opts: { limit: number; cursor?: string | undefined; fingerprint: string },
+): Page<T> {
+  const keyed = items.map((item) => ({ item, key: keyOf(item) }));
+  keyed.sort((a, b) => compareKeys(a.key, b.key));
+  let start = 0;
+  if (opts.cursor !== undefined && opts.cursor !== '') {
+    let after: CursorKey;
+    try {
+      after = decodeCursor(opts.cursor, opts.fingerprint);
+    } catch (err) {
+      throw new ToolError('Invalid', 'The continue cursor is not valid for this query', {
+        reason: err instanceof Error ? err.message : 'bad cursor',
+        suggestions: [
+          'Pass back nextCursor exactly as returned, with the same namespace and labelSelector',
+          'Omit continue to start from the first page',
+        ],
+      });
+    }
+    start = keyed.findIndex((k) => compareKeys(k.key, after) > 0);
+    if (start === -1) start = keyed.length;
+  }
+  const slice = keyed.slice(start, start + opts.limit);
+  const last = slice.at(-1);
+  const more = start + opts.limit < keyed.length;
+  return {
+    items: slice.map((k) => k.item),
+    total: keyed.length,
+    ...(more && last !== undefined ? { nextCursor: encodeCursor(opts.fingerprint, last.key) } : {}),
+  };
+}

@@ -1,0 +1,204 @@
+import type {
+  V1Deployment,
+  V1Namespace,
+  V1ObjectMeta,
+  V1Pod,
+  V1Service,
+  V1StatefulSet,
+} from '@kubernetes/client-node';
+import { z } from 'zod';
+
+/**
+ * Compact, AI-readable views of Kubernetes objects: one row per object with its health, and a short
+ * one-line summary ("web (3/3 ready)"). Pure functions of the object and the current time.
+ */
+
+export function timestampMs(value: Date | string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** kubectl-style short age: 45s, 12m, 5h, 3d. */
+export function formatAge(fromMs: number | undefined, nowMs: number): string {
+  if (fromMs === undefined) return 'unknown';
+  const s = Math.max(0, Math.floor((nowMs - fromMs) / 1000));
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 120) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h`;
+  return `${Math.floor(h / 24)}d`;
+}
+
+function ageOf(meta: V1ObjectMeta | undefined, nowMs: number): string {
+  return formatAge(timestampMs(meta?.creationTimestamp), nowMs);
+}
+
+export const PodRowSchema = z.object({
+  namespace: z.string(),
+  name: z.string(),
+  summary: z.string().describe('One line: name, status and readiness'),
+  status: z
+    .string()
+    .describe(
+      'Running, Pending, Succeeded, Failed, Terminating, or a container reason like CrashLoopBackOff',
+    ),
+  phase: z.string(),
+  ready: z.string().describe('Ready containers / containers, e.g. "1/1"'),
+  restarts: z.number().int(),
+  age: z.string(),
+  node: z.string().optional(),
+  podIP: z.string().optional(),
+});
+export type PodRow = z.infer<typeof PodRowSchema>;
+
+export function podRow(pod: V1Pod, nowMs: number): PodRow {
+  const name = pod.metadata?.name ?? '';
+  const statuses = pod.status?.containerStatuses ?? [];
+  const total = pod.spec?.containers?.length ?? statuses.length;
+  const readyCount = statuses.filter((c) => c.ready).length;
+  const restarts = statuses.reduce((n, c) => n + (c.restartCount ?? 0), 0);
+  const phase = pod.status?.phase ?? 'Unknown';
+  let status = pod.status?.reason ?? phase;
+  for (const c of statuses) {
+    const waiting = c.state?.waiting?.reason;
+    const terminated = c.state?.terminated?.reason;
+    if (waiting !== undefined && waiting !== '') status = waiting;
+    else if (terminated !== undefined && terminated !== '' && phase !== 'Succeeded') status = terminated;
+  }
+  if (pod.metadata?.deletionTimestamp !== undefined) status = 'Terminating';
+  const ready = `${readyCount}/${total}`;
+  const row: PodRow = {
+    namespace: pod.metadata?.namespace ?? '',
+    name,
+    summary: `${name} (${status}, ${ready} ready${restarts > 0 ? `, ${restarts} restarts` : ''})`,
+    status,
+    phase,
+    ready,
+    restarts,
+    age: ageOf(pod.metadata, nowMs),
+  };
+  if (pod.spec?.nodeName !== undefined) row.node = pod.spec.nodeName;
+  if (pod.status?.podIP !== undefined) row.podIP = pod.status.podIP;
+  return row;
+}
+
+export const WorkloadRowSchema = z.object({
+  namespace: z.string(),
+  name: z.string(),
+  summary: z.string().describe('One line: name and readiness, e.g. "web (3/3 ready)"'),
+  replicas: z.number().int().describe('Desired replicas (spec.replicas)'),
+  readyReplicas: z.number().int(),
+  updatedReplicas: z.number().int(),
+  availableReplicas: z.number().int(),
+  age: z.string(),
+  images: z.array(z.string()),
+});
+export type WorkloadRow = z.infer<typeof WorkloadRowSchema>;
+
+function workloadSummary(name: string, ready: number, desired: number): string {
+  if (desired === 0) return `${name} (scaled to 0)`;
+  return `${name} (${ready}/${desired} ready)`;
+}
+
+export function deploymentRow(d: V1Deployment, nowMs: number): WorkloadRow {
+  const name = d.metadata?.name ?? '';
+  const replicas = d.spec?.replicas ?? 1;
+  const ready = d.status?.readyReplicas ?? 0;
+  return {
+    namespace: d.metadata?.namespace ?? '',
+    name,
+    summary: workloadSummary(name, ready, replicas),
+    replicas,
+    readyReplicas: ready,
+    updatedReplicas: d.status?.updatedReplicas ?? 0,
+    availableReplicas: d.status?.availableReplicas ?? 0,
+    age: ageOf(d.metadata, nowMs),
+    images: (d.spec?.template?.spec?.containers ?? []).flatMap((c) =>
+      c.image === undefined ? [] : [c.image],
+    ),
+  };
+}
+
+export function statefulSetRow(s: V1StatefulSet, nowMs: number): WorkloadRow {
+  const name = s.metadata?.name ?? '';
+  const replicas = s.spec?.replicas ?? 1;
+  const ready = s.status?.readyReplicas ?? 0;
+  return {
+    namespace: s.metadata?.namespace ?? '',
+    name,
+    summary: workloadSummary(name, ready, replicas),
+    replicas,
+    readyReplicas: ready,
+    updatedReplicas: s.status?.updatedReplicas ?? 0,
+    availableReplicas: s.status?.availableReplicas ?? 0,
+    age: ageOf(s.metadata, nowMs),
+    images: (s.spec?.template?.spec?.containers ?? []).flatMap((c) =>
+      c.image === undefined ? [] : [c.image],
+    ),
+  };
+}
+
+export const ServiceRowSchema = z.object({
+  namespace: z.string(),
+  name: z.string(),
+  summary: z.string(),
+  type: z.string(),
+  clusterIP: z.string().optional(),
+  ports: z.array(z.string()).describe('e.g. "80->8080/TCP"'),
+  selector: z.string().optional().describe('The pods this service routes to, as a label selector'),
+  age: z.string(),
+});
+export type ServiceRow = z.infer<typeof ServiceRowSchema>;
+
+export function serviceRow(s: V1Service, nowMs: number): ServiceRow {
+  const name = s.metadata?.name ?? '';
+  const type = s.spec?.type ?? 'ClusterIP';
+  const ports = (s.spec?.ports ?? []).map((p) => {
+    const target =
+      p.targetPort !== undefined && String(p.targetPort) !== String(p.port) ? `->${p.targetPort}` : '';
+    const node = p.nodePort !== undefined ? `:${p.nodePort}` : '';
+    return `${p.port}${target}${node}/${p.protocol ?? 'TCP'}`;
+  });
+  const selectorEntries = Object.entries(s.spec?.selector ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  const row: ServiceRow = {
+    namespace: s.metadata?.namespace ?? '',
+    name,
+    summary: `${name} (${type}${s.spec?.clusterIP ? ` ${s.spec.clusterIP}` : ''}${ports.length ? `, ports ${ports.join(' ')}` : ''})`,
+    type,
+    ports,
+    age: ageOf(s.metadata, nowMs),
+  };
+  if (s.spec?.clusterIP !== undefined) row.clusterIP = s.spec.clusterIP;
+  if (selectorEntries.length > 0) row.selector = selectorEntries.map(([k, v]) => `${k}=${v}`).join(',');
+  return row;
+}
+
+export const NamespaceRowSchema = z.object({
+  name: z.string(),
+  summary: z.string(),
+  phase: z.string(),
+  age: z.string(),
+  labels: z.record(z.string(), z.string()),
+  tools: z.array(z.string()).describe('The tools you may use in this namespace'),
+});
+export type NamespaceRow = z.infer<typeof NamespaceRowSchema>;
+
+export function namespaceRow(ns: V1Namespace, tools: readonly string[], nowMs: number): NamespaceRow {
+  const name = ns.metadata?.name ?? '';
+  const phase = ns.status?.phase ?? 'Active';
+  return {
+    name,
+    summary: `${name} (${phase}${tools.length ? `; you may use ${tools.join(', ')}` : ''})`,
+    phase,
+    age: ageOf(ns.metadata, nowMs),
+    labels: { ...(ns.metadata?.labels ?? {}) },
+    tools: [...tools],
+  };
+}
+
+/** "42s", "5m": how old the cached data is, for degraded-mode warnings. */
+export function staleness(lastGoodAt: number | undefined, nowMs: number): string {
+  return lastGoodAt === undefined ? 'an unknown time' : formatAge(lastGoodAt, nowMs);
+}

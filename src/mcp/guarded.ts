@@ -1,0 +1,353 @@
+import type { V1Namespace } from '@kubernetes/client-node';
+import type { CacheHealth, ClusterBackend, KindMap, ScalableKind, ScaleInfo } from '../kube/types.js';
+import { BackendError } from '../kube/types.js';
+import { evaluate, grantedTools, namespaceFilter, type PolicyIndex, permissions } from '../policy/index.js';
+import type { Caller, Decision, DecisionRequest, Permissions } from '../policy/types.js';
+import { fromBackendError, ToolError } from './errors.js';
+import { staleness } from './format.js';
+import type { LabelSelector } from './labels.js';
+
+/**
+ * THE enforcement point. A GuardedClient is built per request from (caller, policy index snapshot,
+ * backend); tool handlers and resource handlers only ever get a GuardedClient, never the backend, and
+ * every method asks the policy engine before it reads or writes anything. Nothing here knows MCP.
+ */
+
+/** The namespaced kinds served as lists and resources. */
+export type ServedKind = 'pod' | 'deployment' | 'statefulset' | 'service';
+export const SERVED_KINDS: readonly ServedKind[] = ['pod', 'deployment', 'statefulset', 'service'];
+
+/** The tool whose grant gates reading kind X (lists and resources alike). */
+export const LIST_TOOL: Readonly<Record<ServedKind, string>> = {
+  pod: 'list_pods',
+  deployment: 'list_deployments',
+  statefulset: 'list_statefulsets',
+  service: 'list_services',
+};
+export const SCALE_TOOL: Readonly<Record<ScalableKind, string>> = {
+  deployment: 'scale_deployment',
+  statefulset: 'scale_statefulset',
+};
+/** Tools that act inside a namespace (their grants define which namespaces a caller sees). */
+export const NAMESPACED_TOOLS: readonly string[] = [
+  ...Object.values(LIST_TOOL),
+  ...Object.values(SCALE_TOOL),
+];
+
+const KIND_LABEL: Readonly<Record<ServedKind, string>> = {
+  pod: 'Pod',
+  deployment: 'Deployment',
+  statefulset: 'StatefulSet',
+  service: 'Service',
+};
+
+/** One policy decision the client asked for, for the audit record. */
+export interface DecisionRecord {
+  readonly tool: string;
+  readonly namespace?: string;
+  readonly replicas?: number;
+  readonly allowed: boolean;
+  readonly code?: string;
+  readonly policies: readonly string[];
+}
+
+export interface GuardedOptions {
+  /** Clock (ms since epoch); injectable for tests. */
+  readonly now?: () => number;
+  /** How many times a scale is attempted when the API server answers Conflict. Default 3. */
+  readonly maxScaleAttempts?: number;
+}
+
+export interface Listed<T> {
+  readonly items: T[];
+  readonly health: CacheHealth;
+}
+
+export interface VisibleNamespace {
+  readonly namespace: V1Namespace;
+  /** The namespaced tools the caller may use there, sorted. */
+  readonly tools: readonly string[];
+}
+
+export interface ScaleOutcome {
+  readonly kind: ScalableKind;
+  readonly namespace: string;
+  readonly name: string;
+  readonly from: number;
+  readonly to: number;
+  readonly changed: boolean;
+  /** Ready replicas as last known (may lag a just-issued scale). */
+  readonly readyReplicas: number;
+  readonly policies: readonly string[];
+  readonly attempts: number;
+}
+
+export class GuardedClient {
+  readonly caller: Caller;
+  private readonly index: PolicyIndex;
+  private readonly backend: ClusterBackend;
+  private readonly now: () => number;
+  private readonly maxScaleAttempts: number;
+  private readonly records: DecisionRecord[] = [];
+  private cachedPermissions: Permissions | undefined;
+  private cachedGranted: ReadonlySet<string> | undefined;
+
+  constructor(caller: Caller, index: PolicyIndex, backend: ClusterBackend, options: GuardedOptions = {}) {
+    this.caller = caller;
+    this.index = index;
+    this.backend = backend;
+    this.now = options.now ?? Date.now;
+    this.maxScaleAttempts = Math.max(1, options.maxScaleAttempts ?? 3);
+  }
+
+  /** The decisions taken so far on behalf of this request. */
+  get decisions(): readonly DecisionRecord[] {
+    return this.records;
+  }
+
+  /** What the caller may do (no check: a caller may always learn its own permissions). */
+  permissions(): Permissions {
+    this.cachedPermissions ??= permissions(this.index, this.caller);
+    return this.cachedPermissions;
+  }
+
+  /** The tools some Ready policy grants the caller. */
+  grantedTools(): ReadonlySet<string> {
+    this.cachedGranted ??= grantedTools(this.index, this.caller);
+    return this.cachedGranted;
+  }
+
+  /**
+   * Lists the namespaces the caller may see: those its list_namespaces grants cover, and those where it
+   * may use at least one namespaced tool (the row says which).
+   */
+  listNamespaces(selector?: LabelSelector): Listed<VisibleNamespace> {
+    this.check({ caller: this.caller, tool: 'list_namespaces' });
+    const snapshot = this.backend.list('namespace');
+    this.requireSynced(snapshot.health, 'namespaces');
+    const listable = namespaceFilter(this.index, this.caller, 'list_namespaces');
+    const filters = NAMESPACED_TOOLS.filter((t) => this.grantedTools().has(t)).map(
+      (t) => [t, namespaceFilter(this.index, this.caller, t)] as const,
+    );
+    const items: VisibleNamespace[] = [];
+    for (const ns of snapshot.items) {
+      const name = ns.metadata?.name;
+      if (name === undefined) continue;
+      const tools = filters.filter(([, allows]) => allows(name)).map(([t]) => t);
+      if (tools.length === 0 && !listable(name)) continue;
+      if (selector !== undefined && !selector.matches(ns.metadata?.labels)) continue;
+      items.push({ namespace: ns, tools: tools.sort() });
+    }
+    return { items, health: snapshot.health };
+  }
+
+  /**
+   * Lists objects of `kind`: in `namespace` when given (PolicyDenied unless the caller may list there,
+   * whether or not it exists), else in every namespace the caller may list in.
+   */
+  list<K extends ServedKind>(
+    kind: K,
+    opts: { namespace?: string; selector?: LabelSelector } = {},
+  ): Listed<KindMap[K]> {
+    const tool = LIST_TOOL[kind];
+    let allows: (ns: string) => boolean;
+    if (opts.namespace !== undefined) {
+      const wanted = opts.namespace;
+      this.check({ caller: this.caller, tool, namespace: wanted });
+      allows = (ns) => ns === wanted;
+    } else {
+      this.requireGranted(tool);
+      allows = namespaceFilter(this.index, this.caller, tool);
+    }
+    const snapshot = this.backend.list(kind);
+    this.requireSynced(snapshot.health, `${KIND_LABEL[kind]}s`);
+    const items = snapshot.items.filter((o) => {
+      const ns = o.metadata?.namespace;
+      if (ns === undefined || !allows(ns)) return false;
+      return opts.selector === undefined || opts.selector.matches(o.metadata?.labels);
+    });
+    return { items, health: snapshot.health };
+  }
+
+  /**
+   * Every object of `kind` the caller may read, without throwing (resources/list). Readable means the
+   * caller may use list_<kind>s in the object's namespace.
+   */
+  listReadable<K extends ServedKind>(kind: K): Listed<KindMap[K]> {
+    const snapshot = this.backend.list(kind);
+    if (!this.grantedTools().has(LIST_TOOL[kind])) return { items: [], health: snapshot.health };
+    const allows = namespaceFilter(this.index, this.caller, LIST_TOOL[kind]);
+    return {
+      items: snapshot.items.filter(
+        (o) => o.metadata?.namespace !== undefined && allows(o.metadata.namespace),
+      ),
+      health: snapshot.health,
+    };
+  }
+
+  /**
+   * One object, or undefined when it does not exist OR the caller may not read it: the two are
+   * deliberately indistinguishable (resources/read).
+   */
+  getReadable<K extends ServedKind>(kind: K, namespace: string, name: string): KindMap[K] | undefined {
+    const decision = evaluate(this.index, { caller: this.caller, tool: LIST_TOOL[kind], namespace });
+    if (!decision.allowed) return undefined;
+    return this.backend.get(kind, namespace, name);
+  }
+
+  /**
+   * Scales a workload through the /scale subresource. Bounds and grants are checked before the
+   * backend is touched; a stale resourceVersion (Conflict) is retried from a fresh read, so the
+   * result is never a lost update; scaling to the current count changes nothing.
+   */
+  async scale(kind: ScalableKind, namespace: string, name: string, replicas: number): Promise<ScaleOutcome> {
+    const tool = SCALE_TOOL[kind];
+    const decision = this.check({ caller: this.caller, tool, namespace, replicas });
+    const health = this.backend.list(kind).health;
+    if (!health.connected || !health.synced) {
+      throw new ToolError(
+        'Unavailable',
+        `Cannot scale ${kind} "${name}": the Kubernetes API server is unreachable`,
+        {
+          reason: `The connection to the API server was lost ${staleness(health.lastGoodAt, this.now())} ago; no change was made`,
+          suggestions: [
+            'Retry in a little while',
+            'Read-only lists still answer from the cache, with a staleness warning',
+          ],
+        },
+      );
+    }
+    const what = `${KIND_LABEL[kind]} "${name}" in namespace "${namespace}"`;
+    let attempts = 0;
+    while (attempts < this.maxScaleAttempts) {
+      attempts++;
+      let current: ScaleInfo;
+      try {
+        current = await this.backend.readScale(kind, namespace, name);
+      } catch (err) {
+        throw this.scaleError(err, what, kind, namespace);
+      }
+      if (current.replicas === replicas) {
+        return {
+          kind,
+          namespace,
+          name,
+          from: current.replicas,
+          to: replicas,
+          changed: false,
+          readyReplicas: this.readyOf(kind, namespace, name, current),
+          policies: decision.policies,
+          attempts,
+        };
+      }
+      let written: ScaleInfo;
+      try {
+        written = await this.backend.writeScale(kind, namespace, name, replicas, current.resourceVersion);
+      } catch (err) {
+        if (err instanceof BackendError && err.code === 'Conflict') continue;
+        throw this.scaleError(err, what, kind, namespace);
+      }
+      const uid = written.uid ?? current.uid;
+      try {
+        await this.backend.recordScaleEvent({
+          kind,
+          namespace,
+          name,
+          ...(uid === undefined ? {} : { uid }),
+          caller: this.caller.username,
+          policy: decision.policies.join(', '),
+          from: current.replicas,
+          to: replicas,
+        });
+      } catch {
+        // Best effort by contract; a failed Event must not turn a done scale into an error.
+      }
+      return {
+        kind,
+        namespace,
+        name,
+        from: current.replicas,
+        to: replicas,
+        changed: true,
+        readyReplicas: this.readyOf(kind, namespace, name, written),
+        policies: decision.policies,
+        attempts,
+      };
+    }
+    throw new ToolError('Conflict', `${what} kept changing while we tried to scale it; nothing was changed`, {
+      reason: `The API server answered Conflict ${attempts} times in a row (someone else is updating it)`,
+      suggestions: [
+        'Retry the call in a moment',
+        'Check whether an autoscaler or controller owns its replica count',
+      ],
+    });
+  }
+
+  private readyOf(kind: ScalableKind, namespace: string, name: string, info: ScaleInfo): number {
+    if (info.readyReplicas !== undefined) return info.readyReplicas;
+    return this.backend.get(kind, namespace, name)?.status?.readyReplicas ?? 0;
+  }
+
+  private scaleError(err: unknown, what: string, kind: ScalableKind, namespace: string): unknown {
+    if (!(err instanceof BackendError)) return err;
+    const mapped = fromBackendError(err, what);
+    if (mapped.code !== 'NotFound') return mapped;
+    return new ToolError('NotFound', `${what} was not found`, {
+      reason: `There is no ${KIND_LABEL[kind]} with that name in namespace "${namespace}"`,
+      suggestions: [`Call ${LIST_TOOL[kind]} with namespace "${namespace}" to see what exists`],
+      cause: err,
+    });
+  }
+
+  private requireSynced(health: CacheHealth, what: string): void {
+    if (health.synced) return;
+    throw new ToolError('Unavailable', `The list of ${what} is not available yet`, {
+      reason: 'KubeMCP has not finished its first sync with the Kubernetes API server',
+      suggestions: ['Retry in a few seconds'],
+    });
+  }
+
+  /** Evaluates one request, records it, and throws PolicyDenied / OutOfBounds when refused. */
+  private check(request: DecisionRequest): Decision {
+    const decision = evaluate(this.index, request);
+    this.records.push({
+      tool: request.tool,
+      ...(request.namespace === undefined ? {} : { namespace: request.namespace }),
+      ...(request.replicas === undefined ? {} : { replicas: request.replicas }),
+      allowed: decision.allowed,
+      ...(decision.code === undefined ? {} : { code: decision.code }),
+      policies: decision.policies,
+    });
+    if (decision.allowed) return decision;
+    const where = request.namespace === undefined ? '' : ` in namespace "${request.namespace}"`;
+    if (decision.code === 'OutOfBounds') {
+      throw new ToolError('OutOfBounds', `${request.replicas} replicas is outside what you may set${where}`, {
+        reason: decision.reason,
+        suggestions: decision.suggestions,
+      });
+    }
+    throw new ToolError('PolicyDenied', `You may not use ${request.tool}${where}`, {
+      reason: decision.reason,
+      suggestions: [...decision.suggestions, 'Call get_permissions to see what you may do'],
+    });
+  }
+
+  /** For calls that span namespaces: the caller needs the tool granted somewhere. */
+  private requireGranted(tool: string): void {
+    const granted = this.grantedTools().has(tool);
+    const policies = granted
+      ? this.permissions()
+          .grants.filter((g) => g.tools.includes(tool))
+          .map((g) => g.policy)
+      : [];
+    this.records.push({ tool, allowed: granted, ...(granted ? {} : { code: 'PolicyDenied' }), policies });
+    if (granted) return;
+    throw new ToolError('PolicyDenied', `You may not use ${tool}`, {
+      reason: `No Ready McpPolicy grants ${tool} to ${this.caller.username}`,
+      suggestions: [
+        'Call get_permissions to see what you may do',
+        'Ask a cluster admin for an McpPolicy that grants this tool',
+      ],
+    });
+  }
+}

@@ -1,0 +1,460 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import {
+  type AuthInfo,
+  createMcpHandler,
+  isJsonContentType,
+  validateHostHeader,
+  validateOriginHeader,
+} from '@modelcontextprotocol/server';
+import express, {
+  type Express,
+  type Request as ExpressRequest,
+  type Response as ExpressResponse,
+  type NextFunction,
+} from 'express';
+import type { Level, Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { ClusterBackend } from '../kube/types.js';
+import type { PolicyIndex } from '../policy/index.js';
+import type { Caller } from '../policy/types.js';
+import { Auditor } from './audit.js';
+import type { Authenticator } from './auth.js';
+import { GuardedClient } from './guarded.js';
+import { mcpMetrics } from './metrics.js';
+import { DEFAULT_RESOURCE_PAGE_SIZE } from './resources.js';
+import { buildMcpServer } from './server.js';
+
+/**
+ * The MCP endpoint as an express app: Streamable HTTP at /mcp (the 2026-07-28 revision and, through
+ * the SDK's stateless legacy leg, the 2025-era `initialize` revisions down to 2024-11-05), Bearer
+ * authentication, RFC 9728 metadata, Host/Origin validation, body limits, and JSON-RPC error bodies for
+ * everything that goes wrong before the SDK sees a request. Everything it needs is injected.
+ */
+
+export const MCP_PATH = '/mcp';
+export const PROTECTED_RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource';
+export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+export const DEFAULT_PUBLIC_URL = 'http://localhost:8080';
+
+export interface McpAppOptions {
+  /**
+   * The base URL clients use to reach this server (scheme, host, port); the MCP endpoint is
+   * `<publicUrl>/mcp`. Used in the protected-resource metadata and the WWW-Authenticate challenge.
+   * Default http://localhost:8080.
+   */
+  readonly publicUrl?: string;
+  /** Host header names accepted (port-agnostic; `*` accepts any). Default: publicUrl's host and localhost. */
+  readonly allowedHosts?: readonly string[];
+  /** Origin hostnames accepted when an Origin header is present (`*` accepts any). Default: allowedHosts. */
+  readonly allowedOrigins?: readonly string[];
+  /** Largest accepted request body in bytes; larger bodies get 413. Default 1 MiB. */
+  readonly bodyLimitBytes?: number;
+  /** Level of the MCP layer's logger; `debug` logs every JSON-RPC message in and out. Default: the logger's. */
+  readonly logLevel?: Level;
+  /** Authorization servers advertised in the metadata (e.g. the cluster's ServiceAccount issuer). */
+  readonly authorizationServers?: readonly string[];
+  /** Page size of resources/list. Default 100. */
+  readonly resourcePageSize?: number;
+  /** Scale attempts on Conflict. Default 3. */
+  readonly maxScaleAttempts?: number;
+  /** Clock (ms since epoch); injectable for tests. */
+  readonly now?: () => number;
+  /** serverInfo reported to clients. */
+  readonly serverInfo?: { readonly name: string; readonly version: string };
+}
+
+export interface McpAppDeps {
+  /** Validates Bearer tokens (see createTokenReviewAuthenticator). */
+  readonly authenticator: Authenticator;
+  /** The current compiled policies; called once per request, so policy changes apply without restart. */
+  readonly getIndex: () => PolicyIndex;
+  /** The cluster, without policy. Only GuardedClients touch it. */
+  readonly backend: ClusterBackend;
+  readonly logger: Logger;
+  /** Where the MCP metrics are registered. */
+  readonly registry: Registry;
+  readonly options?: McpAppOptions;
+}
+
+/** Options with every default filled in (the one place defaults live). */
+export interface ResolvedMcpAppOptions {
+  readonly publicUrl: URL;
+  readonly mcpUrl: string;
+  readonly metadataUrl: string;
+  readonly allowedHosts: readonly string[];
+  readonly allowedOrigins: readonly string[];
+  readonly bodyLimitBytes: number;
+  readonly logLevel: Level | undefined;
+  readonly authorizationServers: readonly string[];
+  readonly resourcePageSize: number;
+  readonly maxScaleAttempts: number;
+  readonly now: () => number;
+  readonly serverInfo: { readonly name: string; readonly version: string };
+}
+
+export function resolveMcpAppOptions(options: McpAppOptions = {}): ResolvedMcpAppOptions {
+  const publicUrl = new URL(options.publicUrl ?? DEFAULT_PUBLIC_URL);
+  const base = `${publicUrl.origin}${publicUrl.pathname.replace(/\/+$/, '')}`;
+  const allowedHosts = options.allowedHosts ?? [
+    ...new Set([publicUrl.hostname, 'localhost', '127.0.0.1', '[::1]']),
+  ];
+  return {
+    publicUrl,
+    mcpUrl: `${base}${MCP_PATH}`,
+    metadataUrl: `${publicUrl.origin}${PROTECTED_RESOURCE_METADATA_PATH}`,
+    allowedHosts,
+    allowedOrigins: options.allowedOrigins ?? allowedHosts,
+    bodyLimitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+    logLevel: options.logLevel,
+    authorizationServers: options.authorizationServers ?? [],
+    resourcePageSize: options.resourcePageSize ?? DEFAULT_RESOURCE_PAGE_SIZE,
+    maxScaleAttempts: options.maxScaleAttempts ?? 3,
+    now: options.now ?? Date.now,
+    serverInfo: options.serverInfo ?? { name: 'kubemcp', version: '0.1.0' },
+  };
+}
+
+/** What the auth step learned about a request; travels to the SDK factory inside AuthInfo.extra. */
+interface RequestContext {
+  readonly requestId: string;
+  readonly caller: Caller;
+}
+const CONTEXT_KEY = 'kubemcp';
+
+function contextOf(authInfo: AuthInfo | undefined): RequestContext | undefined {
+  const ctx = authInfo?.extra?.[CONTEXT_KEY] as RequestContext | undefined;
+  return ctx !== undefined && typeof ctx.requestId === 'string' && typeof ctx.caller === 'object'
+    ? ctx
+    : undefined;
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+const BEARER_RE = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const REDACTED_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+const HOP_BY_HOP = new Set([
+  'authorization',
+  'connection',
+  'content-length',
+  'expect',
+  'keep-alive',
+  'proxy-authorization',
+  'transfer-encoding',
+  'upgrade',
+  'cookie',
+]);
+
+function requestIdOf(res: ExpressResponse): string {
+  return String(res.getHeader('x-request-id') ?? '');
+}
+
+function sendJsonRpcError(
+  res: ExpressResponse,
+  status: number,
+  code: number,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res
+    .status(status)
+    .type('application/json')
+    .send(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
+}
+
+function redactHeaders(headers: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
+  const out: Record<string, string | string[] | undefined> = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = REDACTED_HEADERS.has(k) ? '[REDACTED]' : v;
+  return out;
+}
+
+/** The JSON-RPC messages in a response body (plain JSON or SSE `data:` lines), for debug logs. */
+function messagesOf(contentType: string | null, text: string): unknown {
+  try {
+    if (contentType?.includes('text/event-stream')) {
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trim())
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as unknown);
+    }
+    return text === '' ? undefined : (JSON.parse(text) as unknown);
+  } catch {
+    return text.slice(0, 2000);
+  }
+}
+
+function quoteParam(text: string): string {
+  return text.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, ' ');
+}
+
+export function createMcpApp(deps: McpAppDeps): Express {
+  const opts = resolveMcpAppOptions(deps.options);
+  const log =
+    opts.logLevel === undefined
+      ? deps.logger.child({ component: 'mcp' })
+      : deps.logger.child({ component: 'mcp' }, { level: opts.logLevel });
+  const metrics = mcpMetrics(deps.registry);
+  // Audit records are written at info even when the operator turned the general log level down.
+  const auditLogger = deps.logger.child({}, { level: deps.logger.level === 'silent' ? 'silent' : 'info' });
+  const auditor = new Auditor(auditLogger, metrics);
+  const anyHost = opts.allowedHosts.includes('*');
+  const anyOrigin = opts.allowedOrigins.includes('*');
+
+  const handler = createMcpHandler(
+    (ctx) => {
+      const context = contextOf(ctx.authInfo);
+      if (context === undefined) throw new Error('An unauthenticated request reached the MCP handler');
+      const client = new GuardedClient(context.caller, deps.getIndex(), deps.backend, {
+        now: opts.now,
+        maxScaleAttempts: opts.maxScaleAttempts,
+      });
+      return buildMcpServer(
+        {
+          requestId: context.requestId,
+          caller: context.caller,
+          client,
+          now: opts.now,
+          auditor,
+          logger: log,
+          resourcePageSize: opts.resourcePageSize,
+        },
+        opts.serverInfo,
+      );
+    },
+    {
+      legacy: 'stateless',
+      maxRequestBodySize: opts.bodyLimitBytes,
+      onerror: (err) => log.debug({ reason: err.message }, 'MCP request rejected or failed'),
+    },
+  );
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  // Request id: echo a sane incoming one, else mint one.
+  app.use((req: ExpressRequest, res: ExpressResponse, next: NextFunction) => {
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', id);
+    next();
+  });
+
+  // DNS-rebinding protection, part 1: the Host header must name us.
+  app.use((req: ExpressRequest, res: ExpressResponse, next: NextFunction) => {
+    if (anyHost || validateHostHeader(req.headers.host, [...opts.allowedHosts]).ok) {
+      next();
+      return;
+    }
+    log.info({ requestId: requestIdOf(res), host: req.headers.host }, 'request refused: Host not allowed');
+    sendJsonRpcError(res, 403, -32000, 'Forbidden: Host header not allowed');
+  });
+
+  const metadata = {
+    resource: opts.mcpUrl,
+    bearer_methods_supported: ['header'],
+    resource_name: 'KubeMCP',
+    ...(opts.authorizationServers.length > 0
+      ? { authorization_servers: [...opts.authorizationServers] }
+      : {}),
+  };
+  app.get(
+    [PROTECTED_RESOURCE_METADATA_PATH, `${PROTECTED_RESOURCE_METADATA_PATH}${MCP_PATH}`],
+    (_req, res) => {
+      res.setHeader('Access-Control-Allow-Origin', '*');
+      res.setHeader('Cache-Control', 'public, max-age=300');
+      res.status(200).json(metadata);
+    },
+  );
+
+  // DNS-rebinding protection, part 2: a browser Origin must be one of ours.
+  const originCheck = (req: ExpressRequest, res: ExpressResponse, next: NextFunction): void => {
+    if (anyOrigin || validateOriginHeader(req.headers.origin, [...opts.allowedOrigins]).ok) {
+      next();
+      return;
+    }
+    log.info(
+      { requestId: requestIdOf(res), origin: req.headers.origin },
+      'request refused: Origin not allowed',
+    );
+    sendJsonRpcError(res, 403, -32000, 'Forbidden: Origin not allowed');
+  };
+
+  const callers = new WeakMap<ExpressRequest, RequestContext & { expiresAt?: number }>();
+
+  const challenge = (res: ExpressResponse, reason: string, description: string, withError: boolean): void => {
+    const params = [`realm="kubemcp"`, `resource_metadata="${opts.metadataUrl}"`];
+    if (withError) params.push('error="invalid_token"', `error_description="${quoteParam(description)}"`);
+    res.setHeader('WWW-Authenticate', `Bearer ${params.join(', ')}`);
+    res.setHeader('Cache-Control', 'no-store');
+    metrics.authFailures.inc({ reason });
+    res
+      .status(401)
+      .json({ error: withError ? 'invalid_token' : 'unauthorized', error_description: description });
+  };
+
+  const authenticate = async (
+    req: ExpressRequest,
+    res: ExpressResponse,
+    next: NextFunction,
+  ): Promise<void> => {
+    const header = req.headers.authorization;
+    const requestId = requestIdOf(res);
+    if (header === undefined || header === '') {
+      log.debug({ requestId }, 'request without credentials');
+      return challenge(res, 'missing', 'A Bearer token is required (Authorization: Bearer <token>)', false);
+    }
+    const match = BEARER_RE.exec(header);
+    if (match === null || match[1] === undefined) {
+      log.info({ requestId, reason: 'malformed' }, 'authentication failed');
+      return challenge(res, 'invalid_token', 'The Authorization header is not a Bearer token', true);
+    }
+    const outcome = await deps.authenticator.authenticate(match[1]);
+    if (!outcome.ok) {
+      log.info({ requestId, reason: outcome.reason }, 'authentication failed');
+      if (outcome.reason === 'unavailable') {
+        metrics.authFailures.inc({ reason: outcome.reason });
+        res.setHeader('Retry-After', '5');
+        res.status(503).json({ error: 'temporarily_unavailable', error_description: outcome.message });
+        return;
+      }
+      return challenge(res, outcome.reason, outcome.message, true);
+    }
+    callers.set(req, {
+      requestId,
+      caller: outcome.caller,
+      ...(outcome.expiresAt === undefined ? {} : { expiresAt: outcome.expiresAt }),
+    });
+    next();
+  };
+
+  const requireJson = (req: ExpressRequest, res: ExpressResponse, next: NextFunction): void => {
+    if (isJsonContentType(req.headers['content-type'] ?? null)) {
+      next();
+      return;
+    }
+    sendJsonRpcError(res, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
+  };
+
+  const readBody = express.raw({ type: () => true, limit: opts.bodyLimitBytes });
+
+  const serve = async (req: ExpressRequest, res: ExpressResponse): Promise<void> => {
+    const context = callers.get(req);
+    if (context === undefined) throw new Error('unauthenticated request reached serve()');
+    const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      log.debug({ requestId: context.requestId }, 'malformed JSON body');
+      sendJsonRpcError(res, 400, -32700, 'Parse error: the request body is not valid JSON');
+      return;
+    }
+    const debug = log.isLevelEnabled('debug');
+    if (debug) {
+      log.debug(
+        {
+          requestId: context.requestId,
+          direction: 'in',
+          headers: redactHeaders(req.headers),
+          message: parsed,
+        },
+        'JSON-RPC in',
+      );
+    }
+
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v === undefined || HOP_BY_HOP.has(k)) continue;
+      headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    }
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const request = new Request(new URL(req.originalUrl, opts.publicUrl), {
+      method: 'POST',
+      headers,
+      body: new Uint8Array(body),
+      signal: abort.signal,
+    });
+    // The token itself never goes past authentication: the SDK gets the identity, not the credential.
+    const authInfo: AuthInfo = {
+      token: '[redacted]',
+      clientId: context.caller.username,
+      scopes: [],
+      ...(context.expiresAt === undefined ? {} : { expiresAt: context.expiresAt }),
+      extra: { [CONTEXT_KEY]: { requestId: context.requestId, caller: context.caller } },
+    };
+    const response = await handler.fetch(request, { authInfo, parsedBody: parsed });
+
+    res.status(response.status);
+    response.headers.forEach((value, key) => {
+      res.setHeader(key, value);
+    });
+    // Answers depend on the caller: never let a shared cache keep them.
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Vary', 'Authorization');
+    const chunks: Uint8Array[] = [];
+    if (response.body !== null) {
+      const reader = response.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (res.destroyed) {
+          await reader.cancel().catch(() => {});
+          break;
+        }
+        if (debug) chunks.push(value);
+        res.write(value);
+      }
+    }
+    res.end();
+    if (debug) {
+      const text = Buffer.concat(chunks).toString('utf8');
+      log.debug(
+        {
+          requestId: context.requestId,
+          direction: 'out',
+          status: response.status,
+          message: messagesOf(response.headers.get('content-type'), text),
+        },
+        'JSON-RPC out',
+      );
+    }
+  };
+
+  app.post(MCP_PATH, originCheck, authenticate, requireJson, readBody, serve);
+  // Stateless server: no standalone SSE stream (GET) and no session to delete (DELETE).
+  app.all(MCP_PATH, originCheck, (_req: ExpressRequest, res: ExpressResponse) => {
+    sendJsonRpcError(res, 405, -32000, 'Method not allowed.', { Allow: 'POST' });
+  });
+
+  app.use((_req: ExpressRequest, res: ExpressResponse) => {
+    sendJsonRpcError(res, 404, -32601, 'Not found');
+  });
+
+  // Last resort: a JSON-RPC error body, never HTML or a stack trace.
+  app.use((err: unknown, _req: ExpressRequest, res: ExpressResponse, _next: NextFunction) => {
+    const e = err as { type?: string; status?: number; statusCode?: number };
+    const status = e.status ?? e.statusCode ?? 500;
+    if (e.type === 'entity.too.large' || status === 413) {
+      sendJsonRpcError(res, 413, -32000, `Request body too large (limit ${opts.bodyLimitBytes} bytes)`);
+      return;
+    }
+    if (status >= 400 && status < 500) {
+      sendJsonRpcError(res, status, -32600, 'Invalid request');
+      return;
+    }
+    log.error({ requestId: requestIdOf(res), err }, 'unexpected error serving MCP request');
+    sendJsonRpcError(res, 500, -32603, 'Internal error');
+  });
+
+  return app;
+}

@@ -1,0 +1,181 @@
+import { ToolError } from './errors.js';
+
+/**
+ * Kubernetes label selectors in kubectl's string syntax: equality-based (`a=b`, `a==b`, `a!=b`)
+ * and set-based (`a in (x,y)`, `a notin (x)`, `a`, `!a`), requirements joined by commas (AND).
+ */
+
+export type Operator = 'in' | 'notin' | 'exists' | 'doesnotexist';
+
+export interface Requirement {
+  readonly key: string;
+  readonly operator: Operator;
+  /** Values for in / notin (`a=b` is `a in (b)`, `a!=b` is `a notin (b)`). */
+  readonly values: readonly string[];
+}
+
+export interface LabelSelector {
+  readonly requirements: readonly Requirement[];
+  /** The selector as given, trimmed. */
+  readonly source: string;
+  matches(labels: Readonly<Record<string, string>> | undefined): boolean;
+}
+
+const MAX_SELECTOR_LENGTH = 4096;
+const NAME_RE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const PREFIX_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function invalid(source: string, why: string): ToolError {
+  return new ToolError('Invalid', `labelSelector "${source}" is not a valid label selector`, {
+    reason: why,
+    suggestions: [
+      'Use kubectl syntax: app=web, tier!=cache, env in (prod,staging), env notin (dev), app, !canary',
+      'Join requirements with commas; all must match',
+    ],
+  });
+}
+
+function validKey(key: string): boolean {
+  const slash = key.indexOf('/');
+  if (slash === -1) return NAME_RE.test(key);
+  const prefix = key.slice(0, slash);
+  const name = key.slice(slash + 1);
+  return prefix.length > 0 && prefix.length <= 253 && PREFIX_RE.test(prefix) && NAME_RE.test(name);
+}
+
+function validValue(value: string): boolean {
+  return value === '' || NAME_RE.test(value);
+}
+
+type Token = { kind: 'word'; text: string } | { kind: 'op'; text: '=' | '==' | '!=' | '!' | '(' | ')' | ',' };
+
+function tokenize(source: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < source.length) {
+    const c = source.charAt(i);
+    if (c === ' ' || c === '\t') {
+      i++;
+    } else if (c === '(' || c === ')' || c === ',') {
+      tokens.push({ kind: 'op', text: c });
+      i++;
+    } else if (c === '!') {
+      if (source.charAt(i + 1) === '=') {
+        tokens.push({ kind: 'op', text: '!=' });
+        i += 2;
+      } else {
+        tokens.push({ kind: 'op', text: '!' });
+        i++;
+      }
+    } else if (c === '=') {
+      if (source.charAt(i + 1) === '=') {
+        tokens.push({ kind: 'op', text: '==' });
+        i += 2;
+      } else {
+        tokens.push({ kind: 'op', text: '=' });
+        i++;
+      }
+    } else {
+      let j = i;
+      while (j < source.length && !' \t(),!='.includes(source.charAt(j))) j++;
+      tokens.push({ kind: 'word', text: source.slice(i, j) });
+      i = j;
+    }
+  }
+  return tokens;
+}
+
+/** Parses a selector; throws ToolError('Invalid') with a useful reason when it is malformed. */
+export function parseLabelSelector(input: string): LabelSelector {
+  const source = input.trim();
+  if (source.length > MAX_SELECTOR_LENGTH) throw invalid(source.slice(0, 40), 'the selector is too long');
+  const requirements: Requirement[] = [];
+  if (source !== '') {
+    const tokens = tokenize(source);
+    let pos = 0;
+    const peek = (): Token | undefined => tokens[pos];
+    const next = (): Token | undefined => tokens[pos++];
+    const expectWord = (what: string): string => {
+      const t = next();
+      if (t?.kind !== 'word') throw invalid(source, `expected ${what}`);
+      return t.text;
+    };
+    for (;;) {
+      const first = peek();
+      if (first === undefined) throw invalid(source, 'expected a requirement');
+      if (first.kind === 'op' && first.text === '!') {
+        next();
+        const key = expectWord('a label key after "!"');
+        if (!validKey(key)) throw invalid(source, `"${key}" is not a valid label key`);
+        requirements.push({ key, operator: 'doesnotexist', values: [] });
+      } else {
+        const key = expectWord('a label key');
+        if (!validKey(key)) throw invalid(source, `"${key}" is not a valid label key`);
+        const op = peek();
+        if (op === undefined || (op.kind === 'op' && op.text === ',')) {
+          requirements.push({ key, operator: 'exists', values: [] });
+        } else if (op.kind === 'op' && (op.text === '=' || op.text === '==' || op.text === '!=')) {
+          next();
+          const v = peek();
+          let value = '';
+          if (v?.kind === 'word') {
+            value = v.text;
+            next();
+          }
+          if (!validValue(value)) throw invalid(source, `"${value}" is not a valid label value`);
+          requirements.push({ key, operator: op.text === '!=' ? 'notin' : 'in', values: [value] });
+        } else if (op.kind === 'word' && (op.text === 'in' || op.text === 'notin')) {
+          next();
+          const open = next();
+          if (open?.kind !== 'op' || open.text !== '(')
+            throw invalid(source, `expected "(" after "${op.text}"`);
+          const values: string[] = [];
+          for (;;) {
+            const v = next();
+            if (v === undefined) throw invalid(source, 'missing ")"');
+            if (v.kind === 'op' && v.text === ')' && values.length === 0) {
+              throw invalid(source, `"${op.text}" needs at least one value`);
+            }
+            const value = v.kind === 'word' ? v.text : '';
+            if (v.kind === 'op' && v.text !== ',' && v.text !== ')')
+              throw invalid(source, `unexpected "${v.text}"`);
+            if (!validValue(value)) throw invalid(source, `"${value}" is not a valid label value`);
+            values.push(value);
+            const sep = v.kind === 'word' ? next() : v;
+            if (sep?.kind === 'op' && sep.text === ')') break;
+            if (sep?.kind !== 'op' || sep.text !== ',')
+              throw invalid(source, 'expected "," or ")" in a value list');
+          }
+          requirements.push({ key, operator: op.text, values });
+        } else {
+          throw invalid(source, `unexpected "${op.text}" after key "${key}"`);
+        }
+      }
+      const sep = next();
+      if (sep === undefined) break;
+      if (sep.kind !== 'op' || sep.text !== ',') throw invalid(source, `unexpected "${sep.text}"`);
+    }
+  }
+  return {
+    requirements,
+    source,
+    matches(labels) {
+      const l = labels ?? {};
+      return requirements.every((r) => {
+        const has = Object.hasOwn(l, r.key);
+        switch (r.operator) {
+          case 'exists':
+            return has;
+          case 'doesnotexist':
+            return !has;
+          case 'in':
+            return has && r.values.includes(l[r.key] as string);
+          case 'notin':
+            return !has || !r.values.includes(l[r.key] as string);
+          default:
+            return false;
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+/**
+ * Prometheus metrics of the MCP layer. Registered once per Registry: asking again for the same
+ * registry returns the same collectors (so several apps or authenticators can share one registry).
+ */
+export interface McpMetrics {
+  /** Tool calls by tool, decision (allow | deny | none) and outcome (ok | an error code). */
+  readonly toolCalls: Counter<'tool' | 'decision' | 'outcome'>;
+  /** Tool-call latency in seconds, by tool. */
+  readonly toolLatency: Histogram<'tool'>;
+  /** TokenReview cache lookups by result (hit | miss). */
+  readonly tokenCache: Counter<'result'>;
+  /** Requests refused with 401/503 by reason (missing | invalid_token | expired | wrong_audience | unavailable). */
+  readonly authFailures: Counter<'reason'>;
+}
+
+const cache = new WeakMap<Registry, McpMetrics>();
+
+export function mcpMetrics(registry: Registry): McpMetrics {
+  const existing = cache.get(registry);
+  if (existing !== undefined) return existing;
+  const metrics: McpMetrics = {
+    toolCalls: new Counter({
+      name: 'kubemcp_mcp_tool_calls_total',
+      help: 'MCP tool calls by tool, policy decision and outcome',
+      labelNames: ['tool', 'decision', 'outcome'] as const,
+      registers: [registry],
+    }),
+    toolLatency: new Histogram({
+      name: 'kubemcp_mcp_tool_call_duration_seconds',
+      help: 'MCP tool call latency in seconds',
+      labelNames: ['tool'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    tokenCache: new Counter({
+      name: 'kubemcp_tokenreview_cache_lookups_total',
+      help: 'TokenReview cache lookups by result (hit or miss)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    authFailures: new Counter({
+      name: 'kubemcp_mcp_auth_failures_total',
+      help: 'MCP requests refused by authentication, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+  };
+  cache.set(registry, metrics);
+  return metrics;
+}

@@ -1,0 +1,160 @@
+import type {
+  ListResourcesResult,
+  ListResourceTemplatesResult,
+  ReadResourceResult,
+  Resource,
+} from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError } from '@modelcontextprotocol/server';
+import type { KindMap } from '../kube/types.js';
+import { fingerprint, paginate } from './cursor.js';
+import { ToolError } from './errors.js';
+import { deploymentRow, podRow, serviceRow, statefulSetRow } from './format.js';
+import { type GuardedClient, SERVED_KINDS, type ServedKind } from './guarded.js';
+
+/**
+ * MCP resources over the objects a caller may read: `k8s://{kind}/{namespace}/{name}`. Reading kind X
+ * in namespace N is allowed iff the caller may use list_<X>s in N. A resource the caller may not read
+ * and one that does not exist answer the same "Resource not found" error.
+ */
+
+export const RESOURCE_MIME_TYPE = 'application/json';
+export const DEFAULT_RESOURCE_PAGE_SIZE = 100;
+
+const KIND_TITLE: Readonly<Record<ServedKind, string>> = {
+  pod: 'Pod',
+  deployment: 'Deployment',
+  statefulset: 'StatefulSet',
+  service: 'Service',
+};
+const API_VERSION: Readonly<Record<ServedKind, string>> = {
+  pod: 'v1',
+  deployment: 'apps/v1',
+  statefulset: 'apps/v1',
+  service: 'v1',
+};
+
+const URI_RE = /^k8s:\/\/([a-z]+)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
+
+export function resourceUri(kind: ServedKind, namespace: string, name: string): string {
+  return `k8s://${kind}/${namespace}/${name}`;
+}
+
+/** Parses a resource URI of ours, or returns undefined for anything else. */
+export function parseResourceUri(
+  uri: string,
+): { kind: ServedKind; namespace: string; name: string } | undefined {
+  const m = URI_RE.exec(uri);
+  if (m === null) return undefined;
+  const kind = m[1] as ServedKind;
+  if (!SERVED_KINDS.includes(kind)) return undefined;
+  return { kind, namespace: m[2] as string, name: m[4] as string };
+}
+
+/** Name and description written for an AI: health and context without a second query. */
+function describe(
+  kind: ServedKind,
+  obj: KindMap[ServedKind],
+  now: number,
+): Pick<Resource, 'name' | 'title' | 'description'> {
+  const ns = obj.metadata?.namespace ?? '';
+  const objName = obj.metadata?.name ?? '';
+  let health: string;
+  let detail: string;
+  switch (kind) {
+    case 'pod': {
+      const r = podRow(obj as KindMap['pod'], now);
+      health = `${r.status}, ${r.ready} ready`;
+      detail = `${r.restarts} restarts, age ${r.age}${r.node === undefined ? '' : `, on node ${r.node}`}`;
+      break;
+    }
+    case 'deployment':
+    case 'statefulset': {
+      const r =
+        kind === 'deployment'
+          ? deploymentRow(obj as KindMap['deployment'], now)
+          : statefulSetRow(obj as KindMap['statefulset'], now);
+      health = r.replicas === 0 ? 'scaled to 0' : `${r.readyReplicas}/${r.replicas} replicas ready`;
+      detail = `${r.updatedReplicas} up to date, ${r.availableReplicas} available, age ${r.age}`;
+      break;
+    }
+    case 'service': {
+      const r = serviceRow(obj as KindMap['service'], now);
+      health = `${r.type}${r.ports.length ? `, ports ${r.ports.join(' ')}` : ''}`;
+      detail = `${r.clusterIP === undefined ? '' : `cluster IP ${r.clusterIP}, `}${
+        r.selector === undefined ? 'no selector' : `selects pods ${r.selector}`
+      }, age ${r.age}`;
+      break;
+    }
+  }
+  return {
+    name: `${objName} (${health}) in ${ns}`,
+    title: `${KIND_TITLE[kind]} ${ns}/${objName}`,
+    description: `${KIND_TITLE[kind]} ${objName} in namespace ${ns}: ${health}; ${detail}.`,
+  };
+}
+
+export function listResources(
+  client: GuardedClient,
+  cursor: string | undefined,
+  opts: { pageSize: number; now: number },
+): ListResourcesResult {
+  const entries: { kind: ServedKind; obj: KindMap[ServedKind] }[] = [];
+  for (const kind of SERVED_KINDS) {
+    for (const obj of client.listReadable(kind).items) entries.push({ kind, obj });
+  }
+  let page: ReturnType<typeof paginate<(typeof entries)[number]>>;
+  try {
+    page = paginate(
+      entries,
+      (e) => [
+        String(SERVED_KINDS.indexOf(e.kind)),
+        e.obj.metadata?.namespace ?? '',
+        e.obj.metadata?.name ?? '',
+      ],
+      { limit: opts.pageSize, cursor, fingerprint: fingerprint(['resources/list']) },
+    );
+  } catch (err) {
+    if (err instanceof ToolError) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Invalid cursor');
+    throw err;
+  }
+  return {
+    resources: page.items.map(({ kind, obj }) => ({
+      uri: resourceUri(kind, obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''),
+      ...describe(kind, obj, opts.now),
+      mimeType: RESOURCE_MIME_TYPE,
+    })),
+    ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
+  };
+}
+
+export function listResourceTemplates(): ListResourceTemplatesResult {
+  return {
+    resourceTemplates: SERVED_KINDS.map((kind) => ({
+      uriTemplate: `k8s://${kind}/{namespace}/{name}`,
+      name: kind,
+      title: `${KIND_TITLE[kind]} by namespace and name`,
+      description: `A ${KIND_TITLE[kind]} you may list, as JSON without managedFields. Readable where list_${kind}s is granted to you.`,
+      mimeType: RESOURCE_MIME_TYPE,
+    })),
+  };
+}
+
+/** A deep copy of the object fit for reading: apiVersion/kind filled in, no managedFields. */
+function cleaned(kind: ServedKind, obj: KindMap[ServedKind]): Record<string, unknown> {
+  const copy = JSON.parse(JSON.stringify(obj)) as Record<string, unknown>;
+  const meta = copy.metadata as Record<string, unknown> | undefined;
+  if (meta !== undefined) delete meta.managedFields;
+  return { apiVersion: API_VERSION[kind], kind: KIND_TITLE[kind], ...copy };
+}
+
+export function readResource(client: GuardedClient, uri: string): ReadResourceResult {
+  const parsed = parseResourceUri(uri);
+  const obj =
+    parsed === undefined ? undefined : client.getReadable(parsed.kind, parsed.namespace, parsed.name);
+  if (parsed === undefined || obj === undefined) throw new ResourceNotFoundError(uri);
+  return {
+    contents: [
+      { uri, mimeType: RESOURCE_MIME_TYPE, text: JSON.stringify(cleaned(parsed.kind, obj), null, 2) },
+    ],
+  };
+}

@@ -1,0 +1,181 @@
+import { performance } from 'node:perf_hooks';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, Server } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { BackendError } from '../kube/types.js';
+import { isAlwaysAllowedTool } from '../policy/tools.js';
+import type { Caller, Permissions } from '../policy/types.js';
+import { type Auditor, summariseDecisions } from './audit.js';
+import { ToolError, toolErrorResult, toToolError } from './errors.js';
+import type { GuardedClient } from './guarded.js';
+import { listResources, listResourceTemplates, readResource } from './resources.js';
+import { advertisedOutputSchema, findTool, invalidArguments, TOOLS, type ToolDefinition } from './tools.js';
+
+/**
+ * Builds the MCP server that answers ONE request for ONE caller. It is created per request by the
+ * HTTP layer's factory (stateless: any replica answers any request), with a GuardedClient bound to
+ * the caller and to the policy index snapshot of this request.
+ *
+ * The low-level `Server` is used rather than `McpServer` on purpose: tools/list varies by caller
+ * (which tools, and descriptions/schemas stating the caller's bounds), the schema we validate with
+ * differs from the one we advertise for scale tools (so an out-of-bounds count is answered with
+ * OutOfBounds, not a schema error), invalid arguments become structured `Invalid` results, and
+ * resources/list needs cursor pagination — none of which McpServer's registration API offers.
+ */
+
+export interface RequestScope {
+  readonly requestId: string;
+  readonly caller: Caller;
+  readonly client: GuardedClient;
+  readonly now: () => number;
+  readonly auditor: Auditor;
+  readonly logger: Logger;
+  readonly resourcePageSize: number;
+}
+
+export const SERVER_INSTRUCTIONS =
+  'KubeMCP gives you policy-limited access to a Kubernetes cluster. Call get_permissions first to see ' +
+  'which tools you may use, in which namespaces and within which replica bounds. Lists are compact, ' +
+  'paginated (pass nextCursor back as `continue`) and may carry a staleness warning. Refusals come back ' +
+  'as tool results with structuredContent.error = {code, message, reason, suggestions}.';
+
+const JSON_SCHEMA_TARGET = 'draft-2020-12';
+
+/** Drops the safe-integer bounds zod adds to every integer: noise for a model reading the schema. */
+function dropSafeIntegerBounds(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(dropSafeIntegerBounds);
+  if (typeof node !== 'object' || node === null) return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === 'minimum' && v === Number.MIN_SAFE_INTEGER) continue;
+    if (k === 'maximum' && v === Number.MAX_SAFE_INTEGER) continue;
+    out[k] = dropSafeIntegerBounds(v);
+  }
+  return out;
+}
+
+/** JSON Schema for a tool schema; MCP wants an object root, stated explicitly. */
+function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const json = dropSafeIntegerBounds(z.toJSONSchema(schema, { target: JSON_SCHEMA_TARGET, io })) as Record<
+    string,
+    unknown
+  >;
+  return json.type === undefined ? { type: 'object', ...json } : json;
+}
+
+const outputSchemaCache = new Map<string, Record<string, unknown>>();
+function outputJsonSchema(def: ToolDefinition): Record<string, unknown> {
+  let json = outputSchemaCache.get(def.name);
+  if (json === undefined) {
+    json = toJsonSchema(advertisedOutputSchema(def), 'output');
+    outputSchemaCache.set(def.name, json);
+  }
+  return json;
+}
+const inputSchemaCache = new Map<string, Record<string, unknown>>();
+function inputJsonSchema(def: ToolDefinition, permissions: Permissions): Record<string, unknown> {
+  if (def.advertisedInputSchema !== undefined)
+    return toJsonSchema(def.advertisedInputSchema(permissions), 'input');
+  let json = inputSchemaCache.get(def.name);
+  if (json === undefined) {
+    json = toJsonSchema(def.inputSchema, 'input');
+    inputSchemaCache.set(def.name, json);
+  }
+  return json;
+}
+
+/** The tools/list entry of one tool for one caller. */
+export function describeTool(def: ToolDefinition, permissions: Permissions): Tool {
+  return {
+    name: def.name,
+    title: def.title,
+    description: def.description(permissions),
+    inputSchema: inputJsonSchema(def, permissions) as Tool['inputSchema'],
+    outputSchema: outputJsonSchema(def) as Tool['outputSchema'],
+    annotations: { title: def.title, ...def.annotations },
+  };
+}
+
+/** The tools this caller sees: those its policies grant, plus get_permissions. */
+export function visibleTools(client: GuardedClient): ToolDefinition[] {
+  const granted = client.grantedTools();
+  return TOOLS.filter((t) => granted.has(t.name) || isAlwaysAllowedTool(t.name));
+}
+
+export function buildMcpServer(scope: RequestScope, info: { name: string; version: string }): Server {
+  const server = new Server(info, {
+    capabilities: { tools: { listChanged: false }, resources: { listChanged: false } },
+    instructions: SERVER_INSTRUCTIONS,
+    // Lists and reads depend on who asks: never share them between callers.
+    cacheHints: {
+      'tools/list': { ttlMs: 0, cacheScope: 'private' },
+      'resources/list': { ttlMs: 0, cacheScope: 'private' },
+      'resources/templates/list': { ttlMs: 0, cacheScope: 'private' },
+      'resources/read': { ttlMs: 0, cacheScope: 'private' },
+    },
+  });
+
+  server.setRequestHandler('tools/list', () => {
+    const permissions = scope.client.permissions();
+    return { tools: visibleTools(scope.client).map((t) => describeTool(t, permissions)) };
+  });
+
+  server.setRequestHandler('tools/call', async (request) => {
+    const { name, arguments: args } = request.params;
+    const def = findTool(name);
+    if (def === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    const result = await callTool(scope, def, args);
+    return server.projectCallToolResult(result, outputJsonSchema(def));
+  });
+
+  server.setRequestHandler('resources/list', (request) =>
+    listResources(scope.client, request.params?.cursor, {
+      pageSize: scope.resourcePageSize,
+      now: scope.now(),
+    }),
+  );
+  server.setRequestHandler('resources/templates/list', () => listResourceTemplates());
+  server.setRequestHandler('resources/read', (request) => readResource(scope.client, request.params.uri));
+
+  return server;
+}
+
+/** Validates, runs, audits. Every refusal or failure becomes an isError result with a stable code. */
+async function callTool(scope: RequestScope, def: ToolDefinition, args: unknown): Promise<CallToolResult> {
+  const started = performance.now();
+  const firstDecision = scope.client.decisions.length;
+  let result: CallToolResult;
+  let outcome = 'ok';
+  try {
+    const parsed = def.inputSchema.safeParse(args ?? {});
+    if (!parsed.success) throw invalidArguments(def.name, parsed.error);
+    const out = await def.handler(parsed.data, { client: scope.client, now: scope.now() });
+    result = {
+      content: [{ type: 'text', text: out.text }],
+      structuredContent: out.structured as Record<string, unknown>,
+    };
+  } catch (err) {
+    const toolError = toToolError(err, `the ${def.name} call`);
+    if (!(err instanceof ToolError) && !(err instanceof BackendError)) {
+      scope.logger.error(
+        { err, requestId: scope.requestId, tool: def.name },
+        'tool handler failed unexpectedly',
+      );
+    }
+    outcome = toolError.code;
+    result = toolErrorResult(toolError);
+  }
+  const { decision, policies } = summariseDecisions(def.name, scope.client.decisions.slice(firstDecision));
+  scope.auditor.record({
+    requestId: scope.requestId,
+    caller: scope.caller,
+    tool: def.name,
+    arguments: args,
+    decision,
+    policies,
+    outcome,
+    durationMs: performance.now() - started,
+  });
+  return result;
+}

@@ -1,0 +1,224 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createTokenReviewAuthenticator,
+  jwtExpiry,
+  type ReviewResult,
+  tokenHash,
+} from '../../../src/mcp/auth.js';
+import {
+  AUDIENCE,
+  connect,
+  FakeReview,
+  type Harness,
+  IDENTITIES,
+  makeToken,
+  NOW,
+  post,
+  startHarness,
+  TOKENS,
+  toolCall,
+} from './helpers.js';
+
+/** Bearer authentication: TokenReview, its cache, the 401 challenge, the metadata, and no token in logs. */
+
+const harnesses: Harness[] = [];
+async function harness(...args: Parameters<typeof startHarness>): Promise<Harness> {
+  const h = await startHarness(...args);
+  harnesses.push(h);
+  return h;
+}
+afterEach(async () => {
+  await Promise.all(harnesses.splice(0).map((h) => h.close()));
+});
+
+describe('the caching authenticator', () => {
+  function setup(opts: { maxEntries?: number } = {}) {
+    let now = NOW;
+    const review = new FakeReview();
+    const auth = createTokenReviewAuthenticator({
+      review: review.review,
+      audience: AUDIENCE,
+      now: () => now,
+      ...opts,
+    });
+    return { auth, review, advance: (ms: number) => (now += ms) };
+  }
+
+  it('asks TokenReview for our audience and returns the caller', async () => {
+    const { auth, review } = setup();
+    const out = await auth.authenticate(TOKENS.copilot);
+    expect(out).toEqual({ ok: true, caller: IDENTITIES.copilot, expiresAt: Math.floor(NOW / 1000) + 3600 });
+    expect(review.calls).toEqual([{ token: TOKENS.copilot, audiences: ['kubemcp'] }]);
+  });
+
+  it('reuses a result for at most 60 s', async () => {
+    const { auth, review, advance } = setup();
+    await auth.authenticate(TOKENS.alice);
+    advance(59_000);
+    await auth.authenticate(TOKENS.alice);
+    expect(review.calls).toHaveLength(1);
+    advance(2_000);
+    await auth.authenticate(TOKENS.alice);
+    expect(review.calls).toHaveLength(2);
+  });
+
+  it('never reuses a result past the token expiry, and then refuses the token', async () => {
+    const { auth, review, advance } = setup();
+    const shortLived = makeToken('short', Math.floor(NOW / 1000) + 5);
+    review.add(shortLived, IDENTITIES.alice);
+    expect((await auth.authenticate(shortLived)).ok).toBe(true);
+    advance(4_000);
+    expect((await auth.authenticate(shortLived)).ok).toBe(true);
+    expect(review.calls).toHaveLength(1);
+    advance(1_500); // past exp: the cached answer must not be used
+    expect(await auth.authenticate(shortLived)).toMatchObject({ ok: false, reason: 'expired' });
+  });
+
+  it('caches negative answers briefly', async () => {
+    const { auth, review, advance } = setup();
+    expect(await auth.authenticate(TOKENS.bad)).toMatchObject({ ok: false, reason: 'invalid_token' });
+    await auth.authenticate(TOKENS.bad);
+    expect(review.calls).toHaveLength(1);
+    advance(6_000);
+    await auth.authenticate(TOKENS.bad);
+    expect(review.calls).toHaveLength(2);
+  });
+
+  it('refuses a token whose reviewed audiences do not include ours', async () => {
+    const { auth } = setup();
+    expect(await auth.authenticate(TOKENS.wrongAudience)).toMatchObject({
+      ok: false,
+      reason: 'wrong_audience',
+    });
+    // Also when the API server says "authenticated" without any audience.
+    const noAud = createTokenReviewAuthenticator({
+      review: async (): Promise<ReviewResult> => ({ authenticated: true, user: IDENTITIES.alice }),
+      now: () => NOW,
+    });
+    expect(await noAud.authenticate(TOKENS.alice)).toMatchObject({ ok: false, reason: 'wrong_audience' });
+  });
+
+  it('bounds the cache size (least recently used evicted)', async () => {
+    const { auth, review } = setup({ maxEntries: 2 });
+    await auth.authenticate(TOKENS.alice);
+    await auth.authenticate(TOKENS.bob);
+    await auth.authenticate(TOKENS.alice); // hit, alice is now most recent
+    await auth.authenticate(TOKENS.copilot); // evicts bob
+    await auth.authenticate(TOKENS.alice); // still cached
+    expect(review.calls.map((c) => c.token)).toEqual([TOKENS.alice, TOKENS.bob, TOKENS.copilot]);
+    await auth.authenticate(TOKENS.bob);
+    expect(review.calls).toHaveLength(4);
+  });
+
+  it('answers unavailable (uncached) when TokenReview fails, without the token in the message', async () => {
+    let fail = true;
+    const review = new FakeReview();
+    const auth = createTokenReviewAuthenticator({
+      review: async (token, audiences) => {
+        if (fail) throw new Error(`connect ECONNREFUSED while reviewing ${token}`);
+        return review.review(token, audiences);
+      },
+      now: () => NOW,
+    });
+    const out = await auth.authenticate(TOKENS.alice);
+    expect(out).toMatchObject({ ok: false, reason: 'unavailable' });
+    expect(JSON.stringify(out)).not.toContain(TOKENS.alice);
+    fail = false;
+    expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
+  });
+
+  it('keys the cache by a SHA-256 of the token and reads exp without trusting it', () => {
+    expect(tokenHash('abc')).toBe('ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0');
+    expect(jwtExpiry(makeToken('x', 123))).toBe(123);
+    expect(jwtExpiry('not-a-jwt')).toBeUndefined();
+    expect(jwtExpiry('a.%%%.c')).toBeUndefined();
+  });
+});
+
+describe('over HTTP', () => {
+  it('answers a request without a token with 401, a WWW-Authenticate challenge and a JSON body', async () => {
+    const h = await harness();
+    const res = await post(h, { jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe(
+      `Bearer realm="kubemcp", resource_metadata="${h.base}/.well-known/oauth-protected-resource"`,
+    );
+    expect(res.json).toMatchObject({ error: expect.any(String), error_description: expect.any(String) });
+  });
+
+  it('serves the RFC 9728 protected-resource metadata the challenge points at', async () => {
+    const h = await harness({
+      options: { authorizationServers: ['https://kubernetes.default.svc.cluster.local'] },
+    });
+    const challenge = (await post(h, {})).headers.get('www-authenticate') ?? '';
+    const url = /resource_metadata="([^"]+)"/.exec(challenge)?.[1];
+    expect(url).toBe(`${h.base}/.well-known/oauth-protected-resource`);
+    const res = await fetch(url as string);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      resource: `${h.base}/mcp`,
+      bearer_methods_supported: ['header'],
+      resource_name: 'KubeMCP',
+      authorization_servers: ['https://kubernetes.default.svc.cluster.local'],
+    });
+    // The path-suffixed form of RFC 9728 serves the same document.
+    expect((await fetch(`${h.base}/.well-known/oauth-protected-resource/mcp`)).status).toBe(200);
+  });
+
+  it.each([
+    ['an unknown token', TOKENS.bad],
+    ['a token for another audience', TOKENS.wrongAudience],
+    ['an expired token', makeToken('alice', Math.floor(NOW / 1000) - 10)],
+    ['a malformed header value', 'not a token!'],
+  ])('answers %s with 401 invalid_token', async (_what, token) => {
+    const h = await harness();
+    const res = await post(h, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { token });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer .*error="invalid_token"/);
+    expect(res.headers.get('www-authenticate')).toContain('resource_metadata=');
+    expect(res.json).toMatchObject({ error: 'invalid_token' });
+  });
+
+  it('never accepts a token meant for another audience, even once cached elsewhere', async () => {
+    const h = await harness();
+    const res = await post(h, toolCall('list_pods', {}), { token: TOKENS.wrongAudience });
+    expect(res.status).toBe(401);
+    expect(h.backend.calls).toEqual([]);
+  });
+
+  it('counts TokenReview cache hits and misses', async () => {
+    const h = await harness();
+    for (let i = 0; i < 3; i++) {
+      await post(h, { jsonrpc: '2.0', id: i, method: 'tools/list', params: {} }, { token: TOKENS.alice });
+    }
+    const metrics = await h.registry.getSingleMetricAsString('kubemcp_tokenreview_cache_lookups_total');
+    expect(metrics).toContain('kubemcp_tokenreview_cache_lookups_total{result="miss"} 1');
+    expect(metrics).toContain('kubemcp_tokenreview_cache_lookups_total{result="hit"} 2');
+    expect(h.review.calls).toHaveLength(1);
+  });
+
+  it('keeps tokens out of every log line, including at debug level', async () => {
+    const h = await harness({ logLevel: 'debug' });
+    const client = await connect(h, TOKENS.alice);
+    await client.callTool({ name: 'list_pods', arguments: { namespace: 'web' } });
+    await client.callTool({
+      name: 'scale_deployment',
+      arguments: { namespace: 'web', name: 'web', replicas: 4 },
+    });
+    await client.close();
+    await post(h, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { token: TOKENS.bad });
+    await post(h, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { token: TOKENS.wrongAudience });
+    await post(h, undefined, { token: TOKENS.bob, raw: '{oops' });
+
+    const all = h.logs.join('\n');
+    // The debug log did record the traffic (so this test can fail)...
+    expect(all).toContain('JSON-RPC in');
+    expect(all).toContain('JSON-RPC out');
+    expect(all).toContain('[REDACTED]');
+    // ...but no token, whole or in part (the signature segment is the secret part of a JWT).
+    for (const token of [TOKENS.alice, TOKENS.bad, TOKENS.wrongAudience, TOKENS.bob]) {
+      expect(all).not.toContain(token);
+      expect(all).not.toContain(token.split('.')[2]);
+    }
+  });
+});

@@ -1,0 +1,270 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type Harness, LEGACY, MODERN, post, startHarness, TOKENS } from './helpers.js';
+
+/** The transport surface: both protocol generations, and every malformed request answered as JSON-RPC. */
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h.close();
+});
+
+describe('legacy revisions (initialize handshake, answered statelessly)', () => {
+  it('answers a raw 2024-11-05 initialize and then tools/list on a fresh request', async () => {
+    const init = await post(
+      h,
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: LEGACY, capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+      },
+      { token: TOKENS.alice },
+    );
+    expect(init.status).toBe(200);
+    expect(init.headers.get('mcp-session-id')).toBeNull();
+    const result = (init.json as { result: Record<string, unknown> }).result;
+    expect(result.protocolVersion).toBe(LEGACY);
+    expect(result.capabilities).toMatchObject({ tools: {}, resources: {} });
+    expect(result.serverInfo).toMatchObject({ name: 'kubemcp' });
+
+    // No session: the next request stands alone (any replica could answer it).
+    const list = await post(
+      h,
+      { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} },
+      { token: TOKENS.alice },
+    );
+    expect(list.status).toBe(200);
+    const tools = (list.json as { result: { tools: { name: string }[] } }).result.tools;
+    expect(tools.map((t) => t.name)).toContain('scale_deployment');
+  });
+
+  it('serves the SDK client with the default (2025) connect sequence', async () => {
+    const client = await connect(h, TOKENS.copilot, 'legacy');
+    expect(client.getProtocolEra()).toBe('legacy');
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(
+      ['get_permissions', 'list_deployments', 'list_namespaces', 'list_pods', 'scale_deployment'].sort(),
+    );
+    await client.close();
+  });
+
+  it('acknowledges notifications with 202', async () => {
+    const res = await post(
+      h,
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      { token: TOKENS.alice },
+    );
+    expect(res.status).toBe(202);
+  });
+});
+
+describe('2026-07-28 (no initialize: server/discover, per-request envelope)', () => {
+  it('connects with server/discover and lists tools', async () => {
+    const client = await connect(h, TOKENS.alice, 'modern');
+    expect(client.getProtocolEra()).toBe('modern');
+    const { tools } = await client.listTools();
+    expect(tools).toHaveLength(8);
+    await client.close();
+  });
+
+  it('answers a raw modern tools/list with cacheScope private', async () => {
+    const res = await post(
+      h,
+      {
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/list',
+        params: {
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': MODERN,
+            'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '0' },
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
+      },
+      { token: TOKENS.copilot, headers: { 'MCP-Protocol-Version': MODERN, 'Mcp-Method': 'tools/list' } },
+    );
+    expect(res.status).toBe(200);
+    const result = (res.json as { result: { tools: unknown[]; cacheScope: string; ttlMs: number } }).result;
+    expect(result.cacheScope).toBe('private');
+    expect(result.ttlMs).toBe(0);
+    expect(result.tools).toHaveLength(5);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('rejects an Mcp-Method header that disagrees with the body (-32020)', async () => {
+    const res = await post(
+      h,
+      {
+        jsonrpc: '2.0',
+        id: 9,
+        method: 'tools/list',
+        params: {
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': MODERN,
+            'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '0' },
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
+      },
+      { token: TOKENS.alice, headers: { 'MCP-Protocol-Version': MODERN, 'Mcp-Method': 'resources/list' } },
+    );
+    expect(res.status).toBe(400);
+    expect((res.json as { error: { code: number } }).error.code).toBe(-32020);
+  });
+
+  it('rejects an unsupported revision with the supported list', async () => {
+    const res = await post(
+      h,
+      {
+        jsonrpc: '2.0',
+        id: 8,
+        method: 'tools/list',
+        params: {
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2099-01-01',
+            'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '0' },
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
+      },
+      { token: TOKENS.alice, headers: { 'MCP-Protocol-Version': '2099-01-01', 'Mcp-Method': 'tools/list' } },
+    );
+    expect(res.status).toBe(400);
+    expect((res.json as { error: { code: number } }).error.code).toBe(-32022);
+  });
+});
+
+describe('debug logging', () => {
+  it('logs every JSON-RPC message in and out when the logLevel option is debug', async () => {
+    const other = await startHarness({ logLevel: 'info', options: { logLevel: 'debug' } });
+    try {
+      await post(
+        other,
+        { jsonrpc: '2.0', id: 42, method: 'tools/list', params: {} },
+        { token: TOKENS.copilot },
+      );
+      const records = other.records();
+      const inbound = records.find((r) => r.msg === 'JSON-RPC in');
+      const outbound = records.find((r) => r.msg === 'JSON-RPC out');
+      expect(inbound).toMatchObject({ message: { id: 42, method: 'tools/list' } });
+      expect(inbound?.headers).toMatchObject({ authorization: '[REDACTED]' });
+      expect(outbound).toMatchObject({
+        status: 200,
+        message: [{ id: 42, result: { tools: expect.any(Array) } }],
+      });
+      expect(other.logs.join('\n')).not.toContain(TOKENS.copilot);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('logs no JSON-RPC traffic at info', async () => {
+    await post(h, { jsonrpc: '2.0', id: 43, method: 'tools/list', params: {} }, { token: TOKENS.copilot });
+    expect(h.records().filter((r) => String(r.msg).startsWith('JSON-RPC'))).toEqual([]);
+  });
+});
+
+describe('malformed and hostile requests', () => {
+  it('answers malformed JSON with -32700, never HTML', async () => {
+    const res = await post(h, undefined, {
+      token: TOKENS.alice,
+      raw: '{"jsonrpc": "2.0", "id": 1, "method": ',
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/application\/json/);
+    expect(res.json).toEqual({
+      jsonrpc: '2.0',
+      error: { code: -32700, message: expect.any(String) },
+      id: null,
+    });
+    expect(res.text).not.toMatch(/<html|at \w+ \(/i);
+  });
+
+  it('answers a body over the limit with 413 and a JSON-RPC error', async () => {
+    const big = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/list',
+      params: { pad: 'x'.repeat(1024 * 1024 + 10) },
+    };
+    const res = await post(h, big, { token: TOKENS.alice });
+    expect(res.status).toBe(413);
+    expect(res.json).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 }, id: null });
+  });
+
+  it('rejects a foreign Origin with 403 (DNS rebinding)', async () => {
+    const res = await post(
+      h,
+      { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      {
+        token: TOKENS.alice,
+        headers: { Origin: 'http://evil.example.com' },
+      },
+    );
+    expect(res.status).toBe(403);
+    expect(res.json).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 } });
+  });
+
+  it('accepts a local Origin', async () => {
+    const res = await post(
+      h,
+      { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} },
+      {
+        token: TOKENS.alice,
+        headers: { Origin: 'http://localhost:6274' },
+      },
+    );
+    expect(res.status).toBe(200);
+  });
+
+  it('rejects a foreign Host with 403 (DNS rebinding)', async () => {
+    const other = await startHarness({ options: { allowedHosts: ['kubemcp.kubemcp-system.svc'] } });
+    try {
+      const res = await post(other, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { token: TOKENS.alice });
+      expect(res.status).toBe(403);
+      expect(res.json).toMatchObject({ error: { code: -32000 } });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('answers GET and DELETE with 405 (stateless: no stream, no session)', async () => {
+    for (const method of ['GET', 'DELETE']) {
+      const res = await fetch(h.url, {
+        method,
+        headers: { Authorization: `Bearer ${TOKENS.alice}`, Accept: 'text/event-stream' },
+      });
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('POST');
+      expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 } });
+    }
+  });
+
+  it('answers a non-JSON content type with 415', async () => {
+    const res = await post(h, undefined, {
+      token: TOKENS.alice,
+      raw: 'hello',
+      headers: { 'Content-Type': 'text/plain' },
+    });
+    expect(res.status).toBe(415);
+  });
+
+  it('answers an unknown method with -32601', async () => {
+    const res = await post(
+      h,
+      { jsonrpc: '2.0', id: 3, method: 'pods/delete', params: {} },
+      { token: TOKENS.alice },
+    );
+    expect((res.json as { error: { code: number } }).error.code).toBe(-32601);
+  });
+
+  it('answers unknown paths with a JSON 404', async () => {
+    const res = await fetch(`${h.base}/nope`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32601 } });
+  });
+});
