@@ -1,0 +1,214 @@
+/**
+ * `kubemcp check`: explains a decision from the live McpPolicies, like `kubectl auth can-i`. It lists
+ * the McpPolicies and Namespaces, compiles them exactly as the controller does, and evaluates one call.
+ */
+
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../api/v1alpha1/index.js';
+import type { McpPolicyObject } from '../controller/index.js';
+import { loadKubeConfig } from '../kube/index.js';
+import { compile, evaluate, isKnownTool, KNOWN_TOOLS, type PolicyIndex } from '../policy/index.js';
+import type { Caller, Decision } from '../policy/types.js';
+
+export const EXIT_ALLOWED = 0;
+export const EXIT_DENIED = 1;
+export const EXIT_USAGE = 2;
+/** The cluster could not be asked (unreachable, forbidden, no CRD). */
+export const EXIT_ERROR = 3;
+
+export const CHECK_HELP = `Usage: kubemcp check --as USER [--group GROUP]... --tool TOOL [--namespace NS] [--replicas N]
+
+Explains whether a caller may use a tool, from the McpPolicies live in the cluster (like
+\`kubectl auth can-i\`).
+
+  --as USER          the caller: a user name, or system:serviceaccount:NAMESPACE:NAME
+  --group GROUP      a group of the caller (repeatable); ServiceAccounts get their implicit groups
+  --tool TOOL        the tool (${KNOWN_TOOLS.join(', ')})
+  --namespace NS     the namespace of the call (omit: "anywhere")
+  --replicas N       the target replica count of a scale_* call
+  --kubeconfig PATH  kubeconfig to read policies with (default: $KUBECONFIG, ~/.kube/config)
+  --context NAME     kubeconfig context
+  --output FORMAT    text (default) or json
+
+Exit status: 0 allowed, 1 denied, 2 usage error, 3 the cluster could not be read.`;
+
+export interface CheckRequest {
+  readonly caller: Caller;
+  readonly tool: string;
+  readonly namespace?: string;
+  readonly replicas?: number;
+}
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+const SA_PREFIX = 'system:serviceaccount:';
+
+/** The caller as a token of that identity would authenticate: explicit groups plus implicit ones. */
+export function callerFor(username: string, groups: readonly string[]): Caller {
+  const all = new Set(groups);
+  if (username.startsWith(SA_PREFIX)) {
+    const parts = username.slice(SA_PREFIX.length).split(':');
+    if (parts.length !== 2 || !parts[0] || !parts[1]) {
+      throw new UsageError(`--as ${username}: a ServiceAccount is system:serviceaccount:NAMESPACE:NAME`);
+    }
+    all.add('system:serviceaccounts');
+    all.add(`system:serviceaccounts:${parts[0]}`);
+  }
+  all.add('system:authenticated');
+  return { username, groups: [...all] };
+}
+
+export function parseReplicas(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw.trim())) throw new UsageError(`--replicas ${raw}: must be a whole number ≥ 0`);
+  return Number(raw.trim());
+}
+
+export function validateRequest(req: CheckRequest): void {
+  if (!req.caller.username) throw new UsageError('--as is required');
+  if (!req.tool) throw new UsageError('--tool is required');
+  if (!isKnownTool(req.tool)) {
+    throw new UsageError(
+      `--tool ${req.tool}: not a tool of this server; known tools: ${KNOWN_TOOLS.join(', ')}`,
+    );
+  }
+}
+
+/** Reads the live policies and namespaces and compiles them as the controller does. */
+export async function liveIndex(
+  kc: KubeConfig,
+): Promise<{ index: PolicyIndex; policies: McpPolicyObject[] }> {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
+  const [list, namespaces] = await Promise.all([
+    custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }) as Promise<{
+      items?: McpPolicyObject[];
+    }>,
+    core.listNamespace(),
+  ]);
+  const policies = list.items ?? [];
+  const index = compile({
+    policies: policies.flatMap((p) =>
+      p.metadata?.name
+        ? [{ name: p.metadata.name, generation: p.metadata.generation ?? 0, spec: p.spec }]
+        : [],
+    ),
+    namespaces: namespaces.items.flatMap((ns) =>
+      ns.metadata?.name ? [{ name: ns.metadata.name, labels: ns.metadata.labels ?? {} }] : [],
+    ),
+  });
+  return { index, policies };
+}
+
+/** Policies that name the caller but are not Ready: worth a mention when the answer is no. */
+function invalidPoliciesNaming(
+  index: PolicyIndex,
+  policies: readonly McpPolicyObject[],
+  caller: Caller,
+): string[] {
+  const out: string[] = [];
+  for (const p of policies) {
+    const name = p.metadata?.name;
+    const state = name ? index.states.get(name) : undefined;
+    if (!name || !state || state.ready) continue;
+    const subjects = (p.spec as { subjects?: unknown } | undefined)?.subjects;
+    if (!Array.isArray(subjects)) continue;
+    const names = subjects.some((s: unknown) => {
+      if (typeof s !== 'object' || s === null) return false;
+      const { kind, name: n, namespace } = s as { kind?: unknown; name?: unknown; namespace?: unknown };
+      if (kind === 'Group') return typeof n === 'string' && caller.groups.includes(n);
+      if (kind === 'ServiceAccount')
+        return caller.username === `${SA_PREFIX}${String(namespace)}:${String(n)}`;
+      return n === caller.username;
+    });
+    if (names) out.push(`McpPolicy ${name} names you but is not Ready: ${state.message}`);
+  }
+  return out;
+}
+
+export function renderDecision(decision: Decision, req: CheckRequest, notes: readonly string[]): string {
+  const lines: string[] = [];
+  if (decision.allowed) {
+    const by =
+      decision.policies.length > 0 ? `allowed by McpPolicy ${decision.policies.join(', ')}` : decision.reason;
+    lines.push(`yes — ${by}`);
+  } else {
+    lines.push(`no — ${decision.reason}`);
+    if (decision.code) lines.push(`  code: ${decision.code}`);
+    if (decision.policies.length > 0) lines.push(`  policies considered: ${decision.policies.join(', ')}`);
+    for (const s of decision.suggestions) lines.push(`  suggestion: ${s}`);
+    for (const n of notes) lines.push(`  note: ${n}`);
+  }
+  lines.push(
+    `  (caller ${req.caller.username}, groups ${req.caller.groups.join(', ') || 'none'}; tool ${req.tool}${
+      req.namespace === undefined ? '' : ` in namespace ${req.namespace}`
+    }${req.replicas === undefined ? '' : `, replicas ${req.replicas}`})`,
+  );
+  return lines.join('\n');
+}
+
+export interface CheckIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+export interface CheckArgs {
+  readonly as?: string;
+  readonly group?: readonly string[];
+  readonly tool?: string;
+  readonly namespace?: string;
+  readonly replicas?: string;
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  readonly output?: string;
+}
+
+/** Runs the check; returns the exit status. */
+export async function runCheck(args: CheckArgs, io: CheckIo): Promise<number> {
+  let req: CheckRequest;
+  try {
+    if (!args.as) throw new UsageError('--as is required');
+    if (!args.tool) throw new UsageError('--tool is required');
+    if (args.output !== undefined && args.output !== 'text' && args.output !== 'json') {
+      throw new UsageError(`--output ${args.output}: must be text or json`);
+    }
+    const replicas = parseReplicas(args.replicas);
+    req = {
+      caller: callerFor(args.as, args.group ?? []),
+      tool: args.tool,
+      ...(args.namespace ? { namespace: args.namespace } : {}),
+      ...(replicas === undefined ? {} : { replicas }),
+    };
+    validateRequest(req);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`kubemcp check: ${err.message}\n\n${CHECK_HELP}`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+
+  let index: PolicyIndex;
+  let policies: McpPolicyObject[];
+  try {
+    const kc = loadKubeConfig(args.kubeconfig, args.context);
+    ({ index, policies } = await liveIndex(kc));
+  } catch (err) {
+    const message = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
+    io.err(`kubemcp check: cannot read McpPolicies from the cluster: ${message}`);
+    return EXIT_ERROR;
+  }
+  const decision = evaluate(index, req);
+  const notes = decision.allowed ? [] : invalidPoliciesNaming(index, policies, req.caller);
+  if (args.output === 'json') {
+    io.out(JSON.stringify({ request: req, decision, notes }, null, 2));
+  } else {
+    io.out(renderDecision(decision, req, notes));
+  }
+  return decision.allowed ? EXIT_ALLOWED : EXIT_DENIED;
+}

@@ -1,0 +1,146 @@
+/** The `kubemcp` command: argument parsing (node:util parseArgs) and dispatch. */
+
+import { parseArgs } from 'node:util';
+import pino, { type Logger } from 'pino';
+import {
+  ConfigError,
+  loadConfig,
+  resolveKubeconfigPath,
+  serveFlagHelp,
+  serveFlagOptions,
+} from '../config/index.js';
+import { CHECK_HELP, EXIT_USAGE, runCheck } from './check.js';
+import type { ServeHandle } from './serve.js';
+import { VERSION } from './version.js';
+
+export const MAIN_HELP = `kubemcp ${VERSION} — policy-enforced MCP access to Kubernetes, declared with McpPolicy resources
+
+Usage:
+  kubemcp serve [flags]       run the operator: controller, leader election, MCP server (:8080), probes (:8081)
+  kubemcp check [flags]       explain whether a caller may use a tool, from the live McpPolicies
+  kubemcp --version           print the version
+  kubemcp COMMAND --help      flags of a command`;
+
+export function serveHelp(): string {
+  return `Usage: kubemcp serve [flags]
+
+Runs the operator. Every flag has an environment variable (in brackets); flags win over variables,
+variables over defaults.
+
+${serveFlagHelp()}`;
+}
+
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  /** Environment the config loader reads (default: process.env via loadConfig). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+const defaultIo: CliIo = {
+  out: (t) => process.stdout.write(`${t}\n`),
+  err: (t) => process.stderr.write(`${t}\n`),
+};
+
+function usageError(io: CliIo, message: string, help: string): number {
+  io.err(`kubemcp: ${message}\n\n${help}`);
+  return EXIT_USAGE;
+}
+
+/** What `serve` needs to run until a signal: returned so tests and main can drive it. */
+export interface ServeStarted {
+  readonly handle: ServeHandle;
+  readonly logger: Logger;
+}
+
+/**
+ * Runs a command. `serve` resolves once the servers listen, with the handle (main keeps the process
+ * alive and wires signals); other commands resolve with their exit status.
+ */
+export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number | ServeStarted> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    io.out(MAIN_HELP);
+    return command === undefined ? EXIT_USAGE : 0;
+  }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    io.out(VERSION);
+    return 0;
+  }
+  if (command === 'serve') {
+    let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+    try {
+      ({ values } = parseArgs({
+        args: [...rest],
+        options: { ...serveFlagOptions(), help: { type: 'boolean', short: 'h' } },
+        strict: true,
+        allowPositionals: false,
+      }));
+    } catch (err) {
+      return usageError(io, err instanceof Error ? err.message : String(err), serveHelp());
+    }
+    if (values.help) {
+      io.out(serveHelp());
+      return 0;
+    }
+    let config: ReturnType<typeof loadConfig>;
+    try {
+      config = loadConfig({ flags: values, ...(io.env ? { env: io.env } : {}) });
+    } catch (err) {
+      if (err instanceof ConfigError)
+        return usageError(io, err.message, 'Run kubemcp serve --help for the flags.');
+      throw err;
+    }
+    const logger = pino({ level: config.logLevel, base: { app: 'kubemcp' } });
+    // Loaded on demand: `check` and `--help` need neither the MCP SDK nor express.
+    const { startServe } = await import('./serve.js');
+    const handle = await startServe(config, logger);
+    return { handle, logger };
+  }
+  if (command === 'check') {
+    let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+    try {
+      ({ values } = parseArgs({
+        args: [...rest],
+        options: {
+          as: { type: 'string' },
+          group: { type: 'string', multiple: true },
+          tool: { type: 'string' },
+          namespace: { type: 'string', short: 'n' },
+          replicas: { type: 'string' },
+          kubeconfig: { type: 'string' },
+          context: { type: 'string' },
+          output: { type: 'string', short: 'o' },
+          help: { type: 'boolean', short: 'h' },
+        },
+        strict: true,
+        allowPositionals: false,
+      }));
+    } catch (err) {
+      return usageError(io, err instanceof Error ? err.message : String(err), CHECK_HELP);
+    }
+    if (values.help) {
+      io.out(CHECK_HELP);
+      return 0;
+    }
+    const str = (k: string): string | undefined => {
+      const v = values[k];
+      return typeof v === 'string' ? v : undefined;
+    };
+    const kubeconfig = resolveKubeconfigPath(str('kubeconfig'), io.env);
+    return runCheck(
+      {
+        ...(str('as') === undefined ? {} : { as: str('as') }),
+        group: (Array.isArray(values.group) ? values.group : []).map(String),
+        ...(str('tool') === undefined ? {} : { tool: str('tool') }),
+        ...(str('namespace') === undefined ? {} : { namespace: str('namespace') }),
+        ...(str('replicas') === undefined ? {} : { replicas: str('replicas') }),
+        ...(kubeconfig === undefined ? {} : { kubeconfig }),
+        ...(str('context') === undefined ? {} : { context: str('context') }),
+        ...(str('output') === undefined ? {} : { output: str('output') }),
+      },
+      io,
+    );
+  }
+  return usageError(io, `unknown command ${JSON.stringify(command)}`, MAIN_HELP);
+}

@@ -1,0 +1,189 @@
+/**
+ * `kubemcp serve`: config → kube client → watch caches (backend) + controller + leader election +
+ * probes/metrics server (:8081) + MCP server (:8080). Every part is started here, and stopped here in
+ * reverse order on shutdown (the leader releases its Lease so a follower takes over at once).
+ */
+
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Level, Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Config } from '../config/index.js';
+import { KubeLeaseClient, LeaderElector, PolicyController, PolicyStore } from '../controller/index.js';
+import { operatorMetrics, startHealthServer } from '../health/index.js';
+import { CACHED_KINDS, EventRecorder, KubeBackend, loadKubeConfig } from '../kube/index.js';
+import { createMcpApp, createTokenReviewAuthenticator, kubeTokenReview } from '../mcp/index.js';
+import { VERSION } from './version.js';
+
+export interface ServeHandle {
+  /** Port the MCP endpoint listens on. */
+  readonly mcpPort: number;
+  /** Port of /healthz, /readyz and /metrics. */
+  readonly healthPort: number;
+  readonly store: PolicyStore;
+  readonly controller: PolicyController;
+  readonly backend: KubeBackend;
+  readonly elector: LeaderElector | undefined;
+  /** Stops everything (idempotent); resolves when done. */
+  shutdown(reason?: string): Promise<void>;
+}
+
+interface McpDeps {
+  readonly config: Config;
+  readonly kubeConfig: KubeConfig;
+  readonly store: PolicyStore;
+  readonly backend: KubeBackend;
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+/**
+ * THE MCP WIRING POINT: the one call site that builds the MCP endpoint from the operator's parts.
+ * `getIndex` reads the controller's PolicyStore per request, so policy changes apply without restart.
+ */
+function createMcpServer(deps: McpDeps): Server {
+  const { config } = deps;
+  const authenticator = createTokenReviewAuthenticator({
+    review: kubeTokenReview(deps.kubeConfig),
+    audience: config.audience,
+    registry: deps.registry,
+    logger: deps.logger,
+  });
+  const app = createMcpApp({
+    authenticator,
+    getIndex: () => deps.store.current(),
+    backend: deps.backend,
+    logger: deps.logger,
+    registry: deps.registry,
+    options: {
+      publicUrl: config.publicUrl,
+      ...(config.allowedHosts ? { allowedHosts: config.allowedHosts } : {}),
+      ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
+      bodyLimitBytes: config.bodyLimitBytes,
+      ...(config.logLevel === 'silent' ? {} : { logLevel: config.logLevel as Level }),
+      serverInfo: { name: 'kubemcp', version: VERSION },
+    },
+  });
+  return app.listen(config.mcpPort, config.bindAddress);
+}
+
+function listening(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    if (server.listening) {
+      resolve((server.address() as AddressInfo).port);
+      return;
+    }
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    // In-flight requests get a moment; then connections are cut.
+    setTimeout(() => server.closeAllConnections(), 5_000).unref();
+  });
+}
+
+export async function startServe(config: Config, logger: Logger): Promise<ServeHandle> {
+  const kc = loadKubeConfig(config.kubeconfig, config.context);
+  const identity = config.leaderElection.identity ?? 'kubemcp';
+  logger.info(
+    {
+      version: VERSION,
+      server: kc.getCurrentCluster()?.server,
+      identity,
+      leaderElection: config.leaderElection.enabled
+        ? `${config.leaderElection.namespace}/${config.leaderElection.leaseName}`
+        : 'disabled',
+    },
+    'starting kubemcp',
+  );
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = operatorMetrics(registry);
+  const watchBackoff = { maxMs: config.watchBackoffMaxSeconds * 1000 };
+
+  const backend = new KubeBackend({
+    kubeConfig: kc,
+    logger,
+    reportingInstance: identity,
+    backoff: watchBackoff,
+  });
+  for (const kind of CACHED_KINDS) metrics.trackCache(kind, () => backend.health(kind));
+
+  const store = new PolicyStore();
+  const le = config.leaderElection;
+  const elector = le.enabled
+    ? new LeaderElector({
+        identity,
+        client: new KubeLeaseClient(kc, le.namespace, le.leaseName),
+        leaseDurationMs: le.leaseDurationSeconds * 1000,
+        renewDeadlineMs: le.renewDeadlineSeconds * 1000,
+        retryPeriodMs: le.retryPeriodSeconds * 1000,
+        logger,
+      })
+    : undefined;
+  const controller = new PolicyController({
+    kubeConfig: kc,
+    store,
+    logger,
+    metrics,
+    isLeader: () => elector?.isLeader() ?? true,
+    namespaceInformer: backend.informer('namespace'),
+    events: new EventRecorder(kc, identity, logger),
+    watchBackoff,
+  });
+  if (elector) {
+    elector.onChange((leading) => {
+      metrics.leader.set(leading ? 1 : 0);
+      if (leading) controller.resyncStatus();
+    });
+  } else {
+    metrics.leader.set(1);
+  }
+
+  let stopping = false;
+  backend.start();
+  controller.start();
+  elector?.start();
+
+  const health = await startHealthServer({
+    registry,
+    port: config.healthPort,
+    host: config.bindAddress,
+    checks: [
+      { name: 'shutdown', check: () => !stopping || 'shutting down' },
+      { name: 'caches', check: () => backend.isSynced() || 'watch caches have not synced yet' },
+      { name: 'policies', check: () => controller.ready() || 'no policy index built yet' },
+    ],
+  });
+
+  const mcpServer = createMcpServer({ config, kubeConfig: kc, store, backend, logger, registry });
+  const mcpPort = await listening(mcpServer);
+  logger.info({ mcpPort, healthPort: health.port, bindAddress: config.bindAddress }, 'listening');
+
+  let done: Promise<void> | undefined;
+  const shutdown = (reason = 'shutdown'): Promise<void> => {
+    if (done) return done;
+    stopping = true;
+    done = (async () => {
+      logger.info({ reason }, 'shutting down');
+      await Promise.all([closeServer(mcpServer), controller.stop()]);
+      await elector?.stop(); // releases the Lease
+      await backend.stop();
+      await health.close();
+      logger.info('stopped');
+    })();
+    return done;
+  };
+
+  return { mcpPort, healthPort: health.port, store, controller, backend, elector, shutdown };
+}

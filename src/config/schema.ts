@@ -1,0 +1,262 @@
+/**
+ * The operator's configuration: ONE zod schema holding every default. The loader (load.ts) fills it
+ * from flags, then KUBEMCP_* environment variables, then these defaults; OPTIONS below is the one
+ * table that names each setting's flag, environment variable and help text.
+ */
+
+import { z } from 'zod';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const port = z.number().int().min(0, 'a port is 0 to 65535').max(65535, 'a port is 0 to 65535');
+const seconds = z.number().positive('must be a positive number of seconds').max(3600, 'at most 3600 seconds');
+const hostList = z.array(z.string().min(1)).min(1, 'needs at least one entry');
+
+export const LeaderElectionConfigSchema = z
+  .strictObject({
+    /** Elect one leader (which alone writes McpPolicy status and Events); every replica enforces. */
+    enabled: z.boolean().default(true),
+    /** Namespace of the Lease; in a pod, the namespace it runs in. */
+    namespace: z.string().min(1).default('kubemcp-system'),
+    leaseName: z
+      .string()
+      .min(1)
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a Lease name is a DNS subdomain')
+      .default('kubemcp-operator'),
+    /** Identity written to holderIdentity; default: pod name (or hostname) plus a random suffix. */
+    identity: z.string().min(1).optional(),
+    leaseDurationSeconds: seconds.default(15),
+    renewDeadlineSeconds: seconds.default(10),
+    retryPeriodSeconds: seconds.default(2),
+  })
+  .superRefine((le, ctx) => {
+    if (le.leaseDurationSeconds <= le.renewDeadlineSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['leaseDurationSeconds'],
+        message: `lease duration (${le.leaseDurationSeconds}s) must be greater than the renew deadline (${le.renewDeadlineSeconds}s)`,
+      });
+    }
+    if (le.renewDeadlineSeconds <= le.retryPeriodSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['renewDeadlineSeconds'],
+        message: `renew deadline (${le.renewDeadlineSeconds}s) must be greater than the retry period (${le.retryPeriodSeconds}s)`,
+      });
+    }
+  });
+
+export const ConfigSchema = z
+  .strictObject({
+    /** Path of a kubeconfig; default: in-cluster config, else $KUBECONFIG, else ~/.kube/config. */
+    kubeconfig: z.string().min(1).optional(),
+    /** kubeconfig context to use; default: its current context. */
+    context: z.string().min(1).optional(),
+    mcpPort: port.default(8080),
+    healthPort: port.default(8081),
+    bindAddress: z.string().min(1).default('0.0.0.0'),
+    /** Audience every caller token must be bound to. */
+    audience: z.string().min(1).default('kubemcp'),
+    leaderElection: LeaderElectionConfigSchema.prefault({}),
+    logLevel: z.enum(LOG_LEVELS).default('info'),
+    /** Base URL clients reach the MCP endpoint at (scheme://host[:port]). */
+    publicUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).default('http://localhost:8080'),
+    /** Host headers accepted on :8080; default: publicUrl's host and localhost. */
+    allowedHosts: hostList.optional(),
+    /** Origin hostnames accepted on :8080; default: allowedHosts. */
+    allowedOrigins: hostList.optional(),
+    /** Largest accepted MCP request body, in bytes. */
+    bodyLimitBytes: z
+      .number()
+      .int()
+      .min(1024, 'at least 1024 bytes')
+      .max(64 * 1024 * 1024, 'at most 64 MiB')
+      .default(1024 * 1024),
+    /** Upper bound of the informers' reconnect backoff, in seconds. */
+    watchBackoffMaxSeconds: seconds.default(30),
+  })
+  .superRefine((c, ctx) => {
+    if (c.mcpPort !== 0 && c.mcpPort === c.healthPort) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['healthPort'],
+        message: `the health port must differ from the MCP port (${c.mcpPort})`,
+      });
+    }
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type LeaderElectionConfig = z.infer<typeof LeaderElectionConfigSchema>;
+
+/** How a setting is read from a string (flag or environment). */
+export type OptionType = 'string' | 'integer' | 'number' | 'boolean' | 'list';
+
+export interface OptionSpec {
+  /** Dotted path in Config, e.g. `leaderElection.leaseName`. */
+  readonly key: string;
+  /** Long flag without dashes, e.g. `lease-name`. */
+  readonly flag: string;
+  /** Environment variable, e.g. `KUBEMCP_LEASE_NAME`. */
+  readonly env: string;
+  readonly type: OptionType;
+  readonly help: string;
+  /** Placeholder in --help, e.g. PORT. */
+  readonly value?: string;
+}
+
+/** Every `kubemcp serve` setting: flag, environment variable, help. Defaults live in ConfigSchema. */
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'kubeconfig',
+    flag: 'kubeconfig',
+    env: 'KUBEMCP_KUBECONFIG',
+    type: 'string',
+    value: 'PATH',
+    help: 'kubeconfig file (default: in-cluster, else $KUBECONFIG, else ~/.kube/config)',
+  },
+  {
+    key: 'context',
+    flag: 'context',
+    env: 'KUBEMCP_CONTEXT',
+    type: 'string',
+    value: 'NAME',
+    help: 'kubeconfig context (default: its current context)',
+  },
+  {
+    key: 'mcpPort',
+    flag: 'mcp-port',
+    env: 'KUBEMCP_MCP_PORT',
+    type: 'integer',
+    value: 'PORT',
+    help: 'port of the MCP endpoint /mcp',
+  },
+  {
+    key: 'healthPort',
+    flag: 'health-port',
+    env: 'KUBEMCP_HEALTH_PORT',
+    type: 'integer',
+    value: 'PORT',
+    help: 'port of /healthz, /readyz and /metrics',
+  },
+  {
+    key: 'bindAddress',
+    flag: 'bind-address',
+    env: 'KUBEMCP_BIND_ADDRESS',
+    type: 'string',
+    value: 'ADDR',
+    help: 'address both servers listen on',
+  },
+  {
+    key: 'audience',
+    flag: 'audience',
+    env: 'KUBEMCP_AUDIENCE',
+    type: 'string',
+    value: 'AUD',
+    help: 'audience caller tokens must be bound to',
+  },
+  {
+    key: 'leaderElection.enabled',
+    flag: 'leader-elect',
+    env: 'KUBEMCP_LEADER_ELECT',
+    type: 'boolean',
+    help: 'elect a leader through a Lease (the leader alone writes McpPolicy status and Events)',
+  },
+  {
+    key: 'leaderElection.namespace',
+    flag: 'leader-election-namespace',
+    env: 'KUBEMCP_LEADER_ELECTION_NAMESPACE',
+    type: 'string',
+    value: 'NS',
+    help: "namespace of the Lease (in a pod: the pod's namespace)",
+  },
+  {
+    key: 'leaderElection.leaseName',
+    flag: 'lease-name',
+    env: 'KUBEMCP_LEASE_NAME',
+    type: 'string',
+    value: 'NAME',
+    help: 'name of the Lease',
+  },
+  {
+    key: 'leaderElection.identity',
+    flag: 'identity',
+    env: 'KUBEMCP_IDENTITY',
+    type: 'string',
+    value: 'ID',
+    help: 'holder identity in the Lease (default: pod name or hostname plus a random suffix)',
+  },
+  {
+    key: 'leaderElection.leaseDurationSeconds',
+    flag: 'lease-duration',
+    env: 'KUBEMCP_LEASE_DURATION',
+    type: 'number',
+    value: 'SECONDS',
+    help: 'how long followers wait before taking over an unrenewed Lease',
+  },
+  {
+    key: 'leaderElection.renewDeadlineSeconds',
+    flag: 'renew-deadline',
+    env: 'KUBEMCP_RENEW_DEADLINE',
+    type: 'number',
+    value: 'SECONDS',
+    help: 'how long the leader keeps trying to renew before it stops leading',
+  },
+  {
+    key: 'leaderElection.retryPeriodSeconds',
+    flag: 'retry-period',
+    env: 'KUBEMCP_RETRY_PERIOD',
+    type: 'number',
+    value: 'SECONDS',
+    help: 'interval between acquire/renew attempts',
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    env: 'KUBEMCP_LOG_LEVEL',
+    type: 'string',
+    value: 'LEVEL',
+    help: `log level: ${LOG_LEVELS.join(', ')} (debug logs every JSON-RPC message)`,
+  },
+  {
+    key: 'publicUrl',
+    flag: 'public-url',
+    env: 'KUBEMCP_PUBLIC_URL',
+    type: 'string',
+    value: 'URL',
+    help: 'base URL clients use to reach the MCP endpoint',
+  },
+  {
+    key: 'allowedHosts',
+    flag: 'allowed-hosts',
+    env: 'KUBEMCP_ALLOWED_HOSTS',
+    type: 'list',
+    value: 'H1,H2',
+    help: "Host headers accepted on the MCP port ('*' for any; default: the public URL's host and localhost)",
+  },
+  {
+    key: 'allowedOrigins',
+    flag: 'allowed-origins',
+    env: 'KUBEMCP_ALLOWED_ORIGINS',
+    type: 'list',
+    value: 'H1,H2',
+    help: 'Origin hostnames accepted on the MCP port (default: the allowed hosts)',
+  },
+  {
+    key: 'bodyLimitBytes',
+    flag: 'body-limit',
+    env: 'KUBEMCP_BODY_LIMIT',
+    type: 'integer',
+    value: 'BYTES',
+    help: 'largest accepted MCP request body',
+  },
+  {
+    key: 'watchBackoffMaxSeconds',
+    flag: 'watch-backoff-max',
+    env: 'KUBEMCP_WATCH_BACKOFF_MAX',
+    type: 'number',
+    value: 'SECONDS',
+    help: 'upper bound of the delay before a broken watch is retried',
+  },
+];

@@ -1,0 +1,35 @@
+/** The McpPolicy controller: watches, the serialized work queue, the published index, leader election. */
+
+export {
+  DEFAULT_FIELD_MANAGER,
+  INDEX_KEY,
+  MCP_POLICIES_PATH,
+  type McpPolicyObject,
+  PolicyController,
+  type PolicyControllerOptions,
+} from './controller.js';
+export {
+  type Clock,
+  KubeLeaseClient,
+  LeaderElector,
+  type LeaderElectorOptions,
+  type LeadershipListener,
+  type LeaseClient,
+  LeaseConflictError,
+  type LeaseRecord,
+  MicroTime,
+  parseMicroTime,
+  realClock,
+} from './leader.js';
+export { WorkQueue, type WorkQueueOptions } from './queue.js';
+export {
+  desiredStatus,
+  kubeTime,
+  readStatus,
+  readyCondition,
+  stateEqual,
+  statusEqual,
+  type ValidityEvent,
+  validityEvent,
+} from './status.js';
+export { type IndexListener, PolicyStore } from './store.js';

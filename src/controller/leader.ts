@@ -1,0 +1,431 @@
+/**
+ * Leader election on a coordination.k8s.io/v1 Lease, after client-go's leaderelection package:
+ *
+ * - A candidate acquires the Lease when it does not exist, when nobody holds it, or when the holder
+ *   has not renewed it for leaseDuration (measured on OUR clock from when we last saw the record
+ *   change, so clock skew between replicas does not matter). Taking over increments leaseTransitions.
+ * - The leader renews every retryPeriod with optimistic concurrency (the Lease's resourceVersion). If
+ *   it cannot renew for renewDeadline, or sees another holder, it stops leading and becomes a
+ *   candidate again.
+ * - On stop, a leader releases the Lease (empty holderIdentity, 1 s duration) so a follower takes
+ *   over at once instead of waiting out the lease.
+ *
+ * The loop's logic is pure over a LeaseClient and a Clock, both injectable (unit tests use fakes).
+ */
+
+import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { httpStatus } from '../kube/errors.js';
+
+/** The fields of a Lease that leader election reads and writes. Times in ms since the epoch. */
+export interface LeaseRecord {
+  readonly holderIdentity?: string;
+  readonly leaseDurationSeconds?: number;
+  readonly acquireTime?: number;
+  readonly renewTime?: number;
+  readonly leaseTransitions?: number;
+  /** The Lease object's resourceVersion (optimistic concurrency). */
+  readonly resourceVersion?: string;
+}
+
+/** Someone else created or changed the Lease first. */
+export class LeaseConflictError extends Error {
+  constructor(message = 'the Lease was changed by someone else') {
+    super(message);
+    this.name = 'LeaseConflictError';
+  }
+}
+
+export interface LeaseClient {
+  /** The Lease, or undefined when it does not exist. */
+  get(): Promise<LeaseRecord | undefined>;
+  /** Creates the Lease; LeaseConflictError when it exists. */
+  create(record: LeaseRecord): Promise<LeaseRecord>;
+  /** Replaces the Lease if its resourceVersion is still `record.resourceVersion`; LeaseConflictError otherwise. */
+  update(record: LeaseRecord): Promise<LeaseRecord>;
+  /** Human-readable name for logs, e.g. kubemcp-system/kubemcp-operator. */
+  readonly description: string;
+}
+
+export interface Clock {
+  /** ms since the epoch (fractions allowed). */
+  now(): number;
+  /** Resolves after `ms`, or early (without error) when `signal` aborts. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    }),
+};
+
+export interface LeaderElectorOptions {
+  readonly identity: string;
+  readonly client: LeaseClient;
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Candidates wait retryPeriod × (1 + jitter × random) between attempts. Default 1.2 (client-go's). */
+  readonly jitter?: number;
+  readonly random?: () => number;
+}
+
+export type LeadershipListener = (leading: boolean) => void;
+
+export class LeaderElector {
+  readonly identity: string;
+  private readonly client: LeaseClient;
+  private readonly clock: Clock;
+  private readonly log: Logger | undefined;
+  private readonly jitter: number;
+  private readonly random: () => number;
+  private leading = false;
+  private observed: LeaseRecord | undefined;
+  private observedAt = 0;
+  private lastRenew = 0;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private readonly listeners = new Set<LeadershipListener>();
+
+  constructor(private readonly options: LeaderElectorOptions) {
+    if (!(options.leaseDurationMs > options.renewDeadlineMs)) {
+      throw new Error('leader election: the lease duration must be greater than the renew deadline');
+    }
+    if (!(options.renewDeadlineMs > options.retryPeriodMs)) {
+      throw new Error('leader election: the renew deadline must be greater than the retry period');
+    }
+    this.identity = options.identity;
+    this.client = options.client;
+    this.clock = options.clock ?? realClock;
+    this.log = options.logger?.child({ component: 'leader', lease: options.client.description });
+    this.jitter = options.jitter ?? 1.2;
+    this.random = options.random ?? Math.random;
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** The holder we last observed (possibly us); undefined when unknown or released. */
+  leader(): string | undefined {
+    return this.observed?.holderIdentity || undefined;
+  }
+
+  /** Registers a listener of leadership changes; returns a function that removes it. */
+  onChange(listener: LeadershipListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Starts the acquire/renew loop in the background. */
+  start(): void {
+    if (this.loop) return;
+    this.loop = this.run().catch((err: unknown) => {
+      this.log?.error({ err }, 'leader election loop failed');
+      this.setLeading(false);
+    });
+  }
+
+  /** Stops the loop; a leader releases the Lease first. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+    if (this.leading) {
+      await this.release();
+      this.setLeading(false);
+    }
+  }
+
+  /**
+   * One attempt: acquires or renews the Lease. Returns true when we hold it afterwards. Never
+   * throws: API failures count as "not acquired".
+   */
+  async tryAcquireOrRenew(): Promise<boolean> {
+    const now = this.clock.now();
+    const durationSeconds = Math.max(1, Math.round(this.options.leaseDurationMs / 1000));
+    let old: LeaseRecord | undefined;
+    try {
+      old = await this.client.get();
+    } catch (err) {
+      this.log?.debug({ err: describe(err) }, 'could not read the Lease');
+      return false;
+    }
+    if (old === undefined) {
+      try {
+        const created = await this.client.create({
+          holderIdentity: this.identity,
+          leaseDurationSeconds: durationSeconds,
+          acquireTime: now,
+          renewTime: now,
+          leaseTransitions: 0,
+        });
+        this.observe(created, this.clock.now());
+        return true;
+      } catch (err) {
+        this.log?.debug({ err: describe(err) }, 'could not create the Lease');
+        return false;
+      }
+    }
+    if (this.observed?.resourceVersion !== old.resourceVersion || this.observed === undefined) {
+      this.observe(old, now);
+    }
+    const holder = old.holderIdentity ?? '';
+    const heldByOther = holder !== '' && holder !== this.identity;
+    if (heldByOther) {
+      const duration = (old.leaseDurationSeconds ?? durationSeconds) * 1000;
+      if (this.observedAt + duration > now) return false;
+    }
+    const mine = holder === this.identity;
+    try {
+      const updated = await this.client.update({
+        holderIdentity: this.identity,
+        leaseDurationSeconds: durationSeconds,
+        acquireTime: mine && old.acquireTime !== undefined ? old.acquireTime : now,
+        renewTime: now,
+        leaseTransitions: mine ? (old.leaseTransitions ?? 0) : (old.leaseTransitions ?? 0) + 1,
+        ...(old.resourceVersion === undefined ? {} : { resourceVersion: old.resourceVersion }),
+      });
+      this.observe(updated, this.clock.now());
+      return true;
+    } catch (err) {
+      this.log?.debug({ err: describe(err) }, 'could not update the Lease');
+      return false;
+    }
+  }
+
+  /** Gives up the Lease if we hold it (best effort). */
+  async release(): Promise<boolean> {
+    try {
+      const old = await this.client.get();
+      if (!old || old.holderIdentity !== this.identity) return false;
+      const now = this.clock.now();
+      const released = await this.client.update({
+        holderIdentity: '',
+        leaseDurationSeconds: 1,
+        acquireTime: now,
+        renewTime: now,
+        leaseTransitions: old.leaseTransitions ?? 0,
+        ...(old.resourceVersion === undefined ? {} : { resourceVersion: old.resourceVersion }),
+      });
+      this.observe(released, now);
+      this.log?.info('released the Lease');
+      return true;
+    } catch (err) {
+      this.log?.warn({ err: describe(err) }, 'could not release the Lease');
+      return false;
+    }
+  }
+
+  private async run(): Promise<void> {
+    const { retryPeriodMs, renewDeadlineMs } = this.options;
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      if (!this.leading) {
+        const acquired = await this.attempt(renewDeadlineMs);
+        if (signal.aborted) {
+          if (acquired) this.setLeading(true); // stop() then releases it
+          break;
+        }
+        if (acquired) {
+          this.lastRenew = this.clock.now();
+          this.setLeading(true);
+          await this.clock.sleep(retryPeriodMs, signal);
+        } else {
+          await this.clock.sleep(retryPeriodMs * (1 + this.jitter * this.random()), signal);
+        }
+        continue;
+      }
+      const remaining = this.lastRenew + renewDeadlineMs - this.clock.now();
+      const renewed = remaining > 0 && (await this.attempt(remaining));
+      if (signal.aborted) break;
+      if (renewed) {
+        this.lastRenew = this.clock.now();
+        await this.clock.sleep(retryPeriodMs, signal);
+        continue;
+      }
+      const stolen = this.leader() !== undefined && this.leader() !== this.identity;
+      if (stolen || this.clock.now() >= this.lastRenew + renewDeadlineMs) {
+        this.log?.warn(
+          { holder: this.leader() },
+          stolen ? 'another replica holds the Lease' : 'could not renew the Lease within the deadline',
+        );
+        this.setLeading(false);
+        continue;
+      }
+      await this.clock.sleep(retryPeriodMs, signal);
+    }
+  }
+
+  /** tryAcquireOrRenew bounded by `timeoutMs` (a hung API call counts as a failure). */
+  private async attempt(timeoutMs: number): Promise<boolean> {
+    const cancel = new AbortController();
+    const onAbort = (): void => cancel.abort();
+    this.abort.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await Promise.race([
+        this.tryAcquireOrRenew(),
+        this.clock.sleep(timeoutMs, cancel.signal).then(() => false),
+      ]);
+    } finally {
+      cancel.abort();
+      this.abort.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private observe(record: LeaseRecord, at: number): void {
+    const before = this.observed?.holderIdentity;
+    this.observed = record;
+    this.observedAt = at;
+    if (record.holderIdentity && record.holderIdentity !== before) {
+      this.log?.info({ holder: record.holderIdentity }, 'new leader observed');
+    }
+  }
+
+  private setLeading(leading: boolean): void {
+    if (this.leading === leading) return;
+    this.leading = leading;
+    this.log?.info({ identity: this.identity }, leading ? 'started leading' : 'stopped leading');
+    for (const listener of this.listeners) {
+      try {
+        listener(leading);
+      } catch (err) {
+        this.log?.error({ err }, 'leadership listener threw');
+      }
+    }
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message.split('\n')[0] ?? err.message;
+  return String(err);
+}
+
+/** V1MicroTime keeping sub-millisecond digits of `ms` (RFC 3339 with 6 fractional digits). */
+export class MicroTime extends V1MicroTime {
+  private readonly micros: number;
+  constructor(ms: number) {
+    super(Math.floor(ms));
+    this.micros = Math.min(999, Math.max(0, Math.round((ms - Math.floor(ms)) * 1000)));
+  }
+  override toISOString(): string {
+    return `${new Date(this.getTime()).toISOString().slice(0, -1)}${String(this.micros).padStart(3, '0')}Z`;
+  }
+  override toJSON(): string {
+    return this.toISOString();
+  }
+}
+
+/** Parses a Lease time as client-node returns it (a string: V1MicroTime is not deserialized, or a Date). */
+export function parseMicroTime(value: unknown): number | undefined {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value !== 'string' || value === '') return undefined;
+  const m = /^(.*T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(value);
+  if (!m) {
+    const t = Date.parse(value);
+    return Number.isNaN(t) ? undefined : t;
+  }
+  const frac = (m[2] ?? '').padEnd(6, '0').slice(0, 6);
+  const base = Date.parse(`${m[1]}${m[3]}`);
+  return Number.isNaN(base) ? undefined : base + Number(frac) / 1000;
+}
+
+/** The LeaseClient of a real cluster: one Lease, read and replaced with its resourceVersion. */
+export class KubeLeaseClient implements LeaseClient {
+  private readonly api: CoordinationV1Api;
+  readonly description: string;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly namespace: string,
+    private readonly name: string,
+  ) {
+    this.api = kc.makeApiClient(CoordinationV1Api);
+    this.description = `${namespace}/${name}`;
+  }
+
+  private toRecord(lease: V1Lease): LeaseRecord {
+    const spec = lease.spec ?? {};
+    const acquire = parseMicroTime(spec.acquireTime as unknown);
+    const renew = parseMicroTime(spec.renewTime as unknown);
+    return {
+      ...(spec.holderIdentity ? { holderIdentity: spec.holderIdentity } : {}),
+      ...(spec.leaseDurationSeconds === undefined ? {} : { leaseDurationSeconds: spec.leaseDurationSeconds }),
+      ...(acquire === undefined ? {} : { acquireTime: acquire }),
+      ...(renew === undefined ? {} : { renewTime: renew }),
+      ...(spec.leaseTransitions === undefined ? {} : { leaseTransitions: spec.leaseTransitions }),
+      ...(lease.metadata?.resourceVersion ? { resourceVersion: lease.metadata.resourceVersion } : {}),
+    };
+  }
+
+  private toLease(record: LeaseRecord): V1Lease {
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        name: this.name,
+        namespace: this.namespace,
+        ...(record.resourceVersion ? { resourceVersion: record.resourceVersion } : {}),
+      },
+      spec: {
+        ...(record.holderIdentity ? { holderIdentity: record.holderIdentity } : {}),
+        ...(record.leaseDurationSeconds === undefined
+          ? {}
+          : { leaseDurationSeconds: record.leaseDurationSeconds }),
+        ...(record.acquireTime === undefined ? {} : { acquireTime: new MicroTime(record.acquireTime) }),
+        ...(record.renewTime === undefined ? {} : { renewTime: new MicroTime(record.renewTime) }),
+        ...(record.leaseTransitions === undefined ? {} : { leaseTransitions: record.leaseTransitions }),
+      },
+    };
+  }
+
+  async get(): Promise<LeaseRecord | undefined> {
+    try {
+      return this.toRecord(
+        await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace }),
+      );
+    } catch (err) {
+      if (httpStatus(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async create(record: LeaseRecord): Promise<LeaseRecord> {
+    try {
+      return this.toRecord(
+        await this.api.createNamespacedLease({ namespace: this.namespace, body: this.toLease(record) }),
+      );
+    } catch (err) {
+      if (httpStatus(err) === 409) throw new LeaseConflictError('the Lease already exists');
+      throw err;
+    }
+  }
+
+  async update(record: LeaseRecord): Promise<LeaseRecord> {
+    try {
+      return this.toRecord(
+        await this.api.replaceNamespacedLease({
+          name: this.name,
+          namespace: this.namespace,
+          body: this.toLease(record),
+        }),
+      );
+    } catch (err) {
+      if (httpStatus(err) === 409) throw new LeaseConflictError();
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The probe and metrics server (port 8081): /healthz (the process answers), /readyz (caches synced
+ * and the first policy index published), /metrics (Prometheus). Plain node:http: no MCP, no policy.
+ */
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export interface ReadinessCheck {
+  readonly name: string;
+  /** True when ready; a string says why not. */
+  readonly check: () => boolean | string;
+}
+
+export interface HealthServerOptions {
+  readonly registry: Registry;
+  readonly checks: readonly ReadinessCheck[];
+  readonly port: number;
+  readonly host?: string;
+}
+
+export interface HealthServer {
+  readonly server: http.Server;
+  /** The port actually bound (useful with port 0). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+function readiness(checks: readonly ReadinessCheck[]): { ok: boolean; lines: string[] } {
+  const lines: string[] = [];
+  let ok = true;
+  for (const c of checks) {
+    let result: boolean | string;
+    try {
+      result = c.check();
+    } catch (err) {
+      result = err instanceof Error ? err.message : String(err);
+    }
+    if (result === true) lines.push(`[+] ${c.name} ok`);
+    else {
+      ok = false;
+      lines.push(`[-] ${c.name} failed${typeof result === 'string' ? `: ${result}` : ''}`);
+    }
+  }
+  return { ok, lines };
+}
+
+export function createHealthHandler(
+  options: Pick<HealthServerOptions, 'registry' | 'checks'>,
+): http.RequestListener {
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    const text = (status: number, body: string): void => {
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    switch (url.pathname) {
+      case '/healthz':
+      case '/livez':
+        text(200, 'ok\n');
+        return;
+      case '/readyz': {
+        const { ok, lines } = readiness(options.checks);
+        const verbose = url.searchParams.has('verbose');
+        text(ok ? 200 : 503, ok && !verbose ? 'ok\n' : `${lines.join('\n')}\n${ok ? 'ok' : 'not ready'}\n`);
+        return;
+      }
+      case '/metrics':
+        options.registry
+          .metrics()
+          .then((body) => {
+            res.writeHead(200, { 'content-type': options.registry.contentType, 'cache-control': 'no-store' });
+            res.end(req.method === 'HEAD' ? undefined : body);
+          })
+          .catch((err: unknown) =>
+            text(500, `metrics failed: ${err instanceof Error ? err.message : String(err)}\n`),
+          );
+        return;
+      default:
+        text(404, 'not found\n');
+    }
+  };
+}
+
+/** Starts the server; resolves once it listens. */
+export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
+  const server = http.createServer(createHealthHandler(options));
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '0.0.0.0', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,278 @@
+/**
+ * The ClusterBackend of a real cluster: list/get from resilient watch caches (namespaces, pods,
+ * deployments, statefulsets, services), the /scale subresource for reads and writes, and Events on
+ * scaled objects. It knows nothing of policy: only the MCP layer's GuardedClient may hold it.
+ */
+
+import os from 'node:os';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1Scale,
+} from '@kubernetes/client-node';
+import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
+import type { Logger } from 'pino';
+import type { BackoffOptions } from './backoff.js';
+import { toBackendError } from './errors.js';
+import { EventRecorder } from './events.js';
+import { ResilientInformer } from './informer.js';
+import { trimMetadata, trimPod, trimWorkload } from './trim.js';
+import {
+  BackendError,
+  type CachedKind,
+  type CacheHealth,
+  type ClusterBackend,
+  type KindMap,
+  type ListSnapshot,
+  type ScalableKind,
+  type ScaleEvent,
+  type ScaleInfo,
+} from './types.js';
+
+export const CACHED_KINDS: readonly CachedKind[] = [
+  'namespace',
+  'pod',
+  'deployment',
+  'statefulset',
+  'service',
+];
+
+export interface KubeBackendOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly logger?: Logger;
+  /** reportingInstance of the Events this backend records. Default: the hostname. */
+  readonly reportingInstance?: string;
+  /** Reconnect backoff of the informers. */
+  readonly backoff?: BackoffOptions;
+  /** Upper bound of a /scale read, in ms. Default 10 s. Writes are never cut short (no half-known outcome). */
+  readonly readTimeoutMs?: number;
+  /** Called when any cache's health changes. */
+  readonly onHealthChange?: (kind: CachedKind, health: CacheHealth) => void;
+  readonly now?: () => number;
+}
+
+type Informers = { readonly [K in CachedKind]: ResilientInformer<KindMap[K]> };
+
+const MODEL: Record<CachedKind, string> = {
+  namespace: 'V1Namespace',
+  pod: 'V1Pod',
+  deployment: 'V1Deployment',
+  statefulset: 'V1StatefulSet',
+  service: 'V1Service',
+};
+
+const WORKLOAD: Record<ScalableKind, { kind: string; resource: string }> = {
+  deployment: { kind: 'Deployment', resource: 'deployments' },
+  statefulset: { kind: 'StatefulSet', resource: 'statefulsets' },
+};
+
+/** Plain watch JSON → the typed client-node model the list calls return (Dates, not strings). */
+function typed<T>(model: string): (raw: unknown) => T {
+  return (raw) => ObjectSerializer.deserialize(raw, model, '') as T;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(new BackendError('Unavailable', `${what}: no answer from the API server within ${ms} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export class KubeBackend implements ClusterBackend {
+  private readonly informers: Informers;
+  private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
+  private readonly events: EventRecorder;
+  private readonly log: Logger | undefined;
+  private readonly readTimeoutMs: number;
+
+  constructor(options: KubeBackendOptions) {
+    const kc = options.kubeConfig;
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.apps = kc.makeApiClient(AppsV1Api);
+    this.log = options.logger?.child({ component: 'backend' });
+    this.readTimeoutMs = options.readTimeoutMs ?? 10_000;
+    this.events = new EventRecorder(kc, options.reportingInstance ?? os.hostname(), options.logger);
+    const make = <K extends CachedKind>(
+      kind: K,
+      path: string,
+      list: () => Promise<KubernetesListObject<KindMap[K]>>,
+      transform: (o: KindMap[K]) => KindMap[K],
+    ): ResilientInformer<KindMap[K]> =>
+      new ResilientInformer<KindMap[K]>({
+        kubeConfig: kc,
+        kind,
+        path,
+        list,
+        transform,
+        fromWatch: typed<KindMap[K]>(MODEL[kind]),
+        ...(options.backoff ? { backoff: options.backoff } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
+        ...(options.now ? { now: options.now } : {}),
+        ...(options.onHealthChange
+          ? { onHealthChange: (h: CacheHealth) => options.onHealthChange?.(kind, h) }
+          : {}),
+      });
+    this.informers = {
+      namespace: make('namespace', '/api/v1/namespaces', () => this.core.listNamespace(), trimMetadata),
+      pod: make('pod', '/api/v1/pods', () => this.core.listPodForAllNamespaces(), trimPod),
+      deployment: make(
+        'deployment',
+        '/apis/apps/v1/deployments',
+        () => this.apps.listDeploymentForAllNamespaces(),
+        trimWorkload,
+      ),
+      statefulset: make(
+        'statefulset',
+        '/apis/apps/v1/statefulsets',
+        () => this.apps.listStatefulSetForAllNamespaces(),
+        trimWorkload,
+      ),
+      service: make(
+        'service',
+        '/api/v1/services',
+        () => this.core.listServiceForAllNamespaces(),
+        trimMetadata,
+      ),
+    };
+  }
+
+  /** Starts every informer in the background (list, then watch; retried with backoff). */
+  start(): void {
+    for (const kind of CACHED_KINDS) this.informers[kind].start();
+  }
+
+  /** Resolves when every cache has synced once. */
+  async synced(): Promise<void> {
+    await Promise.all(CACHED_KINDS.map((k) => this.informers[k].synced()));
+  }
+
+  /** Rejects when a cache has not synced within `timeoutMs`. */
+  async waitForSync(timeoutMs: number): Promise<void> {
+    await Promise.all(CACHED_KINDS.map((k) => this.informers[k].waitForSync(timeoutMs)));
+  }
+
+  isSynced(): boolean {
+    return CACHED_KINDS.every((k) => this.informers[k].health().synced);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(CACHED_KINDS.map((k) => this.informers[k].stop()));
+  }
+
+  /** The informer behind a kind, e.g. to share the Namespace cache with the controller. */
+  informer<K extends CachedKind>(kind: K): ResilientInformer<KindMap[K]> {
+    return this.informers[kind] as ResilientInformer<KindMap[K]>;
+  }
+
+  health(kind: CachedKind): CacheHealth {
+    return this.informers[kind].health();
+  }
+
+  list<K extends CachedKind>(kind: K): ListSnapshot<K> {
+    const informer = this.informer(kind);
+    return { items: informer.list(), health: informer.health() };
+  }
+
+  get<K extends CachedKind>(kind: K, namespace: string, name: string): KindMap[K] | undefined {
+    const informer = this.informer(kind);
+    return kind === 'namespace' ? informer.get(name) : informer.get(name, namespace);
+  }
+
+  private cachedReady(kind: ScalableKind, namespace: string, name: string): number | undefined {
+    const obj = this.informers[kind].get(name, namespace) as KubernetesObject & {
+      status?: { readyReplicas?: number };
+    };
+    return obj?.status?.readyReplicas ?? (obj ? 0 : undefined);
+  }
+
+  private scaleInfo(kind: ScalableKind, namespace: string, name: string, scale: V1Scale): ScaleInfo {
+    const ready = this.cachedReady(kind, namespace, name);
+    return {
+      replicas: scale.spec?.replicas ?? 0,
+      resourceVersion: scale.metadata?.resourceVersion ?? '',
+      ...(ready === undefined ? {} : { readyReplicas: ready }),
+      ...(scale.metadata?.uid === undefined ? {} : { uid: scale.metadata.uid }),
+    };
+  }
+
+  async readScale(kind: ScalableKind, namespace: string, name: string): Promise<ScaleInfo> {
+    const what = `read the scale of ${WORKLOAD[kind].resource} ${namespace}/${name}`;
+    try {
+      const call =
+        kind === 'deployment'
+          ? this.apps.readNamespacedDeploymentScale({ name, namespace })
+          : this.apps.readNamespacedStatefulSetScale({ name, namespace });
+      const scale = await withTimeout(call, this.readTimeoutMs, what);
+      return this.scaleInfo(kind, namespace, name, scale);
+    } catch (err) {
+      throw toBackendError(err, what);
+    }
+  }
+
+  async writeScale(
+    kind: ScalableKind,
+    namespace: string,
+    name: string,
+    replicas: number,
+    resourceVersion: string,
+  ): Promise<ScaleInfo> {
+    const what = `scale ${WORKLOAD[kind].resource} ${namespace}/${name} to ${replicas}`;
+    if (!Number.isSafeInteger(replicas) || replicas < 0) {
+      throw new BackendError('Invalid', `${what}: replicas must be a whole number ≥ 0`);
+    }
+    if (resourceVersion === '') {
+      throw new BackendError('Invalid', `${what}: a resourceVersion is required (read the scale first)`);
+    }
+    const body: V1Scale = {
+      apiVersion: 'autoscaling/v1',
+      kind: 'Scale',
+      metadata: { name, namespace, resourceVersion },
+      spec: { replicas },
+    };
+    try {
+      const scale =
+        kind === 'deployment'
+          ? await this.apps.replaceNamespacedDeploymentScale({ name, namespace, body })
+          : await this.apps.replaceNamespacedStatefulSetScale({ name, namespace, body });
+      this.log?.debug({ kind, namespace, name, replicas }, 'scaled');
+      return this.scaleInfo(kind, namespace, name, scale);
+    } catch (err) {
+      throw toBackendError(err, what);
+    }
+  }
+
+  async recordScaleEvent(event: ScaleEvent): Promise<void> {
+    try {
+      await this.events.record({
+        regarding: {
+          apiVersion: 'apps/v1',
+          kind: WORKLOAD[event.kind].kind,
+          name: event.name,
+          namespace: event.namespace,
+          ...(event.uid === undefined ? {} : { uid: event.uid }),
+        },
+        type: 'Normal',
+        reason: 'Scaled',
+        action: 'Scale',
+        note: `scaled by ${event.caller} via McpPolicy ${event.policy} from ${event.from} to ${event.to}`,
+      });
+    } catch {
+      // EventRecorder never throws; this guards the contract.
+    }
+  }
+}

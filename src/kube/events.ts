@@ -1,0 +1,97 @@
+/**
+ * Records Kubernetes Events (events.k8s.io/v1), best effort: a failure is logged, never thrown, so an
+ * Event can never break the operation it describes.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { EventsV1Api, type KubeConfig, V1MicroTime } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+
+export const REPORTING_CONTROLLER = 'kubemcp.io/operator';
+
+/** Events about cluster-scoped objects (McpPolicy) live here, as client-go's recorder does it. */
+export const CLUSTER_SCOPED_EVENT_NAMESPACE = 'default';
+
+export interface EventTarget {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  /** Omit for cluster-scoped objects. */
+  readonly namespace?: string;
+  readonly uid?: string;
+  readonly resourceVersion?: string;
+}
+
+export interface EventSpec {
+  readonly regarding: EventTarget;
+  readonly type: 'Normal' | 'Warning';
+  /** CamelCase, e.g. Scaled, Accepted, Invalid. */
+  readonly reason: string;
+  /** What was done, CamelCase, e.g. Scale, Reconcile. */
+  readonly action: string;
+  /** A sentence for people; cut to 1 KiB. */
+  readonly note: string;
+}
+
+const NOTE_LIMIT = 1024;
+
+export class EventRecorder {
+  private readonly api: EventsV1Api;
+  private readonly log: Logger | undefined;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly reportingInstance: string,
+    logger?: Logger,
+  ) {
+    this.api = kc.makeApiClient(EventsV1Api);
+    this.log = logger?.child({ component: 'events' });
+  }
+
+  /** Creates the Event; resolves true when it was created. Never throws. */
+  async record(spec: EventSpec): Promise<boolean> {
+    const namespace = spec.regarding.namespace ?? CLUSTER_SCOPED_EVENT_NAMESPACE;
+    const note = spec.note.length > NOTE_LIMIT ? `${spec.note.slice(0, NOTE_LIMIT - 1)}…` : spec.note;
+    try {
+      await this.api.createNamespacedEvent({
+        namespace,
+        body: {
+          apiVersion: 'events.k8s.io/v1',
+          kind: 'Event',
+          metadata: {
+            name: `${spec.regarding.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`,
+            namespace,
+          },
+          eventTime: new V1MicroTime(),
+          reportingController: REPORTING_CONTROLLER,
+          reportingInstance: this.reportingInstance.slice(0, 128),
+          action: spec.action,
+          reason: spec.reason,
+          type: spec.type,
+          note,
+          regarding: {
+            apiVersion: spec.regarding.apiVersion,
+            kind: spec.regarding.kind,
+            name: spec.regarding.name,
+            ...(spec.regarding.namespace === undefined ? {} : { namespace: spec.regarding.namespace }),
+            ...(spec.regarding.uid === undefined ? {} : { uid: spec.regarding.uid }),
+            ...(spec.regarding.resourceVersion === undefined
+              ? {}
+              : { resourceVersion: spec.regarding.resourceVersion }),
+          },
+        },
+      });
+      return true;
+    } catch (err) {
+      this.log?.warn(
+        {
+          err: err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err),
+          reason: spec.reason,
+          regarding: `${spec.regarding.kind}/${spec.regarding.namespace ? `${spec.regarding.namespace}/` : ''}${spec.regarding.name}`,
+        },
+        'could not record Event',
+      );
+      return false;
+    }
+  }
+}

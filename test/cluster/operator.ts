@@ -1,0 +1,99 @@
+/**
+ * Puts the operator's shipped manifests on a cluster (CRD, namespace, least-privilege RBAC) and
+ * gives `kubemcp serve` the operator ServiceAccount's identity, so tests and the demo run it with
+ * exactly the permissions an in-cluster install has.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { waitForCrdEstablished } from '../../src/kube/apply.js';
+import { HarnessError } from './log.js';
+import { REPO_ROOT } from './paths.js';
+
+export const OPERATOR_NAMESPACE = 'kubemcp-system';
+export const OPERATOR_SERVICE_ACCOUNT = 'kubemcp-operator';
+export const CRD_NAME = 'mcppolicies.kubemcp.io';
+
+export function kubectl(kubectlBin: string, kubeconfig: string, args: string[], input?: string): string {
+  const res = spawnSync(kubectlBin, [`--kubeconfig=${kubeconfig}`, ...args], {
+    encoding: 'utf8',
+    cwd: REPO_ROOT,
+    ...(input === undefined ? {} : { input }),
+  });
+  if (res.error || res.status !== 0) {
+    throw new HarnessError(
+      'kubectl',
+      `kubectl ${args.join(' ')} failed: ${res.error?.message ?? res.stderr.trim()}`,
+    );
+  }
+  return res.stdout;
+}
+
+/** Applies config/crd, the operator namespace and config/rbac; waits for the CRD to be served. */
+export async function installOperatorManifests(
+  kc: KubeConfig,
+  kubectlBin: string,
+  kubeconfig: string,
+): Promise<void> {
+  kubectl(kubectlBin, kubeconfig, ['apply', '--server-side', '--force-conflicts', '-k', 'config/crd']);
+  kubectl(kubectlBin, kubeconfig, ['apply', '--server-side', '-f', 'config/manager/namespace.yaml']);
+  kubectl(kubectlBin, kubeconfig, ['apply', '--server-side', '-k', 'config/rbac']);
+  await waitForCrdEstablished(kc, CRD_NAME);
+}
+
+/** Mints a token for a ServiceAccount through the TokenRequest API. */
+export async function mintToken(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  opts: { audiences?: string[]; seconds?: number } = {},
+): Promise<string> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const res = await core.createNamespacedServiceAccountToken({
+    name,
+    namespace,
+    body: { spec: { audiences: opts.audiences ?? [], expirationSeconds: opts.seconds ?? 3600 } },
+  });
+  const token = res.status?.token;
+  if (!token)
+    throw new HarnessError('kube-apiserver', `TokenRequest for ${namespace}/${name} returned no token`);
+  return token;
+}
+
+/**
+ * Writes a kubeconfig that authenticates as the operator ServiceAccount (a TokenRequest token for
+ * the API server's own audience) to the same cluster as `kc`.
+ */
+export async function writeOperatorKubeconfig(kc: KubeConfig, file: string, seconds = 3600): Promise<string> {
+  const token = await mintToken(kc, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, { seconds });
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new HarnessError('kubeconfig', 'the kubeconfig has no current cluster');
+  const caData =
+    cluster.caData ?? (cluster.caFile ? fs.readFileSync(cluster.caFile).toString('base64') : undefined);
+  const lines = [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: cluster',
+    '  cluster:',
+    `    server: ${cluster.server}`,
+    ...(caData ? [`    certificate-authority-data: ${caData}`] : []),
+    ...(cluster.skipTLSVerify ? ['    insecure-skip-tls-verify: true'] : []),
+    'users:',
+    `- name: ${OPERATOR_SERVICE_ACCOUNT}`,
+    '  user:',
+    `    token: ${token}`,
+    'contexts:',
+    '- name: operator',
+    '  context:',
+    '    cluster: cluster',
+    `    user: ${OPERATOR_SERVICE_ACCOUNT}`,
+    `    namespace: ${OPERATOR_NAMESPACE}`,
+    'current-context: operator',
+    '',
+  ];
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, lines.join('\n'), { mode: 0o600 });
+  return file;
+}
