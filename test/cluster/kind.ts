@@ -1,16 +1,23 @@
 /**
- * npm run test:e2e:kind — runs the e2e suite on a throwaway kind cluster. Needs a working Docker
+ * npm run test:e2e:kind — the whole product on a throwaway kind cluster. Needs a working Docker
  * engine. Builds the kind CLI from sigs.k8s.io/kind with Go when it is not on PATH, creates the
- * cluster, runs the suite against it, and deletes the cluster (set KUBEMCP_KIND_KEEP=1 to keep it).
+ * cluster, builds the operator image and loads it into kind, installs KubeMCP with
+ * `kubectl apply -k config/default`, waits for the rollout, reaches the in-cluster Service through a
+ * port-forward, runs the e2e suite against that operator, dumps logs and Events on failure, and
+ * deletes the cluster (set KUBEMCP_KIND_KEEP=1 to keep it).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { HarnessError, log } from './log.js';
 import { CLUSTER_DIR, cacheDir, REPO_ROOT } from './paths.js';
 
 export const KIND_VERSION = 'v0.33.0';
 const CLUSTER_NAME = process.env.KUBEMCP_KIND_CLUSTER ?? 'kubemcp-e2e';
+const IMAGE = process.env.KUBEMCP_IMAGE ?? 'kubemcp:e2e';
+const OPERATOR_NS = 'kubemcp-system';
 
 function which(cmd: string): string | undefined {
   const res = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
@@ -30,8 +37,9 @@ function ensureKind(): string {
     stdio: 'inherit',
     env: { ...process.env, GOBIN: dir, CGO_ENABLED: '0', GOWORK: 'off' },
   });
-  if (res.status !== 0 || !fs.existsSync(bin))
+  if (res.status !== 0 || !fs.existsSync(bin)) {
     throw new HarnessError('kind', `go install sigs.k8s.io/kind@${KIND_VERSION} failed`);
+  }
   return bin;
 }
 
@@ -43,6 +51,63 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
   });
 }
 
+async function must(what: string, cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<void> {
+  log(`▸ ${what}`);
+  const code = await run(cmd, args, env);
+  if (code !== 0)
+    throw new HarnessError(path.basename(cmd), `${what} failed (${cmd} ${args.join(' ')} exited ${code})`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { method: 'POST', body: '{}' });
+      // 401 without a token: the MCP endpoint is up and authenticating.
+      if (res.status === 401) return;
+    } catch {
+      // port-forward not ready yet
+    }
+    await sleep(500);
+  }
+  throw new HarnessError('kubectl port-forward', `${url} did not answer within ${timeoutMs / 1000}s`);
+}
+
+async function dumpOperator(kubectl: string, kubeconfig: string): Promise<void> {
+  log('──── operator diagnostics ────');
+  await run(kubectl, [
+    `--kubeconfig=${kubeconfig}`,
+    '-n',
+    OPERATOR_NS,
+    'get',
+    'pods,deploy,svc,lease',
+    '-o',
+    'wide',
+  ]);
+  await run(kubectl, [
+    `--kubeconfig=${kubeconfig}`,
+    '-n',
+    OPERATOR_NS,
+    'logs',
+    '-l',
+    'app.kubernetes.io/name=kubemcp',
+    '--tail=200',
+    '--prefix',
+  ]);
+  await run(kubectl, [`--kubeconfig=${kubeconfig}`, 'get', 'events', '-A', '--sort-by=.lastTimestamp']);
+}
+
 async function main(): Promise<number> {
   if (spawnSync('docker', ['info'], { stdio: 'ignore' }).status !== 0) {
     throw new HarnessError(
@@ -50,31 +115,62 @@ async function main(): Promise<number> {
       'kind needs a running Docker engine and `docker info` failed. Without Docker, use `npm run test:e2e` (local control plane).',
     );
   }
+  const kubectl = which('kubectl');
+  if (!kubectl) throw new HarnessError('kubectl', 'kubectl is needed on PATH to install the manifests');
   const kind = ensureKind();
   const kubeconfig = path.join(CLUSTER_DIR, 'kind-kubeconfig');
   fs.mkdirSync(CLUSTER_DIR, { recursive: true });
-  log(`▸ creating kind cluster ${CLUSTER_NAME}`);
-  if (
-    (await run(kind, [
-      'create',
-      'cluster',
-      '--name',
-      CLUSTER_NAME,
-      '--kubeconfig',
-      kubeconfig,
-      '--wait',
-      '120s',
-    ])) !== 0
-  ) {
-    throw new HarnessError('kind', `kind create cluster --name ${CLUSTER_NAME} failed`);
-  }
+  const k = (...args: string[]) => [`--kubeconfig=${kubeconfig}`, ...args];
+
+  await must(`building the operator image ${IMAGE}`, 'docker', ['build', '-t', IMAGE, '.']);
+  await must(`creating kind cluster ${CLUSTER_NAME}`, kind, [
+    'create',
+    'cluster',
+    '--name',
+    CLUSTER_NAME,
+    '--kubeconfig',
+    kubeconfig,
+    '--wait',
+    '120s',
+  ]);
+  let portForward: ChildProcess | undefined;
+  let failed = true;
   try {
-    log('▸ running the e2e suite on kind');
-    return await run('npx', ['vitest', 'run', '--project', 'e2e'], {
+    await must(`loading ${IMAGE} into kind`, kind, ['load', 'docker-image', IMAGE, '--name', CLUSTER_NAME]);
+    await must(
+      'server-side dry-run of config/default',
+      kubectl,
+      k('apply', '--dry-run=server', '-k', 'config/default'),
+    );
+    await must(
+      'kubectl apply -k config/default',
+      kubectl,
+      k('apply', '--server-side', '-k', 'config/default'),
+    );
+    await must('pointing the operator at the e2e image', kubectl, [
+      ...k('-n', OPERATOR_NS, 'set', 'image', 'deployment/kubemcp-operator', `operator=${IMAGE}`),
+    ]);
+    await must('waiting for the operator rollout', kubectl, [
+      ...k('-n', OPERATOR_NS, 'rollout', 'status', 'deployment/kubemcp-operator', '--timeout=180s'),
+    ]);
+    const port = await freePort();
+    log(`▸ port-forwarding svc/kubemcp to 127.0.0.1:${port}`);
+    portForward = spawn(kubectl, k('-n', OPERATOR_NS, 'port-forward', 'svc/kubemcp', `${port}:8080`), {
+      stdio: 'ignore',
+    });
+    const mcpUrl = `http://127.0.0.1:${port}/mcp`;
+    await waitForHttp(mcpUrl, 60_000);
+    log('▸ running the e2e suite against the in-cluster operator');
+    const code = await run('npx', ['vitest', 'run', '--project', 'e2e'], {
       ...process.env,
       KUBEMCP_E2E_KUBECONFIG: kubeconfig,
+      KUBEMCP_E2E_MCP_URL: mcpUrl,
     });
+    failed = code !== 0;
+    return code;
   } finally {
+    portForward?.kill();
+    if (failed) await dumpOperator(kubectl, kubeconfig).catch(() => undefined);
     if (process.env.KUBEMCP_KIND_KEEP === '1') {
       log(`kept kind cluster ${CLUSTER_NAME}; KUBECONFIG=${kubeconfig}`);
     } else {

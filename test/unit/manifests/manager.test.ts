@@ -1,0 +1,60 @@
+/**
+ * The shipped manager Deployment must start with the flags and environment it sets: parse them
+ * with the same parser and config loader `kubemcp serve` uses.
+ */
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { loadConfig, serveFlagOptions } from '../../../src/config/index.js';
+
+interface Container {
+  args?: string[];
+  env?: Array<{ name: string; value?: string }>;
+  securityContext?: Record<string, unknown>;
+  ports?: Array<{ containerPort: number }>;
+}
+
+function managerContainer(): Container {
+  const docs = parseAllDocuments(fs.readFileSync('config/manager/deployment.yaml', 'utf8')).map((d) =>
+    d.toJS(),
+  );
+  const dep = docs.find((d) => d?.kind === 'Deployment');
+  return dep.spec.template.spec.containers[0] as Container;
+}
+
+describe('config/manager/deployment.yaml', () => {
+  it('passes serve flags the config loader accepts, with leader election on', () => {
+    const c = managerContainer();
+    expect(c.args?.[0]).toBe('serve');
+    const { values } = parseArgs({ args: c.args?.slice(1) ?? [], options: serveFlagOptions(), strict: true });
+    const env = { POD_NAME: 'kubemcp-operator-abc', POD_NAMESPACE: 'kubemcp-system' };
+    const config = loadConfig({ flags: values, env });
+    expect(config.leaderElection.enabled).toBe(true);
+    expect(config.leaderElection.namespace).toBe('kubemcp-system');
+    expect(config.leaderElection.identity).toMatch(/^kubemcp-operator-abc_/);
+    expect(config.publicUrl).toContain('kubemcp.kubemcp-system.svc');
+    expect(config.allowedHosts).toContain('kubemcp.kubemcp-system.svc.cluster.local');
+    expect(c.env?.map((e) => e.name).sort()).toEqual(['POD_NAME', 'POD_NAMESPACE']);
+  });
+
+  it('exposes the contract ports and runs hardened', () => {
+    const c = managerContainer();
+    expect(c.ports?.map((p) => p.containerPort).sort()).toEqual([8080, 8081]);
+    expect(c.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+  });
+});
+
+describe('Dockerfile', () => {
+  it('ships the Node.js version CI tests with (npm run test:node-lts)', () => {
+    const image = fs.readFileSync('Dockerfile', 'utf8').match(/^ARG NODE_IMAGE=node:(\d+\.\d+\.\d+)-/m)?.[1];
+    const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
+    const tested = pkg.scripts['test:node-lts']?.match(/with-node\.sh (\d+\.\d+\.\d+) /)?.[1];
+    expect(image).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(tested).toBe(image);
+  });
+});
