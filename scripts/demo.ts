@@ -425,7 +425,7 @@ async function main(): Promise<number> {
         `  ${curlLine(port, 'SCALER_TOKEN', 'scale_deployment', { namespace: NAMESPACES.web, name: 'frontend', replicas: SCALE_BOUNDS.max + 5 })}`,
         '',
         'MCP Inspector (needs Node >= 22.19):',
-        `  npx @modelcontextprotocol/inspector@2.12.0 --cli ${url} --transport http --method tools/list --header "Authorization: Bearer $READER_TOKEN"`,
+        `  npx -y @modelcontextprotocol/inspector@2.12.0 --cli ${url} --transport http --method tools/list --header "Authorization: Bearer $READER_TOKEN"`,
         '',
         'Claude Desktop (claude_desktop_config.json; bridges stdio to HTTP with mcp-remote):',
         JSON.stringify(
