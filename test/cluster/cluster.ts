@@ -2,7 +2,9 @@
  * Starts and stops a real local Kubernetes control plane: etcd, kube-apiserver,
  * kube-controller-manager, kube-scheduler and kwok (a fake Node that makes Pods Ready), on free
  * loopback ports, with fresh certificates. Every process runs in its own process group and is
- * recorded in a pid file, so a crashed run's processes are cleaned up by the next start.
+ * recorded in a pid file, so a crashed run's processes are cleaned up by the next start. One
+ * component can be stopped and started again alone, with the arguments it was launched with
+ * (stopComponent / startComponent), e.g. for an API server outage in a test.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,8 +25,21 @@ export interface ClusterState {
   readonly kubeconfig: string;
   readonly users: Credentials['users'];
   readonly kubectl: string;
-  readonly processes: ReadonlyArray<{ name: string; pid: number; log: string }>;
+  readonly processes: ReadonlyArray<ProcessRecord>;
   readonly startedAt: string;
+}
+
+/**
+ * One process of the cluster as recorded in the pid file and the state file. `command` and `args`
+ * are exactly what it was launched with, so a single component can be stopped and started again
+ * (see stopComponent / startComponent); they are absent from records written by older harnesses.
+ */
+export interface ProcessRecord {
+  readonly name: string;
+  readonly pid: number;
+  readonly log: string;
+  readonly command?: string;
+  readonly args?: readonly string[];
 }
 
 export interface StartOptions {
@@ -63,9 +78,15 @@ function portInUse(port: number): Promise<boolean> {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  // A zombie (exited, not yet reaped by its parent) still answers signal 0 but is gone.
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
@@ -132,6 +153,8 @@ interface Proc {
   readonly name: string;
   readonly child: ChildProcess;
   readonly log: string;
+  readonly command: string;
+  readonly args: readonly string[];
   exited?: { code: number | null; signal: NodeJS.Signals | null; error?: string };
 }
 
@@ -291,18 +314,15 @@ export async function startCluster(opts: StartOptions): Promise<ClusterState> {
 
   const procs: Proc[] = [];
   const pidFile = path.join(dir, PID_FILE);
-  const recordPids = () =>
-    fs.writeFileSync(
-      pidFile,
-      JSON.stringify(procs.map((p) => ({ name: p.name, pid: p.child.pid, log: p.log }))),
-    );
+  const recordPids = () => fs.writeFileSync(pidFile, JSON.stringify(procs.map(recordOf)));
 
   const launch = (name: string, args: string[]): Proc => {
     const logFile = path.join(dir, 'logs', `${name}.log`);
     const fd = fs.openSync(logFile, 'w');
-    const child = spawn(bin(binaries, name), args, { detached: true, stdio: ['ignore', fd, fd] });
+    const command = bin(binaries, name);
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd] });
     fs.closeSync(fd);
-    const proc: Proc = { name, child, log: logFile };
+    const proc: Proc = { name, child, log: logFile, command, args };
     child.once('exit', (code, signal) => {
       proc.exited = { code, signal };
     });
@@ -458,11 +478,15 @@ export async function startCluster(opts: StartOptions): Promise<ClusterState> {
     kubeconfig,
     users: creds.users,
     kubectl,
-    processes: procs.map((p) => ({ name: p.name, pid: p.child.pid ?? -1, log: p.log })),
+    processes: procs.map(recordOf),
     startedAt: new Date().toISOString(),
   };
   fs.writeFileSync(path.join(dir, STATE_FILE), JSON.stringify(state, null, 2), { mode: 0o600 });
   return state;
+}
+
+function recordOf(p: Proc): ProcessRecord {
+  return { name: p.name, pid: p.child.pid ?? -1, log: p.log, command: p.command, args: [...p.args] };
 }
 
 function bin(binaries: Binaries, name: string): string {
@@ -488,6 +512,130 @@ export async function isRunning(dir: string): Promise<ClusterState | undefined> 
   } catch {
     return undefined;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One component at a time: an outage of a single process (e.g. kube-apiserver) in a running cluster
+
+export interface StopComponentOptions {
+  /**
+   * Signal sent to the component's process group first. Default SIGTERM (a graceful shutdown:
+   * kube-apiserver stops listening at once but may take seconds to exit). SIGKILL simulates a crash.
+   */
+  readonly signal?: NodeJS.Signals;
+  /** SIGKILL after this long. Default 10 s. */
+  readonly graceMs?: number;
+}
+
+export interface StartComponentOptions {
+  /** How long to wait for kube-apiserver's /readyz. Default 90 s. */
+  readonly timeoutMs?: number;
+}
+
+function componentRecord(dir: string, name: string): { state: ClusterState; record: ProcessRecord } {
+  const state = readState(dir);
+  if (!state) throw new HarnessError(name, `no cluster state in ${dir}: is the local control plane running?`);
+  const record = state.processes.find((p) => p.name === name);
+  if (!record) {
+    throw new HarnessError(
+      name,
+      `not a component of the cluster in ${dir} (components: ${state.processes.map((p) => p.name).join(', ')})`,
+    );
+  }
+  return { state, record };
+}
+
+/**
+ * Stops ONE component of the local cluster in `dir` (e.g. `kube-apiserver`) and leaves every other
+ * process running, so a test can cause a real outage. The component stays in the pid and state files
+ * (with a dead pid until startComponent), so stopCluster and the next start still clean up
+ * everything. While it is stopped, isRunning(dir) is false: a new e2e run would not reuse this
+ * cluster. Throws when the component is not running or not ours. Returns the pid it stopped.
+ */
+export async function stopComponent(
+  dir: string,
+  name: string,
+  opts: StopComponentOptions = {},
+): Promise<number> {
+  const { record } = componentRecord(dir, name);
+  if (!isAlive(record.pid) || !isOurs(record.pid, dir)) {
+    throw new HarnessError(name, `is not running (pid ${record.pid}); nothing to stop`);
+  }
+  killGroup(record.pid, opts.signal ?? 'SIGTERM');
+  const deadline = Date.now() + (opts.graceMs ?? 10_000);
+  while (isAlive(record.pid) && Date.now() < deadline) await sleep(50);
+  if (isAlive(record.pid)) killGroup(record.pid, 'SIGKILL');
+  while (isAlive(record.pid)) await sleep(50);
+  return record.pid;
+}
+
+/**
+ * Starts ONE stopped component of the local cluster in `dir` again, with exactly the command and
+ * arguments it was first launched with (recorded in the pid and state files). For kube-apiserver that
+ * means the same port, etcd, certificates, token file and ServiceAccount keys: every kubeconfig and
+ * token issued before stays valid. Its log is appended to, the new pid replaces the old one in both
+ * files, and for kube-apiserver this waits until /readyz answers 200.
+ */
+export async function startComponent(
+  dir: string,
+  name: string,
+  opts: StartComponentOptions = {},
+): Promise<ProcessRecord> {
+  const { state, record } = componentRecord(dir, name);
+  if (isAlive(record.pid) && isOurs(record.pid, dir)) {
+    throw new HarnessError(name, `is already running (pid ${record.pid})`);
+  }
+  if (record.command === undefined || record.args === undefined) {
+    throw new HarnessError(
+      name,
+      'its launch command was not recorded (a cluster started by an older harness): restart the cluster',
+    );
+  }
+  fs.appendFileSync(record.log, `\n---- restarted by the harness at ${new Date().toISOString()} ----\n`);
+  const fd = fs.openSync(record.log, 'a');
+  const child = spawn(record.command, [...record.args], { detached: true, stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => {
+    exited = `exited (code ${code ?? 'none'}, signal ${signal ?? 'none'})`;
+  });
+  child.once('error', (err) => {
+    exited = `could not be started (${err.message})`;
+  });
+  child.unref();
+  const pid = child.pid ?? -1;
+  const updated: ProcessRecord = { ...record, pid };
+  const processes = state.processes.map((p) => (p.name === name ? updated : p));
+  const pidFile = path.join(dir, PID_FILE);
+  const pids = readJson<ProcessRecord[]>(pidFile) ?? [...state.processes];
+  fs.writeFileSync(pidFile, JSON.stringify(pids.map((p) => (p.name === name ? updated : p))));
+  fs.writeFileSync(path.join(dir, STATE_FILE), JSON.stringify({ ...state, processes }, null, 2), {
+    mode: 0o600,
+  });
+
+  if (name === 'kube-apiserver') {
+    const target: ApiTarget = { server: state.server, caFile: state.caFile, token: state.users.admin.token };
+    const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
+    let lastError = '';
+    for (;;) {
+      if (exited !== undefined) {
+        throw new HarnessError(name, `${exited} after a restart; log: ${record.log}\n${tail(record.log)}`);
+      }
+      try {
+        if ((await apiRequest(target, 'GET', '/readyz', undefined, 3000)).status === 200) break;
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err);
+      }
+      if (Date.now() > deadline) {
+        throw new HarnessError(
+          name,
+          `not ready ${Math.round((opts.timeoutMs ?? 90_000) / 1000)}s after a restart${lastError ? ` (last error: ${lastError})` : ''}; log: ${record.log}`,
+        );
+      }
+      await sleep(100);
+    }
+  }
+  return updated;
 }
 
 export { KUBERNETES_VERSION };

@@ -17,6 +17,13 @@ export interface E2ECluster {
   readonly mode: 'external' | 'reused' | 'local';
   /** Directory of component logs, for the local control plane. */
   readonly logsDir?: string;
+  /**
+   * State directory of the local control plane (pid and state files), for tests that stop and start
+   * one component (stopComponent / startComponent in cluster.ts). Absent for an external cluster.
+   */
+  readonly dir?: string;
+  /** The kubectl matching the local control plane; absent for an external cluster (use `kubectl`). */
+  readonly kubectl?: string;
 }
 
 async function reachable(kubeconfigPath: string): Promise<boolean> {
@@ -48,7 +55,13 @@ export async function acquireCluster(): Promise<{ cluster: E2ECluster; release: 
   if (running) {
     log(`e2e: reusing the local control plane at ${running.server} (left running)`);
     return {
-      cluster: { kubeconfig: running.kubeconfig, mode: 'reused', logsDir: `${CLUSTER_DIR}/logs` },
+      cluster: {
+        kubeconfig: running.kubeconfig,
+        mode: 'reused',
+        logsDir: `${CLUSTER_DIR}/logs`,
+        dir: CLUSTER_DIR,
+        kubectl: running.kubectl,
+      },
       release: async () => {},
     };
   }
@@ -60,7 +73,13 @@ export async function acquireCluster(): Promise<{ cluster: E2ECluster; release: 
   const state = await startCluster({ dir: CLUSTER_DIR, binaries: binaryPaths(built) });
   log(`e2e: control plane ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   return {
-    cluster: { kubeconfig: state.kubeconfig, mode: 'local', logsDir: `${CLUSTER_DIR}/logs` },
+    cluster: {
+      kubeconfig: state.kubeconfig,
+      mode: 'local',
+      logsDir: `${CLUSTER_DIR}/logs`,
+      dir: CLUSTER_DIR,
+      kubectl: state.kubectl,
+    },
     release: async () => {
       await stopCluster(CLUSTER_DIR);
       process.off('exit', onExit);
