@@ -59,10 +59,14 @@ describe.skipIf(url === undefined)('the in-cluster operator (config/default)', (
       try {
         const tools = (await client.listTools()).map((t) => t.name).sort();
         expect(tools).toEqual(['get_permissions', 'list_deployments', 'list_pods', 'scale_deployment']);
-        const pods = okOf<{ items: Array<{ namespace: string }> }>(await client.callTool('list_pods', { namespace: ns }));
+        const pods = okOf<{ items: Array<{ namespace: string }> }>(
+          await client.callTool('list_pods', { namespace: ns }),
+        );
         expect(pods.items.length).toBeGreaterThan(0);
         expect(pods.items.every((p) => p.namespace === ns)).toBe(true);
-        const refused = errorOf(await client.callTool('scale_deployment', { namespace: ns, name: 'web', replicas: 9 }));
+        const refused = errorOf(
+          await client.callTool('scale_deployment', { namespace: ns, name: 'web', replicas: 9 }),
+        );
         expect(refused.code).toBe('OutOfBounds');
         const target = kind === 'v2' ? 2 : 3;
         const scaled = okOf<{ to: number }>(
