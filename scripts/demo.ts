@@ -453,6 +453,7 @@ async function main(): Promise<number> {
               { type: 'promptString', id: 'kubemcp-token', description: 'KubeMCP token', password: true },
             ],
             servers: {
+              // biome-ignore lint/suspicious/noTemplateCurlyInString: VS Code expands ${input:...} itself
               kubemcp: { type: 'http', url, headers: { Authorization: 'Bearer ${input:kubemcp-token}' } },
             },
           },

@@ -56,7 +56,8 @@ const PID_FILE = 'pids.json';
 
 export const FAKE_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 
-function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (free when asked; a small race with other processes remains). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);

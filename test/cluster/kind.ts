@@ -8,9 +8,9 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './cluster.js';
 import { HarnessError, log } from './log.js';
 import { CLUSTER_DIR, cacheDir, REPO_ROOT } from './paths.js';
 
@@ -56,17 +56,6 @@ async function must(what: string, cmd: string, args: string[], env?: NodeJS.Proc
   const code = await run(cmd, args, env);
   if (code !== 0)
     throw new HarnessError(path.basename(cmd), `${what} failed (${cmd} ${args.join(' ')} exited ${code})`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 async function waitForHttp(url: string, timeoutMs: number): Promise<void> {

@@ -9,7 +9,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import {
   ApiException,
@@ -30,6 +29,7 @@ import { operatorMetrics } from '../../src/health/metrics.js';
 import { applyManifestFile, waitForCrdEstablished } from '../../src/kube/apply.js';
 import { EventRecorder } from '../../src/kube/events.js';
 import { evaluate } from '../../src/policy/index.js';
+import { freePort } from '../cluster/cluster.js';
 import { cluster, eventually, kubeConfig, scratchNamespace } from './support.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -319,17 +319,6 @@ describe('the McpPolicy controller (in process)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface Replica {
   readonly identity: string;

@@ -9,7 +9,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -30,6 +29,7 @@ import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/index.js';
 import { CLUSTER_SCOPED_EVENT_NAMESPACE, REPORTING_CONTROLLER } from '../../src/kube/events.js';
+import { freePort } from '../cluster/cluster.js';
 import {
   installOperatorManifests,
   kubectl,
@@ -45,17 +45,6 @@ export const MODERN = '2026-07-28';
 
 // ---------------------------------------------------------------------------------------------
 // Cluster plumbing
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** kubectl of the run's cluster (the harness's own binary when it is the local control plane). */
 export function runKubectl(args: string[], input?: string): string {
