@@ -18,8 +18,8 @@ import type { Logger } from 'pino';
 import type { BackoffOptions } from './backoff.js';
 import { toBackendError } from './errors.js';
 import { EventRecorder } from './events.js';
-import { ResilientInformer } from './informer.js';
-import { trimMetadata, trimPod, trimWorkload } from './trim.js';
+import { type ListPage, ResilientInformer } from './informer.js';
+import { compactObject, trimMetadata, trimPod, trimWorkload } from './trim.js';
 import {
   BackendError,
   type CachedKind,
@@ -27,9 +27,11 @@ import {
   type ClusterBackend,
   type KindMap,
   type ListSnapshot,
+  type NamespacedKind,
   type ScalableKind,
   type ScaleEvent,
   type ScaleInfo,
+  type SortedSnapshot,
 } from './types.js';
 
 export const CACHED_KINDS: readonly CachedKind[] = [
@@ -110,15 +112,15 @@ export class KubeBackend implements ClusterBackend {
     const make = <K extends CachedKind>(
       kind: K,
       path: string,
-      list: () => Promise<KubernetesListObject<KindMap[K]>>,
-      transform: (o: KindMap[K]) => KindMap[K],
+      list: (page: ListPage) => Promise<KubernetesListObject<KindMap[K]>>,
+      trim: (o: KindMap[K]) => KindMap[K],
     ): ResilientInformer<KindMap[K]> =>
       new ResilientInformer<KindMap[K]>({
         kubeConfig: kc,
         kind,
         path,
         list,
-        transform,
+        transform: (o) => compactObject(trim(o)),
         fromWatch: typed<KindMap[K]>(MODEL[kind]),
         ...(options.backoff ? { backoff: options.backoff } : {}),
         ...(options.logger ? { logger: options.logger } : {}),
@@ -127,25 +129,34 @@ export class KubeBackend implements ClusterBackend {
           ? { onHealthChange: (h: CacheHealth) => options.onHealthChange?.(kind, h) }
           : {}),
       });
+    const paged = (p: ListPage) => ({
+      limit: p.limit,
+      ...(p.continue === undefined ? {} : { _continue: p.continue }),
+    });
     this.informers = {
-      namespace: make('namespace', '/api/v1/namespaces', () => this.core.listNamespace(), trimMetadata),
-      pod: make('pod', '/api/v1/pods', () => this.core.listPodForAllNamespaces(), trimPod),
+      namespace: make(
+        'namespace',
+        '/api/v1/namespaces',
+        (p) => this.core.listNamespace(paged(p)),
+        trimMetadata,
+      ),
+      pod: make('pod', '/api/v1/pods', (p) => this.core.listPodForAllNamespaces(paged(p)), trimPod),
       deployment: make(
         'deployment',
         '/apis/apps/v1/deployments',
-        () => this.apps.listDeploymentForAllNamespaces(),
+        (p) => this.apps.listDeploymentForAllNamespaces(paged(p)),
         trimWorkload,
       ),
       statefulset: make(
         'statefulset',
         '/apis/apps/v1/statefulsets',
-        () => this.apps.listStatefulSetForAllNamespaces(),
+        (p) => this.apps.listStatefulSetForAllNamespaces(paged(p)),
         trimWorkload,
       ),
       service: make(
         'service',
         '/api/v1/services',
-        () => this.core.listServiceForAllNamespaces(),
+        (p) => this.core.listServiceForAllNamespaces(paged(p)),
         trimMetadata,
       ),
     };
@@ -186,6 +197,15 @@ export class KubeBackend implements ClusterBackend {
   list<K extends CachedKind>(kind: K): ListSnapshot<K> {
     const informer = this.informer(kind);
     return { items: informer.list(), health: informer.health() };
+  }
+
+  listSorted<K extends NamespacedKind>(kind: K): SortedSnapshot<K> {
+    const informer = this.informer(kind);
+    return {
+      namespaces: informer.namespaces(),
+      inNamespace: (namespace) => informer.sortedInNamespace(namespace),
+      health: informer.health(),
+    };
   }
 
   get<K extends CachedKind>(kind: K, namespace: string, name: string): KindMap[K] | undefined {

@@ -27,8 +27,14 @@ export interface InformerOptions<T extends KubernetesObject> {
   readonly kind: string;
   /** Collection path to watch, e.g. `/api/v1/pods`. */
   readonly path: string;
-  /** Lists the collection (the typed client-node call). */
-  readonly list: () => Promise<KubernetesListObject<T>>;
+  /**
+   * Lists the collection (the typed client-node call). It is asked for pages of `page.limit` objects
+   * (the API server's chunked list, as client-go's informers do) and called again with the returned
+   * `continue` token until there is none; a list function that ignores `page` returns everything at once.
+   */
+  readonly list: (page: ListPage) => Promise<KubernetesListObject<T>>;
+  /** Objects per list page (default 500). */
+  readonly listPageSize?: number;
   /** Turns a watched object (plain JSON) into the type the list returns, e.g. typed client-node models. */
   readonly fromWatch?: (raw: unknown) => T;
   /** Trims each object before it is cached (listed and watched alike). */
@@ -41,6 +47,16 @@ export interface InformerOptions<T extends KubernetesObject> {
   /** Called whenever health changes (connected / synced flips). */
   readonly onHealthChange?: (health: CacheHealth) => void;
 }
+
+/** One page request of a chunked list. */
+export interface ListPage {
+  readonly limit: number;
+  /** The `continue` token of the previous page; absent for the first. */
+  readonly continue?: string;
+}
+
+/** client-go's informer page size. */
+const DEFAULT_LIST_PAGE_SIZE = 500;
 
 type WatchCallback = (phase: string, apiObj: unknown, watchObj?: unknown) => void;
 type DoneCallback = (err: unknown) => void;
@@ -109,6 +125,11 @@ export class ResilientInformer<T extends KubernetesObject> {
     delete: new Set(),
   };
   private snapshot: readonly T[] | undefined;
+  /** Per-namespace views sorted by name, built on demand, dropped when that namespace changes. */
+  private readonly sortedByNamespace = new Map<string, readonly T[]>();
+  /** Cached objects per namespace (kept from add/delete events), for the sorted namespace list. */
+  private readonly namespaceSizes = new Map<string, number>();
+  private namespaceOrder: readonly string[] | undefined;
   private started = false;
   private stopped = false;
   private connected = false;
@@ -147,27 +168,45 @@ export class ResilientInformer<T extends KubernetesObject> {
         if (err === null || err === undefined) this.markGood();
       },
     });
+    const limit = options.listPageSize ?? DEFAULT_LIST_PAGE_SIZE;
     const list = async (): Promise<KubernetesListObject<T>> => {
-      const result = await options.list();
-      result.items = (result.items ?? []).map((o) => transform(o));
+      // Page by page, each page trimmed before the next is fetched: the first sync of a large cluster
+      // never holds the whole list's JSON, parsed and typed copies at once (a continue token that
+      // expired mid-way fails the list, and the informer retries from scratch).
+      const items: T[] = [];
+      let token: string | undefined;
+      let result: KubernetesListObject<T>;
+      do {
+        result = await options.list(token === undefined ? { limit } : { limit, continue: token });
+        for (const o of result.items ?? []) items.push(transform(o));
+        token = result.metadata?._continue || undefined;
+      } while (token !== undefined);
+      result.items = items;
       this.listedOnce = true;
       this.markGood();
       return result;
     };
     this.inner = new ListWatch<T>(options.path, watch, list, false, options.labelSelector);
-    const invalidate = (): void => {
+    const invalidate = (obj: T, sizeChange: number): void => {
       this.snapshot = undefined;
+      const namespace = obj.metadata?.namespace ?? '';
+      this.sortedByNamespace.delete(namespace);
+      if (sizeChange === 0) return;
+      const size = (this.namespaceSizes.get(namespace) ?? 0) + sizeChange;
+      if (size > 0) this.namespaceSizes.set(namespace, size);
+      else this.namespaceSizes.delete(namespace);
+      if (size === 0 || size === sizeChange) this.namespaceOrder = undefined;
     };
     this.inner.on('add', (obj) => {
-      invalidate();
+      invalidate(obj, 1);
       for (const h of this.handlers.add) this.safely(h, obj);
     });
     this.inner.on('update', (obj) => {
-      invalidate();
+      invalidate(obj, 0);
       for (const h of this.handlers.update) this.safely(h, obj);
     });
     this.inner.on('delete', (obj) => {
-      invalidate();
+      invalidate(obj, -1);
       for (const h of this.handlers.delete) this.safely(h, obj);
     });
     this.inner.on('error', (err?: unknown) => this.onError(err));
@@ -256,6 +295,37 @@ export class ResilientInformer<T extends KubernetesObject> {
   /** Cached objects of one namespace. */
   listNamespace(namespace: string): readonly T[] {
     return this.inner.list(namespace);
+  }
+
+  /**
+   * The namespaces that hold cached objects, in ascending order (namespaced kinds). Shared until a
+   * namespace gains its first or loses its last object: do not mutate.
+   */
+  namespaces(): readonly string[] {
+    this.namespaceOrder ??= Object.freeze([...this.namespaceSizes.keys()].filter((n) => n !== '').sort());
+    return this.namespaceOrder;
+  }
+
+  /**
+   * Cached objects of one namespace in ascending name order. Built once per change of that namespace
+   * (so a list over every namespace costs O(namespaces + page), not a sort of every object per call);
+   * shared: do not mutate.
+   */
+  sortedInNamespace(namespace: string): readonly T[] {
+    if (namespace === '') return [];
+    let sorted = this.sortedByNamespace.get(namespace);
+    if (sorted === undefined) {
+      const items = this.inner.list(namespace) as T[];
+      const name = (o: T): string => o.metadata?.name ?? '';
+      items.sort((a, b) => {
+        const x = name(a);
+        const y = name(b);
+        return x < y ? -1 : x > y ? 1 : 0;
+      });
+      sorted = Object.freeze(items);
+      this.sortedByNamespace.set(namespace, sorted);
+    }
+    return sorted;
   }
 
   private run(): void {

@@ -100,3 +100,40 @@ export function trimWorkload<T extends KubernetesObject>(obj: T): T {
   }
   return obj;
 }
+
+/** Shared Date objects by timestamp (cached objects are never mutated, so they may share them). */
+const dates = new Map<number, Date>();
+const MAX_SHARED_DATES = 65_536;
+
+function compactValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(compactValue);
+  if (value instanceof Date) {
+    const t = value.getTime();
+    const shared = dates.get(t);
+    if (shared !== undefined) return shared;
+    if (dates.size >= MAX_SHARED_DATES) dates.clear();
+    dates.set(t, value);
+    return value;
+  }
+  if (!isObject(value)) return value;
+  const entries: [string, unknown][] = [];
+  for (const key of Object.keys(value)) {
+    const v = value[key];
+    if (v !== undefined) entries.push([key, compactValue(v)]);
+  }
+  // fromEntries builds fast-mode objects whatever the key count; adding keys one by one would turn
+  // objects with many fields into slow dictionaries.
+  return Object.fromEntries(entries);
+}
+
+/**
+ * A compact copy of a (trimmed) object for the watch cache: plain objects that hold exactly their
+ * present fields, arrays, and Dates shared between objects with the same timestamp. The typed
+ * client-node models go into slow dictionary mode once trim() deletes fields from them, which costs
+ * about 0.8 KiB per object; a pod goes from about 5.3 KiB to 2.1 KiB of heap (measured on kwok pods).
+ * Same JSON, same field names, Dates stay Dates; only the class prototypes are dropped. The result is
+ * shared by the cache: never mutate it (nor its Dates).
+ */
+export function compactObject<T extends KubernetesObject>(obj: T): T {
+  return compactValue(obj) as T;
+}

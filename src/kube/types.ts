@@ -31,6 +31,21 @@ export interface ListSnapshot<K extends CachedKind> {
   readonly health: CacheHealth;
 }
 
+/** The namespaced kinds (everything cached but Namespaces). */
+export type NamespacedKind = Exclude<CachedKind, 'namespace'>;
+
+/**
+ * Cached objects of one kind grouped by namespace, both in ascending order: what a paginated list
+ * needs without copying or sorting every object per call. Shared: never mutate.
+ */
+export interface SortedSnapshot<K extends NamespacedKind> {
+  /** Namespaces holding at least one cached object, ascending. */
+  readonly namespaces: readonly string[];
+  /** The objects of one namespace, ascending by name (empty when there are none). */
+  inNamespace(namespace: string): readonly KindMap[K][];
+  readonly health: CacheHealth;
+}
+
 export interface ScaleInfo {
   readonly replicas: number;
   /** Ready replicas of the workload, when known. */
@@ -66,6 +81,11 @@ export interface ScaleEvent {
 
 export interface ClusterBackend {
   list<K extends CachedKind>(kind: K): ListSnapshot<K>;
+  /**
+   * Optional fast path of list() for paginated lists: the same objects, grouped and sorted. When a
+   * backend has it, list tools cost O(namespaces + page) instead of O(n log n) per call.
+   */
+  listSorted?<K extends NamespacedKind>(kind: K): SortedSnapshot<K>;
   get<K extends CachedKind>(kind: K, namespace: string, name: string): KindMap[K] | undefined;
   /** Reads the /scale subresource. Throws BackendError. */
   readScale(kind: ScalableKind, namespace: string, name: string): Promise<ScaleInfo>;

@@ -53,7 +53,18 @@ export const PodRowSchema = z.object({
 });
 export type PodRow = z.infer<typeof PodRowSchema>;
 
-export function podRow(pod: V1Pod, nowMs: number): PodRow {
+/** What a pod's row holds apart from its age (which depends on the clock), and the last row made. */
+type PodRowBase = Omit<PodRow, 'age'> & { readonly createdMs: number | undefined; last?: PodRow };
+
+/**
+ * Rows per cached pod object. Cached objects are never mutated (an update replaces the object), so a
+ * row computed once stays right until its age string changes; the WeakMap lets it go with the pod.
+ * Saves recomputing status, readiness and summary strings, and allocating the row, on every page of
+ * every list call. Rows handed out are shared: never mutate them.
+ */
+const podRowBases = new WeakMap<V1Pod, PodRowBase>();
+
+function podRowBase(pod: V1Pod): PodRowBase {
   const name = pod.metadata?.name ?? '';
   const statuses = pod.status?.containerStatuses ?? [];
   const total = pod.spec?.containers?.length ?? statuses.length;
@@ -69,7 +80,7 @@ export function podRow(pod: V1Pod, nowMs: number): PodRow {
   }
   if (pod.metadata?.deletionTimestamp !== undefined) status = 'Terminating';
   const ready = `${readyCount}/${total}`;
-  const row: PodRow = {
+  return {
     namespace: pod.metadata?.namespace ?? '',
     name,
     summary: `${name} (${status}, ${ready} ready${restarts > 0 ? `, ${restarts} restarts` : ''})`,
@@ -77,10 +88,33 @@ export function podRow(pod: V1Pod, nowMs: number): PodRow {
     phase,
     ready,
     restarts,
-    age: ageOf(pod.metadata, nowMs),
+    createdMs: timestampMs(pod.metadata?.creationTimestamp),
+    ...(pod.spec?.nodeName === undefined ? {} : { node: pod.spec.nodeName }),
+    ...(pod.status?.podIP === undefined ? {} : { podIP: pod.status.podIP }),
   };
-  if (pod.spec?.nodeName !== undefined) row.node = pod.spec.nodeName;
-  if (pod.status?.podIP !== undefined) row.podIP = pod.status.podIP;
+}
+
+export function podRow(pod: V1Pod, nowMs: number): PodRow {
+  let base = podRowBases.get(pod);
+  if (base === undefined) {
+    base = podRowBase(pod);
+    podRowBases.set(pod, base);
+  }
+  const age = formatAge(base.createdMs, nowMs);
+  if (base.last?.age === age) return base.last;
+  const row: PodRow = {
+    namespace: base.namespace,
+    name: base.name,
+    summary: base.summary,
+    status: base.status,
+    phase: base.phase,
+    ready: base.ready,
+    restarts: base.restarts,
+    age,
+  };
+  if (base.node !== undefined) row.node = base.node;
+  if (base.podIP !== undefined) row.podIP = base.podIP;
+  base.last = row;
   return row;
 }
 

@@ -262,19 +262,14 @@ function listTool<K extends ServedKind, R extends z.ZodType<Rowed>>(
       'pass nextCursor back as `continue` for the next page.',
     handler: (input: ListInput, { client, now }) => {
       const selector = selectorOf(input);
-      const listed = client.list(kind, {
+      const listed = client.listPage(kind, {
         ...(input.namespace === undefined ? {} : { namespace: input.namespace }),
         ...(selector === undefined ? {} : { selector }),
+        limit: input.limit,
+        cursor: input.continue,
+        fingerprint: fingerprint([name, input.namespace, selector?.source]),
       });
-      const page = paginate(
-        listed.items,
-        (o): CursorKey => [o.metadata?.namespace ?? '', o.metadata?.name ?? ''],
-        {
-          limit: input.limit,
-          cursor: input.continue,
-          fingerprint: fingerprint([name, input.namespace, selector?.source]),
-        },
-      );
+      const page = listed.page;
       const items = page.items.map((o) => toRow(o, now));
       const warning = degradedWarning(listed.health, now);
       const structured = {

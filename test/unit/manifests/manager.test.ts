@@ -35,7 +35,7 @@ describe('config/manager/deployment.yaml', () => {
     expect(config.leaderElection.identity).toMatch(/^kubemcp-operator-abc_/);
     expect(config.publicUrl).toContain('kubemcp.kubemcp-system.svc');
     expect(config.allowedHosts).toContain('kubemcp.kubemcp-system.svc.cluster.local');
-    expect(c.env?.map((e) => e.name).sort()).toEqual(['POD_NAME', 'POD_NAMESPACE']);
+    expect(c.env?.map((e) => e.name).sort()).toEqual(['NODE_OPTIONS', 'POD_NAME', 'POD_NAMESPACE']);
   });
 
   it('exposes the contract ports and runs hardened', () => {

@@ -1,0 +1,119 @@
+/**
+ * The benchmark workload: Deployments of fake pods (kwok makes them Running and Ready) in a few
+ * namespaces, idempotent so a reused cluster keeps its pods between runs.
+ *
+ * Pods come in two cumulative sets so a run can go 1,000 → 10,000 and a rerun can come back down
+ * fast: the first 1,000 pods live in bench-0..4 (20 Deployments × 50), every pod beyond that in
+ * bench-x-0..4 (20 Deployments × (N − 1,000)/20). Going back to 1,000 deletes the bench-x namespaces
+ * (one deletecollection each) instead of scaling 20 Deployments down pod by pod.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import { deploymentBody, ensureNamespace } from '../../test/conformance/live.js';
+
+export const BASE_PODS = 1_000;
+const BASE_NAMESPACES = ['bench-0', 'bench-1', 'bench-2', 'bench-3', 'bench-4'];
+const EXTRA_NAMESPACES = ['bench-x-0', 'bench-x-1', 'bench-x-2', 'bench-x-3', 'bench-x-4'];
+export const BENCH_NAMESPACES = [...BASE_NAMESPACES, ...EXTRA_NAMESPACES];
+const DEPLOYMENTS_PER_NAMESPACE = 4;
+const STEP = BASE_NAMESPACES.length * DEPLOYMENTS_PER_NAMESPACE;
+
+export interface Progress {
+  readonly desired: number;
+  readonly ready: number;
+  /** Pods in the bench namespaces (any phase, including terminating). */
+  readonly pods?: number;
+}
+
+async function deployments(kc: KubeConfig, namespaces: readonly string[]): Promise<Progress> {
+  const apps = kc.makeApiClient(AppsV1Api);
+  let desired = 0;
+  let ready = 0;
+  for (const namespace of namespaces) {
+    try {
+      const list = await apps.listNamespacedDeployment({ namespace });
+      for (const d of list.items) {
+        desired += d.spec?.replicas ?? 0;
+        ready += d.status?.readyReplicas ?? 0;
+      }
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+    }
+  }
+  return { desired, ready };
+}
+
+async function namespacesGone(kc: KubeConfig, names: readonly string[]): Promise<boolean> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const list = await core.listNamespace();
+  return !list.items.some((n) => names.includes(n.metadata?.name ?? ''));
+}
+
+async function scaleSet(kc: KubeConfig, namespaces: readonly string[], pods: number): Promise<void> {
+  const per = pods / STEP;
+  const apps = kc.makeApiClient(AppsV1Api);
+  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  for (const namespace of namespaces) await ensureNamespace(kc, namespace, { 'kubemcp.io/bench': 'true' });
+  await Promise.all(
+    namespaces.flatMap((namespace) =>
+      Array.from({ length: DEPLOYMENTS_PER_NAMESPACE }, async (_, i) => {
+        const name = `app-${i}`;
+        try {
+          await apps.createNamespacedDeployment({ namespace, body: deploymentBody(name, namespace, per) });
+        } catch (err) {
+          if ((err as { code?: number }).code !== 409) throw err;
+          await apps.patchNamespacedDeployment({ namespace, name, body: { spec: { replicas: per } } }, merge);
+        }
+      }),
+    ),
+  );
+}
+
+/**
+ * Makes exactly `pods` bench pods exist and be Ready (1,000, or 1,000 plus a multiple of 20), waiting
+ * at most `timeoutMs`. Returns the seconds it took (about 0 when already there).
+ */
+export async function ensurePods(
+  kc: KubeConfig,
+  pods: number,
+  opts: { timeoutMs: number; onProgress?: (p: Progress, seconds: number) => void },
+): Promise<number> {
+  const extra = pods - BASE_PODS;
+  if (extra < 0 || extra % STEP !== 0)
+    throw new Error(`pods must be ${BASE_PODS} or ${BASE_PODS} plus a multiple of ${STEP}`);
+  const started = Date.now();
+  await scaleSet(kc, BASE_NAMESPACES, BASE_PODS);
+  if (extra > 0) {
+    await scaleSet(kc, EXTRA_NAMESPACES, extra);
+  } else if (!(await namespacesGone(kc, EXTRA_NAMESPACES))) {
+    const core = kc.makeApiClient(CoreV1Api);
+    for (const name of EXTRA_NAMESPACES) {
+      await core.deleteNamespace({ name }).catch((err: { code?: number }) => {
+        if (err.code !== 404) throw err;
+      });
+    }
+  }
+  let last = Date.now();
+  for (;;) {
+    const p = await deployments(kc, BENCH_NAMESPACES);
+    const seconds = (Date.now() - started) / 1000;
+    if (p.desired === pods && p.ready === pods && (extra > 0 || (await namespacesGone(kc, EXTRA_NAMESPACES))))
+      return seconds;
+    if (opts.onProgress && Date.now() - last > 15_000) {
+      last = Date.now();
+      opts.onProgress(p, seconds);
+    }
+    if (Date.now() - started > opts.timeoutMs) {
+      throw new Error(
+        `${p.ready} of ${pods} bench pods Ready after ${(opts.timeoutMs / 1000).toFixed(0)}s (bounded; see the kube-controller-manager and kwok logs)`,
+      );
+    }
+    await sleep(1000);
+  }
+}

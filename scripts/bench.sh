@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# npm run bench — every benchmark, one after the other:
+#   1. policy engine decision/compile cost   (vitest bench, no cluster)
+#   2. policy-change → enforcement latency   (bench/controller-latency.ts, real cluster)
+#   3. MCP tool calls, throughput and memory  (bench/mcp.ts, real cluster, 1,000 and 10,000 pods)
+# The cluster benches share one local control plane: a running `npm run cluster:up` (in
+# KUBEMCP_CLUSTER_DIR, default .cluster/) is reused and left running; otherwise one is started here
+# and stopped at the end. Extra arguments go to bench/mcp.ts (e.g. -- --pods 1000).
+# Results: bench/results/ (JSON). Targets are printed; a missed target does not fail the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started_here=0
+cleanup() {
+  if [ "$started_here" = 1 ]; then npx tsx test/cluster/cli.ts down || true; fi
+}
+trap cleanup EXIT
+
+printf '\n### 1/3 policy engine (vitest bench)\n'
+npx vitest bench --run --project unit
+
+if ! npx tsx test/cluster/cli.ts status >/dev/null 2>&1; then
+  printf '\n### starting a local control plane for the cluster benchmarks\n'
+  npx tsx test/cluster/cli.ts up
+  started_here=1
+fi
+
+printf '\n### 2/3 policy change → enforcement latency (bench/controller-latency.ts)\n'
+npx tsx bench/controller-latency.ts
+
+printf '\n### 3/3 MCP tool calls on 1,000 and 10,000 pods (bench/mcp.ts)\n'
+npx tsx bench/mcp.ts "$@"
