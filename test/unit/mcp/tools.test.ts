@@ -20,8 +20,6 @@ import {
 
 /** Tools through the real SDK client (2026-07-28) against the in-process app and a fake cluster. */
 
-const GOLDEN = new URL('./__snapshots__/tools-list.alice.json', import.meta.url);
-
 let h: Harness;
 const clients: Client[] = [];
 beforeEach(async () => {
@@ -97,15 +95,19 @@ describe('tools/list', () => {
     expect(await toolNames('copilot')).toEqual(['get_permissions']);
   });
 
-  it('matches the golden snapshot for an all-tools caller', async () => {
-    const { tools } = await (await as('alice')).listTools();
-    // Compared as parsed JSON, so the file may be reformatted (biome) freely.
-    // Regenerate deliberately with UPDATE_GOLDEN=1 and review the diff.
-    if (process.env.UPDATE_GOLDEN === '1') writeFileSync(GOLDEN, `${JSON.stringify(tools, null, 2)}\n`);
-    if (!existsSync(GOLDEN))
-      throw new Error(`missing ${GOLDEN.pathname}; run with UPDATE_GOLDEN=1 to create it`);
-    expect(tools).toEqual(JSON.parse(readFileSync(GOLDEN, 'utf8')));
-  });
+  // One golden file per sample caller: what each sees (tools, descriptions with its bounds, schemas).
+  // Compared as parsed JSON, so the files may be reformatted (biome) freely.
+  // Regenerate deliberately with UPDATE_GOLDEN=1 and review the diff.
+  for (const who of ['alice', 'copilot', 'bob', 'mallory'] as const) {
+    it(`matches the golden tools/list snapshot of ${who}`, async () => {
+      const golden = new URL(`./__snapshots__/tools-list.${who}.json`, import.meta.url);
+      const { tools } = await (await as(who)).listTools();
+      if (process.env.UPDATE_GOLDEN === '1') writeFileSync(golden, `${JSON.stringify(tools, null, 2)}\n`);
+      if (!existsSync(golden))
+        throw new Error(`missing ${golden.pathname}; run with UPDATE_GOLDEN=1 to create it`);
+      expect(tools).toEqual(JSON.parse(readFileSync(golden, 'utf8')));
+    });
+  }
 });
 
 function order(name: string): number {
