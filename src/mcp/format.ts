@@ -136,42 +136,32 @@ function workloadSummary(name: string, ready: number, desired: number): string {
   return `${name} (${ready}/${desired} ready)`;
 }
 
-export function deploymentRow(d: V1Deployment, nowMs: number): WorkloadRow {
-  const name = d.metadata?.name ?? '';
-  const replicas = d.spec?.replicas ?? 1;
-  const ready = d.status?.readyReplicas ?? 0;
+/** Deployments and StatefulSets share the fields a row shows. */
+function workloadRow(w: V1Deployment | V1StatefulSet, nowMs: number): WorkloadRow {
+  const name = w.metadata?.name ?? '';
+  const replicas = w.spec?.replicas ?? 1;
+  const ready = w.status?.readyReplicas ?? 0;
   return {
-    namespace: d.metadata?.namespace ?? '',
+    namespace: w.metadata?.namespace ?? '',
     name,
     summary: workloadSummary(name, ready, replicas),
     replicas,
     readyReplicas: ready,
-    updatedReplicas: d.status?.updatedReplicas ?? 0,
-    availableReplicas: d.status?.availableReplicas ?? 0,
-    age: ageOf(d.metadata, nowMs),
-    images: (d.spec?.template?.spec?.containers ?? []).flatMap((c) =>
+    updatedReplicas: w.status?.updatedReplicas ?? 0,
+    availableReplicas: w.status?.availableReplicas ?? 0,
+    age: ageOf(w.metadata, nowMs),
+    images: (w.spec?.template?.spec?.containers ?? []).flatMap((c) =>
       c.image === undefined ? [] : [c.image],
     ),
   };
 }
 
+export function deploymentRow(d: V1Deployment, nowMs: number): WorkloadRow {
+  return workloadRow(d, nowMs);
+}
+
 export function statefulSetRow(s: V1StatefulSet, nowMs: number): WorkloadRow {
-  const name = s.metadata?.name ?? '';
-  const replicas = s.spec?.replicas ?? 1;
-  const ready = s.status?.readyReplicas ?? 0;
-  return {
-    namespace: s.metadata?.namespace ?? '',
-    name,
-    summary: workloadSummary(name, ready, replicas),
-    replicas,
-    readyReplicas: ready,
-    updatedReplicas: s.status?.updatedReplicas ?? 0,
-    availableReplicas: s.status?.availableReplicas ?? 0,
-    age: ageOf(s.metadata, nowMs),
-    images: (s.spec?.template?.spec?.containers ?? []).flatMap((c) =>
-      c.image === undefined ? [] : [c.image],
-    ),
-  };
+  return workloadRow(s, nowMs);
 }
 
 export const ServiceRowSchema = z.object({

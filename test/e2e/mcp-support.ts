@@ -488,20 +488,21 @@ export interface McpCaller {
 
 export type ClientKind = 'v2' | 'v1';
 
-/** The v2 SDK client (`@modelcontextprotocol/client`), pinned to the 2026-07-28 revision. */
-export async function connectV2(url: string, token: string): Promise<McpCaller> {
-  // The v2 client's default negotiation is 'legacy' (the 2025 initialize handshake): pin the revision.
-  const client = new ClientV2(
-    { name: 'kubemcp-e2e-v2', version: '1.0.0' },
-    { versionNegotiation: { mode: { pin: MODERN } } },
-  );
-  await client.connect(
-    new TransportV2(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }),
-  );
+/** What the tests need of either SDK's Client; both lines share these method names and shapes. */
+interface SdkClient {
+  listTools(): Promise<{ tools: unknown[] }>;
+  callTool(params: { name: string; arguments: Record<string, unknown> }): Promise<unknown>;
+  listResources(params: { cursor?: string }): Promise<unknown>;
+  listResourceTemplates(): Promise<{ resourceTemplates: Array<{ uriTemplate: string; name: string }> }>;
+  readResource(params: { uri: string }): Promise<{ contents: unknown[] }>;
+  close(): Promise<void>;
+}
+
+function callerOf(label: string, protocolVersion: () => string | undefined, client: SdkClient): McpCaller {
   return {
-    label: `v2 SDK (${MODERN})`,
-    protocolVersion: () => client.getNegotiatedProtocolVersion(),
-    listTools: async () => (await client.listTools()).tools as unknown as ListedTool[],
+    label,
+    protocolVersion,
+    listTools: async () => (await client.listTools()).tools as ListedTool[],
     callTool: async (name, args) => (await client.callTool({ name, arguments: args ?? {} })) as ToolResult,
     listResources: async (cursor) =>
       (await client.listResources(cursor === undefined ? {} : { cursor })) as {
@@ -519,6 +520,19 @@ export async function connectV2(url: string, token: string): Promise<McpCaller> 
   };
 }
 
+/** The v2 SDK client (`@modelcontextprotocol/client`), pinned to the 2026-07-28 revision. */
+export async function connectV2(url: string, token: string): Promise<McpCaller> {
+  // The v2 client's default negotiation is 'legacy' (the 2025 initialize handshake): pin the revision.
+  const client = new ClientV2(
+    { name: 'kubemcp-e2e-v2', version: '1.0.0' },
+    { versionNegotiation: { mode: { pin: MODERN } } },
+  );
+  await client.connect(
+    new TransportV2(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }),
+  );
+  return callerOf(`v2 SDK (${MODERN})`, () => client.getNegotiatedProtocolVersion(), client);
+}
+
 /** The v1 SDK client (`@modelcontextprotocol/sdk`): the legacy `initialize` handshake. */
 export async function connectV1(url: string, token: string): Promise<McpCaller> {
   const client = new ClientV1({ name: 'kubemcp-e2e-v1', version: '1.0.0' });
@@ -526,25 +540,11 @@ export async function connectV1(url: string, token: string): Promise<McpCaller> 
     requestInit: { headers: { Authorization: `Bearer ${token}` } },
   });
   await client.connect(transport);
-  return {
-    label: `v1 SDK (${transport.protocolVersion ?? 'legacy'})`,
-    protocolVersion: () => transport.protocolVersion,
-    listTools: async () => (await client.listTools()).tools as unknown as ListedTool[],
-    callTool: async (name, args) => (await client.callTool({ name, arguments: args ?? {} })) as ToolResult,
-    listResources: async (cursor) =>
-      (await client.listResources(cursor === undefined ? {} : { cursor })) as {
-        resources: ListedResource[];
-        nextCursor?: string;
-      },
-    listResourceTemplates: async () => (await client.listResourceTemplates()).resourceTemplates,
-    readResource: async (uri) =>
-      (await client.readResource({ uri })).contents as Array<{
-        uri: string;
-        mimeType?: string;
-        text?: string;
-      }>,
-    close: () => client.close(),
-  };
+  return callerOf(
+    `v1 SDK (${transport.protocolVersion ?? 'legacy'})`,
+    () => transport.protocolVersion,
+    client,
+  );
 }
 
 export function connect(kind: ClientKind, url: string, token: string): Promise<McpCaller> {
