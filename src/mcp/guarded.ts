@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Namespace } from '@kubernetes/client-node';
 import type { CacheHealth, ClusterBackend, KindMap, ScalableKind, ScaleInfo } from '../kube/types.js';
 import { BackendError } from '../kube/types.js';
@@ -276,7 +277,13 @@ export class GuardedClient {
       try {
         written = await this.backend.writeScale(kind, namespace, name, replicas, current.resourceVersion);
       } catch (err) {
-        if (err instanceof BackendError && err.code === 'Conflict') continue;
+        if (err instanceof BackendError && err.code === 'Conflict') {
+          // Someone else wrote in between: back off a little (jittered, so concurrent scalers spread
+          // out) and retry from a fresh read. The write carried the read's resourceVersion, so nothing
+          // was lost.
+          if (attempts < this.maxScaleAttempts) await sleep(conflictBackoffMs(attempts));
+          continue;
+        }
         throw this.scaleError(err, what, kind, namespace);
       }
       const uid = written.uid ?? current.uid;
@@ -397,4 +404,9 @@ export class GuardedClient {
       ],
     });
   }
+}
+
+/** Delay before retry `attempt` after a Conflict: 10-15 ms, doubling per attempt, at most 240 ms. */
+function conflictBackoffMs(attempt: number): number {
+  return Math.min(160, 10 * 2 ** (attempt - 1)) * (1 + Math.random() * 0.5);
 }
