@@ -95,24 +95,15 @@ async function createWorkloads(kc: KubeConfig): Promise<void> {
   for (const [name, labels] of Object.entries(nsLabels)) {
     await ignoreConflict(core.createNamespace({ body: { metadata: { name, labels } } }));
   }
-  await ignoreConflict(
-    apps.createNamespacedDeployment({
-      namespace: NAMESPACES.web,
-      body: deployment('frontend', NAMESPACES.web, 3, { tier: 'frontend' }),
-    }),
-  );
-  await ignoreConflict(
-    apps.createNamespacedDeployment({
-      namespace: NAMESPACES.web,
-      body: deployment('nginx', NAMESPACES.web, 2, { tier: 'edge' }),
-    }),
-  );
-  await ignoreConflict(
-    apps.createNamespacedDeployment({
-      namespace: NAMESPACES.api,
-      body: deployment('orders', NAMESPACES.api, 2, { tier: 'backend' }),
-    }),
-  );
+  for (const [namespace, name, replicas, tier] of [
+    [NAMESPACES.web, 'frontend', 3, 'frontend'],
+    [NAMESPACES.web, 'nginx', 2, 'edge'],
+    [NAMESPACES.api, 'orders', 2, 'backend'],
+  ] as const) {
+    await ignoreConflict(
+      apps.createNamespacedDeployment({ namespace, body: deployment(name, namespace, replicas, { tier }) }),
+    );
+  }
   await ignoreConflict(
     apps.createNamespacedStatefulSet({
       namespace: NAMESPACES.data,
