@@ -24,8 +24,9 @@ import {
 import pino from 'pino';
 import { CRD_FILE, CRD_NAME, GROUP, PLURAL, VERSION } from '../src/api/v1alpha1/index.js';
 import { PolicyController, PolicyStore } from '../src/controller/index.js';
-import { applyManifestFile, waitForCrdEstablished } from '../src/kube/apply.js';
+import { KubeClient, loadKubeConfig } from '../src/kube/index.js';
 import { evaluate } from '../src/policy/index.js';
+import { applyManifestFile, waitForCrdEstablished } from '../test/cluster/apply.js';
 import { acquireCluster } from '../test/cluster/index.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -86,7 +87,8 @@ async function main(): Promise<number> {
       body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'McpPolicy', metadata: { name: n }, spec },
     });
   const store = new PolicyStore();
-  const controller = new PolicyController({ kubeConfig: kc, store, logger: pino({ level: 'warn' }) });
+  const client = new KubeClient(loadKubeConfig(cluster.kubeconfig));
+  const controller = new PolicyController({ client, store, logger: pino({ level: 'warn' }) });
   try {
     await applyManifestFile(kc, path.join(ROOT, CRD_FILE), 'kubemcp-bench');
     await waitForCrdEstablished(kc, CRD_NAME);
@@ -171,6 +173,7 @@ async function main(): Promise<number> {
     return ok ? 0 : 1;
   } finally {
     await controller.stop();
+    client.close();
     for (const n of [name, ...background]) {
       await custom
         .deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: n })

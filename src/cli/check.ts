@@ -3,10 +3,9 @@
  * the McpPolicies and Namespaces, compiles them exactly as the controller does, and evaluates one call.
  */
 
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { GROUP, PLURAL, VERSION } from '../api/v1alpha1/index.js';
-import type { McpPolicyObject } from '../controller/index.js';
-import { loadKubeConfig } from '../kube/index.js';
+import type { V1NamespaceList } from '@kubernetes/client-node';
+import { MCP_POLICIES_PATH, type McpPolicyObject } from '../controller/index.js';
+import { KubeClient, loadKubeConfig, type Wire } from '../kube/index.js';
 import { compile, evaluate, isKnownTool, KNOWN_TOOLS, type PolicyIndex } from '../policy/index.js';
 import type { Caller, Decision } from '../policy/types.js';
 
@@ -81,15 +80,11 @@ export function validateRequest(req: CheckRequest): void {
 
 /** Reads the live policies and namespaces and compiles them as the controller does. */
 export async function liveIndex(
-  kc: KubeConfig,
+  client: KubeClient,
 ): Promise<{ index: PolicyIndex; policies: McpPolicyObject[] }> {
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const core = kc.makeApiClient(CoreV1Api);
   const [list, namespaces] = await Promise.all([
-    custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }) as Promise<{
-      items?: McpPolicyObject[];
-    }>,
-    core.listNamespace(),
+    client.request<{ items?: McpPolicyObject[] }>('GET', MCP_POLICIES_PATH),
+    client.request<Wire<V1NamespaceList>>('GET', '/api/v1/namespaces'),
   ]);
   const policies = list.items ?? [];
   const index = compile({
@@ -196,8 +191,12 @@ export async function runCheck(args: CheckArgs, io: CheckIo): Promise<number> {
   let index: PolicyIndex;
   let policies: McpPolicyObject[];
   try {
-    const kc = loadKubeConfig(args.kubeconfig, args.context);
-    ({ index, policies } = await liveIndex(kc));
+    const client = new KubeClient(loadKubeConfig(args.kubeconfig, args.context));
+    try {
+      ({ index, policies } = await liveIndex(client));
+    } finally {
+      client.close();
+    }
   } catch (err) {
     const message = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
     io.err(`kubemcp check: cannot read McpPolicies from the cluster: ${message}`);

@@ -6,13 +6,12 @@
 
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Level, Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Config } from '../config/index.js';
 import { KubeLeaseClient, LeaderElector, PolicyController, PolicyStore } from '../controller/index.js';
 import { operatorMetrics, startHealthServer } from '../health/index.js';
-import { CACHED_KINDS, EventRecorder, KubeBackend, loadKubeConfig } from '../kube/index.js';
+import { CACHED_KINDS, EventRecorder, KubeBackend, KubeClient, loadKubeConfig } from '../kube/index.js';
 import { createMcpApp, createTokenReviewAuthenticator, kubeTokenReview } from '../mcp/index.js';
 import { VERSION } from './version.js';
 
@@ -31,7 +30,7 @@ export interface ServeHandle {
 
 interface McpDeps {
   readonly config: Config;
-  readonly kubeConfig: KubeConfig;
+  readonly client: KubeClient;
   readonly store: PolicyStore;
   readonly backend: KubeBackend;
   readonly logger: Logger;
@@ -45,7 +44,7 @@ interface McpDeps {
 function createMcpServer(deps: McpDeps): Server {
   const { config } = deps;
   const authenticator = createTokenReviewAuthenticator({
-    review: kubeTokenReview(deps.kubeConfig),
+    review: kubeTokenReview(deps.client),
     audience: config.audience,
     registry: deps.registry,
     logger: deps.logger,
@@ -92,12 +91,14 @@ function closeServer(server: Server): Promise<void> {
 }
 
 export async function startServe(config: Config, logger: Logger): Promise<ServeHandle> {
-  const kc = loadKubeConfig(config.kubeconfig, config.context);
+  const connection = loadKubeConfig(config.kubeconfig, config.context);
+  const client = new KubeClient(connection, { userAgent: `kubemcp/${VERSION}` });
   const identity = config.leaderElection.identity ?? 'kubemcp';
   logger.info(
     {
       version: VERSION,
-      server: kc.getCurrentCluster()?.server,
+      server: connection.server,
+      kubeconfig: connection.source,
       identity,
       leaderElection: config.leaderElection.enabled
         ? `${config.leaderElection.namespace}/${config.leaderElection.leaseName}`
@@ -112,7 +113,7 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
   const watchBackoff = { maxMs: config.watchBackoffMaxSeconds * 1000 };
 
   const backend = new KubeBackend({
-    kubeConfig: kc,
+    client,
     logger,
     reportingInstance: identity,
     backoff: watchBackoff,
@@ -124,7 +125,7 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
   const elector = le.enabled
     ? new LeaderElector({
         identity,
-        client: new KubeLeaseClient(kc, le.namespace, le.leaseName),
+        client: new KubeLeaseClient(client, le.namespace, le.leaseName),
         leaseDurationMs: le.leaseDurationSeconds * 1000,
         renewDeadlineMs: le.renewDeadlineSeconds * 1000,
         retryPeriodMs: le.retryPeriodSeconds * 1000,
@@ -132,13 +133,13 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
       })
     : undefined;
   const controller = new PolicyController({
-    kubeConfig: kc,
+    client,
     store,
     logger,
     metrics,
     isLeader: () => elector?.isLeader() ?? true,
     namespaceInformer: backend.informer('namespace'),
-    events: new EventRecorder(kc, identity, logger),
+    events: new EventRecorder(client, identity, logger),
     watchBackoff,
   });
   if (elector) {
@@ -166,7 +167,7 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
     ],
   });
 
-  const mcpServer = createMcpServer({ config, kubeConfig: kc, store, backend, logger, registry });
+  const mcpServer = createMcpServer({ config, client, store, backend, logger, registry });
   const mcpPort = await listening(mcpServer);
   logger.info({ mcpPort, healthPort: health.port, bindAddress: config.bindAddress }, 'listening');
 

@@ -114,7 +114,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'KUBEMCP_KUBECONFIG',
     type: 'string',
     value: 'PATH',
-    help: 'kubeconfig file (default: in-cluster, else $KUBECONFIG, else ~/.kube/config)',
+    help: 'kubeconfig file (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)',
   },
   {
     key: 'context',

@@ -12,24 +12,16 @@
  * Reconciles are idempotent and read only the watch caches: a missing object means "stop".
  */
 
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Namespace,
-} from '@kubernetes/client-node';
+import type { KubernetesObject, V1Namespace } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../api/v1alpha1/index.js';
 import type { OperatorMetrics } from '../health/metrics.js';
 import type { BackoffOptions } from '../kube/backoff.js';
+import { type KubeClient, MERGE_PATCH } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { ResilientInformer } from '../kube/informer.js';
 import { trimMetadata } from '../kube/trim.js';
-import type { CacheHealth } from '../kube/types.js';
+import type { CacheHealth, Wire } from '../kube/types.js';
 import { compile, type PolicyIndex } from '../policy/index.js';
 import type { NamespaceInfo, PolicyState } from '../policy/types.js';
 import { WorkQueue } from './queue.js';
@@ -37,7 +29,7 @@ import { desiredStatus, readStatus, stateEqual, statusEqual, validityEvent } fro
 import type { PolicyStore } from './store.js';
 
 /** An McpPolicy as the watch cache holds it (the spec is validated by compile, not here). */
-export interface McpPolicyObject extends KubernetesObject {
+export interface McpPolicyObject extends Wire<KubernetesObject> {
   spec?: unknown;
   status?: unknown;
 }
@@ -50,14 +42,14 @@ export const MCP_POLICIES_PATH = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
 export const DEFAULT_FIELD_MANAGER = 'kubemcp-operator';
 
 export interface PolicyControllerOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly client: KubeClient;
   readonly store: PolicyStore;
   readonly logger?: Logger;
   readonly metrics?: OperatorMetrics;
   /** Whether this replica may write status and Events. Default: always (no leader election). */
   readonly isLeader?: () => boolean;
   /** A Namespace cache shared with the backend (started by its owner); default: the controller's own. */
-  readonly namespaceInformer?: ResilientInformer<V1Namespace>;
+  readonly namespaceInformer?: ResilientInformer<Wire<V1Namespace>>;
   /** Records the Accepted/Invalid Events; omit to record none. */
   readonly events?: EventRecorder;
   readonly fieldManager?: string;
@@ -79,10 +71,10 @@ export class PolicyController {
   private readonly metrics: OperatorMetrics | undefined;
   private readonly isLeader: () => boolean;
   private readonly policies: ResilientInformer<McpPolicyObject>;
-  private readonly namespaces: ResilientInformer<V1Namespace>;
+  private readonly namespaces: ResilientInformer<Wire<V1Namespace>>;
   private readonly ownsNamespaces: boolean;
   private readonly queue: WorkQueue<Key>;
-  private readonly api: CustomObjectsApi;
+  private readonly client: KubeClient;
   private readonly events: EventRecorder | undefined;
   private readonly fieldManager: string;
   private readonly now: () => number;
@@ -104,10 +96,9 @@ export class PolicyController {
     this.events = options.events;
     this.fieldManager = options.fieldManager ?? DEFAULT_FIELD_MANAGER;
     this.now = options.now ?? Date.now;
-    const kc = options.kubeConfig;
-    this.api = kc.makeApiClient(CustomObjectsApi);
+    this.client = options.client;
     const common = {
-      kubeConfig: kc,
+      client: options.client,
       ...(options.watchBackoff ? { backoff: options.watchBackoff } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     };
@@ -115,22 +106,15 @@ export class PolicyController {
       ...common,
       kind: 'mcppolicy',
       path: MCP_POLICIES_PATH,
-      list: async () =>
-        (await this.api.listClusterCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural: PLURAL,
-        })) as KubernetesListObject<McpPolicyObject>,
       transform: trimMetadata,
     });
     this.ownsNamespaces = options.namespaceInformer === undefined;
     this.namespaces =
       options.namespaceInformer ??
-      new ResilientInformer<V1Namespace>({
+      new ResilientInformer<Wire<V1Namespace>>({
         ...common,
         kind: 'namespace',
         path: '/api/v1/namespaces',
-        list: () => kc.makeApiClient(CoreV1Api).listNamespace(),
         transform: trimMetadata,
       });
     this.queue = new WorkQueue<Key>({
@@ -236,7 +220,7 @@ export class PolicyController {
     this.queue.add(INDEX_KEY);
   }
 
-  private onNamespace(ns: V1Namespace): void {
+  private onNamespace(ns: Wire<V1Namespace>): void {
     const name = ns.metadata?.name;
     if (!name) return;
     const key = labelsKey(ns.metadata?.labels);
@@ -245,7 +229,7 @@ export class PolicyController {
     this.queue.add(INDEX_KEY);
   }
 
-  private onNamespaceDeleted(ns: V1Namespace): void {
+  private onNamespaceDeleted(ns: Wire<V1Namespace>): void {
     const name = ns.metadata?.name;
     if (!name) return;
     this.namespaceLabels.delete(name);
@@ -315,17 +299,11 @@ export class PolicyController {
     if (last && last.overResourceVersion === resourceVersion && last.status === serialized) {
       return; // our write is not in the cache yet
     }
-    await this.api.patchClusterCustomObjectStatus(
-      {
-        group: GROUP,
-        version: VERSION,
-        plural: PLURAL,
-        name,
-        body: { status: desired },
-        fieldManager: this.fieldManager,
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+    await this.client.request('PATCH', `${MCP_POLICIES_PATH}/${encodeURIComponent(name)}/status`, {
+      body: { status: desired },
+      contentType: MERGE_PATCH,
+      query: { fieldManager: this.fieldManager },
+    });
     this.written.set(name, { overResourceVersion: resourceVersion, status: serialized });
     this.metrics?.statusWrites.inc();
     this.log?.info(

@@ -17,8 +17,6 @@ export {
   type LeaseClient,
   LeaseConflictError,
   type LeaseRecord,
-  MicroTime,
-  parseMicroTime,
   realClock,
 } from './leader.js';
 export { WorkQueue, type WorkQueueOptions } from './queue.js';

@@ -13,9 +13,12 @@
  * The loop's logic is pure over a LeaseClient and a Clock, both injectable (unit tests use fakes).
  */
 
-import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { KubeClient } from '../kube/client.js';
 import { httpStatus } from '../kube/errors.js';
+import { microTime, parseMicroTime } from '../kube/microtime.js';
+import type { Wire } from '../kube/types.js';
 
 /** The fields of a Lease that leader election reads and writes. Times in ms since the epoch. */
 export interface LeaseRecord {
@@ -314,50 +317,23 @@ function describe(err: unknown): string {
   return String(err);
 }
 
-/** V1MicroTime keeping sub-millisecond digits of `ms` (RFC 3339 with 6 fractional digits). */
-export class MicroTime extends V1MicroTime {
-  private readonly micros: number;
-  constructor(ms: number) {
-    super(Math.floor(ms));
-    this.micros = Math.min(999, Math.max(0, Math.round((ms - Math.floor(ms)) * 1000)));
-  }
-  override toISOString(): string {
-    return `${new Date(this.getTime()).toISOString().slice(0, -1)}${String(this.micros).padStart(3, '0')}Z`;
-  }
-  override toJSON(): string {
-    return this.toISOString();
-  }
-}
-
-/** Parses a Lease time as client-node returns it (a string: V1MicroTime is not deserialized, or a Date). */
-export function parseMicroTime(value: unknown): number | undefined {
-  if (value instanceof Date) return value.getTime();
-  if (typeof value !== 'string' || value === '') return undefined;
-  const m = /^(.*T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(value);
-  if (!m) {
-    const t = Date.parse(value);
-    return Number.isNaN(t) ? undefined : t;
-  }
-  const frac = (m[2] ?? '').padEnd(6, '0').slice(0, 6);
-  const base = Date.parse(`${m[1]}${m[3]}`);
-  return Number.isNaN(base) ? undefined : base + Number(frac) / 1000;
-}
-
 /** The LeaseClient of a real cluster: one Lease, read and replaced with its resourceVersion. */
 export class KubeLeaseClient implements LeaseClient {
-  private readonly api: CoordinationV1Api;
   readonly description: string;
+  private readonly path: string;
+  private readonly collection: string;
 
   constructor(
-    kc: KubeConfig,
+    private readonly client: KubeClient,
     private readonly namespace: string,
     private readonly name: string,
   ) {
-    this.api = kc.makeApiClient(CoordinationV1Api);
     this.description = `${namespace}/${name}`;
+    this.collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+    this.path = `${this.collection}/${encodeURIComponent(name)}`;
   }
 
-  private toRecord(lease: V1Lease): LeaseRecord {
+  private toRecord(lease: Wire<V1Lease>): LeaseRecord {
     const spec = lease.spec ?? {};
     const acquire = parseMicroTime(spec.acquireTime as unknown);
     const renew = parseMicroTime(spec.renewTime as unknown);
@@ -371,7 +347,7 @@ export class KubeLeaseClient implements LeaseClient {
     };
   }
 
-  private toLease(record: LeaseRecord): V1Lease {
+  private toLease(record: LeaseRecord): Wire<V1Lease> {
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
@@ -385,8 +361,8 @@ export class KubeLeaseClient implements LeaseClient {
         ...(record.leaseDurationSeconds === undefined
           ? {}
           : { leaseDurationSeconds: record.leaseDurationSeconds }),
-        ...(record.acquireTime === undefined ? {} : { acquireTime: new MicroTime(record.acquireTime) }),
-        ...(record.renewTime === undefined ? {} : { renewTime: new MicroTime(record.renewTime) }),
+        ...(record.acquireTime === undefined ? {} : { acquireTime: microTime(record.acquireTime) }),
+        ...(record.renewTime === undefined ? {} : { renewTime: microTime(record.renewTime) }),
         ...(record.leaseTransitions === undefined ? {} : { leaseTransitions: record.leaseTransitions }),
       },
     };
@@ -394,9 +370,7 @@ export class KubeLeaseClient implements LeaseClient {
 
   async get(): Promise<LeaseRecord | undefined> {
     try {
-      return this.toRecord(
-        await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace }),
-      );
+      return this.toRecord(await this.client.request<Wire<V1Lease>>('GET', this.path));
     } catch (err) {
       if (httpStatus(err) === 404) return undefined;
       throw err;
@@ -406,7 +380,7 @@ export class KubeLeaseClient implements LeaseClient {
   async create(record: LeaseRecord): Promise<LeaseRecord> {
     try {
       return this.toRecord(
-        await this.api.createNamespacedLease({ namespace: this.namespace, body: this.toLease(record) }),
+        await this.client.request<Wire<V1Lease>>('POST', this.collection, { body: this.toLease(record) }),
       );
     } catch (err) {
       if (httpStatus(err) === 409) throw new LeaseConflictError('the Lease already exists');
@@ -417,11 +391,7 @@ export class KubeLeaseClient implements LeaseClient {
   async update(record: LeaseRecord): Promise<LeaseRecord> {
     try {
       return this.toRecord(
-        await this.api.replaceNamespacedLease({
-          name: this.name,
-          namespace: this.namespace,
-          body: this.toLease(record),
-        }),
+        await this.client.request<Wire<V1Lease>>('PUT', this.path, { body: this.toLease(record) }),
       );
     } catch (err) {
       if (httpStatus(err) === 409) throw new LeaseConflictError();

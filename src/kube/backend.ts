@@ -5,20 +5,13 @@
  */
 
 import os from 'node:os';
-import {
-  AppsV1Api,
-  CoreV1Api,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  type V1Scale,
-} from '@kubernetes/client-node';
-import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
+import type { V1Scale } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { BackoffOptions } from './backoff.js';
+import type { KubeClient } from './client.js';
 import { toBackendError } from './errors.js';
 import { EventRecorder } from './events.js';
-import { type ListPage, ResilientInformer } from './informer.js';
+import { ResilientInformer } from './informer.js';
 import { compactObject, trimMetadata, trimPod, trimWorkload } from './trim.js';
 import {
   BackendError,
@@ -43,7 +36,7 @@ export const CACHED_KINDS: readonly CachedKind[] = [
 ];
 
 export interface KubeBackendOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly client: KubeClient;
   readonly logger?: Logger;
   /** reportingInstance of the Events this backend records. Default: the hostname. */
   readonly reportingInstance?: string;
@@ -58,22 +51,14 @@ export interface KubeBackendOptions {
 
 type Informers = { readonly [K in CachedKind]: ResilientInformer<KindMap[K]> };
 
-const MODEL: Record<CachedKind, string> = {
-  namespace: 'V1Namespace',
-  pod: 'V1Pod',
-  deployment: 'V1Deployment',
-  statefulset: 'V1StatefulSet',
-  service: 'V1Service',
-};
-
 const WORKLOAD: Record<ScalableKind, { kind: string; resource: string }> = {
   deployment: { kind: 'Deployment', resource: 'deployments' },
   statefulset: { kind: 'StatefulSet', resource: 'statefulsets' },
 };
 
-/** Plain watch JSON → the typed client-node model the list calls return (Dates, not strings). */
-function typed<T>(model: string): (raw: unknown) => T {
-  return (raw) => ObjectSerializer.deserialize(raw, model, '') as T;
+/** The /scale subresource of a workload. */
+function scalePath(kind: ScalableKind, namespace: string, name: string): string {
+  return `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/${WORKLOAD[kind].resource}/${encodeURIComponent(name)}/scale`;
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -96,32 +81,30 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
 
 export class KubeBackend implements ClusterBackend {
   private readonly informers: Informers;
-  private readonly core: CoreV1Api;
-  private readonly apps: AppsV1Api;
+  private readonly client: KubeClient;
   private readonly events: EventRecorder;
   private readonly log: Logger | undefined;
   private readonly readTimeoutMs: number;
 
   constructor(options: KubeBackendOptions) {
-    const kc = options.kubeConfig;
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.apps = kc.makeApiClient(AppsV1Api);
+    this.client = options.client;
     this.log = options.logger?.child({ component: 'backend' });
     this.readTimeoutMs = options.readTimeoutMs ?? 10_000;
-    this.events = new EventRecorder(kc, options.reportingInstance ?? os.hostname(), options.logger);
+    this.events = new EventRecorder(
+      options.client,
+      options.reportingInstance ?? os.hostname(),
+      options.logger,
+    );
     const make = <K extends CachedKind>(
       kind: K,
       path: string,
-      list: (page: ListPage) => Promise<KubernetesListObject<KindMap[K]>>,
       trim: (o: KindMap[K]) => KindMap[K],
     ): ResilientInformer<KindMap[K]> =>
       new ResilientInformer<KindMap[K]>({
-        kubeConfig: kc,
+        client: options.client,
         kind,
         path,
-        list,
         transform: (o) => compactObject(trim(o)),
-        fromWatch: typed<KindMap[K]>(MODEL[kind]),
         ...(options.backoff ? { backoff: options.backoff } : {}),
         ...(options.logger ? { logger: options.logger } : {}),
         ...(options.now ? { now: options.now } : {}),
@@ -129,36 +112,12 @@ export class KubeBackend implements ClusterBackend {
           ? { onHealthChange: (h: CacheHealth) => options.onHealthChange?.(kind, h) }
           : {}),
       });
-    const paged = (p: ListPage) => ({
-      limit: p.limit,
-      ...(p.continue === undefined ? {} : { _continue: p.continue }),
-    });
     this.informers = {
-      namespace: make(
-        'namespace',
-        '/api/v1/namespaces',
-        (p) => this.core.listNamespace(paged(p)),
-        trimMetadata,
-      ),
-      pod: make('pod', '/api/v1/pods', (p) => this.core.listPodForAllNamespaces(paged(p)), trimPod),
-      deployment: make(
-        'deployment',
-        '/apis/apps/v1/deployments',
-        (p) => this.apps.listDeploymentForAllNamespaces(paged(p)),
-        trimWorkload,
-      ),
-      statefulset: make(
-        'statefulset',
-        '/apis/apps/v1/statefulsets',
-        (p) => this.apps.listStatefulSetForAllNamespaces(paged(p)),
-        trimWorkload,
-      ),
-      service: make(
-        'service',
-        '/api/v1/services',
-        (p) => this.core.listServiceForAllNamespaces(paged(p)),
-        trimMetadata,
-      ),
+      namespace: make('namespace', '/api/v1/namespaces', trimMetadata),
+      pod: make('pod', '/api/v1/pods', trimPod),
+      deployment: make('deployment', '/apis/apps/v1/deployments', trimWorkload),
+      statefulset: make('statefulset', '/apis/apps/v1/statefulsets', trimWorkload),
+      service: make('service', '/api/v1/services', trimMetadata),
     };
   }
 
@@ -214,9 +173,9 @@ export class KubeBackend implements ClusterBackend {
   }
 
   private cachedReady(kind: ScalableKind, namespace: string, name: string): number | undefined {
-    const obj = this.informers[kind].get(name, namespace) as KubernetesObject & {
-      status?: { readyReplicas?: number };
-    };
+    const obj = this.informers[kind].get(name, namespace) as
+      | { status?: { readyReplicas?: number } }
+      | undefined;
     return obj?.status?.readyReplicas ?? (obj ? 0 : undefined);
   }
 
@@ -233,10 +192,7 @@ export class KubeBackend implements ClusterBackend {
   async readScale(kind: ScalableKind, namespace: string, name: string): Promise<ScaleInfo> {
     const what = `read the scale of ${WORKLOAD[kind].resource} ${namespace}/${name}`;
     try {
-      const call =
-        kind === 'deployment'
-          ? this.apps.readNamespacedDeploymentScale({ name, namespace })
-          : this.apps.readNamespacedStatefulSetScale({ name, namespace });
+      const call = this.client.request<V1Scale>('GET', scalePath(kind, namespace, name));
       const scale = await withTimeout(call, this.readTimeoutMs, what);
       return this.scaleInfo(kind, namespace, name, scale);
     } catch (err) {
@@ -265,10 +221,7 @@ export class KubeBackend implements ClusterBackend {
       spec: { replicas },
     };
     try {
-      const scale =
-        kind === 'deployment'
-          ? await this.apps.replaceNamespacedDeploymentScale({ name, namespace, body })
-          : await this.apps.replaceNamespacedStatefulSetScale({ name, namespace, body });
+      const scale = await this.client.request<V1Scale>('PUT', scalePath(kind, namespace, name), { body });
       this.log?.debug({ kind, namespace, name, replicas }, 'scaled');
       return this.scaleInfo(kind, namespace, name, scale);
     } catch (err) {

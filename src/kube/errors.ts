@@ -1,36 +1,17 @@
-/** Maps client-node failures to BackendError codes (a contract with the MCP layer). */
+/** Maps Kubernetes client failures to BackendError codes (a contract with the MCP layer). */
 
-import { ApiException } from '@kubernetes/client-node';
+import { KubeApiError } from './client.js';
 import { BackendError, type BackendErrorCode } from './types.js';
 
-/** The HTTP status of a client-node failure, if it has one. */
+/** The HTTP status of a failed Kubernetes call, if the API server answered. */
 export function httpStatus(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
-  if (typeof err === 'object' && err !== null) {
-    const e = err as { statusCode?: unknown; code?: unknown };
-    if (typeof e.statusCode === 'number') return e.statusCode;
-    if (typeof e.code === 'number') return e.code;
-  }
+  if (err instanceof KubeApiError) return err.statusCode;
   return undefined;
 }
 
 /** The API server's own message (a metav1.Status body), when there is one. */
 export function apiMessage(err: unknown): string | undefined {
-  if (!(err instanceof ApiException)) return undefined;
-  const body: unknown = err.body;
-  let parsed: unknown = body;
-  if (typeof body === 'string') {
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return body.trim() === '' ? undefined : body.slice(0, 500);
-    }
-  }
-  if (typeof parsed === 'object' && parsed !== null) {
-    const message = (parsed as { message?: unknown }).message;
-    if (typeof message === 'string' && message !== '') return message;
-  }
-  return undefined;
+  return err instanceof KubeApiError ? err.apiMessage : undefined;
 }
 
 export function codeForStatus(status: number | undefined): BackendErrorCode {

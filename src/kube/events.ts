@@ -4,8 +4,9 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { EventsV1Api, type KubeConfig, V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { KubeClient } from './client.js';
+import { microTime } from './microtime.js';
 
 export const REPORTING_CONTROLLER = 'kubemcp.io/operator';
 
@@ -36,15 +37,13 @@ export interface EventSpec {
 const NOTE_LIMIT = 1024;
 
 export class EventRecorder {
-  private readonly api: EventsV1Api;
   private readonly log: Logger | undefined;
 
   constructor(
-    kc: KubeConfig,
+    private readonly client: KubeClient,
     private readonly reportingInstance: string,
     logger?: Logger,
   ) {
-    this.api = kc.makeApiClient(EventsV1Api);
     this.log = logger?.child({ component: 'events' });
   }
 
@@ -53,34 +52,37 @@ export class EventRecorder {
     const namespace = spec.regarding.namespace ?? CLUSTER_SCOPED_EVENT_NAMESPACE;
     const note = spec.note.length > NOTE_LIMIT ? `${spec.note.slice(0, NOTE_LIMIT - 1)}…` : spec.note;
     try {
-      await this.api.createNamespacedEvent({
-        namespace,
-        body: {
-          apiVersion: 'events.k8s.io/v1',
-          kind: 'Event',
-          metadata: {
-            name: `${spec.regarding.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`,
-            namespace,
-          },
-          eventTime: new V1MicroTime(),
-          reportingController: REPORTING_CONTROLLER,
-          reportingInstance: this.reportingInstance.slice(0, 128),
-          action: spec.action,
-          reason: spec.reason,
-          type: spec.type,
-          note,
-          regarding: {
-            apiVersion: spec.regarding.apiVersion,
-            kind: spec.regarding.kind,
-            name: spec.regarding.name,
-            ...(spec.regarding.namespace === undefined ? {} : { namespace: spec.regarding.namespace }),
-            ...(spec.regarding.uid === undefined ? {} : { uid: spec.regarding.uid }),
-            ...(spec.regarding.resourceVersion === undefined
-              ? {}
-              : { resourceVersion: spec.regarding.resourceVersion }),
+      await this.client.request(
+        'POST',
+        `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`,
+        {
+          body: {
+            apiVersion: 'events.k8s.io/v1',
+            kind: 'Event',
+            metadata: {
+              name: `${spec.regarding.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`,
+              namespace,
+            },
+            eventTime: microTime(Date.now()),
+            reportingController: REPORTING_CONTROLLER,
+            reportingInstance: this.reportingInstance.slice(0, 128),
+            action: spec.action,
+            reason: spec.reason,
+            type: spec.type,
+            note,
+            regarding: {
+              apiVersion: spec.regarding.apiVersion,
+              kind: spec.regarding.kind,
+              name: spec.regarding.name,
+              ...(spec.regarding.namespace === undefined ? {} : { namespace: spec.regarding.namespace }),
+              ...(spec.regarding.uid === undefined ? {} : { uid: spec.regarding.uid }),
+              ...(spec.regarding.resourceVersion === undefined
+                ? {}
+                : { resourceVersion: spec.regarding.resourceVersion }),
+            },
           },
         },
-      });
+      );
       return true;
     } catch (err) {
       this.log?.warn(

@@ -1,8 +1,17 @@
 /** Kubernetes plumbing: kubeconfig, resilient watch caches, the ClusterBackend, Events, manifests. */
 
-export { applyManifestFile, waitForCrdEstablished } from './apply.js';
 export { CACHED_KINDS, KubeBackend, type KubeBackendOptions } from './backend.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
+export {
+  type ApiStatus,
+  type HttpMethod,
+  KubeApiError,
+  KubeClient,
+  type KubeClientOptions,
+  MERGE_PATCH,
+  type RequestOptions,
+  type WatchEvent,
+} from './client.js';
 export { apiMessage, codeForStatus, httpStatus, toBackendError } from './errors.js';
 export {
   CLUSTER_SCOPED_EVENT_NAMESPACE,
@@ -17,6 +26,13 @@ export {
   type ObjectHandler,
   ResilientInformer,
 } from './informer.js';
-export { loadKubeConfig } from './kubeconfig.js';
+export {
+  type CredentialSet,
+  type Credentials,
+  type KubeConnection,
+  loadKubeConfig,
+  loadKubeConfigFiles,
+} from './kubeconfig.js';
+export { microTime, parseMicroTime } from './microtime.js';
 export { LAST_APPLIED_ANNOTATION, trimMetadata, trimPod, trimPodSpec, trimWorkload } from './trim.js';
 export * from './types.js';

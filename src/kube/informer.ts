@@ -1,43 +1,46 @@
 /**
- * A watch cache that survives API server outages. client-node 1.4's ListWatch (makeInformer) stops
- * for good on any watch or list error other than 410 Gone; this wrapper restarts it with capped,
- * jittered exponential backoff, tracks whether the cache is connected and synced (CacheHealth), trims
- * every object before it is stored, and hands out a stable snapshot array for cheap lists.
+ * A watch cache that survives API server outages, as client-go's reflector does it: list the
+ * collection in pages, then watch from the list's resourceVersion; when the watch ends cleanly,
+ * watch again from the last resourceVersion seen (bookmarks keep it fresh); when the server says the
+ * resourceVersion is gone (410), list again; on any other failure, retry with capped, jittered
+ * exponential backoff. It tracks whether the cache is connected and synced (CacheHealth), trims every
+ * object before it is stored, and hands out stable snapshot arrays for cheap lists.
  *
  * Objects are indexed by namespace and name (get is O(1)). Cached objects are shared: never mutate.
  */
 
-import {
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  ListWatch,
-  Watch,
-} from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Backoff, type BackoffOptions } from './backoff.js';
+import { type ApiStatus, KubeApiError, type KubeClient, type WatchEvent } from './client.js';
 import type { CacheHealth } from './types.js';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type ObjectHandler<T> = (obj: T) => void;
 
-export interface InformerOptions<T extends KubernetesObject> {
-  readonly kubeConfig: KubeConfig;
+/** What the informer reads of every object. */
+export interface ObjectMeta {
+  readonly metadata?: {
+    readonly name?: string;
+    readonly namespace?: string;
+    readonly resourceVersion?: string;
+  };
+}
+
+interface ListResponse {
+  readonly metadata?: { readonly resourceVersion?: string; readonly continue?: string };
+  readonly items?: unknown[];
+}
+
+export interface InformerOptions<T extends ObjectMeta> {
+  readonly client: KubeClient;
   /** A short name for logs and metrics, e.g. `pod`. */
   readonly kind: string;
-  /** Collection path to watch, e.g. `/api/v1/pods`. */
+  /** Collection path to list and watch, e.g. `/api/v1/pods`. */
   readonly path: string;
-  /**
-   * Lists the collection (the typed client-node call). It is asked for pages of `page.limit` objects
-   * (the API server's chunked list, as client-go's informers do) and called again with the returned
-   * `continue` token until there is none; a list function that ignores `page` returns everything at once.
-   */
-  readonly list: (page: ListPage) => Promise<KubernetesListObject<T>>;
-  /** Objects per list page (default 500). */
+  /** Objects per list page (default 500, as client-go's informers ask). */
   readonly listPageSize?: number;
-  /** Turns a watched object (plain JSON) into the type the list returns, e.g. typed client-node models. */
-  readonly fromWatch?: (raw: unknown) => T;
-  /** Trims each object before it is cached (listed and watched alike). */
+  /** Trims each object before it is cached (listed and watched alike); it may mutate its argument. */
   readonly transform?: (obj: T) => T;
   readonly labelSelector?: string;
   readonly backoff?: BackoffOptions;
@@ -46,97 +49,59 @@ export interface InformerOptions<T extends KubernetesObject> {
   readonly now?: () => number;
   /** Called whenever health changes (connected / synced flips). */
   readonly onHealthChange?: (health: CacheHealth) => void;
-}
-
-/** One page request of a chunked list. */
-export interface ListPage {
-  readonly limit: number;
-  /** The `continue` token of the previous page; absent for the first. */
-  readonly continue?: string;
+  /** Server-side timeout of one watch request, in s: a random value in [min, 2·min). Default 300. */
+  readonly minWatchTimeoutSeconds?: number;
 }
 
 /** client-go's informer page size. */
 const DEFAULT_LIST_PAGE_SIZE = 500;
 
-type WatchCallback = (phase: string, apiObj: unknown, watchObj?: unknown) => void;
-type DoneCallback = (err: unknown) => void;
-
-/** The Watch ListWatch talks to: adds bookmarks, transforms objects and reports connection state. */
-class TrackingWatch extends Watch {
-  constructor(
-    kc: KubeConfig,
-    private readonly hooks: {
-      stopped(): boolean;
-      event(phase: string, obj: unknown): unknown;
-      established(): void;
-      ended(err: unknown): void;
-    },
-  ) {
-    super(kc);
-  }
-
-  override async watch(
-    path: string,
-    queryParams: Record<string, unknown>,
-    callback: WatchCallback,
-    done: DoneCallback,
-  ): Promise<AbortController> {
-    if (this.hooks.stopped()) {
-      // Stopped while a list was in flight: start no watch (ListWatch stays idle).
-      const idle = new AbortController();
-      idle.abort();
-      return idle;
-    }
-    let ended = false;
-    const controller = await super.watch(
-      path,
-      { ...queryParams, allowWatchBookmarks: true },
-      (phase, obj, watchObj) => callback(phase, this.hooks.event(phase, obj), watchObj),
-      (err) => {
-        ended = true;
-        this.hooks.ended(err);
-        done(err);
-      },
-    );
-    if (!ended) this.hooks.established();
-    return controller;
-  }
-}
+/** The watch's resourceVersion is too old: list again. */
+class GoneError extends Error {}
 
 function errorText(err: unknown): string {
+  if (err instanceof KubeApiError) return `${err.apiMessage ?? err.reason ?? 'error'} (${err.statusCode})`;
   if (err instanceof Error) {
-    const code =
-      (err as { statusCode?: number; code?: number | string }).statusCode ?? (err as { code?: unknown }).code;
+    const code = (err as { code?: unknown }).code;
     const first = err.message.split('\n')[0] ?? err.message;
     return code === undefined ? first : `${first} (${String(code)})`;
   }
   return String(err);
 }
 
-export class ResilientInformer<T extends KubernetesObject> {
+const byName = <T extends ObjectMeta>(a: T, b: T): number => {
+  const x = a.metadata?.name ?? '';
+  const y = b.metadata?.name ?? '';
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+
+export class ResilientInformer<T extends ObjectMeta> {
   readonly kind: string;
-  private readonly inner: ListWatch<T>;
+  private readonly client: KubeClient;
   private readonly backoff: Backoff;
   private readonly now: () => number;
   private readonly log: Logger | undefined;
+  private readonly transform: (obj: T) => T;
   private readonly handlers: Record<InformerEvent, Set<ObjectHandler<T>>> = {
     add: new Set(),
     update: new Set(),
     delete: new Set(),
   };
+  /** namespace ('' for cluster-scoped objects) → name → object. */
+  private store = new Map<string, Map<string, T>>();
+  private count = 0;
   private snapshot: readonly T[] | undefined;
   /** Per-namespace views sorted by name, built on demand, dropped when that namespace changes. */
   private readonly sortedByNamespace = new Map<string, readonly T[]>();
-  /** Cached objects per namespace (kept from add/delete events), for the sorted namespace list. */
-  private readonly namespaceSizes = new Map<string, number>();
   private namespaceOrder: readonly string[] | undefined;
+  private resourceVersion: string | undefined;
   private started = false;
   private stopped = false;
+  private running: Promise<void> | undefined;
+  private readonly abort = new AbortController();
   private connected = false;
   private hasSynced = false;
-  private listedOnce = false;
   private lastGood: number | undefined;
-  private restartTimer: NodeJS.Timeout | undefined;
   private resolveSynced!: () => void;
   private readonly syncedPromise: Promise<void>;
   private restartCount = 0;
@@ -144,72 +109,14 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   constructor(private readonly options: InformerOptions<T>) {
     this.kind = options.kind;
+    this.client = options.client;
     this.now = options.now ?? Date.now;
     this.log = options.logger?.child({ component: 'informer', kind: options.kind });
     this.backoff = new Backoff(options.backoff);
+    this.transform = options.transform ?? ((o: T) => o);
     this.syncedPromise = new Promise<void>((resolve) => {
       this.resolveSynced = resolve;
     });
-    const transform = options.transform ?? ((o: T) => o);
-    const fromWatch = options.fromWatch ?? ((raw: unknown) => raw as T);
-    const watch = new TrackingWatch(options.kubeConfig, {
-      stopped: () => this.stopped,
-      event: (phase, obj) => {
-        if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED') {
-          this.markGood();
-          return transform(fromWatch(obj));
-        }
-        if (phase === 'BOOKMARK') this.markGood();
-        return obj;
-      },
-      established: () => this.onEstablished(),
-      ended: (err) => {
-        // A clean close (the server's watch timeout) is routine: ListWatch re-watches at once.
-        if (err === null || err === undefined) this.markGood();
-      },
-    });
-    const limit = options.listPageSize ?? DEFAULT_LIST_PAGE_SIZE;
-    const list = async (): Promise<KubernetesListObject<T>> => {
-      // Page by page, each page trimmed before the next is fetched: the first sync of a large cluster
-      // never holds the whole list's JSON, parsed and typed copies at once (a continue token that
-      // expired mid-way fails the list, and the informer retries from scratch).
-      const items: T[] = [];
-      let token: string | undefined;
-      let result: KubernetesListObject<T>;
-      do {
-        result = await options.list(token === undefined ? { limit } : { limit, continue: token });
-        for (const o of result.items ?? []) items.push(transform(o));
-        token = result.metadata?._continue || undefined;
-      } while (token !== undefined);
-      result.items = items;
-      this.listedOnce = true;
-      this.markGood();
-      return result;
-    };
-    this.inner = new ListWatch<T>(options.path, watch, list, false, options.labelSelector);
-    const invalidate = (obj: T, sizeChange: number): void => {
-      this.snapshot = undefined;
-      const namespace = obj.metadata?.namespace ?? '';
-      this.sortedByNamespace.delete(namespace);
-      if (sizeChange === 0) return;
-      const size = (this.namespaceSizes.get(namespace) ?? 0) + sizeChange;
-      if (size > 0) this.namespaceSizes.set(namespace, size);
-      else this.namespaceSizes.delete(namespace);
-      if (size === 0 || size === sizeChange) this.namespaceOrder = undefined;
-    };
-    this.inner.on('add', (obj) => {
-      invalidate(obj, 1);
-      for (const h of this.handlers.add) this.safely(h, obj);
-    });
-    this.inner.on('update', (obj) => {
-      invalidate(obj, 0);
-      for (const h of this.handlers.update) this.safely(h, obj);
-    });
-    this.inner.on('delete', (obj) => {
-      invalidate(obj, -1);
-      for (const h of this.handlers.delete) this.safely(h, obj);
-    });
-    this.inner.on('error', (err?: unknown) => this.onError(err));
   }
 
   /** Registers a handler; returns a function that removes it. */
@@ -224,10 +131,10 @@ export class ResilientInformer<T extends KubernetesObject> {
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.run();
+    this.running = this.loop();
   }
 
-  /** Resolves once the first list has been cached (it may wait forever while the server is unreachable). */
+  /** Resolves once the first list has been cached and its watch opened (may wait forever while the server is unreachable). */
   synced(): Promise<void> {
     return this.syncedPromise;
   }
@@ -256,10 +163,9 @@ export class ResilientInformer<T extends KubernetesObject> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.restartTimer);
-    this.restartTimer = undefined;
+    this.abort.abort();
     this.setConnected(false);
-    await this.inner.stop();
+    await this.running;
   }
 
   health(): CacheHealth {
@@ -282,19 +188,25 @@ export class ResilientInformer<T extends KubernetesObject> {
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.inner.get(name, namespace);
+    return this.store.get(namespace ?? '')?.get(name);
   }
 
   /** Every cached object. The array is shared until the next change: do not mutate it. */
   list(): readonly T[] {
-    // ListWatch.list() builds a fresh array on every call: build it once per change.
-    if (!this.snapshot) this.snapshot = Object.freeze(this.inner.list() as T[]);
+    if (!this.snapshot) {
+      const all: T[] = new Array(this.count);
+      let i = 0;
+      for (const byName of this.store.values()) for (const o of byName.values()) all[i++] = o;
+      all.length = i;
+      this.snapshot = Object.freeze(all);
+    }
     return this.snapshot;
   }
 
-  /** Cached objects of one namespace. */
-  listNamespace(namespace: string): readonly T[] {
-    return this.inner.list(namespace);
+  /** Cached objects of one namespace (a fresh array). */
+  listNamespace(namespace: string): T[] {
+    const objects = this.store.get(namespace);
+    return objects ? [...objects.values()] : [];
   }
 
   /**
@@ -302,7 +214,7 @@ export class ResilientInformer<T extends KubernetesObject> {
    * namespace gains its first or loses its last object: do not mutate.
    */
   namespaces(): readonly string[] {
-    this.namespaceOrder ??= Object.freeze([...this.namespaceSizes.keys()].filter((n) => n !== '').sort());
+    this.namespaceOrder ??= Object.freeze([...this.store.keys()].filter((n) => n !== '').sort());
     return this.namespaceOrder;
   }
 
@@ -315,22 +227,176 @@ export class ResilientInformer<T extends KubernetesObject> {
     if (namespace === '') return [];
     let sorted = this.sortedByNamespace.get(namespace);
     if (sorted === undefined) {
-      const items = this.inner.list(namespace) as T[];
-      const name = (o: T): string => o.metadata?.name ?? '';
-      items.sort((a, b) => {
-        const x = name(a);
-        const y = name(b);
-        return x < y ? -1 : x > y ? 1 : 0;
-      });
-      sorted = Object.freeze(items);
+      sorted = Object.freeze(this.listNamespace(namespace).sort(byName));
       this.sortedByNamespace.set(namespace, sorted);
     }
     return sorted;
   }
 
-  private run(): void {
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        if (this.resourceVersion === undefined) await this.relist();
+        await this.watchOnce();
+        // The server closed the watch (its timeout): routine; watch again from where we are.
+        this.markGood();
+      } catch (err) {
+        if (this.stopped) return;
+        if (err instanceof GoneError) {
+          this.log?.debug('resourceVersion expired; listing again');
+          this.resourceVersion = undefined;
+          continue;
+        }
+        this.lastError = errorText(err);
+        this.setConnected(false);
+        const delay = this.backoff.next();
+        this.restartCount++;
+        const level = this.backoff.attempts > 1 ? 'debug' : 'warn';
+        this.log?.[level](
+          { err: this.lastError, retryInMs: delay, attempt: this.backoff.attempts },
+          'watch failed; restarting',
+        );
+        try {
+          await sleep(delay, undefined, { signal: this.abort.signal });
+        } catch {
+          return; // stopped
+        }
+      }
+    }
+  }
+
+  /** Lists every page, then swaps the store in one step, telling handlers what changed. */
+  private async relist(): Promise<void> {
+    const limit = this.options.listPageSize ?? DEFAULT_LIST_PAGE_SIZE;
+    const fresh = new Map<string, Map<string, T>>();
+    let count = 0;
+    let token: string | undefined;
+    let resourceVersion: string | undefined;
+    do {
+      let page: ListResponse;
+      try {
+        page = await this.client.request<ListResponse>('GET', this.options.path, {
+          query: { limit, continue: token, labelSelector: this.options.labelSelector },
+          signal: this.abort.signal,
+        });
+      } catch (err) {
+        // The continue token expired mid-way: start the list over (not a failure worth a backoff).
+        if (err instanceof KubeApiError && err.statusCode === 410 && token !== undefined) {
+          fresh.clear();
+          count = 0;
+          token = undefined;
+          continue;
+        }
+        throw err;
+      }
+      // Each page is trimmed before the next is fetched: the first sync of a large cluster never
+      // holds the whole list's JSON and its trimmed copy at once.
+      for (const raw of page.items ?? []) {
+        const obj = this.transform(raw as T);
+        const ns = obj.metadata?.namespace ?? '';
+        let names = fresh.get(ns);
+        if (names === undefined) {
+          names = new Map();
+          fresh.set(ns, names);
+        }
+        if (!names.has(obj.metadata?.name ?? '')) count++;
+        names.set(obj.metadata?.name ?? '', obj);
+      }
+      token = page.metadata?.continue || undefined;
+      resourceVersion = page.metadata?.resourceVersion;
+    } while (token !== undefined);
     if (this.stopped) return;
-    this.inner.start().catch((err: unknown) => this.onError(err));
+    const old = this.store;
+    this.store = fresh;
+    this.count = count;
+    this.snapshot = undefined;
+    this.sortedByNamespace.clear();
+    this.namespaceOrder = undefined;
+    this.resourceVersion = resourceVersion ?? '';
+    this.markGood();
+    for (const [ns, names] of fresh) {
+      const before = old.get(ns);
+      for (const [name, obj] of names) {
+        const prev = before?.get(name);
+        if (prev === undefined) this.emit('add', obj);
+        else if (prev.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj);
+      }
+    }
+    for (const [ns, names] of old) {
+      const after = fresh.get(ns);
+      for (const [name, obj] of names) if (!after?.has(name)) this.emit('delete', obj);
+    }
+  }
+
+  private async watchOnce(): Promise<void> {
+    const min = this.options.minWatchTimeoutSeconds ?? 300;
+    await this.client.watch(this.options.path, (event) => this.onEvent(event), {
+      query: {
+        resourceVersion: this.resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds: Math.floor(min * (1 + Math.random())),
+        labelSelector: this.options.labelSelector,
+      },
+      signal: this.abort.signal,
+      onEstablished: () => this.onEstablished(),
+    });
+  }
+
+  private onEvent(event: WatchEvent): void {
+    if (this.stopped) return;
+    if (event.type === 'ERROR') {
+      const status = event.object as ApiStatus | undefined;
+      if (status?.code === 410) throw new GoneError();
+      throw new KubeApiError(status?.code ?? 500, status, `watch ${this.options.path}`);
+    }
+    const rv = (event.object as ObjectMeta | undefined)?.metadata?.resourceVersion;
+    this.markGood();
+    if (event.type === 'BOOKMARK') {
+      if (rv) this.resourceVersion = rv;
+      return;
+    }
+    const obj = this.transform(event.object as T);
+    if (rv) this.resourceVersion = rv;
+    const ns = obj.metadata?.namespace ?? '';
+    const name = obj.metadata?.name ?? '';
+    if (event.type === 'DELETED') {
+      const names = this.store.get(ns);
+      if (!names?.delete(name)) return;
+      this.count--;
+      if (names.size === 0) {
+        this.store.delete(ns);
+        this.namespaceOrder = undefined;
+      }
+      this.invalidate(ns);
+      this.emit('delete', obj);
+      return;
+    }
+    let names = this.store.get(ns);
+    if (names === undefined) {
+      names = new Map();
+      this.store.set(ns, names);
+      this.namespaceOrder = undefined;
+    }
+    const existed = names.has(name);
+    names.set(name, obj);
+    if (!existed) this.count++;
+    this.invalidate(ns);
+    this.emit(existed ? 'update' : 'add', obj);
+  }
+
+  private invalidate(namespace: string): void {
+    this.snapshot = undefined;
+    this.sortedByNamespace.delete(namespace);
+  }
+
+  private emit(event: InformerEvent, obj: T): void {
+    for (const handler of this.handlers[event]) {
+      try {
+        handler(obj);
+      } catch (err) {
+        this.log?.error({ err }, 'informer handler threw');
+      }
+    }
   }
 
   private markGood(): void {
@@ -343,31 +409,12 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.backoff.reset();
     this.lastError = undefined;
     this.setConnected(true);
-    if (!this.hasSynced && this.listedOnce) {
+    if (!this.hasSynced) {
       this.hasSynced = true;
-      this.log?.debug({ objects: this.inner.list().length }, 'cache synced');
+      this.log?.debug({ objects: this.count }, 'cache synced');
       this.resolveSynced();
       this.options.onHealthChange?.(this.health());
     }
-  }
-
-  private onError(err: unknown): void {
-    if (this.stopped) return;
-    if (this.restartTimer !== undefined) return;
-    this.lastError = errorText(err);
-    this.setConnected(false);
-    const delay = this.backoff.next();
-    this.restartCount++;
-    const level = this.backoff.attempts > 1 ? 'debug' : 'warn';
-    this.log?.[level](
-      { err: this.lastError, retryInMs: delay, attempt: this.backoff.attempts },
-      'watch failed; restarting',
-    );
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      this.run();
-    }, delay);
-    this.restartTimer.unref?.();
   }
 
   private setConnected(connected: boolean): void {
@@ -375,13 +422,5 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.connected = connected;
     if (connected) this.log?.info('watch connected');
     this.options.onHealthChange?.(this.health());
-  }
-
-  private safely(handler: ObjectHandler<T>, obj: T): void {
-    try {
-      handler(obj);
-    } catch (err) {
-      this.log?.error({ err }, 'informer handler threw');
-    }
   }
 }

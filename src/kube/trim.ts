@@ -4,8 +4,6 @@
  * They mutate and return the object they are given: each listed or watched object is fresh.
  */
 
-import type { KubernetesObject, V1Container, V1PodSpec } from '@kubernetes/client-node';
-
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
 
 type Loose = Record<string, unknown>;
@@ -15,8 +13,8 @@ function isObject(v: unknown): v is Loose {
 }
 
 /** Drops metadata.managedFields and the kubectl last-applied annotation. */
-export function trimMetadata<T extends KubernetesObject>(obj: T): T {
-  const meta = obj.metadata as Loose | undefined;
+export function trimMetadata<T extends object>(obj: T): T {
+  const meta = (obj as { metadata?: unknown }).metadata;
   if (!isObject(meta)) return obj;
   delete meta.managedFields;
   const annotations = meta.annotations;
@@ -61,60 +59,66 @@ const HEAVY_POD_SPEC_FIELDS = [
   'schedulingGates',
 ] as const;
 
-function trimContainers(list: V1Container[] | undefined): void {
+function trimContainers(list: unknown): void {
   if (!Array.isArray(list)) return;
   for (const c of list) {
-    const loose = c as unknown as Loose;
-    for (const f of HEAVY_CONTAINER_FIELDS) delete loose[f];
+    if (!isObject(c)) continue;
+    for (const f of HEAVY_CONTAINER_FIELDS) delete c[f];
   }
 }
 
 /** Keeps containers' names, images and ports; drops volumes, env, probes and scheduling detail. */
-export function trimPodSpec(spec: V1PodSpec | undefined): void {
+export function trimPodSpec(spec: unknown): void {
   if (!isObject(spec)) return;
-  const loose = spec as unknown as Loose;
-  for (const f of HEAVY_POD_SPEC_FIELDS) delete loose[f];
+  for (const f of HEAVY_POD_SPEC_FIELDS) delete spec[f];
   trimContainers(spec.containers);
   trimContainers(spec.initContainers);
-  delete loose.ephemeralContainers;
+  delete spec.ephemeralContainers;
 }
 
-export function trimPod<T extends KubernetesObject>(pod: T): T {
+export function trimPod<T extends object>(pod: T): T {
   trimMetadata(pod);
-  const p = pod as unknown as { spec?: V1PodSpec; status?: Loose };
+  const p = pod as { spec?: unknown; status?: unknown };
   trimPodSpec(p.spec);
   if (isObject(p.status)) delete p.status.ephemeralContainerStatuses;
   return pod;
 }
 
 /** Deployments and StatefulSets: the pod template is trimmed like a pod; claim templates dropped. */
-export function trimWorkload<T extends KubernetesObject>(obj: T): T {
+export function trimWorkload<T extends object>(obj: T): T {
   trimMetadata(obj);
-  const spec = (obj as unknown as { spec?: Loose }).spec;
+  const spec = (obj as { spec?: unknown }).spec;
   if (!isObject(spec)) return obj;
   delete spec.volumeClaimTemplates;
   const template = spec.template;
   if (isObject(template)) {
-    if (isObject(template.metadata)) trimMetadata(template as KubernetesObject);
-    trimPodSpec(template.spec as V1PodSpec | undefined);
+    if (isObject(template.metadata)) trimMetadata(template);
+    trimPodSpec(template.spec);
   }
   return obj;
 }
 
-/** Shared Date objects by timestamp (cached objects are never mutated, so they may share them). */
-const dates = new Map<number, Date>();
-const MAX_SHARED_DATES = 65_536;
+/**
+ * Shared copies of short strings (timestamps, phases, condition types, label values, images, node
+ * names): JSON.parse gives every value its own string, and 10,000 pods repeat the same few thousand.
+ * Cached objects are never mutated, so they may share them. Bounded: cleared when full.
+ */
+const strings = new Map<string, string>();
+const MAX_SHARED_STRINGS = 65_536;
+const MAX_SHARED_STRING_LENGTH = 64;
+
+function shared(value: string): string {
+  if (value.length > MAX_SHARED_STRING_LENGTH) return value;
+  const known = strings.get(value);
+  if (known !== undefined) return known;
+  if (strings.size >= MAX_SHARED_STRINGS) strings.clear();
+  strings.set(value, value);
+  return value;
+}
 
 function compactValue(value: unknown): unknown {
+  if (typeof value === 'string') return shared(value);
   if (Array.isArray(value)) return value.map(compactValue);
-  if (value instanceof Date) {
-    const t = value.getTime();
-    const shared = dates.get(t);
-    if (shared !== undefined) return shared;
-    if (dates.size >= MAX_SHARED_DATES) dates.clear();
-    dates.set(t, value);
-    return value;
-  }
   if (!isObject(value)) return value;
   const entries: [string, unknown][] = [];
   for (const key of Object.keys(value)) {
@@ -127,13 +131,11 @@ function compactValue(value: unknown): unknown {
 }
 
 /**
- * A compact copy of a (trimmed) object for the watch cache: plain objects that hold exactly their
- * present fields, arrays, and Dates shared between objects with the same timestamp. The typed
- * client-node models go into slow dictionary mode once trim() deletes fields from them, which costs
- * about 0.8 KiB per object; a pod goes from about 5.3 KiB to 2.1 KiB of heap (measured on kwok pods).
- * Same JSON, same field names, Dates stay Dates; only the class prototypes are dropped. The result is
- * shared by the cache: never mutate it (nor its Dates).
+ * A compact copy of a (trimmed) object for the watch cache: plain fast-mode objects that hold exactly
+ * their present fields, and short strings shared between objects. JSON.parse builds fast objects,
+ * but trim() deletes fields, which turns them into slow dictionaries (about 0.8 KiB more per pod).
+ * Same JSON, same field names. The result is shared by the cache: never mutate it.
  */
-export function compactObject<T extends KubernetesObject>(obj: T): T {
+export function compactObject<T extends object>(obj: T): T {
   return compactValue(obj) as T;
 }

@@ -1,16 +1,35 @@
 import type { V1Deployment, V1Namespace, V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 
 /**
+ * A client-node model as the API server sends it: plain JSON, timestamps as RFC 3339 strings (the
+ * client-node classes turn them into Dates; our client does not). Type-only: nothing is loaded.
+ */
+export type Wire<T> = T extends Date
+  ? string
+  : T extends readonly (infer U)[]
+    ? Wire<U>[]
+    : T extends object
+      ? { [K in keyof T]: Wire<T[K]> }
+      : T;
+
+/**
  * The cluster as the MCP layer sees it, WITHOUT policy. Only the guarded client in src/mcp may hold
  * one: tools never touch a ClusterBackend directly, so no tool can skip the policy check.
  */
 
+/** The cached kinds, as the API server sends them (then trimmed). */
+export type Namespace = Wire<V1Namespace>;
+export type Pod = Wire<V1Pod>;
+export type Deployment = Wire<V1Deployment>;
+export type StatefulSet = Wire<V1StatefulSet>;
+export type Service = Wire<V1Service>;
+
 export interface KindMap {
-  namespace: V1Namespace;
-  pod: V1Pod;
-  deployment: V1Deployment;
-  statefulset: V1StatefulSet;
-  service: V1Service;
+  namespace: Namespace;
+  pod: Pod;
+  deployment: Deployment;
+  statefulset: StatefulSet;
+  service: Service;
 }
 export type CachedKind = keyof KindMap;
 export type ScalableKind = 'deployment' | 'statefulset';

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { ApiException, AuthenticationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { V1TokenReview } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { KubeApiError, type KubeClient } from '../kube/client.js';
 import type { Caller } from '../policy/types.js';
 import { mcpMetrics } from './metrics.js';
 
@@ -183,21 +184,20 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
  * The production TokenReviewFn: POST a TokenReview with the operator's own credentials. Errors are
  * re-thrown without the response body (the API server echoes the token in a TokenReview).
  */
-export function kubeTokenReview(kc: KubeConfig): TokenReviewFn {
-  const api = kc.makeApiClient(AuthenticationV1Api);
+export function kubeTokenReview(client: KubeClient): TokenReviewFn {
   return async (token, audiences) => {
-    let status: Awaited<ReturnType<AuthenticationV1Api['createTokenReview']>>['status'];
+    let status: V1TokenReview['status'];
     try {
-      const res = await api.createTokenReview({
+      const res = await client.request<V1TokenReview>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
         body: {
           apiVersion: 'authentication.k8s.io/v1',
           kind: 'TokenReview',
           spec: { token, audiences: [...audiences] },
         },
       });
-      status = res.status;
+      status = res?.status;
     } catch (err) {
-      const code = err instanceof ApiException ? ` (HTTP ${err.code})` : '';
+      const code = err instanceof KubeApiError ? ` (HTTP ${err.statusCode})` : '';
       throw new Error(`TokenReview request failed${code}`);
     }
     const username = status?.user?.username;

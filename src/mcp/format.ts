@@ -1,12 +1,6 @@
-import type {
-  V1Deployment,
-  V1Namespace,
-  V1ObjectMeta,
-  V1Pod,
-  V1Service,
-  V1StatefulSet,
-} from '@kubernetes/client-node';
+import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { z } from 'zod';
+import type { Deployment, Namespace, Pod, Service, StatefulSet, Wire } from '../kube/types.js';
 
 /**
  * Compact, AI-readable views of Kubernetes objects: one row per object with its health, and a short
@@ -31,7 +25,7 @@ export function formatAge(fromMs: number | undefined, nowMs: number): string {
   return `${Math.floor(h / 24)}d`;
 }
 
-function ageOf(meta: V1ObjectMeta | undefined, nowMs: number): string {
+function ageOf(meta: Wire<V1ObjectMeta> | undefined, nowMs: number): string {
   return formatAge(timestampMs(meta?.creationTimestamp), nowMs);
 }
 
@@ -62,9 +56,9 @@ type PodRowBase = Omit<PodRow, 'age'> & { readonly createdMs: number | undefined
  * Saves recomputing status, readiness and summary strings, and allocating the row, on every page of
  * every list call. Rows handed out are shared: never mutate them.
  */
-const podRowBases = new WeakMap<V1Pod, PodRowBase>();
+const podRowBases = new WeakMap<Pod, PodRowBase>();
 
-function podRowBase(pod: V1Pod): PodRowBase {
+function podRowBase(pod: Pod): PodRowBase {
   const name = pod.metadata?.name ?? '';
   const statuses = pod.status?.containerStatuses ?? [];
   const total = pod.spec?.containers?.length ?? statuses.length;
@@ -94,7 +88,7 @@ function podRowBase(pod: V1Pod): PodRowBase {
   };
 }
 
-export function podRow(pod: V1Pod, nowMs: number): PodRow {
+export function podRow(pod: Pod, nowMs: number): PodRow {
   let base = podRowBases.get(pod);
   if (base === undefined) {
     base = podRowBase(pod);
@@ -137,7 +131,7 @@ function workloadSummary(name: string, ready: number, desired: number): string {
 }
 
 /** Deployments and StatefulSets share the fields a row shows. */
-function workloadRow(w: V1Deployment | V1StatefulSet, nowMs: number): WorkloadRow {
+function workloadRow(w: Deployment | StatefulSet, nowMs: number): WorkloadRow {
   const name = w.metadata?.name ?? '';
   const replicas = w.spec?.replicas ?? 1;
   const ready = w.status?.readyReplicas ?? 0;
@@ -156,11 +150,11 @@ function workloadRow(w: V1Deployment | V1StatefulSet, nowMs: number): WorkloadRo
   };
 }
 
-export function deploymentRow(d: V1Deployment, nowMs: number): WorkloadRow {
+export function deploymentRow(d: Deployment, nowMs: number): WorkloadRow {
   return workloadRow(d, nowMs);
 }
 
-export function statefulSetRow(s: V1StatefulSet, nowMs: number): WorkloadRow {
+export function statefulSetRow(s: StatefulSet, nowMs: number): WorkloadRow {
   return workloadRow(s, nowMs);
 }
 
@@ -176,7 +170,7 @@ export const ServiceRowSchema = z.object({
 });
 export type ServiceRow = z.infer<typeof ServiceRowSchema>;
 
-export function serviceRow(s: V1Service, nowMs: number): ServiceRow {
+export function serviceRow(s: Service, nowMs: number): ServiceRow {
   const name = s.metadata?.name ?? '';
   const type = s.spec?.type ?? 'ClusterIP';
   const ports = (s.spec?.ports ?? []).map((p) => {
@@ -209,7 +203,7 @@ export const NamespaceRowSchema = z.object({
 });
 export type NamespaceRow = z.infer<typeof NamespaceRowSchema>;
 
-export function namespaceRow(ns: V1Namespace, tools: readonly string[], nowMs: number): NamespaceRow {
+export function namespaceRow(ns: Namespace, tools: readonly string[], nowMs: number): NamespaceRow {
   const name = ns.metadata?.name ?? '';
   const phase = ns.status?.phase ?? 'Active';
   return {

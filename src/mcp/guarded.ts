@@ -1,6 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { V1Namespace } from '@kubernetes/client-node';
-import type { CacheHealth, ClusterBackend, KindMap, ScalableKind, ScaleInfo } from '../kube/types.js';
+import type {
+  CacheHealth,
+  ClusterBackend,
+  KindMap,
+  Namespace,
+  ScalableKind,
+  ScaleInfo,
+} from '../kube/types.js';
 import { BackendError } from '../kube/types.js';
 import { evaluate, grantedTools, namespaceFilter, type PolicyIndex, permissions } from '../policy/index.js';
 import type { Caller, Decision, DecisionRequest, Permissions } from '../policy/types.js';
@@ -66,7 +72,7 @@ export interface Listed<T> {
 }
 
 export interface VisibleNamespace {
-  readonly namespace: V1Namespace;
+  readonly namespace: Namespace;
   /** The namespaced tools the caller may use there, sorted. */
   readonly tools: readonly string[];
 }

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { waitForCrdEstablished } from '../../src/kube/apply.js';
+import { waitForCrdEstablished } from './apply.js';
 import { HarnessError } from './log.js';
 import { REPO_ROOT } from './paths.js';
 

@@ -4,13 +4,14 @@
  * (a TCP proxy in front of the API server is cut and restored: the caches recover without a restart).
  */
 
-import fs from 'node:fs';
 import net from 'node:net';
-import { AppsV1Api, CoreV1Api, EventsV1Api, KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeBackend } from '../../src/kube/backend.js';
+import { KubeClient } from '../../src/kube/client.js';
+import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
 import { BackendError } from '../../src/kube/types.js';
-import { cluster, eventually, kubeConfig, scratchNamespace } from './support.js';
+import { cluster, eventually, kubeClient, kubeConfig, scratchNamespace } from './support.js';
 
 function deployment(name: string, replicas: number) {
   return {
@@ -50,13 +51,10 @@ async function errorOf(p: Promise<unknown>): Promise<BackendError> {
 }
 
 /** A kubeconfig like the run's, but whose server is `server`. */
-function kubeConfigFor(server: string): KubeConfig {
-  const kc = kubeConfig();
-  const text = fs.readFileSync(cluster().kubeconfig, 'utf8');
-  const current = kc.getCurrentCluster()?.server ?? '';
-  const other = new KubeConfig();
-  other.loadFromString(text.split(current).join(server));
-  return other;
+/** A client of the run's cluster, credentials and all, that dials `server` instead. */
+function clientFor(server: string): KubeClient {
+  const connection = loadKubeConfig(cluster().kubeconfig);
+  return new KubeClient({ ...connection, server });
 }
 
 /** A TCP proxy to the API server that the test can cut and restore. */
@@ -106,7 +104,7 @@ describe('KubeBackend on a real API server', () => {
   const core = () => kubeConfig().makeApiClient(CoreV1Api);
 
   beforeAll(async () => {
-    backend = new KubeBackend({ kubeConfig: kubeConfig(), reportingInstance: 'e2e-backend' });
+    backend = new KubeBackend({ client: kubeClient(), reportingInstance: 'e2e-backend' });
     backend.start();
     await backend.waitForSync(30_000);
   });
@@ -114,7 +112,7 @@ describe('KubeBackend on a real API server', () => {
     await backend?.stop();
   });
 
-  it('lists and gets from the watch caches, trimmed and typed alike for listed and watched objects', async () => {
+  it('lists and gets from the watch caches, trimmed alike for listed and watched objects', async () => {
     const namespace = ns();
     await apps().createNamespacedDeployment({ namespace, body: deployment('web', 2) });
     await apps().createNamespacedStatefulSet({
@@ -145,11 +143,12 @@ describe('KubeBackend on a real API server', () => {
     expect(web.spec?.template.spec?.volumes).toBeUndefined();
     expect(web.spec?.template.spec?.containers[0]?.env).toBeUndefined();
     expect(web.spec?.template.spec?.containers[0]?.image).toBe('registry.k8s.io/pause:3.10');
-    // Came through the watch (created after the sync), yet typed like a listed object.
-    expect(web.metadata?.creationTimestamp).toBeInstanceOf(Date);
-    // A listed object (the namespace existed before the backend started).
+    // Came through the watch (created after the sync): the API's JSON, RFC 3339 timestamps.
+    const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+    expect(web.metadata?.creationTimestamp).toMatch(rfc3339);
+    // A listed object (the namespace existed before the backend started): the same shape.
     const nsObj = backend.get('namespace', '', namespace);
-    expect(nsObj?.metadata?.creationTimestamp).toBeInstanceOf(Date);
+    expect(nsObj?.metadata?.creationTimestamp).toMatch(rfc3339);
 
     expect(
       await eventually('db cached', async () => backend.get('statefulset', namespace, 'db')),
@@ -253,7 +252,7 @@ describe('KubeBackend on a real API server', () => {
 
   it('reports an unreachable API server as disconnected and never synced', async () => {
     const dead = new KubeBackend({
-      kubeConfig: kubeConfigFor('https://127.0.0.1:1'),
+      client: clientFor('https://127.0.0.1:1'),
       backoff: { initialMs: 50, maxMs: 200 },
     });
     dead.start();
@@ -272,11 +271,11 @@ describe('KubeBackend on a real API server', () => {
 
   it('serves the stale cache while the API server is unreachable and recovers without a restart', async () => {
     const namespace = ns();
-    const target = new URL(kubeConfig().getCurrentCluster()?.server ?? '');
+    const target = new URL(loadKubeConfig(cluster().kubeconfig).server);
     const proxy = new CuttableProxy(target.hostname, Number(target.port));
     await proxy.open();
     const viaProxy = new KubeBackend({
-      kubeConfig: kubeConfigFor(`https://127.0.0.1:${proxy.port}`),
+      client: clientFor(`https://127.0.0.1:${proxy.port}`),
       backoff: { initialMs: 100, maxMs: 400 },
     });
     viaProxy.start();

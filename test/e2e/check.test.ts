@@ -6,7 +6,7 @@ import path from 'node:path';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRD_FILE, CRD_NAME, GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/index.js';
-import { applyManifestFile, waitForCrdEstablished } from '../../src/kube/apply.js';
+import { applyManifestFile, waitForCrdEstablished } from '../cluster/apply.js';
 import { cluster, kubeConfig, scratchNamespace } from './support.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

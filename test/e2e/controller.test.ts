@@ -26,11 +26,11 @@ import { CRD_FILE, CRD_NAME, GROUP, PLURAL, RULE_MESSAGES, VERSION } from '../..
 import { PolicyController } from '../../src/controller/controller.js';
 import { PolicyStore } from '../../src/controller/store.js';
 import { operatorMetrics } from '../../src/health/metrics.js';
-import { applyManifestFile, waitForCrdEstablished } from '../../src/kube/apply.js';
 import { EventRecorder } from '../../src/kube/events.js';
 import { evaluate } from '../../src/policy/index.js';
+import { applyManifestFile, waitForCrdEstablished } from '../cluster/apply.js';
 import { freePort } from '../cluster/cluster.js';
-import { cluster, eventually, kubeConfig, scratchNamespace } from './support.js';
+import { cluster, eventually, kubeClient, kubeConfig, scratchNamespace } from './support.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SAMPLES = path.join(ROOT, 'config/samples');
@@ -115,13 +115,13 @@ describe('the McpPolicy controller (in process)', () => {
   let controller: PolicyController;
 
   beforeAll(async () => {
-    const kc = kubeConfig();
+    const client = kubeClient();
     controller = new PolicyController({
-      kubeConfig: kc,
+      client,
       store,
       metrics,
       logger: pino({ level: 'warn' }),
-      events: new EventRecorder(kc, `e2e-${suffix}`),
+      events: new EventRecorder(client, `e2e-${suffix}`),
     });
     controller.start();
     await controller.synced(30_000);

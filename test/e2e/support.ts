@@ -5,15 +5,23 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeEach, inject } from 'vitest';
+import { KubeClient } from '../../src/kube/client.js';
+import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
 
 export function cluster() {
   return inject('cluster');
 }
 
+/** A client-node KubeConfig of the run's cluster: what the tests use to arrange and inspect. */
 export function kubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(cluster().kubeconfig);
   return kc;
+}
+
+/** The operator's own client (src/kube/client.ts) on the run's cluster: what the code under test uses. */
+export function kubeClient(): KubeClient {
+  return new KubeClient(loadKubeConfig(cluster().kubeconfig));
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails naming `what`. */

@@ -7,9 +7,8 @@ import {
   type LeaseClient,
   LeaseConflictError,
   type LeaseRecord,
-  MicroTime,
-  parseMicroTime,
 } from '../../../src/controller/leader.js';
+import { microTime, parseMicroTime } from '../../../src/kube/microtime.js';
 
 /** A clock whose time moves only when the test advances it. */
 class FakeClock implements Clock {
@@ -330,7 +329,7 @@ describe('the leader election loop', () => {
 describe('Lease times', () => {
   it('are written with six fractional digits and read back to the microsecond', () => {
     const t = Date.UTC(2026, 0, 2, 3, 4, 5, 678) + 0.912;
-    const json = JSON.stringify({ t: new MicroTime(t) });
+    const json = JSON.stringify({ t: microTime(t) });
     expect(json).toBe('{"t":"2026-01-02T03:04:05.678912Z"}');
     expect(parseMicroTime('2026-01-02T03:04:05.678912Z')).toBeCloseTo(t, 3);
     expect(parseMicroTime('2026-01-02T03:04:05Z')).toBe(Date.UTC(2026, 0, 2, 3, 4, 5));

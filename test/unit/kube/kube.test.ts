@@ -1,8 +1,9 @@
-import { ApiException, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { Backoff } from '../../../src/kube/backoff.js';
+import { KubeApiError } from '../../../src/kube/client.js';
 import { codeForStatus, toBackendError } from '../../../src/kube/errors.js';
 import { LAST_APPLIED_ANNOTATION, trimPod, trimWorkload } from '../../../src/kube/trim.js';
+import type { Deployment, Pod } from '../../../src/kube/types.js';
 import { BackendError } from '../../../src/kube/types.js';
 
 describe('Backoff', () => {
@@ -30,7 +31,7 @@ describe('Backoff', () => {
 
 describe('trim', () => {
   it('drops managedFields, the last-applied annotation and heavy pod fields, keeping what lists show', () => {
-    const pod: V1Pod = {
+    const pod: Pod = {
       metadata: {
         name: 'web-1',
         namespace: 'web',
@@ -73,7 +74,7 @@ describe('trim', () => {
   });
 
   it('trims a workload pod template and keeps other annotations', () => {
-    const d: V1Deployment = {
+    const d: Deployment = {
       metadata: {
         name: 'web',
         annotations: { keep: 'me', [LAST_APPLIED_ANNOTATION]: '{}' },
@@ -110,14 +111,14 @@ describe('BackendError mapping', () => {
   });
 
   it("keeps the API server's message and the cause", () => {
-    const api = new ApiException(
+    const api = new KubeApiError(
       409,
-      'Conflict',
-      JSON.stringify({
+      {
         kind: 'Status',
+        reason: 'Conflict',
         message: 'the object has been modified; please apply your changes to the latest version',
-      }),
-      {},
+      },
+      'PUT /apis/apps/v1/namespaces/web/deployments/web/scale',
     );
     const e = toBackendError(api, 'scale deployments web/web to 3');
     expect(e).toBeInstanceOf(BackendError);

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { V1Deployment, V1Namespace, V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import pino, { type Level } from 'pino';
 import { Registry } from 'prom-client';
+import type { Deployment, Namespace, Pod, Service, StatefulSet } from '../../../src/kube/types.js';
 import {
   BackendError,
   type CachedKind,
@@ -27,7 +27,7 @@ import { compile, type PolicyIndex, type PolicyObject } from '../../../src/polic
 export const NOW = Date.parse('2026-11-01T12:00:00Z');
 export const AUDIENCE = 'kubemcp';
 
-const ago = (seconds: number): Date => new Date(NOW - seconds * 1000);
+const ago = (seconds: number): string => new Date(NOW - seconds * 1000).toISOString().replace('.000Z', 'Z');
 
 // ---------------------------------------------------------------------------------------------
 // Tokens and a fake TokenReview
@@ -129,7 +129,7 @@ export const POLICIES: readonly PolicyObject[] = [
 // ---------------------------------------------------------------------------------------------
 // A fake in-memory cluster
 
-function ns(name: string, labels: Record<string, string>): V1Namespace {
+function ns(name: string, labels: Record<string, string>): Namespace {
   return { metadata: { name, labels, creationTimestamp: ago(86400 * 30) }, status: { phase: 'Active' } };
 }
 
@@ -137,7 +137,7 @@ function pod(
   namespace: string,
   name: string,
   opts: { app: string; ready?: boolean; restarts?: number; phase?: string; waiting?: string },
-): V1Pod {
+): Pod {
   const ready = opts.ready ?? true;
   return {
     metadata: {
@@ -185,14 +185,14 @@ function workload(namespace: string, name: string, replicas: number, ready: numb
     status: { replicas, readyReplicas: ready, updatedReplicas: replicas, availableReplicas: ready },
   };
 }
-const deployment = (namespace: string, name: string, replicas: number, ready: number): V1Deployment =>
+const deployment = (namespace: string, name: string, replicas: number, ready: number): Deployment =>
   workload(namespace, name, replicas, ready);
-const statefulSet = (namespace: string, name: string, replicas: number, ready: number): V1StatefulSet => ({
+const statefulSet = (namespace: string, name: string, replicas: number, ready: number): StatefulSet => ({
   ...workload(namespace, name, replicas, ready),
   spec: { ...workload(namespace, name, replicas, ready).spec, serviceName: name },
 });
 
-function service(namespace: string, name: string): V1Service {
+function service(namespace: string, name: string): Service {
   return {
     metadata: { namespace, name, creationTimestamp: ago(86400 * 3) },
     spec: {
@@ -276,14 +276,14 @@ export class FakeBackend implements ClusterBackend {
     );
   }
 
-  private workload(kind: ScalableKind, namespace: string, name: string): V1Deployment | V1StatefulSet {
+  private workload(kind: ScalableKind, namespace: string, name: string): Deployment | StatefulSet {
     if (!this.health.connected) throw new BackendError('Unavailable', 'connection refused');
     const obj = this.find(kind, namespace, name);
     if (obj === undefined) throw new BackendError('NotFound', `${kind}s "${name}" not found`);
     return obj;
   }
 
-  private info(obj: V1Deployment | V1StatefulSet): ScaleInfo {
+  private info(obj: Deployment | StatefulSet): ScaleInfo {
     return {
       replicas: obj.spec?.replicas ?? 1,
       readyReplicas: obj.status?.readyReplicas ?? 0,
@@ -292,7 +292,7 @@ export class FakeBackend implements ClusterBackend {
     };
   }
 
-  private bump(obj: V1Deployment | V1StatefulSet, replicas: number): void {
+  private bump(obj: Deployment | StatefulSet, replicas: number): void {
     if (obj.spec !== undefined) obj.spec.replicas = replicas;
     if (obj.metadata !== undefined)
       obj.metadata.resourceVersion = String(Number(obj.metadata.resourceVersion) + 1);

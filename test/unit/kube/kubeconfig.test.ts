@@ -1,0 +1,520 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import {
+  execCredentials,
+  loadKubeConfig,
+  loadKubeConfigFiles,
+  tokenFile,
+} from '../../../src/kube/kubeconfig.js';
+
+const CA = '-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n';
+const CERT = '-----BEGIN CERTIFICATE-----\nclient\n-----END CERTIFICATE-----\n';
+const KEY = '-----BEGIN PRIVATE KEY-----\nkey\n-----END PRIVATE KEY-----\n';
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+let tmp: string;
+beforeEach(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kubemcp-kubeconfig-'));
+});
+afterEach(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Writes a file under tmp (creating directories) and returns its absolute path. */
+function write(rel: string, content: string, mode?: number): string {
+  const file = path.join(tmp, rel);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, content, mode === undefined ? {} : { mode });
+  return file;
+}
+
+interface Entry {
+  name: string;
+  [k: string]: unknown;
+}
+
+/** A kubeconfig with one context `ctx` → cluster `c` → user `u` unless overridden. */
+function kubeconfig(
+  rel: string,
+  opts: {
+    cluster?: Record<string, unknown>;
+    user?: Record<string, unknown>;
+    context?: Record<string, unknown>;
+    clusters?: Entry[];
+    users?: Entry[];
+    contexts?: Entry[];
+    currentContext?: string | null;
+  } = {},
+): string {
+  const doc: Record<string, unknown> = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: opts.clusters ?? [
+      { name: 'c', cluster: { server: 'https://api.example:6443', ...opts.cluster } },
+    ],
+    users: opts.users ?? [{ name: 'u', user: { ...opts.user } }],
+    contexts: opts.contexts ?? [{ name: 'ctx', context: { cluster: 'c', user: 'u', ...opts.context } }],
+  };
+  if (opts.currentContext !== null) doc['current-context'] = opts.currentContext ?? 'ctx';
+  return write(rel, stringify(doc));
+}
+
+describe('loading a kubeconfig file', () => {
+  it('resolves a static token, inline CA and client certificate, TLS options and the namespace', async () => {
+    const file = kubeconfig('config', {
+      cluster: {
+        'certificate-authority-data': b64(CA),
+        'insecure-skip-tls-verify': true,
+        'tls-server-name': 'kubernetes.default',
+      },
+      user: { token: 's3cret', 'client-certificate-data': b64(CERT), 'client-key-data': b64(KEY) },
+      context: { namespace: 'team-a' },
+    });
+    const conn = loadKubeConfigFiles([file]);
+    expect(conn.server).toBe('https://api.example:6443');
+    expect(conn.tls).toEqual({
+      ca: CA,
+      cert: CERT,
+      key: KEY,
+      insecureSkipTLSVerify: true,
+      serverName: 'kubernetes.default',
+    });
+    expect(conn.namespace).toBe('team-a');
+    expect(conn.context).toBe('ctx');
+    expect(conn.source).toBe(file);
+    expect(await conn.credentials.get()).toEqual({ token: 's3cret' });
+    expect(conn.credentials.refresh()).toBe(false); // a static token cannot get better
+  });
+
+  it('reads certificate-authority, client-certificate, client-key and tokenFile relative to the kubeconfig', async () => {
+    write('sub/pki/ca.crt', CA);
+    write('sub/pki/client.crt', CERT);
+    write('sub/pki/client.key', KEY);
+    write('sub/token', 'file-token\n');
+    const file = kubeconfig('sub/config', {
+      cluster: { 'certificate-authority': 'pki/ca.crt' },
+      user: { 'client-certificate': 'pki/client.crt', 'client-key': 'pki/client.key', tokenFile: 'token' },
+    });
+    // Loaded from another working directory: paths still resolve against sub/.
+    const conn = loadKubeConfigFiles([file]);
+    expect(conn.tls).toEqual({ ca: CA, cert: CERT, key: KEY });
+    expect(conn.namespace).toBeUndefined();
+    expect(await conn.credentials.get()).toEqual({ token: 'file-token' });
+  });
+
+  it('names the missing file when a referenced certificate cannot be read', () => {
+    const file = kubeconfig('config', { cluster: { 'certificate-authority': 'nope/ca.crt' } });
+    expect(() => loadKubeConfigFiles([file])).toThrow(
+      `cannot read certificate-authority ${path.join(tmp, 'nope/ca.crt')}: ENOENT`,
+    );
+  });
+
+  it('has no credentials and no TLS material for a user with nothing set', async () => {
+    const conn = loadKubeConfigFiles([kubeconfig('config')]);
+    expect(conn.tls).toEqual({});
+    expect(await conn.credentials.get()).toEqual({});
+  });
+
+  it('selects another context with --context and names an unknown one', () => {
+    const file = kubeconfig('config', {
+      clusters: [
+        { name: 'c', cluster: { server: 'https://one:6443' } },
+        { name: 'd', cluster: { server: 'https://two:6443' } },
+      ],
+      contexts: [
+        { name: 'ctx', context: { cluster: 'c', user: 'u' } },
+        { name: 'other', context: { cluster: 'd', user: 'u', namespace: 'ns2' } },
+      ],
+    });
+    expect(loadKubeConfigFiles([file]).server).toBe('https://one:6443');
+    const other = loadKubeConfigFiles([file], 'other');
+    expect(other.server).toBe('https://two:6443');
+    expect(other.context).toBe('other');
+    expect(other.namespace).toBe('ns2');
+    expect(() => loadKubeConfigFiles([file], 'missing')).toThrow(
+      `kubeconfig ${file} has no context "missing"`,
+    );
+  });
+
+  it('asks for --context when no current-context is set', () => {
+    const file = kubeconfig('config', { currentContext: null });
+    expect(() => loadKubeConfigFiles([file])).toThrow(
+      `kubeconfig ${file} sets no current-context; pick one with --context`,
+    );
+    expect(loadKubeConfigFiles([file], 'ctx').server).toBe('https://api.example:6443');
+  });
+});
+
+describe('merging the files of KUBECONFIG', () => {
+  it('lets the first definition of a name win and takes current-context from the first file that sets it', async () => {
+    const first = kubeconfig('a/config', {
+      clusters: [{ name: 'shared', cluster: { server: 'https://first:6443' } }],
+      users: [{ name: 'shared-user', user: { token: 'first-token' } }],
+      contexts: [{ name: 'ctx-b', context: { cluster: 'shared', user: 'shared-user' } }],
+      currentContext: null,
+    });
+    const second = kubeconfig('b/config', {
+      clusters: [
+        { name: 'shared', cluster: { server: 'https://second:6443' } },
+        { name: 'only-second', cluster: { server: 'https://only-second:6443' } },
+      ],
+      users: [{ name: 'shared-user', user: { token: 'second-token' } }],
+      contexts: [
+        { name: 'ctx-b', context: { cluster: 'only-second', user: 'shared-user' } },
+        { name: 'ctx-second', context: { cluster: 'only-second', user: 'shared-user' } },
+      ],
+      currentContext: 'ctx-b',
+    });
+    const env = { KUBECONFIG: [first, path.join(tmp, 'missing'), second].join(path.delimiter) };
+    const conn = loadKubeConfig(undefined, undefined, { env, home: tmp });
+    // current-context from b (a sets none), but the ctx-b *definition* from a.
+    expect(conn.context).toBe('ctx-b');
+    expect(conn.server).toBe('https://first:6443');
+    expect(await conn.credentials.get()).toEqual({ token: 'first-token' });
+    expect(conn.source).toBe(`${first}:${second}`);
+    // Names only the second file defines are still reachable.
+    const only = loadKubeConfig(undefined, 'ctx-second', { env, home: tmp });
+    expect(only.server).toBe('https://only-second:6443');
+    expect(await only.credentials.get()).toEqual({ token: 'first-token' });
+  });
+
+  it('takes current-context from the first file when both set it', () => {
+    const first = kubeconfig('a/config', {
+      clusters: [{ name: 'c1', cluster: { server: 'https://first:6443' } }],
+      contexts: [{ name: 'one', context: { cluster: 'c1' } }],
+      currentContext: 'one',
+    });
+    const second = kubeconfig('b/config', {
+      clusters: [{ name: 'c2', cluster: { server: 'https://second:6443' } }],
+      contexts: [{ name: 'two', context: { cluster: 'c2' } }],
+      currentContext: 'two',
+    });
+    const env = { KUBECONFIG: `${first}${path.delimiter}${second}` };
+    expect(loadKubeConfig(undefined, undefined, { env, home: tmp }).context).toBe('one');
+  });
+});
+
+describe('in-cluster', () => {
+  function serviceAccount(): string {
+    const dir = path.join(tmp, 'sa');
+    write('sa/token', 'pod-token\n');
+    write('sa/ca.crt', CA);
+    write('sa/namespace', 'kubemcp-system\n');
+    return dir;
+  }
+
+  it('uses the ServiceAccount token, CA and namespace', async () => {
+    const conn = loadKubeConfig(undefined, undefined, {
+      env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' },
+      serviceAccountDir: serviceAccount(),
+      home: tmp,
+    });
+    expect(conn.server).toBe('https://10.96.0.1:443');
+    expect(conn.tls).toEqual({ ca: CA });
+    expect(conn.namespace).toBe('kubemcp-system');
+    expect(conn.source).toBe('in-cluster');
+    expect(conn.context).toBeUndefined();
+    expect(await conn.credentials.get()).toEqual({ token: 'pod-token' });
+  });
+
+  it('brackets an IPv6 service host', () => {
+    const conn = loadKubeConfig(undefined, undefined, {
+      env: { KUBERNETES_SERVICE_HOST: 'fd00:10:96::1', KUBERNETES_SERVICE_PORT: '443' },
+      serviceAccountDir: serviceAccount(),
+      home: tmp,
+    });
+    expect(conn.server).toBe('https://[fd00:10:96::1]:443');
+    expect(new URL(conn.server).hostname).toBe('[fd00:10:96::1]');
+  });
+
+  it('refuses --context in-cluster', () => {
+    expect(() =>
+      loadKubeConfig(undefined, 'x', {
+        env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' },
+        serviceAccountDir: serviceAccount(),
+        home: tmp,
+      }),
+    ).toThrow('--context x needs a kubeconfig file');
+  });
+});
+
+describe('which configuration wins', () => {
+  const inClusterEnv = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
+
+  it('an explicit file, then KUBECONFIG, then in-cluster, then ~/.kube/config', () => {
+    write('sa/token', 'pod-token');
+    const sa = path.join(tmp, 'sa');
+    const explicit = kubeconfig('explicit', { cluster: { server: 'https://explicit:6443' } });
+    const fromEnv = kubeconfig('env-config', { cluster: { server: 'https://from-env:6443' } });
+    const home = path.join(tmp, 'home');
+    kubeconfig('home/.kube/config', { cluster: { server: 'https://from-home:6443' } });
+
+    const env = { ...inClusterEnv, KUBECONFIG: fromEnv };
+    const opts = { env, serviceAccountDir: sa, home };
+    expect(loadKubeConfig(explicit, undefined, opts).server).toBe('https://explicit:6443');
+    expect(loadKubeConfig(undefined, undefined, opts).server).toBe('https://from-env:6443');
+    // KUBECONFIG naming only missing files is skipped.
+    const stale = { ...opts, env: { ...inClusterEnv, KUBECONFIG: path.join(tmp, 'gone') } };
+    expect(loadKubeConfig(undefined, undefined, stale).source).toBe('in-cluster');
+    expect(loadKubeConfig(undefined, undefined, { ...opts, env: inClusterEnv }).source).toBe('in-cluster');
+    // Without a token file there is no in-cluster config.
+    const noSa = { env: inClusterEnv, serviceAccountDir: path.join(tmp, 'no-sa'), home };
+    expect(loadKubeConfig(undefined, undefined, noSa).server).toBe('https://from-home:6443');
+    expect(loadKubeConfig(undefined, undefined, { env: {}, serviceAccountDir: sa, home }).server).toBe(
+      'https://from-home:6443',
+    );
+  });
+
+  it('says how to configure a cluster when there is nothing at all', () => {
+    expect(() =>
+      loadKubeConfig(undefined, undefined, {
+        env: {},
+        serviceAccountDir: path.join(tmp, 'sa'),
+        home: tmp,
+      }),
+    ).toThrow(/^no cluster to talk to: pass --kubeconfig, set KUBECONFIG, create ~\/\.kube\/config/);
+  });
+});
+
+describe('unsupported settings fail clearly', () => {
+  it('auth-provider', () => {
+    const file = kubeconfig('config', { user: { 'auth-provider': { name: 'oidc', config: {} } } });
+    expect(() => loadKubeConfigFiles([file])).toThrow(
+      'user u uses the auth-provider "oidc", which kubemcp does not support; use an exec credential plugin instead',
+    );
+  });
+
+  it('basic auth', () => {
+    const file = kubeconfig('config', { user: { username: 'admin', password: 'hunter2' } });
+    expect(() => loadKubeConfigFiles([file])).toThrow('user u uses basic auth');
+    try {
+      loadKubeConfigFiles([file]);
+    } catch (err) {
+      expect((err as Error).message).not.toContain('hunter2');
+    }
+  });
+
+  it('proxy-url', () => {
+    const file = kubeconfig('config', { cluster: { 'proxy-url': 'http://proxy:3128' } });
+    expect(() => loadKubeConfigFiles([file])).toThrow(
+      `kubeconfig ${file}: cluster c sets proxy-url, which kubemcp does not support`,
+    );
+  });
+
+  it('a client certificate without a key, and a key without a certificate', () => {
+    const certOnly = kubeconfig('a', { user: { 'client-certificate-data': b64(CERT) } });
+    expect(() => loadKubeConfigFiles([certOnly])).toThrow(
+      'user u has a client certificate without a key, or a key without one',
+    );
+    const keyOnly = kubeconfig('b', { user: { 'client-key-data': b64(KEY) } });
+    expect(() => loadKubeConfigFiles([keyOnly])).toThrow('user u has a client certificate without a key');
+  });
+});
+
+describe('tokenFile', () => {
+  it('re-reads the file only after 60 seconds, or after refresh()', async () => {
+    const file = write('token', 'one\n');
+    let now = 1_000_000;
+    const creds = tokenFile(file, () => now);
+    expect(await creds.get()).toEqual({ token: 'one' });
+
+    fs.writeFileSync(file, 'two');
+    now += 59_999;
+    expect(await creds.get()).toEqual({ token: 'one' });
+    now += 1;
+    expect(await creds.get()).toEqual({ token: 'two' });
+
+    fs.writeFileSync(file, 'three');
+    now += 10;
+    expect(await creds.get()).toEqual({ token: 'two' });
+    expect(creds.refresh()).toBe(true);
+    expect(await creds.get()).toEqual({ token: 'three' });
+  });
+
+  it('keeps the last good token while the file cannot be read (rotation), and fails without one', async () => {
+    const file = write('token', 'good');
+    let now = 0;
+    const creds = tokenFile(file, () => now);
+    expect(await creds.get()).toEqual({ token: 'good' });
+    fs.rmSync(file);
+    now += 60_000;
+    expect(await creds.get()).toEqual({ token: 'good' });
+    creds.refresh();
+    expect(await creds.get()).toEqual({ token: 'good' });
+    fs.writeFileSync(file, 'rotated');
+    now += 60_000;
+    expect(await creds.get()).toEqual({ token: 'rotated' });
+    await expect(tokenFile(`${file}.missing`).get()).rejects.toThrow(/ENOENT/);
+  });
+
+  it('refuses an empty token file', async () => {
+    const file = write('token', '  \n');
+    await expect(tokenFile(file).get()).rejects.toThrow(`token file ${file} is empty`);
+  });
+});
+
+describe('exec credential plugins', () => {
+  /**
+   * A plugin that counts its runs in $OUT/count, saves KUBERNETES_EXEC_INFO to $OUT/info.json and
+   * prints a token "token-<run>" expiring at $EXPIRY (when set).
+   */
+  function plugin(rel = 'plugin.sh'): string {
+    return write(
+      rel,
+      [
+        '#!/bin/sh',
+        'echo run >> "$OUT/count"',
+        'n=$(wc -l < "$OUT/count" | tr -d " ")',
+        'printf "%s" "$KUBERNETES_EXEC_INFO" > "$OUT/info.json"',
+        'if [ -n "$EXPIRY" ]; then exp=",\\"expirationTimestamp\\":\\"$EXPIRY\\""; else exp=""; fi',
+        'printf \'{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"token-%s"%s}}\\n\' "$n" "$exp"',
+        '',
+      ].join('\n'),
+      0o755,
+    );
+  }
+  const runs = (): number => fs.readFileSync(path.join(tmp, 'count'), 'utf8').trim().split('\n').length;
+  const info = (): unknown => JSON.parse(fs.readFileSync(path.join(tmp, 'info.json'), 'utf8'));
+
+  it('returns the token and passes KUBERNETES_EXEC_INFO', async () => {
+    const creds = execCredentials({
+      command: plugin(),
+      args: [],
+      env: { OUT: tmp },
+      apiVersion: 'client.authentication.k8s.io/v1beta1',
+    });
+    expect(await creds.get()).toEqual({ token: 'token-1' });
+    expect(info()).toEqual({
+      apiVersion: 'client.authentication.k8s.io/v1beta1',
+      kind: 'ExecCredential',
+      spec: { interactive: false },
+    });
+  });
+
+  it('caches the credential until ten seconds before expirationTimestamp; refresh() forces a new run', async () => {
+    const expiry = Date.parse('2030-01-01T00:00:00Z');
+    let now = expiry - 3_600_000;
+    const creds = execCredentials(
+      { command: plugin(), args: [], env: { OUT: tmp, EXPIRY: '2030-01-01T00:00:00Z' }, apiVersion: 'v1' },
+      () => now,
+    );
+    // Concurrent first calls share one run.
+    const [a, b] = await Promise.all([creds.get(), creds.get()]);
+    expect(a).toEqual({ token: 'token-1' });
+    expect(b).toEqual({ token: 'token-1' });
+    expect(runs()).toBe(1);
+
+    now = expiry - 10_001;
+    expect(await creds.get()).toEqual({ token: 'token-1' });
+    expect(runs()).toBe(1);
+    now = expiry - 10_000;
+    expect(await creds.get()).toEqual({ token: 'token-2' });
+    expect(runs()).toBe(2);
+
+    now = expiry - 3_600_000;
+    expect(await creds.get()).toEqual({ token: 'token-2' });
+    expect(creds.refresh()).toBe(true);
+    expect(await creds.get()).toEqual({ token: 'token-3' });
+    expect(runs()).toBe(3);
+  });
+
+  it('caches a credential without expirationTimestamp until refresh()', async () => {
+    let now = 0;
+    const creds = execCredentials(
+      { command: plugin(), args: [], env: { OUT: tmp }, apiVersion: 'v1' },
+      () => now,
+    );
+    expect(await creds.get()).toEqual({ token: 'token-1' });
+    now = 10 * 365 * 86_400_000;
+    expect(await creds.get()).toEqual({ token: 'token-1' });
+    creds.refresh();
+    expect(await creds.get()).toEqual({ token: 'token-2' });
+  });
+
+  it('is configured from a kubeconfig: relative command, args, env and cluster info', async () => {
+    plugin('bin/plugin.sh');
+    const file = kubeconfig('config', {
+      cluster: { 'certificate-authority-data': b64(CA), 'tls-server-name': 'api.internal' },
+      user: {
+        exec: {
+          apiVersion: 'client.authentication.k8s.io/v1',
+          command: './bin/plugin.sh',
+          args: ['--cluster', 'prod'],
+          env: [{ name: 'OUT', value: tmp }],
+          provideClusterInfo: true,
+          interactiveMode: 'Never',
+        },
+      },
+    });
+    const conn = loadKubeConfigFiles([file]);
+    expect(await conn.credentials.get()).toEqual({ token: 'token-1' });
+    expect(info()).toEqual({
+      apiVersion: 'client.authentication.k8s.io/v1',
+      kind: 'ExecCredential',
+      spec: {
+        interactive: false,
+        cluster: {
+          server: 'https://api.example:6443',
+          'certificate-authority-data': b64(CA),
+          'tls-server-name': 'api.internal',
+        },
+      },
+    });
+  });
+
+  it('returns a client certificate handed out by the plugin', async () => {
+    const command = write(
+      'cert.sh',
+      `#!/bin/sh\nprintf '%s' '${JSON.stringify({
+        kind: 'ExecCredential',
+        status: { clientCertificateData: CERT, clientKeyData: KEY },
+      })}'\n`,
+      0o755,
+    );
+    const creds = execCredentials({ command, args: [], env: {}, apiVersion: 'v1' });
+    expect(await creds.get()).toEqual({ cert: CERT, key: KEY });
+  });
+
+  it('names the command and its last stderr line when the plugin fails', async () => {
+    const command = write(
+      'fail.sh',
+      '#!/bin/sh\necho "working..." >&2\necho "login expired" >&2\nexit 3\n',
+      0o755,
+    );
+    const creds = execCredentials({ command, args: [], env: {}, apiVersion: 'v1' });
+    await expect(creds.get()).rejects.toThrow(`exec credential plugin ${command} failed: login expired`);
+  });
+
+  it('gives the exit code when a failing plugin writes nothing to stderr', async () => {
+    const command = write('silent.sh', '#!/bin/sh\nexit 3\n', 0o755);
+    const creds = execCredentials({ command, args: [], env: {}, apiVersion: 'v1' });
+    await expect(creds.get()).rejects.toThrow(`exec credential plugin ${command} failed: exit code 3`);
+  });
+
+  it('names the command and the installHint when the command is missing', async () => {
+    const creds = execCredentials({
+      command: 'kubemcp-test-no-such-plugin',
+      args: [],
+      env: {},
+      apiVersion: 'v1',
+      installHint: 'Install it with: brew install no-such-plugin',
+    });
+    await expect(creds.get()).rejects.toThrow(
+      'exec credential plugin kubemcp-test-no-such-plugin failed: command not found\nInstall it with: brew install no-such-plugin',
+    );
+  });
+
+  it('refuses output that is not an ExecCredential, or one without credentials', async () => {
+    const garbage = write('garbage.sh', '#!/bin/sh\necho hello\n', 0o755);
+    await expect(
+      execCredentials({ command: garbage, args: [], env: {}, apiVersion: 'v1' }).get(),
+    ).rejects.toThrow(`exec credential plugin ${garbage} printed something other than an ExecCredential`);
+    const empty = write('empty.sh', '#!/bin/sh\necho \'{"status":{}}\'\n', 0o755);
+    await expect(
+      execCredentials({ command: empty, args: [], env: {}, apiVersion: 'v1' }).get(),
+    ).rejects.toThrow(`exec credential plugin ${empty} returned neither a token nor a client certificate`);
+  });
+});
