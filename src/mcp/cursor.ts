@@ -132,60 +132,57 @@ export function paginate<T>(
 }
 
 /**
- * paginate() for namespaced objects that are already grouped and sorted (`namespaces` ascending, each
- * group ascending by name), with the sort key [namespace, name]: the same page, total and cursor as
- * paginate() over the matching objects, without copying or sorting them. Groups before the cursor's
- * namespace are only counted; the cursor's place inside its namespace is found by binary search.
- * Without `matches` a call costs O(namespaces + limit); with it, every object of the listed
- * namespaces is tested once (still no sort, no copy).
+ * paginate() over items that are already grouped and sorted: `groups` ascending by their key prefix
+ * (e.g. [namespace], or [kind, namespace]), each group's items ascending by name, with the sort key
+ * [...groupKey, name]. Gives the same page, total and cursor as paginate() over the matching items,
+ * without copying or sorting them: the cursor's place in each group is found by binary search.
+ * Without `matches` a call costs O(groups · log + limit); with it, every item of every group is
+ * tested once (still no sort, no copy).
  */
-export function paginateSorted<T>(
-  namespaces: readonly string[],
-  groupOf: (namespace: string) => readonly T[],
+export function paginateGroups<G, T>(
+  groups: readonly G[],
+  keyOf: (group: G) => CursorKey,
+  itemsOf: (group: G) => readonly T[],
   nameOf: (item: T) => string,
   matches: ((item: T) => boolean) | undefined,
   opts: { limit: number; cursor?: string | undefined; fingerprint: string },
-): Page<T> {
+): Page<{ readonly group: G; readonly item: T }> {
   const after = cursorKey(opts);
-  const page: T[] = [];
-  /** Namespace of the last item on the page. */
-  let lastNamespace = '';
+  const page: { group: G; item: T }[] = [];
   let total = 0;
   /** Matching items after the cursor (page included). */
   let remaining = 0;
-  for (const namespace of namespaces) {
-    const group = groupOf(namespace);
-    // First index whose key [namespace, name] is past the cursor.
+  for (const group of groups) {
+    const items = itemsOf(group);
+    if (items.length === 0) continue;
+    const prefix = keyOf(group);
+    // First index whose key [...prefix, name] is past the cursor.
     let start = 0;
     if (after !== undefined) {
       let lo = 0;
-      let hi = group.length;
+      let hi = items.length;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (compareKeys([namespace, nameOf(group[mid] as T)], after) > 0) hi = mid;
+        if (compareKeys([...prefix, nameOf(items[mid] as T)], after) > 0) hi = mid;
         else lo = mid + 1;
       }
       start = lo;
     }
     if (matches === undefined) {
-      total += group.length;
-      remaining += group.length - start;
-      for (let i = start; i < group.length && page.length < opts.limit; i++) {
-        page.push(group[i] as T);
-        lastNamespace = namespace;
+      total += items.length;
+      remaining += items.length - start;
+      for (let i = start; i < items.length && page.length < opts.limit; i++) {
+        page.push({ group, item: items[i] as T });
       }
       continue;
     }
-    for (let i = 0; i < group.length; i++) {
-      const item = group[i] as T;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as T;
       if (!matches(item)) continue;
       total++;
       if (i < start) continue;
       remaining++;
-      if (page.length < opts.limit) {
-        page.push(item);
-        lastNamespace = namespace;
-      }
+      if (page.length < opts.limit) page.push({ group, item });
     }
   }
   const tail = page.at(-1);
@@ -193,7 +190,23 @@ export function paginateSorted<T>(
     items: page,
     total,
     ...(remaining > opts.limit && tail !== undefined
-      ? { nextCursor: encodeCursor(opts.fingerprint, [lastNamespace, nameOf(tail)]) }
+      ? { nextCursor: encodeCursor(opts.fingerprint, [...keyOf(tail.group), nameOf(tail.item)]) }
       : {}),
+  };
+}
+
+/** paginateGroups() for namespaced objects grouped by namespace: the sort key is [namespace, name]. */
+export function paginateSorted<T>(
+  namespaces: readonly string[],
+  groupOf: (namespace: string) => readonly T[],
+  nameOf: (item: T) => string,
+  matches: ((item: T) => boolean) | undefined,
+  opts: { limit: number; cursor?: string | undefined; fingerprint: string },
+): Page<T> {
+  const page = paginateGroups(namespaces, (ns) => [ns], groupOf, nameOf, matches, opts);
+  return {
+    items: page.items.map((e) => e.item),
+    total: page.total,
+    ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
   };
 }

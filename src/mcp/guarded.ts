@@ -225,6 +225,21 @@ export class GuardedClient {
   }
 
   /**
+   * listReadable() grouped and sorted: the namespaces whose objects the caller may read (ascending)
+   * and each one's objects by name, shared from the backend's sorted snapshot (no copy, no sort).
+   * Undefined when the backend keeps no sorted snapshot.
+   */
+  readableSorted<K extends ServedKind>(
+    kind: K,
+  ): { namespaces: readonly string[]; inNamespace: (namespace: string) => readonly KindMap[K][] } | undefined {
+    if (this.backend.listSorted === undefined) return undefined;
+    const sorted = this.backend.listSorted(kind);
+    if (!this.grantedTools().has(LIST_TOOL[kind])) return { namespaces: [], inNamespace: () => [] };
+    const allows = namespaceFilter(this.index, this.caller, LIST_TOOL[kind]);
+    return { namespaces: sorted.namespaces.filter(allows), inNamespace: sorted.inNamespace };
+  }
+
+  /**
    * One object, or undefined when it does not exist OR the caller may not read it: the two are
    * deliberately indistinguishable (resources/read).
    */

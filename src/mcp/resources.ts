@@ -6,7 +6,7 @@ import type {
 } from '@modelcontextprotocol/server';
 import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError } from '@modelcontextprotocol/server';
 import type { KindMap } from '../kube/types.js';
-import { fingerprint, paginate } from './cursor.js';
+import { fingerprint, paginate, paginateGroups } from './cursor.js';
 import { ToolError } from './errors.js';
 import { deploymentRow, podRow, serviceRow, statefulSetRow } from './format.js';
 import { type GuardedClient, SERVED_KINDS, type ServedKind } from './guarded.js';
@@ -93,26 +93,57 @@ function describe(
   };
 }
 
+type ResourceEntry = { readonly kind: ServedKind; readonly obj: KindMap[ServedKind] };
+
+/** Every readable object in [kind, namespace, name] order, one page at a time. */
+function resourcePage(
+  client: GuardedClient,
+  cursor: string | undefined,
+  pageSize: number,
+): { items: ResourceEntry[]; nextCursor?: string } {
+  const opts = { limit: pageSize, cursor, fingerprint: fingerprint(['resources/list']) };
+  const kindKey = (kind: ServedKind): string => String(SERVED_KINDS.indexOf(kind));
+  const sorted = SERVED_KINDS.map((kind) => ({ kind, view: client.readableSorted(kind) }));
+  if (sorted.every((s) => s.view !== undefined)) {
+    // The backend's sorted snapshots: O(namespaces + page) per call, no copy or sort of every object.
+    const groups: { kind: ServedKind; namespace: string; items: readonly KindMap[ServedKind][] }[] = [];
+    for (const { kind, view } of sorted) {
+      for (const namespace of view?.namespaces ?? []) {
+        groups.push({ kind, namespace, items: view?.inNamespace(namespace) ?? [] });
+      }
+    }
+    const page = paginateGroups(
+      groups,
+      (g) => [kindKey(g.kind), g.namespace],
+      (g) => g.items,
+      (o) => o.metadata?.name ?? '',
+      undefined,
+      opts,
+    );
+    return {
+      items: page.items.map(({ group, item }) => ({ kind: group.kind, obj: item })),
+      ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
+    };
+  }
+  const entries: ResourceEntry[] = [];
+  for (const kind of SERVED_KINDS) {
+    for (const obj of client.listReadable(kind).items) entries.push({ kind, obj });
+  }
+  return paginate(
+    entries,
+    (e) => [kindKey(e.kind), e.obj.metadata?.namespace ?? '', e.obj.metadata?.name ?? ''],
+    opts,
+  );
+}
+
 export function listResources(
   client: GuardedClient,
   cursor: string | undefined,
   opts: { pageSize: number; now: number },
 ): ListResourcesResult {
-  const entries: { kind: ServedKind; obj: KindMap[ServedKind] }[] = [];
-  for (const kind of SERVED_KINDS) {
-    for (const obj of client.listReadable(kind).items) entries.push({ kind, obj });
-  }
-  let page: ReturnType<typeof paginate<(typeof entries)[number]>>;
+  let page: { items: ResourceEntry[]; nextCursor?: string };
   try {
-    page = paginate(
-      entries,
-      (e) => [
-        String(SERVED_KINDS.indexOf(e.kind)),
-        e.obj.metadata?.namespace ?? '',
-        e.obj.metadata?.name ?? '',
-      ],
-      { limit: opts.pageSize, cursor, fingerprint: fingerprint(['resources/list']) },
-    );
+    page = resourcePage(client, cursor, opts.pageSize);
   } catch (err) {
     if (err instanceof ToolError) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Invalid cursor');
     throw err;

@@ -7,7 +7,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KindMap, NamespacedKind, SortedSnapshot } from '../../../src/kube/types.js';
-import { call, connect, type Harness, startHarness, TOKENS, type Who } from './helpers.js';
+import { call, connect, type Harness, post, startHarness, TOKENS, type Who } from './helpers.js';
 
 let h: Harness;
 const clients: Client[] = [];
@@ -91,6 +91,63 @@ describe('list tools over a sorted snapshot', () => {
       expect(sorted).toEqual(plain);
       if (who === 'alice') expect(used.length).toBeGreaterThan(0);
       delete (h.backend as { listSorted?: unknown }).listSorted;
+    }
+  });
+});
+
+describe('resources/list over sorted snapshots', () => {
+  /** Every page of resources/list for a caller (raw JSON-RPC: the SDK client would merge pages). */
+  async function resourceTranscript(who: Who): Promise<unknown[]> {
+    const out: unknown[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const res = await post(
+        h,
+        { jsonrpc: '2.0', id: 1, method: 'resources/list', params: cursor === undefined ? {} : { cursor } },
+        { token: TOKENS[who] },
+      );
+      const body = res.json as { result?: { nextCursor?: string }; error?: unknown };
+      out.push(body);
+      cursor = body.result?.nextCursor;
+      if (cursor === undefined) return out;
+    }
+    throw new Error('resources/list did not end within 100 pages');
+  }
+
+  it('pages exactly as the copy-and-sort path, for every caller and page size', async () => {
+    for (const pageSize of [1, 2, 3, 100]) {
+      await h.close();
+      h = await startHarness({ options: { resourcePageSize: pageSize } });
+      for (const who of ['alice', 'copilot', 'bob', 'mallory'] as const) {
+        const plain = await resourceTranscript(who);
+        const used = enableSorted();
+        const sorted = await resourceTranscript(who);
+        expect(sorted).toEqual(plain);
+        if (who === 'alice') {
+          expect(used.length).toBeGreaterThan(0); // the sorted path was taken
+          if (pageSize < 3) expect(plain.length).toBeGreaterThan(3); // and pages were chained
+        }
+        delete (h.backend as { listSorted?: unknown }).listSorted;
+      }
+    }
+  });
+
+  it('refuses a cursor of another query on both paths', async () => {
+    const lists = await post(
+      h,
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_pods', arguments: { limit: 1 } } },
+      { token: TOKENS.alice },
+    );
+    const foreign = (lists.json as { result: { structuredContent: { nextCursor: string } } }).result
+      .structuredContent.nextCursor;
+    for (const sorted of [false, true]) {
+      if (sorted) enableSorted();
+      const res = await post(
+        h,
+        { jsonrpc: '2.0', id: 1, method: 'resources/list', params: { cursor: foreign } },
+        { token: TOKENS.alice },
+      );
+      expect(res.json).toMatchObject({ error: { code: -32602, message: 'Invalid cursor' } });
     }
   });
 });
