@@ -14,7 +14,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../util/yaml.js';
 
 /** Credentials for one request. */
 export interface CredentialSet {
@@ -233,7 +233,7 @@ function readConfigFile(file: string, merged: MergedConfig): void {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = yaml().parse(text);
   } catch (err) {
     throw new Error(`kubeconfig ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }

@@ -231,7 +231,9 @@ export class GuardedClient {
    */
   readableSorted<K extends ServedKind>(
     kind: K,
-  ): { namespaces: readonly string[]; inNamespace: (namespace: string) => readonly KindMap[K][] } | undefined {
+  ):
+    | { namespaces: readonly string[]; inNamespace: (namespace: string) => readonly KindMap[K][] }
+    | undefined {
     if (this.backend.listSorted === undefined) return undefined;
     const sorted = this.backend.listSorted(kind);
     if (!this.grantedTools().has(LIST_TOOL[kind])) return { namespaces: [], inNamespace: () => [] };

@@ -401,6 +401,10 @@ export async function startCluster(opts: StartOptions): Promise<ClusterState> {
       `--service-account-private-key-file=${creds.saKey}`,
       `--root-ca-file=${creds.caCert}`,
       '--cluster-name=kubemcp-local',
+      // The default client rate (20 requests/s) makes ReplicaSets create about 20 pods/s; the
+      // benchmarks' 10,000 pods would take 8 minutes. A local single-user server can take more.
+      '--kube-api-qps=200',
+      '--kube-api-burst=400',
     ]);
     launch('kube-scheduler', [...common, `--secure-port=${schedPort}`]);
     launch('kwok', [
