@@ -5,6 +5,8 @@
  *                        --repeat 2 --cases noop,list,list-ns --scale-calls 20 --pod-timeout 900
  *                        --profile --node-options="--max-old-space-size=128" --no-build]
  *
+ * The server runs with the NODE_OPTIONS of config/manager/deployment.yaml unless --node-options is given.
+ *
  * Uses the e2e cluster rules (a running `cluster:up` in KUBEMCP_CLUSTER_DIR is reused and keeps its
  * pods between runs; otherwise a local control plane is started and stopped). Per pod count:
  *   1. scales 20 bench Deployments (kwok makes the pods Running/Ready; bench/lib/workload.ts) and
@@ -35,6 +37,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { AppsV1Api, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import {
   acquireLiveCluster,
   applyPolicy,
@@ -82,7 +85,7 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     cases: { type: 'string', default: 'noop,list,list-ns' },
-    'node-options': { type: 'string', default: '' },
+    'node-options': { type: 'string' },
   },
 });
 const POD_COUNTS = values.pods.split(',').map(Number);
@@ -91,8 +94,22 @@ const DURATION_MS = Number(values.duration) * 1000;
 const WARMUP_MS = Number(values.warmup) * 1000;
 const SCALE_CALLS = Number(values['scale-calls']);
 const REPEAT = Number(values.repeat);
-/** Extra node flags for the server (e.g. "--max-old-space-size=96"), to measure runtime settings. */
-const NODE_OPTIONS = values['node-options'].split(' ').filter((f) => f !== '');
+/**
+ * Node flags of the server: by default the NODE_OPTIONS the shipped Deployment sets (so memory is
+ * measured as the operator runs); --node-options replaces them (--node-options= for none).
+ */
+const NODE_OPTIONS = (values['node-options'] ?? shippedNodeOptions()).split(' ').filter((f) => f !== '');
+
+/** NODE_OPTIONS of the manager container in config/manager/deployment.yaml. */
+function shippedNodeOptions(): string {
+  const manifest = parseYaml(
+    fs.readFileSync(path.join(ROOT, 'config', 'manager', 'deployment.yaml'), 'utf8'),
+  ) as {
+    spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } };
+  };
+  const env = manifest.spec?.template?.spec?.containers?.flatMap((c) => c.env ?? []) ?? [];
+  return env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+}
 
 interface Case {
   readonly key: string;
@@ -539,6 +556,9 @@ async function stage(kc: KubeConfig, pods: number): Promise<StageResult> {
 async function main(): Promise<number> {
   fs.mkdirSync(RESULTS, { recursive: true });
   if (!values['no-build']) build();
+  log(
+    `▸ server Node flags: ${NODE_OPTIONS.join(' ') || '(none)'}${values['node-options'] === undefined ? " (the shipped Deployment's NODE_OPTIONS)" : ''}`,
+  );
   const started = new Date();
   const live = await acquireLiveCluster();
   const stages: StageResult[] = [];

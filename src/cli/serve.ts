@@ -181,6 +181,7 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
       await elector?.stop(); // releases the Lease
       await backend.stop();
       await health.close();
+      client.close();
       logger.info('stopped');
     })();
     return done;

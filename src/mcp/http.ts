@@ -378,10 +378,11 @@ export function createMcpApp(deps: McpAppDeps): Express {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
+    // No body: the SDK takes the parsed message (parsedBody below) and never reads it, and a body
+    // would cost a copy and a web stream per request.
     const request = new Request(new URL(req.originalUrl, opts.publicUrl), {
       method: 'POST',
       headers,
-      body: new Uint8Array(body),
       signal: abort.signal,
     });
     // The token itself never goes past authentication: the SDK gets the identity, not the credential.
