@@ -56,6 +56,7 @@ export class EventRecorder {
         'POST',
         `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`,
         {
+          timeoutMs: 10_000, // best effort: never hold up the operation it describes
           body: {
             apiVersion: 'events.k8s.io/v1',
             kind: 'Event',

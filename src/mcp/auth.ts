@@ -184,11 +184,15 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
  * The production TokenReviewFn: POST a TokenReview with the operator's own credentials. Errors are
  * re-thrown without the response body (the API server echoes the token in a TokenReview).
  */
+const TOKEN_REVIEW_TIMEOUT_MS = 10_000;
+
 export function kubeTokenReview(client: KubeClient): TokenReviewFn {
   return async (token, audiences) => {
     let status: V1TokenReview['status'];
     try {
       const res = await client.request<V1TokenReview>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+        // A caller waits on this: a hung API server must not hold requests forever.
+        timeoutMs: TOKEN_REVIEW_TIMEOUT_MS,
         body: {
           apiVersion: 'authentication.k8s.io/v1',
           kind: 'TokenReview',
