@@ -262,10 +262,11 @@ export class KubeClient {
       res.on('data', (chunk: string) => {
         if (failed) return;
         buffered += chunk;
+        let start = 0;
         let newline = buffered.indexOf('\n');
         while (newline !== -1) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
+          const line = buffered.slice(start, newline);
+          start = newline + 1;
           if (line.trim() !== '') {
             let event: WatchEvent;
             try {
@@ -281,8 +282,9 @@ export class KubeClient {
               return;
             }
           }
-          newline = buffered.indexOf('\n');
+          newline = buffered.indexOf('\n', start);
         }
+        buffered = start === 0 ? buffered : buffered.slice(start);
       });
       res.on('end', () => {
         if (!failed) resolve();

@@ -242,7 +242,9 @@ export class ResilientInformer<T extends ObjectMeta> {
         this.markGood();
       } catch (err) {
         if (this.stopped) return;
-        if (err instanceof GoneError) {
+        // 410 Gone: the resourceVersion is too old, whether the server says so in the stream (an
+        // ERROR event) or as the watch's HTTP status.
+        if (err instanceof GoneError || (err instanceof KubeApiError && err.statusCode === 410)) {
           this.log?.debug('resourceVersion expired; listing again');
           this.resourceVersion = undefined;
           continue;

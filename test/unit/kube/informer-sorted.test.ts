@@ -46,6 +46,8 @@ interface FakeApi {
   state: { items: Pod[]; resourceVersion: string };
   /** When set, list requests answer with this HTTP status. */
   failLists?: number;
+  /** When set, watch requests answer with this HTTP status (then it is cleared). */
+  failNextWatch?: number;
 }
 
 /** A tiny API server: a paged list of `state.items` and a watch stream the test writes to. */
@@ -66,6 +68,15 @@ async function fakeApi(): Promise<FakeApi> {
     }
     if (url.searchParams.get('watch') === 'true') {
       api.watches.push(url.searchParams);
+      if (api.failNextWatch !== undefined) {
+        const code = api.failNextWatch;
+        api.failNextWatch = undefined;
+        res.writeHead(code, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({ kind: 'Status', code, reason: 'Expired', message: 'too old resource version' }),
+        );
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.flushHeaders();
       stream = res;
@@ -250,6 +261,23 @@ describe('ResilientInformer recovery', () => {
     expect(seen.sort()).toEqual(['add new', 'delete gone', 'update change']);
     expect(informer.namespaces()).toEqual(['a', 'b']);
     expect(informer.list()).toHaveLength(3);
+  });
+
+  it('lists again when the watch request itself answers 410 Gone', async () => {
+    const api = await fakeApi();
+    api.state = { items: [pod('a', 'x', '3')], resourceVersion: '3' };
+    const informer = informerOn(api);
+    informer.start();
+    await informer.waitForSync(5000);
+    await until('the watch', () => api.stream() !== undefined);
+    api.failNextWatch = 410;
+    api.state = { items: [pod('a', 'x', '3'), pod('a', 'y', '9')], resourceVersion: '9' };
+    api.stream()?.end(); // routine close: the re-watch from rv 3 is refused with HTTP 410
+    await until('a watch from the new list', () => api.watches.at(-1)?.get('resourceVersion') === '9');
+    expect(api.watches.map((q) => q.get('resourceVersion'))).toEqual(['3', '3', '9']);
+    expect(api.lists).toHaveLength(2);
+    expect(informer.get('y', 'a')).toBeDefined();
+    expect(informer.restarts).toBe(0); // Gone is not a failure: no backoff
   });
 
   it('keeps serving the cache while the server fails, reports it disconnected, and recovers', async () => {
