@@ -161,6 +161,8 @@ export interface CheckArgs {
   readonly kubeconfig?: string;
   readonly context?: string;
   readonly output?: string;
+  /** The environment the kubeconfig search reads ($KUBECONFIG, in-cluster variables); default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Runs the check; returns the exit status. */
@@ -191,7 +193,9 @@ export async function runCheck(args: CheckArgs, io: CheckIo): Promise<number> {
   let index: PolicyIndex;
   let policies: McpPolicyObject[];
   try {
-    const client = new KubeClient(loadKubeConfig(args.kubeconfig, args.context));
+    const client = new KubeClient(
+      loadKubeConfig(args.kubeconfig, args.context, args.env === undefined ? {} : { env: args.env }),
+    );
     try {
       ({ index, policies } = await liveIndex(client));
     } finally {

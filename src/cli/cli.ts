@@ -138,6 +138,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Pr
         ...(kubeconfig === undefined ? {} : { kubeconfig }),
         ...(str('context') === undefined ? {} : { context: str('context') }),
         ...(str('output') === undefined ? {} : { output: str('output') }),
+        env: io.env,
       },
       io,
     );

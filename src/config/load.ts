@@ -217,11 +217,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 }
 
 /**
- * The kubeconfig a client command (`kubemcp check`) uses: the flag, else KUBEMCP_KUBECONFIG, else the
- * first file of $KUBECONFIG, else undefined (client-node's default order).
+ * The kubeconfig file a client command (`kubemcp check`) was told to use: the flag, else
+ * KUBEMCP_KUBECONFIG, else undefined (then the loader's default order: $KUBECONFIG's files merged,
+ * in-cluster, ~/.kube/config).
  */
 export function resolveKubeconfigPath(flag: string | undefined, env: Env = process.env): string | undefined {
   if (flag) return flag;
-  if (env.KUBEMCP_KUBECONFIG) return env.KUBEMCP_KUBECONFIG;
-  return env.KUBECONFIG?.split(':').find((p) => p !== '') || undefined;
+  return env.KUBEMCP_KUBECONFIG || undefined;
 }
