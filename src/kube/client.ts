@@ -105,7 +105,10 @@ function readBody(res: IncomingMessage, limit = Number.POSITIVE_INFINITY): Promi
     });
     res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     res.on('error', reject);
-    res.on('aborted', () => reject(new Error('the API server closed the response early')));
+    res.on('close', () => {
+      // After 'end' this is a no-op (the promise is settled); before it, the body was cut short.
+      if (!res.complete) reject(new Error('the API server closed the response early'));
+    });
   });
 }
 

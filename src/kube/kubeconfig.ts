@@ -132,7 +132,7 @@ export function execCredentials(exec: ExecConfig, now: () => number = Date.now):
           if (err) {
             const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
             const hint = missing && exec.installHint ? `\n${exec.installHint}` : '';
-            // The last stderr line, else how it ended (split() never yields undefined, so `??` cannot fall back).
+            // The last line of stderr, else how the plugin ended.
             const { code, signal } = err as { code?: unknown; signal?: unknown };
             const ended =
               typeof code === 'number'
