@@ -61,24 +61,6 @@ function scalePath(kind: ScalableKind, namespace: string, name: string): string 
   return `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/${WORKLOAD[kind].resource}/${encodeURIComponent(name)}/scale`;
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(new BackendError('Unavailable', `${what}: no answer from the API server within ${ms} ms`)),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export class KubeBackend implements ClusterBackend {
   private readonly informers: Informers;
   private readonly client: KubeClient;
@@ -192,8 +174,9 @@ export class KubeBackend implements ClusterBackend {
   async readScale(kind: ScalableKind, namespace: string, name: string): Promise<ScaleInfo> {
     const what = `read the scale of ${WORKLOAD[kind].resource} ${namespace}/${name}`;
     try {
-      const call = this.client.request<V1Scale>('GET', scalePath(kind, namespace, name));
-      const scale = await withTimeout(call, this.readTimeoutMs, what);
+      const scale = await this.client.request<V1Scale>('GET', scalePath(kind, namespace, name), {
+        timeoutMs: this.readTimeoutMs,
+      });
       return this.scaleInfo(kind, namespace, name, scale);
     } catch (err) {
       throw toBackendError(err, what);

@@ -60,6 +60,18 @@ export class KubeApiError extends Error {
   }
 }
 
+/** A request's timeoutMs passed without a complete answer (its outcome on the server is unknown). */
+export class KubeTimeoutError extends Error {
+  constructor(
+    what: string,
+    readonly timeoutMs: number,
+    cause: unknown,
+  ) {
+    super(`${what}: no answer from the API server within ${timeoutMs} ms`, { cause });
+    this.name = 'KubeTimeoutError';
+  }
+}
+
 /** One event of a watch stream. */
 export interface WatchEvent {
   readonly type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -204,15 +216,30 @@ export class KubeClient {
     const url = this.url(path, options.query);
     const what = `${method} ${url.pathname}`;
     const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
-    const signals = [
-      options.signal,
-      options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs),
-    ];
-    const active = signals.filter((s): s is AbortSignal => s !== undefined);
+    const timeout = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
+    const active = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
     const signal = active.length <= 1 ? active[0] : anySignal(active);
+    try {
+      return await this.exchange<T>(method, url, what, payload, options.contentType, signal);
+    } catch (err) {
+      if (timeout?.aborted && !options.signal?.aborted) {
+        throw new KubeTimeoutError(what, options.timeoutMs ?? 0, err);
+      }
+      throw err;
+    }
+  }
+
+  private async exchange<T>(
+    method: HttpMethod,
+    url: URL,
+    what: string,
+    payload: Buffer | undefined,
+    contentType: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const { agent, headers } = await this.prepare();
-      if (payload !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+      if (payload !== undefined) headers['content-type'] = contentType ?? 'application/json';
       const res = await this.send(method, url, agent, headers, payload, signal);
       const status = res.statusCode ?? 0;
       if (status === 401 && attempt === 0 && this.credentials.refresh()) {

@@ -1,6 +1,6 @@
 /** Maps Kubernetes client failures to BackendError codes (a contract with the MCP layer). */
 
-import { KubeApiError } from './client.js';
+import { KubeApiError, KubeTimeoutError } from './client.js';
 import { BackendError, type BackendErrorCode } from './types.js';
 
 /** The HTTP status of a failed Kubernetes call, if the API server answered. */
@@ -33,6 +33,15 @@ export function toBackendError(err: unknown, what: string): BackendError {
     if (status !== undefined) detail = `HTTP ${status}`;
     else if (err instanceof Error) detail = (err.message.split('\n')[0] ?? '').slice(0, 300) || err.name;
     else detail = String(err);
+  }
+  if (err instanceof KubeTimeoutError) {
+    return new BackendError(
+      'Unavailable',
+      `${what}: no answer from the API server within ${err.timeoutMs} ms`,
+      {
+        cause: err,
+      },
+    );
   }
   const prefix = code === 'Unavailable' && status === undefined ? 'the API server is unreachable: ' : '';
   return new BackendError(code, `${what}: ${prefix}${detail}`, { cause: err });

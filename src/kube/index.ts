@@ -8,6 +8,7 @@ export {
   KubeApiError,
   KubeClient,
   type KubeClientOptions,
+  KubeTimeoutError,
   MERGE_PATCH,
   type RequestOptions,
   type WatchEvent,

@@ -1,0 +1,52 @@
+/** KubeBackend's /scale read against a local server that never answers: bounded, Unavailable, request aborted. */
+
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KubeBackend } from '../../../src/kube/backend.js';
+import { KubeClient } from '../../../src/kube/client.js';
+import { BackendError } from '../../../src/kube/types.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe('KubeBackend.readScale', () => {
+  it('gives up after readTimeoutMs with Unavailable and aborts the request it sent', async () => {
+    const seen: IncomingMessage[] = [];
+    const server = createServer((req) => void seen.push(req)); // never answers
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
+    const client = new KubeClient({
+      server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      tls: {},
+      credentials: { get: async () => ({}), refresh: () => false },
+      source: 'test',
+    });
+    cleanups.push(() => client.close());
+    const backend = new KubeBackend({ client, readTimeoutMs: 100 });
+
+    const started = Date.now();
+    const err = await backend.readScale('deployment', 'web', 'api').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    expect((err as BackendError).code).toBe('Unavailable');
+    expect((err as BackendError).message).toBe(
+      'read the scale of deployments web/api: no answer from the API server within 100 ms',
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(seen.map((r) => r.url)).toEqual(['/apis/apps/v1/namespaces/web/deployments/api/scale']);
+    // The request was cut, not left running.
+    await new Promise<void>((resolve) => {
+      const req = seen[0];
+      if (req?.destroyed || req?.socket.destroyed) resolve();
+      else req?.once('close', () => resolve());
+    });
+  });
+});
