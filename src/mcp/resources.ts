@@ -35,6 +35,14 @@ const API_VERSION: Readonly<Record<ServedKind, string>> = {
 
 const URI_RE = /^k8s:\/\/([a-z]+)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
 
+/** Longest namespace (a DNS label) and object name (a DNS subdomain) in a resource URI. */
+export const MAX_URI_NAMESPACE = 63;
+export const MAX_URI_NAME = 253;
+/** Longest URI of ours: `k8s://statefulset/` plus a namespace, `/` and a name. Checked before anything else. */
+export const MAX_RESOURCE_URI = 'k8s://statefulset/'.length + MAX_URI_NAMESPACE + 1 + MAX_URI_NAME;
+/** How much of a refused URI an error message repeats. */
+const SHOWN_URI = 100;
+
 export function resourceUri(kind: ServedKind, namespace: string, name: string): string {
   return `k8s://${kind}/${namespace}/${name}`;
 }
@@ -43,11 +51,25 @@ export function resourceUri(kind: ServedKind, namespace: string, name: string): 
 export function parseResourceUri(
   uri: string,
 ): { kind: ServedKind; namespace: string; name: string } | undefined {
+  // Lengths first: nothing (no regular expression, no policy) looks at an oversized URI.
+  if (uri.length > MAX_RESOURCE_URI) return undefined;
   const m = URI_RE.exec(uri);
   if (m === null) return undefined;
   const kind = m[1] as ServedKind;
+  const namespace = m[2] as string;
+  const name = m[4] as string;
   if (!SERVED_KINDS.includes(kind)) return undefined;
-  return { kind, namespace: m[2] as string, name: m[4] as string };
+  if (namespace.length > MAX_URI_NAMESPACE || name.length > MAX_URI_NAME) return undefined;
+  return { kind, namespace, name };
+}
+
+/** A URI that is not ours: InvalidParams, repeating at most the URI's first characters. */
+function invalidUri(uri: string): ProtocolError {
+  const shown = uri.length > SHOWN_URI ? `${uri.slice(0, SHOWN_URI)}… (${uri.length} characters)` : uri;
+  return new ProtocolError(
+    ProtocolErrorCode.InvalidParams,
+    `Invalid resource URI ${JSON.stringify(shown)}: expected k8s://{kind}/{namespace}/{name} with kind one of ${SERVED_KINDS.join(', ')}, a namespace of at most ${MAX_URI_NAMESPACE} and a name of at most ${MAX_URI_NAME} characters`,
+  );
 }
 
 /** Name and description written for an AI: health and context without a second query. */
@@ -180,9 +202,9 @@ function cleaned(kind: ServedKind, obj: KindMap[ServedKind]): Record<string, unk
 
 export function readResource(client: GuardedClient, uri: string): ReadResourceResult {
   const parsed = parseResourceUri(uri);
-  const obj =
-    parsed === undefined ? undefined : client.getReadable(parsed.kind, parsed.namespace, parsed.name);
-  if (parsed === undefined || obj === undefined) throw new ResourceNotFoundError(uri);
+  if (parsed === undefined) throw invalidUri(uri);
+  const obj = client.getReadable(parsed.kind, parsed.namespace, parsed.name);
+  if (obj === undefined) throw new ResourceNotFoundError(uri);
   return {
     contents: [
       { uri, mimeType: RESOURCE_MIME_TYPE, text: JSON.stringify(cleaned(parsed.kind, obj), null, 2) },

@@ -16,6 +16,20 @@ const NO_POLICIES: readonly string[] = Object.freeze([]);
 const NO_SUGGESTIONS: readonly string[] = Object.freeze([]);
 const GET_PERMISSIONS_HINT = 'Call get_permissions to see the tools and namespaces you may use.';
 
+/** The longest namespace name (a DNS label). */
+export const MAX_NAMESPACE_LENGTH = 63;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Whether `name` can be a namespace name at all: a DNS label of at most 63 characters. */
+export function isNamespaceName(name: string): boolean {
+  return name.length <= MAX_NAMESPACE_LENGTH && DNS_LABEL.test(name);
+}
+
+/** A caller's string for a message: at most `max` characters, JSON-quoted. */
+export function shown(text: string, max = MAX_NAMESPACE_LENGTH): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}
+
 /** Whether the grant covers the namespace: "*", an existing namespace it covers, or (for a namespace
  * the index does not know yet) an exact name or glob. Selectors only ever cover existing namespaces. */
 function covers(index: PolicyIndex, grant: CompiledGrant, namespace: string): boolean {
@@ -76,6 +90,12 @@ function deny(
  */
 export function evaluate(index: PolicyIndex, req: DecisionRequest): Decision {
   const { caller, tool, namespace, replicas } = req;
+  // No name that cannot exist is ever matched against a grant's globs (and none is echoed in full).
+  if (namespace !== undefined && !isNamespaceName(namespace)) {
+    return deny('PolicyDenied', NO_POLICIES, `${shown(namespace)} is not a valid namespace name.`, [
+      `A namespace name is a DNS label: at most ${MAX_NAMESPACE_LENGTH} lowercase letters, digits and "-", starting and ending with a letter or digit.`,
+    ]);
+  }
   const where = namespace === undefined ? '' : ` in namespace ${namespace}`;
 
   if (!isKnownTool(tool)) {

@@ -11,8 +11,25 @@ export {
   type PolicyObject,
   serviceAccountUsername,
 } from './compile.js';
-export { evaluate, grantedTools, isValidReplicaCount, namespaceFilter, permissions } from './evaluate.js';
-export { compileGlob, globToRegExp, isGlob, toolPatternMayScale } from './glob.js';
+export {
+  evaluate,
+  grantedTools,
+  isNamespaceName,
+  isValidReplicaCount,
+  MAX_NAMESPACE_LENGTH,
+  namespaceFilter,
+  permissions,
+} from './evaluate.js';
+export {
+  compileGlob,
+  countStars,
+  isGlob,
+  MAX_PATTERN_LENGTH,
+  MAX_PATTERN_STARS,
+  type MatchCounter,
+  matchGlob,
+  toolPatternMayScale,
+} from './glob.js';
 export { compileSelector, formatSelector, type LabelSelector } from './selector.js';
 export {
   ALWAYS_ALLOWED_TOOLS,

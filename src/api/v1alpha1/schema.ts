@@ -9,7 +9,7 @@
  */
 
 import { z } from 'zod';
-import { prefixGlobRegex, toolPatternMayScale } from '../../policy/glob.js';
+import { countStars, MAX_PATTERN_STARS, prefixGlobRegex, toolPatternMayScale } from '../../policy/glob.js';
 import { SCALE_TOOL_PREFIX } from '../../policy/tools.js';
 import { API_VERSION, KIND, LIMITS, MAX_REPLICAS } from './constants.js';
 
@@ -38,6 +38,7 @@ export const RULE_MESSAGES = {
   minAboveMax: 'replicas.min must not be greater than replicas.max',
   scaleNeedsReplicas: `a policy whose tools can match a ${SCALE_TOOL_PREFIX}* tool (e.g. "scale_deployment", "scale_*" or "*") needs replicas bounds: set replicas.max (and optionally replicas.min)`,
   expressionValues: 'operators In and NotIn need at least one value; Exists and DoesNotExist take no values',
+  tooManyStars: `a pattern has at most ${MAX_PATTERN_STARS} * wildcards`,
 } as const;
 
 // Patterns are RE2- and ECMAScript-compatible: the API server checks them with Go's regexp.
@@ -48,6 +49,30 @@ const TOOL_PATTERN = /^[a-z0-9_*?]+$/;
 const LABEL_KEY =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/** CEL (RE2): at most MAX_PATTERN_STARS `*` in a pattern (same as the countStars refinement). */
+export const STARS_REGEX = `^[^*]*([*][^*]*){0,${MAX_PATTERN_STARS}}$`;
+
+/**
+ * A namespace or tool pattern: bounded length (checked first, so nothing else runs on an oversized
+ * string) and at most MAX_PATTERN_STARS stars, which keeps every match linear in the input (see
+ * src/policy/glob.ts). Both caps exist twice: here for the controller and in the CRD.
+ */
+function patternSchema(what: string, max: number, charset: RegExp, charsetMessage: string) {
+  return z
+    .string()
+    .min(1, `a ${what} pattern must not be empty`)
+    .max(max, { error: `a ${what} pattern has at most ${max} characters`, abort: true })
+    .regex(charset, { error: charsetMessage })
+    .refine((p) => countStars(p) <= MAX_PATTERN_STARS, { error: RULE_MESSAGES.tooManyStars })
+    .meta(
+      cel({
+        rule: `self.matches('${STARS_REGEX}')`,
+        message: RULE_MESSAGES.tooManyStars,
+        reason: 'FieldValueInvalid',
+      }),
+    );
+}
 
 /** CEL: true when a tool pattern `t` can match a scale_* tool (same as {@link toolPatternMayScale}). */
 export const SCALE_PATTERN_REGEX = prefixGlobRegex(SCALE_TOOL_PREFIX);
@@ -206,20 +231,18 @@ export const NamespacesSchema = z
   .strictObject({
     names: z
       .array(
-        z
-          .string()
-          .min(1, 'a namespace pattern must not be empty')
-          .max(LIMITS.namespaceName, 'a namespace pattern has at most 63 characters')
-          .regex(NAMESPACE_PATTERN, {
-            error:
-              "a namespace pattern may contain only lowercase letters, digits, '-' and the wildcards * and ? (no [ ] classes)",
-          }),
+        patternSchema(
+          'namespace',
+          LIMITS.namespaceName,
+          NAMESPACE_PATTERN,
+          "a namespace pattern may contain only lowercase letters, digits, '-' and the wildcards * and ? (no [ ] classes)",
+        ),
       )
       .min(1, 'names needs at least one entry (or leave it out and use selector)')
       .max(LIMITS.namespacePatterns)
       .optional()
       .describe(
-        'Namespace names or globs: * matches any run of characters, ? exactly one character. "*" alone covers every namespace, including ones created later.',
+        `Namespace names or globs: * matches any run of characters, ? exactly one character; at most ${MAX_PATTERN_STARS} * per pattern. "*" alone covers every namespace, including ones created later.`,
       ),
     selector: LabelSelectorSchema.optional(),
   })
@@ -277,19 +300,17 @@ export const McpPolicySpecSchema = z
     namespaces: NamespacesSchema,
     tools: z
       .array(
-        z
-          .string()
-          .min(1, 'a tool pattern must not be empty')
-          .max(LIMITS.toolPattern, 'a tool pattern has at most 63 characters')
-          .regex(TOOL_PATTERN, {
-            error:
-              "a tool pattern may contain only lowercase letters, digits, '_' and the wildcards * and ? (no [ ] classes)",
-          }),
+        patternSchema(
+          'tool',
+          LIMITS.toolPattern,
+          TOOL_PATTERN,
+          "a tool pattern may contain only lowercase letters, digits, '_' and the wildcards * and ? (no [ ] classes)",
+        ),
       )
       .min(1, 'tools needs at least one tool name or pattern')
       .max(LIMITS.tools)
       .describe(
-        'MCP tools granted, as exact names (list_pods) or globs (list_*, *). Each must match at least one tool the server knows.',
+        `MCP tools granted, as exact names (list_pods) or globs (list_*, *; at most ${MAX_PATTERN_STARS} * per pattern). Each must match at least one tool the server knows.`,
       ),
     replicas: ReplicaBoundsSchema.optional(),
   })

@@ -9,6 +9,7 @@ import {
   type JSONSchemaProps,
   RULE_MESSAGES,
   renderCrdYaml,
+  STARS_REGEX,
   toStructural,
 } from '../../../src/api/v1alpha1/index.js';
 
@@ -141,8 +142,9 @@ describe('the schema is structural and CEL-costable', () => {
 });
 
 describe('the cross-field rules are CEL rules with the same messages as the zod refinements', () => {
-  it.each(Object.entries(RULE_MESSAGES))('%s', (_name, message) => {
-    expect(allRules.filter((r) => r.message === message)).toHaveLength(1);
+  it.each(Object.entries(RULE_MESSAGES))('%s', (name, message) => {
+    // The star cap applies to namespace and tool patterns alike: one rule on each.
+    expect(allRules.filter((r) => r.message === message)).toHaveLength(name === 'tooManyStars' ? 2 : 1);
   });
 
   it('rules sit on the nodes they talk about', () => {
@@ -156,6 +158,13 @@ describe('the cross-field rules are CEL rules with the same messages as the zod 
     ]);
     expect(spec.properties?.replicas?.['x-kubernetes-validations']?.map((r) => r.rule)).toEqual([
       '!has(self.min) || self.min <= self.max',
+    ]);
+    const starRule = `self.matches('${STARS_REGEX}')`;
+    expect(
+      spec.properties?.namespaces?.properties?.names?.items?.['x-kubernetes-validations']?.map((r) => r.rule),
+    ).toEqual([starRule]);
+    expect(spec.properties?.tools?.items?.['x-kubernetes-validations']?.map((r) => r.rule)).toEqual([
+      starRule,
     ]);
     expect(spec['x-kubernetes-validations']?.map((r) => r.rule)).toEqual([
       "has(self.replicas) || !self.tools.exists(t, t.matches('^([*]|[s?]([*]|[c?]([*]|[a?]([*]|[l?]([*]|[e?]([*]|[_?]))))))'))",

@@ -9,8 +9,15 @@ import {
   McpPolicyStatusSchema,
   RULE_MESSAGES,
   SCALE_PATTERN_REGEX,
+  STARS_REGEX,
 } from '../../../src/api/v1alpha1/index.js';
-import { globCanMatchPrefix, globToRegExp, toolPatternMayScale } from '../../../src/policy/glob.js';
+import {
+  countStars,
+  globCanMatchPrefix,
+  MAX_PATTERN_STARS,
+  matchGlob,
+  toolPatternMayScale,
+} from '../../../src/policy/glob.js';
 
 const base: McpPolicySpecInput = {
   subjects: [{ kind: 'ServiceAccount', name: 'copilot', namespace: 'agents' }],
@@ -51,6 +58,13 @@ describe('McpPolicySpecSchema accepts', () => {
       }),
     ],
     ['globs', with_({ namespaces: { names: ['web-*', 'team-?', '*'] }, tools: ['list_*', 'get_*'] })],
+    [
+      'patterns with 8 stars and 63 characters',
+      with_({
+        namespaces: { names: ['*a*b*c*d*e*f*g*h', `${'a'.repeat(62)}*`] },
+        tools: ['l*i*s*t*_*o*d*s*'],
+      }),
+    ],
     ['scale tools with bounds', with_({ tools: ['scale_deployment'], replicas: { min: 1, max: 10 } })],
     ['"*" with bounds', with_({ tools: ['*'], replicas: { max: 10_000 } })],
     ['min equal to max', with_({ tools: ['scale_*'], replicas: { min: 3, max: 3 } })],
@@ -222,6 +236,21 @@ describe('McpPolicySpecSchema rejects, in plain words', () => {
       'spec.namespaces.selector.matchLabels.team: a label value may be empty, or letters',
     ],
     [
+      'a namespace pattern with 9 stars',
+      with_({ namespaces: { names: ['web', '*a*a*a*a*a*a*a*a*b'] } }),
+      `spec.namespaces.names[1]: ${RULE_MESSAGES.tooManyStars}`,
+    ],
+    [
+      'a tool pattern with 9 stars',
+      with_({ tools: ['l*i*s*t*_*p*o*d*s*'] }),
+      `spec.tools[0]: ${RULE_MESSAGES.tooManyStars}`,
+    ],
+    [
+      'a namespace pattern of 64 characters',
+      with_({ namespaces: { names: ['a'.repeat(64)] } }),
+      'spec.namespaces.names[0]: a namespace pattern has at most 63 characters',
+    ],
+    [
       'too many subjects',
       with_({ subjects: Array.from({ length: 65 }, (_, i) => ({ kind: 'User', name: `u${i}` })) }),
       'spec.subjects: has at most 64 items',
@@ -231,6 +260,24 @@ describe('McpPolicySpecSchema rejects, in plain words', () => {
     const got = problems(spec);
     expect(got).toBeDefined();
     expect(got).toContain(message);
+  });
+});
+
+describe('pattern caps', () => {
+  it('an oversized pattern is refused on its length alone, without echoing it', () => {
+    const huge = `*-*-${'-'.repeat(100_000)}*`;
+    const got = problems(with_({ namespaces: { names: [huge] } }));
+    expect(got).toBe('spec.namespaces.names[0]: a namespace pattern has at most 63 characters');
+  });
+
+  it('the CEL regex for stars agrees with countStars', () => {
+    const re = new RegExp(STARS_REGEX);
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('a', '-', '*', '?'), maxLength: 40 }), (p) => {
+        expect(re.test(p)).toBe(countStars(p) <= MAX_PATTERN_STARS);
+      }),
+      { numRuns: 5000 },
+    );
   });
 });
 
@@ -343,8 +390,7 @@ describe('which tool patterns need replicas', () => {
     }
     fc.assert(
       fc.property(fc.string({ unit: fc.constantFrom('a', 'b', 'x', '*', '?'), maxLength: 5 }), (glob) => {
-        const re = globToRegExp(glob);
-        const brute = suffixes.some((w) => re.test(`ab${w}`));
+        const brute = suffixes.some((w) => matchGlob(glob, `ab${w}`));
         expect(globCanMatchPrefix(glob, 'ab')).toBe(brute);
       }),
       { numRuns: 2000 },

@@ -161,6 +161,33 @@ describe('resources/read', () => {
     }
   });
 
+  it('refuses an oversized URI at once, without policy work and without echoing it', async () => {
+    // A grant whose glob a backtracking matcher needed about 15 s to reject this namespace with.
+    h.setPolicies([
+      {
+        name: 'prod-readers',
+        spec: {
+          subjects: [{ kind: 'User', name: 'mallory' }],
+          namespaces: { names: ['*-*-prod'] },
+          tools: ['list_pods'],
+        },
+      },
+    ]);
+    const uri = `k8s://pod/a${'-'.repeat(100_000)}b/x`;
+    const res = await post(
+      h,
+      { jsonrpc: '2.0', id: 7, method: 'resources/read', params: { uri } },
+      { token: TOKENS.mallory },
+    );
+    expect(res.status).toBe(200);
+    const error = (res.json as { error: { code: number; message: string } }).error;
+    expect(error.code).toBe(-32602);
+    expect(error.message).toContain('Invalid resource URI');
+    expect(error.message).toContain('(100014 characters)');
+    expect(res.text.length).toBeLessThan(1_000);
+    expect(h.backend.calls.filter((c) => c.startsWith('get '))).toEqual([]);
+  });
+
   it('parses only its own URI shape', () => {
     expect(parseResourceUri('k8s://pod/web/web-1.a')).toEqual({
       kind: 'pod',
@@ -170,5 +197,11 @@ describe('resources/read', () => {
     expect(parseResourceUri('k8s://pod/web/../x')).toBeUndefined();
     expect(parseResourceUri('k8s://pods/web/x')).toBeUndefined();
     expect(parseResourceUri('k8s://pod/Web/x')).toBeUndefined();
+    // Segment caps: a namespace is a DNS label (63), a name a DNS subdomain (253).
+    expect(parseResourceUri(`k8s://pod/${'a'.repeat(63)}/${'b'.repeat(253)}`)).toBeDefined();
+    expect(parseResourceUri(`k8s://pod/${'a'.repeat(64)}/x`)).toBeUndefined();
+    expect(parseResourceUri(`k8s://pod/web/${'b'.repeat(254)}`)).toBeUndefined();
+    expect(parseResourceUri(`k8s://statefulset/${'a'.repeat(63)}/${'b'.repeat(253)}`)).toBeDefined();
+    expect(parseResourceUri(`k8s://pod/web/${'b'.repeat(1_000_000)}`)).toBeUndefined();
   });
 });

@@ -90,6 +90,22 @@ describe('compile: Invalid policies say why in plain words and grant nothing', (
       ['spec.namespaces.names[0]', 'no [ ] classes'],
     ],
     ['a bad tool glob', { ...valid, tools: ['list_{pods}'] }, ['spec.tools[0]', 'may contain only']],
+    // Policies that bypassed the CRD's caps (an older CRD, or none): the controller refuses them too.
+    [
+      'a namespace glob with more than 8 stars',
+      { ...valid, namespaces: { names: ['*a*a*a*a*a*a*a*a*a*b'] } },
+      ['spec.namespaces.names[0]: a pattern has at most 8 * wildcards'],
+    ],
+    [
+      'a namespace pattern longer than 63 characters',
+      { ...valid, namespaces: { names: [`*-*-${'-'.repeat(100_000)}prod`] } },
+      ['spec.namespaces.names[0]: a namespace pattern has at most 63 characters'],
+    ],
+    [
+      'a tool glob with more than 8 stars',
+      { ...valid, tools: ['*l*i*s*t*_*p*o*d*s'] },
+      ['spec.tools[0]: a pattern has at most 8 * wildcards'],
+    ],
     [
       'a ServiceAccount without namespace',
       { ...valid, subjects: [{ kind: 'ServiceAccount', name: 'copilot' }] },
@@ -130,6 +146,7 @@ describe('compile: Invalid policies say why in plain words and grant nothing', (
     expect(state?.generation).toBe(4);
     expect(state?.matchedNamespaces).toBe(0);
     for (const fragment of fragments) expect(state?.message).toContain(fragment);
+    expect(state?.message.length).toBeLessThan(1000);
     expect(index.grants.size).toBe(0);
     expect(index.grantsByUser.size + index.grantsByGroup.size).toBe(0);
   });

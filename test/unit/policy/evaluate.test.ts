@@ -624,3 +624,48 @@ describe('permissions', () => {
     expect(permissions(index, nobody)).toEqual({ caller: nobody, tools: ['get_permissions'], grants: [] });
   });
 });
+
+describe('hostile namespace strings', () => {
+  const globIndex = compile({
+    policies: [
+      {
+        name: 'prod-readers',
+        spec: {
+          subjects: [{ kind: 'User', name: 'eve' }],
+          namespaces: { names: ['*-*-prod'] },
+          tools: ['list_pods'],
+        },
+      },
+    ],
+    namespaces: [{ name: 'web-a-prod', labels: {} }],
+  });
+
+  it('a 100,000-character namespace is refused as a name, briefly, without matching it against globs', () => {
+    // With backtracking regular expressions this one decision took about 15 s (quadratic in the input).
+    const namespace = `a${'-'.repeat(100_000)}b`;
+    const d = evaluate(globIndex, { caller: eve, tool: 'list_pods', namespace });
+    expect(d).toMatchObject({ allowed: false, code: 'PolicyDenied', policies: [] });
+    expect(d.reason).toContain('is not a valid namespace name');
+    expect(d.reason.length).toBeLessThan(200);
+  });
+
+  it.each([['UPPER'], ['-dash'], ['dot.ted'], ['a'.repeat(64)], ['']])(
+    '%s is not a namespace name',
+    (namespace) => {
+      expect(evaluate(globIndex, { caller: eve, tool: 'list_pods', namespace }).allowed).toBe(false);
+    },
+  );
+
+  it('names that may exist still match the globs', () => {
+    expect(evaluate(globIndex, { caller: eve, tool: 'list_pods', namespace: 'web-a-prod' }).allowed).toBe(
+      true,
+    );
+    expect(evaluate(globIndex, { caller: eve, tool: 'list_pods', namespace: 'x-y-prod' }).allowed).toBe(true);
+    expect(
+      evaluate(globIndex, { caller: eve, tool: 'list_pods', namespace: `a${'-'.repeat(60)}prod` }).allowed,
+    ).toBe(false);
+    expect(
+      evaluate(globIndex, { caller: eve, tool: 'list_pods', namespace: `a${'-'.repeat(57)}prod` }).allowed,
+    ).toBe(true);
+  });
+});

@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileGlob, globToRegExp, isGlob } from '../../../src/policy/glob.js';
+import {
+  compileGlob,
+  countStars,
+  isGlob,
+  MAX_PATTERN_LENGTH,
+  type MatchCounter,
+  matchGlob,
+} from '../../../src/policy/glob.js';
 
 /** An independent glob matcher (backtracking over the pattern), to check the fast paths against. */
 function naiveGlob(pattern: string, value: string): boolean {
@@ -45,7 +52,7 @@ describe('compileGlob', () => {
     ['(x)', '(x)', true],
   ])('%s vs %s → %s', (pattern, value, expected) => {
     expect(compileGlob(pattern)(value)).toBe(expected);
-    expect(globToRegExp(pattern).test(value)).toBe(expected);
+    expect(matchGlob(pattern, value)).toBe(expected);
     expect(naiveGlob(pattern, value)).toBe(expected);
   });
 
@@ -67,6 +74,72 @@ describe('compileGlob', () => {
         },
       ),
       { numRuns: 5000 },
+    );
+  });
+
+  it('matchGlob agrees with the naive matcher on stars, question marks and overlapping segments', () => {
+    const text = (chars: string[], maxLength: number) =>
+      fc.string({ unit: fc.constantFrom(...chars), maxLength });
+    fc.assert(
+      fc.property(text(['a', 'b', '*', '?'], 9), text(['a', 'b'], 12), (pattern, value) => {
+        expect(matchGlob(pattern, value)).toBe(naiveGlob(pattern, value));
+        expect(compileGlob(pattern)(value)).toBe(naiveGlob(pattern, value));
+      }),
+      { numRuns: 10_000 },
+    );
+  });
+
+  it('countStars counts the * wildcards only', () => {
+    expect(countStars('web')).toBe(0);
+    expect(countStars('*-*-prod')).toBe(2);
+    expect(countStars('team-??*')).toBe(1);
+  });
+});
+
+/**
+ * The work of a match, counted in character comparisons (never timed): at most m·n + m for a value
+ * of length n and a pattern of length m, so linear in the input for the patterns a policy may hold
+ * (m <= 63). A backtracking regular expression needs about n²/2 steps for `*-*-prod` on a run of
+ * dashes, and grows combinatorially with more stars.
+ */
+describe('matchGlob work bound', () => {
+  const steps = (pattern: string, value: string): number => {
+    const counter: MatchCounter = { steps: 0 };
+    matchGlob(pattern, value, counter);
+    return counter.steps;
+  };
+  const adversarial: [string, (n: number) => string][] = [
+    ['*-*-prod', (n) => `a${'-'.repeat(n)}b`],
+    ['*a*a*a*a*a*a*b', (n) => 'a'.repeat(n)],
+    ['*aaaaaaaaaaaaaaaab*', (n) => 'a'.repeat(n)],
+    ['?*?*?*?*?*?*?*?*c', (n) => 'ab'.repeat(n / 2)],
+    [`*${'a'.repeat(MAX_PATTERN_LENGTH - 2)}*`.slice(0, MAX_PATTERN_LENGTH), (n) => 'a'.repeat(n)],
+  ];
+
+  it.each(adversarial)('%s: at most m·n + m comparisons, growing linearly with n', (pattern, input) => {
+    const m = pattern.length;
+    const counts = [1_000, 10_000, 100_000].map((n) => {
+      const value = input(n);
+      const count = steps(pattern, value);
+      expect(count).toBeLessThanOrEqual(m * value.length + m);
+      return count;
+    });
+    // Ten times the input, at most about ten times the work (a quadratic matcher would be 100x).
+    const [a = 0, b = 0, c = 0] = counts;
+    expect(b).toBeLessThanOrEqual(11 * a + m);
+    expect(c).toBeLessThanOrEqual(11 * b + m);
+  });
+
+  it('holds for random patterns and inputs (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom('a', 'b', '-', '*', '?'), maxLength: MAX_PATTERN_LENGTH }),
+        fc.string({ unit: fc.constantFrom('a', 'b', '-'), maxLength: 2_000 }),
+        (pattern, value) => {
+          expect(steps(pattern, value)).toBeLessThanOrEqual(pattern.length * value.length + pattern.length);
+        },
+      ),
+      { numRuns: 2_000 },
     );
   });
 });
