@@ -69,6 +69,9 @@ function errorText(err: unknown): string {
   return String(err);
 }
 
+/** The answer for a namespace without cached objects (shared, frozen). */
+const EMPTY: readonly never[] = Object.freeze([]);
+
 const byName = <T extends ObjectMeta>(a: T, b: T): number => {
   const x = a.metadata?.name ?? '';
   const y = b.metadata?.name ?? '';
@@ -224,10 +227,14 @@ export class ResilientInformer<T extends ObjectMeta> {
    * shared: do not mutate.
    */
   sortedInNamespace(namespace: string): readonly T[] {
-    if (namespace === '') return [];
+    if (namespace === '') return EMPTY;
     let sorted = this.sortedByNamespace.get(namespace);
     if (sorted === undefined) {
-      sorted = Object.freeze(this.listNamespace(namespace).sort(byName));
+      // Nothing is remembered for a namespace without objects: a caller may name any number of
+      // namespaces that do not exist, and each would otherwise keep an entry here for good.
+      const objects = this.store.get(namespace);
+      if (objects === undefined) return EMPTY;
+      sorted = Object.freeze([...objects.values()].sort(byName));
       this.sortedByNamespace.set(namespace, sorted);
     }
     return sorted;

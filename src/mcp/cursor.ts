@@ -46,9 +46,20 @@ export class CursorError extends Error {
   }
 }
 
+/**
+ * Longest cursor accepted. The longest cursor we hand out holds a kind index, a namespace (63) and an
+ * object name (253) plus the fingerprint: about 450 characters of base64url.
+ */
+export const MAX_CURSOR_LENGTH = 1024;
+/** Parts of a sort key ([kind, namespace, name] at most) and the longest part (an object name). */
+const MAX_KEY_PARTS = 3;
+const MAX_KEY_PART_LENGTH = 253;
+
 /** Decodes a cursor for the query `fp`; throws CursorError when it is malformed or foreign. */
 export function decodeCursor(cursor: string, fp: string): CursorKey {
-  if (cursor.length > 4096 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw new CursorError('not a cursor');
+  // The length first: nothing else looks at an oversized cursor.
+  if (cursor.length > MAX_CURSOR_LENGTH) throw new CursorError('not a cursor (too long)');
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new CursorError('not a cursor');
   let payload: unknown;
   try {
     payload = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -61,7 +72,8 @@ export function decodeCursor(cursor: string, fp: string): CursorKey {
     (payload as CursorPayload).v !== 1 ||
     typeof (payload as CursorPayload).f !== 'string' ||
     !Array.isArray((payload as CursorPayload).k) ||
-    !(payload as CursorPayload).k.every((s) => typeof s === 'string')
+    (payload as CursorPayload).k.length > MAX_KEY_PARTS ||
+    !(payload as CursorPayload).k.every((s) => typeof s === 'string' && s.length <= MAX_KEY_PART_LENGTH)
   ) {
     throw new CursorError('not a cursor');
   }

@@ -21,13 +21,29 @@ export interface LabelSelector {
   matches(labels: Readonly<Record<string, string>> | undefined): boolean;
 }
 
-const MAX_SELECTOR_LENGTH = 4096;
+/**
+ * Bounds on a caller's selector, so that the work of a list is at most (objects in scope) × 20
+ * cheap tests, whatever the caller sends: the string is capped before it is parsed, requirements
+ * that repeat are kept once, and what remains is capped.
+ */
+export const MAX_SELECTOR_LENGTH = 1024;
+/** Distinct requirements (after duplicates are dropped). */
+export const MAX_SELECTOR_REQUIREMENTS = 20;
+/** Distinct values of one `in` / `notin` requirement. */
+export const MAX_SELECTOR_VALUES = 32;
+/** How much of a refused selector an error message repeats. */
+const SHOWN_SELECTOR = 100;
 const NAME_RE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const PREFIX_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
+/** At most SHOWN_SELECTOR characters of a caller's string, for a message. */
+function clip(text: string, max = SHOWN_SELECTOR): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 function invalid(source: string, why: string): ToolError {
-  return new ToolError('Invalid', `labelSelector "${source}" is not a valid label selector`, {
-    reason: why,
+  return new ToolError('Invalid', `labelSelector "${clip(source)}" is not a valid label selector`, {
+    reason: clip(why, 2 * SHOWN_SELECTOR),
     suggestions: [
       'Use kubectl syntax: app=web, tier!=cache, env in (prod,staging), env notin (dev), app, !canary',
       'Join requirements with commas; all must match',
@@ -88,7 +104,12 @@ function tokenize(source: string): Token[] {
 /** Parses a selector; throws ToolError('Invalid') with a useful reason when it is malformed. */
 export function parseLabelSelector(input: string): LabelSelector {
   const source = input.trim();
-  if (source.length > MAX_SELECTOR_LENGTH) throw invalid(source.slice(0, 40), 'the selector is too long');
+  if (source.length > MAX_SELECTOR_LENGTH) {
+    throw invalid(
+      source,
+      `the selector has ${source.length} characters; at most ${MAX_SELECTOR_LENGTH} are allowed`,
+    );
+  }
   const requirements: Requirement[] = [];
   if (source !== '') {
     const tokens = tokenize(source);
@@ -156,26 +177,64 @@ export function parseLabelSelector(input: string): LabelSelector {
       if (sep.kind !== 'op' || sep.text !== ',') throw invalid(source, `unexpected "${sep.text}"`);
     }
   }
-  return {
-    requirements,
-    source,
-    matches(labels) {
-      const l = labels ?? {};
-      return requirements.every((r) => {
-        const has = Object.hasOwn(l, r.key);
-        switch (r.operator) {
-          case 'exists':
-            return has;
-          case 'doesnotexist':
-            return !has;
-          case 'in':
-            return has && r.values.includes(l[r.key] as string);
-          case 'notin':
-            return !has || !r.values.includes(l[r.key] as string);
-          default:
-            return false;
-        }
-      });
-    },
+  const distinct = dedupe(requirements);
+  if (distinct.length > MAX_SELECTOR_REQUIREMENTS) {
+    throw invalid(
+      source,
+      `the selector has ${distinct.length} distinct requirements; at most ${MAX_SELECTOR_REQUIREMENTS} are allowed`,
+    );
+  }
+  const crowded = distinct.find((r) => r.values.length > MAX_SELECTOR_VALUES);
+  if (crowded !== undefined) {
+    throw invalid(
+      source,
+      `"${clip(crowded.key, 63)}" lists ${crowded.values.length} values; at most ${MAX_SELECTOR_VALUES} are allowed`,
+    );
+  }
+  return { requirements: distinct, source, matches: compileMatcher(distinct) };
+}
+
+/**
+ * The requirements without repeats, in first-seen order: values of one requirement deduplicated and
+ * sorted, then requirements equal in key, operator and values kept once. `a=b,a=b` is `a=b`.
+ */
+function dedupe(requirements: readonly Requirement[]): Requirement[] {
+  const seen = new Set<string>();
+  const out: Requirement[] = [];
+  for (const r of requirements) {
+    const values = [...new Set(r.values)].sort();
+    const id = JSON.stringify([r.key, r.operator, values]);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push({ key: r.key, operator: r.operator, values });
+  }
+  return out;
+}
+
+/** One predicate over label maps: every requirement, values looked up in a Set. */
+function compileMatcher(
+  requirements: readonly Requirement[],
+): (labels: Readonly<Record<string, string>> | undefined) => boolean {
+  const checks = requirements.map((r) => ({ key: r.key, operator: r.operator, values: new Set(r.values) }));
+  return (labels) => {
+    const l = labels ?? {};
+    for (const r of checks) {
+      const has = Object.hasOwn(l, r.key);
+      switch (r.operator) {
+        case 'exists':
+          if (!has) return false;
+          break;
+        case 'doesnotexist':
+          if (has) return false;
+          break;
+        case 'in':
+          if (!has || !r.values.has(l[r.key] as string)) return false;
+          break;
+        case 'notin':
+          if (has && r.values.has(l[r.key] as string)) return false;
+          break;
+      }
+    }
+    return true;
   };
 }

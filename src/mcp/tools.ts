@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CacheHealth, KindMap, ScalableKind } from '../kube/types.js';
 import type { Grant, Permissions } from '../policy/types.js';
-import { type CursorKey, fingerprint, paginate } from './cursor.js';
+import { type CursorKey, fingerprint, MAX_CURSOR_LENGTH, paginate } from './cursor.js';
 import { ToolError, ToolErrorResultSchema } from './errors.js';
 import {
   deploymentRow,
@@ -16,7 +16,13 @@ import {
   WorkloadRowSchema,
 } from './format.js';
 import { type GuardedClient, LIST_TOOL, SCALE_TOOL, type ServedKind } from './guarded.js';
-import { type LabelSelector, parseLabelSelector } from './labels.js';
+import {
+  type LabelSelector,
+  MAX_SELECTOR_LENGTH,
+  MAX_SELECTOR_REQUIREMENTS,
+  MAX_SELECTOR_VALUES,
+  parseLabelSelector,
+} from './labels.js';
 
 /**
  * Tools as data: every tool is one ToolDefinition in TOOLS — name, title, description, input and
@@ -65,9 +71,11 @@ export const MAX_LIST_LIMIT = 500;
 /** Kubernetes stores replicas as int32. */
 const MAX_REPLICAS = 2_147_483_647;
 
+// Every string argument is capped, and the cap is checked first (`abort`): nothing else, no regular
+// expression and no policy decision, ever runs on an oversized string.
 const namespaceField = z
   .string()
-  .max(63)
+  .max(63, { error: 'must be at most 63 characters (a namespace name is a DNS label)', abort: true })
   .regex(NAMESPACE_RE, 'must be a valid namespace name (lowercase letters, digits, "-")');
 
 const ListInputSchema = z.strictObject({
@@ -76,9 +84,11 @@ const ListInputSchema = z.strictObject({
     .describe('Only this namespace. Omit to list every namespace you may see.'),
   labelSelector: z
     .string()
-    .max(4096)
+    .max(MAX_SELECTOR_LENGTH, { error: `must be at most ${MAX_SELECTOR_LENGTH} characters`, abort: true })
     .optional()
-    .describe('kubectl label selector, e.g. "app=web,tier!=cache" or "env in (prod,staging)"'),
+    .describe(
+      `kubectl label selector, e.g. "app=web,tier!=cache" or "env in (prod,staging)"; at most ${MAX_SELECTOR_REQUIREMENTS} distinct requirements of at most ${MAX_SELECTOR_VALUES} values each`,
+    ),
   limit: z
     .number()
     .int()
@@ -88,7 +98,10 @@ const ListInputSchema = z.strictObject({
     .describe(`Maximum rows to return (1-${MAX_LIST_LIMIT})`),
   continue: z
     .string()
-    .max(4096)
+    .max(MAX_CURSOR_LENGTH, {
+      error: `must be at most ${MAX_CURSOR_LENGTH} characters (pass back nextCursor unchanged)`,
+      abort: true,
+    })
     .optional()
     .describe('The nextCursor of the previous page, to get the next page'),
 });
@@ -101,7 +114,7 @@ const ScaleInputSchema = z.strictObject({
   name: z
     .string()
     .min(1)
-    .max(253)
+    .max(253, { error: 'must be at most 253 characters (an object name is a DNS subdomain)', abort: true })
     .regex(NAME_RE, 'must be a valid object name')
     .describe('Name of the workload'),
   replicas: z.number().int().min(0).max(MAX_REPLICAS).describe('Target replica count'),
@@ -464,13 +477,24 @@ export function findTool(name: string): ToolDefinition | undefined {
   return TOOLS.find((t) => t.name === name);
 }
 
-/** Turns a zod error into one readable sentence for an Invalid result. */
+/** How much of one issue, and of all of them, an Invalid result repeats (issues may quote the input). */
+const MAX_ISSUE_TEXT = 200;
+const MAX_ISSUES_SHOWN = 5;
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** Turns a zod error into one readable sentence for an Invalid result, never echoing much of the input. */
 export function invalidArguments(tool: string, error: z.ZodError): ToolError {
-  const details = error.issues.map((i) => {
-    const path = i.path.length ? i.path.join('.') : 'arguments';
-    return `${path}: ${i.message}`;
+  const details = error.issues.slice(0, MAX_ISSUES_SHOWN).map((i) => {
+    const path = i.path.length ? i.path.map((p) => clip(String(p), 63)).join('.') : 'arguments';
+    return clip(`${path}: ${i.message}`, MAX_ISSUE_TEXT);
   });
-  return new ToolError('Invalid', `Invalid arguments for ${tool}`, {
+  if (error.issues.length > MAX_ISSUES_SHOWN) {
+    details.push(`and ${error.issues.length - MAX_ISSUES_SHOWN} more problems`);
+  }
+  return new ToolError('Invalid', `Invalid arguments for ${clip(tool, 63)}`, {
     reason: details.join('; '),
     suggestions: ['Check the tool input schema (tools/list) and call again with corrected arguments'],
   });
