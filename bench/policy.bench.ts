@@ -1,7 +1,10 @@
 /**
  * Decision cost of the policy engine at 10, 1,000 and 10,000 policies (target: <= 2 µs median, and
  * flat: the index is keyed by subject, so the caller's own few grants are all a decision looks at).
- * Also the cost of compile, which the controller pays on every policy or namespace change.
+ * Also the cost of compile, which the controller pays on every policy or namespace change, and of
+ * glob matching on adversarial inputs (target: linear in the input, at most 63 comparisons per
+ * character; a backtracking regular expression took about 15 s for `*-*-prod` against 100,000
+ * dashes, and 10 s for `*a*a*a*a*a*a*b` against one 63-character namespace).
  *
  *   npm run bench
  *
@@ -12,6 +15,7 @@ import { bench, describe } from 'vitest';
 import {
   type Caller,
   compile,
+  compileGlob,
   evaluate,
   type NamespaceInfo,
   namespaceFilter,
@@ -113,6 +117,55 @@ describe(`compile (${NAMESPACE_COUNT} namespaces)`, () => {
       { time: 2_000, iterations: 5 },
     );
   }
+});
+
+describe('glob matching, adversarial inputs', () => {
+  const dashes = (n: number) => `a${'-'.repeat(n)}b`;
+  const prod = compileGlob('*-*-prod');
+  for (const n of [1_000, 10_000, 100_000]) {
+    // Ends in "-prod": the head and tail match, so the middle segment is searched for.
+    const value = `${dashes(n)}-prod`;
+    bench(`*-*-prod against ${n.toLocaleString('en')} dashes`, () => {
+      sink += prod(value) ? 1 : 0;
+    });
+  }
+  const stars = compileGlob('*a*a*a*a*a*a*b');
+  const aaa = `${'a'.repeat(62)}c`;
+  bench('*a*a*a*a*a*a*b against a 63-character namespace', () => {
+    sink += stars(aaa) ? 1 : 0;
+  });
+  // The matcher's own worst case: a long middle segment that almost matches at every position.
+  const nearMiss = compileGlob('*aaaaaaaaaaaaaaaab*');
+  for (const n of [1_000, 10_000, 100_000]) {
+    const value = 'a'.repeat(n);
+    bench(`*aaaaaaaaaaaaaaaab* against ${n.toLocaleString('en')} characters (worst case)`, () => {
+      sink += nearMiss(value) ? 1 : 0;
+    });
+  }
+  const globPolicy: PolicyObject = {
+    name: 'globs',
+    spec: {
+      subjects: [{ kind: 'User', name: 'eve' }],
+      namespaces: { names: ['*-*-prod', '*a*a*a*a*a*a*b'] },
+      tools: ['list_pods'],
+    },
+  };
+  const withAaa = [...namespaces, { name: aaa, labels: {} }];
+  const adversarial = compile({ policies: [globPolicy], namespaces: withAaa });
+  const eve: Caller = { username: 'eve', groups: [] };
+  const hugeNamespace = dashes(100_000);
+  bench('evaluate: a 100,000-character namespace is refused', () => {
+    sink += evaluate(adversarial, { caller: eve, tool: 'list_pods', namespace: hugeNamespace }).allowed
+      ? 1
+      : 0;
+  });
+  const unknown63 = dashes(61);
+  bench('evaluate: an unknown 63-character namespace against both globs', () => {
+    sink += evaluate(adversarial, { caller: eve, tool: 'list_pods', namespace: unknown63 }).allowed ? 1 : 0;
+  });
+  bench(`compile both globs over ${NAMESPACE_COUNT + 1} namespaces`, () => {
+    sink += compile({ policies: [globPolicy], namespaces: withAaa }).grants.size;
+  });
 });
 
 // Keep the optimizer from dropping the work.
