@@ -201,6 +201,21 @@ describe('the McpPolicy controller (in process)', () => {
     }
     expect((scaleError as ApiException<unknown>).code).toBe(422);
     expect(String((scaleError as ApiException<unknown>).body)).toContain('needs replicas bounds');
+
+    // Glob caps: at most 8 stars per pattern.
+    let starsError: unknown;
+    try {
+      await createPolicy(`${name}-stars`, {
+        subjects: [{ kind: 'User', name: 'alice' }],
+        namespaces: { names: ['*a*a*a*a*a*a*a*a*a*b'] },
+        tools: ['list_pods'],
+      });
+      created.push(`${name}-stars`);
+    } catch (err) {
+      starsError = err;
+    }
+    expect((starsError as ApiException<unknown>).code).toBe(422);
+    expect(String((starsError as ApiException<unknown>).body)).toContain(RULE_MESSAGES.tooManyStars);
   });
 
   it('judges what only it can (an unknown tool): Ready=False, a Warning Event, no grant; fixed: Accepted again', async () => {
