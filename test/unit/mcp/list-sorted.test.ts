@@ -92,7 +92,8 @@ describe('list tools over a sorted snapshot', () => {
       if (who === 'alice') expect(used.length).toBeGreaterThan(0);
       delete (h.backend as { listSorted?: unknown }).listSorted;
     }
-  });
+    // Dozens of HTTP round trips: more than the default 5 s on a busy machine.
+  }, 30_000);
 });
 
 describe('resources/list over sorted snapshots', () => {
