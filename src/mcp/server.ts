@@ -124,7 +124,10 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
   server.setRequestHandler('tools/call', async (request) => {
     const { name, arguments: args } = request.params;
     const def = findTool(name);
-    if (def === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    if (def === undefined) {
+      const shown = name.length > 100 ? `${name.slice(0, 100)}…` : name;
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${shown}`);
+    }
     const result = await callTool(scope, def, args);
     return server.projectCallToolResult(result, outputJsonSchema(def));
   });

@@ -1,7 +1,17 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CursorError, decodeCursor, encodeCursor, MAX_CURSOR_LENGTH } from '../../../src/mcp/cursor.js';
-import { call, connect, errorOf, type Harness, startHarness, TOKENS, textOf } from './helpers.js';
+import {
+  call,
+  connect,
+  errorOf,
+  type Harness,
+  post,
+  startHarness,
+  TOKENS,
+  textOf,
+  toolCall,
+} from './helpers.js';
 
 /**
  * Hostile tool arguments: every caller string is capped before any policy or cache work, and the
@@ -44,6 +54,16 @@ describe('oversized arguments are Invalid, briefly, and reach nothing', () => {
     expect(JSON.stringify(res).length).toBeLessThan(2_000);
     expect(textOf(res).length).toBeLessThan(1_000);
     expect(h.backend.calls).toEqual([]);
+  });
+});
+
+describe('unknown tools', () => {
+  it('an oversized tool name is a JSON-RPC error quoting only its start', async () => {
+    const res = await post(h, toolCall(`x${'y'.repeat(HUGE)}`, {}), { token: TOKENS.alice });
+    const error = (res.json as { error: { code: number; message: string } }).error;
+    expect(error.code).toBe(-32602);
+    expect(error.message).toMatch(/^Unknown tool: xy+…$/);
+    expect(res.text.length).toBeLessThan(1_000);
   });
 });
 
