@@ -7,8 +7,9 @@
  * A kubeconfig resolves as kubectl resolves it (test/e2e/kubeconfig-oracle.test.ts checks this
  * against kubectl): first-wins merging, paths relative to the file that names them, a tokenFile
  * preferred to an inline token, a token or client certificate preferred to an exec plugin,
- * impersonation (`as`, `as-uid`, `as-groups`, `as-user-extra`), a server without a scheme, and the
- * namespace `default` when the context sets none; the configurations kubectl refuses are refused.
+ * impersonation (`as`, `as-uid`, `as-groups`, `as-user-extra`), and the namespace `default` when the
+ * context sets none. What kubectl refuses is refused, and so are credentials for an http:// server
+ * (or one without a scheme), to which kubectl sends none.
  *
  * Supported credentials: bearer tokens (inline or a token file, re-read every minute so projected
  * ServiceAccount tokens rotate), client certificates (inline or files), and exec credential plugins
@@ -317,7 +318,8 @@ function execClusterInfo(cluster: Named, server: string, ca: string | undefined)
     ...(c['insecure-skip-tls-verify'] === true ? { 'insecure-skip-tls-verify': true } : {}),
     ...(ca === undefined ? {} : { 'certificate-authority-data': Buffer.from(ca).toString('base64') }),
     ...(c['disable-compression'] === true ? { 'disable-compression': true } : {}),
-    ...(isObject(config) ? { config: config.extension } : {}),
+    // client-go sends the exec extension's config, and null without one.
+    config: isObject(config) ? config.extension : null,
   };
 }
 
@@ -433,13 +435,9 @@ function impersonation(user: Named): Impersonation | undefined {
   };
 }
 
-/**
- * client-go's reading of a server without a scheme: https when the cluster has TLS settings (a CA,
- * insecure-skip-tls-verify) or the user a client certificate, else http.
- */
-function serverUrl(server: string, tls: boolean): string {
-  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]/.test(server)) return server;
-  return `${tls ? 'https' : 'http'}://${server}`;
+/** A server without a scheme is read as http://, as client-go reads it (see connectionFrom). */
+function serverUrl(server: string): string {
+  return /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(server) ? server : `http://${server}`;
 }
 
 /** Resolves one context of merged kubeconfig files into a connection. */
@@ -482,15 +480,26 @@ function connectionFrom(merged: MergedConfig, contextName: string | undefined): 
   const namespace = str(context.value.namespace) ?? 'default';
   const serverName = str(cluster.value['tls-server-name']);
   const impersonate = user ? impersonation(user) : undefined;
+  const credentials = user ? userCredentials(user, cluster, server, ca, cert !== undefined) : NONE;
+  const url = serverUrl(server);
+  if (/^http:/i.test(url) && (credentials !== NONE || cert !== undefined)) {
+    // client-go decides whether a server is TLS before it reads the cluster's CA, so kubectl sends
+    // no credentials to an http:// server, nor to one without a scheme. Refused rather than sent
+    // in the clear, or silently dropped.
+    throw new Error(
+      `kubeconfig ${source}: cluster ${cluster.name}'s server ${server} ${url === server ? 'is http://' : 'has no scheme (kubectl reads it as http://)'}, ` +
+        `over which kubectl sends no credentials; write https://${url.replace(/^http:\/\//i, '')}`,
+    );
+  }
   return {
-    server: serverUrl(server, ca !== undefined || cert !== undefined || insecure),
+    server: url,
     tls: {
       ...(ca === undefined ? {} : { ca }),
       ...(cert === undefined ? {} : { cert, key }),
       ...(insecure ? { insecureSkipTLSVerify: true } : {}),
       ...(serverName === undefined ? {} : { serverName }),
     },
-    credentials: user ? userCredentials(user, cluster, server, ca, cert !== undefined) : NONE,
+    credentials,
     ...(impersonate === undefined ? {} : { impersonate }),
     namespace,
     context: name,

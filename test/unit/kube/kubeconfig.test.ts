@@ -461,6 +461,7 @@ describe('exec credential plugins', () => {
           server: 'https://api.example:6443',
           'certificate-authority-data': b64(CA),
           'tls-server-name': 'api.internal',
+          config: null,
         },
       },
     });
@@ -645,19 +646,18 @@ describe('resolved as kubectl resolves it', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     try {
-      const conn = loadKubeConfigFiles([
-        kubeconfig('config', {
-          cluster: { server: `http://127.0.0.1:${port}` },
-          user: {
-            token: 't',
-            as: 'alice',
-            'as-uid': 'uid-1',
-            'as-groups': ['developers', 'reviewers'],
-            'as-user-extra': { 'example.com/team%': ['blue', 'green'], scopes: ['read'] },
-          },
-        }),
-      ]);
-      const client = new KubeClient(conn);
+      const client = new KubeClient({
+        server: `http://127.0.0.1:${port}`,
+        tls: {},
+        credentials: { get: async () => ({ token: 't' }), refresh: () => false },
+        impersonate: {
+          user: 'alice',
+          uid: 'uid-1',
+          groups: ['developers', 'reviewers'],
+          extra: { 'example.com/team%': ['blue', 'green'], scopes: ['read'] },
+        },
+        source: 'test',
+      });
       await client.request('GET', '/api');
       client.close();
     } finally {
@@ -673,17 +673,28 @@ describe('resolved as kubectl resolves it', () => {
     expect(impersonationHeaders(undefined)).toEqual({});
   });
 
-  it('reads a server without a scheme as https when TLS is configured, else http', () => {
-    const server = (cluster: Record<string, unknown>, user: Record<string, unknown> = {}) =>
-      loadKubeConfigFiles([kubeconfig('config', { cluster: { server: '10.0.0.1:6443', ...cluster }, user })])
-        .server;
-    expect(server({ 'certificate-authority-data': b64(CA) })).toBe('https://10.0.0.1:6443');
-    expect(server({ 'insecure-skip-tls-verify': true })).toBe('https://10.0.0.1:6443');
-    expect(server({}, { 'client-certificate-data': b64(CERT), 'client-key-data': b64(KEY) })).toBe(
-      'https://10.0.0.1:6443',
+  it('refuses credentials for an http:// server or one without a scheme (kubectl sends none there)', () => {
+    const load = (
+      server: string,
+      user: Record<string, unknown> = {},
+      cluster: Record<string, unknown> = {},
+    ) => loadKubeConfigFiles([kubeconfig('config', { cluster: { server, ...cluster }, user })]);
+    write('token', 't');
+    const cert = { 'client-certificate-data': b64(CERT), 'client-key-data': b64(KEY) };
+    const exec = { apiVersion: 'client.authentication.k8s.io/v1', command: 'x', interactiveMode: 'Never' };
+    for (const user of [{ token: 't' }, { tokenFile: 'token' }, cert, { exec }]) {
+      expect(() => load('10.0.0.1:6443', user, { 'certificate-authority-data': b64(CA) })).toThrow(
+        "cluster c's server 10.0.0.1:6443 has no scheme (kubectl reads it as http://), over which kubectl sends no credentials; write https://10.0.0.1:6443",
+      );
+      expect(() => load('http://10.0.0.1:8080', user)).toThrow(
+        "cluster c's server http://10.0.0.1:8080 is http://, over which kubectl sends no credentials; write https://10.0.0.1:8080",
+      );
+    }
+    expect(load('10.0.0.1:8080').server).toBe('http://10.0.0.1:8080');
+    expect(load('http://10.0.0.1:8080').server).toBe('http://10.0.0.1:8080');
+    expect(load('HTTPS://api.example:6443/prefix', { token: 't' }).server).toBe(
+      'HTTPS://api.example:6443/prefix',
     );
-    expect(server({})).toBe('http://10.0.0.1:6443');
-    expect(server({ server: 'https://api.example:6443/prefix' })).toBe('https://api.example:6443/prefix');
   });
 
   it('resolves the namespace default when the context sets none', () => {
