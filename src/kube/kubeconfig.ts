@@ -177,11 +177,25 @@ export function execCredentials(exec: ExecConfig, now: () => number = Date.now):
         `exec credential plugin ${exec.command} printed something other than an ExecCredential`,
       );
     }
-    const status = isObject(parsed) && isObject(parsed.status) ? parsed.status : {};
+    // As client-go: the answer must be an ExecCredential of the configured apiVersion.
+    const answered = isObject(parsed)
+      ? `${str(parsed.apiVersion) ?? 'no apiVersion'} ${str(parsed.kind) ?? 'no kind'}`
+      : '';
+    if (!isObject(parsed) || parsed.kind !== 'ExecCredential' || parsed.apiVersion !== exec.apiVersion) {
+      throw new Error(
+        `exec credential plugin ${exec.command} answered with ${answered || 'something other than an object'}; it is configured for ${exec.apiVersion} ExecCredential`,
+      );
+    }
+    const status = isObject(parsed.status) ? parsed.status : {};
     const token = str(status.token);
     const cert = str(status.clientCertificateData);
     const key = str(status.clientKeyData);
-    if (token === undefined && (cert === undefined || key === undefined)) {
+    if ((cert === undefined) !== (key === undefined)) {
+      throw new Error(
+        `exec credential plugin ${exec.command} returned a client certificate without its key, or a key without its certificate`,
+      );
+    }
+    if (token === undefined && cert === undefined) {
       throw new Error(
         `exec credential plugin ${exec.command} returned neither a token nor a client certificate`,
       );

@@ -107,7 +107,8 @@ const status =
   mode === 'token'
     ? { token: fs.readFileSync(a, 'utf8').trim() }
     : { clientCertificateData: fs.readFileSync(a, 'utf8'), clientKeyData: fs.readFileSync(b, 'utf8') };
-process.stdout.write(JSON.stringify({ apiVersion: info.apiVersion, kind: 'ExecCredential', status }));
+const apiVersion = process.env.EXEC_REPLY_API_VERSION ?? info.apiVersion;
+process.stdout.write(JSON.stringify({ apiVersion, kind: 'ExecCredential', status }));
 `;
 
 const CASES: readonly Case[] = [
@@ -315,6 +316,27 @@ const CASES: readonly Case[] = [
             apiVersion: 'client.authentication.k8s.io/v1',
             command: f.plugin,
             args: ['token', path.join(dir, 'tokens/alice')],
+          },
+        },
+      ),
+    }),
+    kubeconfig: ['config'],
+    kubectl: { fails: 'request' },
+  },
+  {
+    name: 'an exec plugin answering with another apiVersion than the one configured',
+    files: (f, dir) => ({
+      'tokens/alice': f.tokens.alice,
+      config: single(
+        f,
+        { 'certificate-authority-data': b64(f.ca) },
+        {
+          exec: {
+            apiVersion: 'client.authentication.k8s.io/v1',
+            command: f.plugin,
+            args: ['token', path.join(dir, 'tokens/alice')],
+            env: [{ name: 'EXEC_REPLY_API_VERSION', value: 'client.authentication.k8s.io/v1beta1' }],
+            interactiveMode: 'Never',
           },
         },
       ),

@@ -371,7 +371,9 @@ describe('exec credential plugins', () => {
         'n=$(wc -l < "$OUT/count" | tr -d " ")',
         'printf "%s" "$KUBERNETES_EXEC_INFO" > "$OUT/info.json"',
         'if [ -n "$EXPIRY" ]; then exp=",\\"expirationTimestamp\\":\\"$EXPIRY\\""; else exp=""; fi',
-        'printf \'{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"token-%s"%s}}\\n\' "$n" "$exp"',
+        // Answers with the apiVersion it was asked for.
+        'v=$(printf "%s" "$KUBERNETES_EXEC_INFO" | sed \'s/.*"apiVersion":"\\([^"]*\\)".*/\\1/\')',
+        'printf \'{"apiVersion":"%s","kind":"ExecCredential","status":{"token":"token-%s"%s}}\\n\' "$v" "$n" "$exp"',
         '',
       ].join('\n'),
       0o755,
@@ -471,12 +473,18 @@ describe('exec credential plugins', () => {
     const command = write(
       'cert.sh',
       `#!/bin/sh\nprintf '%s' '${JSON.stringify({
+        apiVersion: 'client.authentication.k8s.io/v1',
         kind: 'ExecCredential',
         status: { clientCertificateData: CERT, clientKeyData: KEY },
       })}'\n`,
       0o755,
     );
-    const creds = execCredentials({ command, args: [], env: {}, apiVersion: 'v1' });
+    const creds = execCredentials({
+      command,
+      args: [],
+      env: {},
+      apiVersion: 'client.authentication.k8s.io/v1',
+    });
     expect(await creds.get()).toEqual({ cert: CERT, key: KEY });
   });
 
@@ -514,10 +522,37 @@ describe('exec credential plugins', () => {
     await expect(
       execCredentials({ command: garbage, args: [], env: {}, apiVersion: 'v1' }).get(),
     ).rejects.toThrow(`exec credential plugin ${garbage} printed something other than an ExecCredential`);
-    const empty = write('empty.sh', '#!/bin/sh\necho \'{"status":{}}\'\n', 0o755);
+    const v1 = 'client.authentication.k8s.io/v1';
+    const answer = (name: string, body: unknown) =>
+      write(name, `#!/bin/sh\nprintf '%s' '${JSON.stringify(body)}'\n`, 0o755);
+    const empty = answer('empty.sh', { apiVersion: v1, kind: 'ExecCredential', status: {} });
     await expect(
-      execCredentials({ command: empty, args: [], env: {}, apiVersion: 'v1' }).get(),
+      execCredentials({ command: empty, args: [], env: {}, apiVersion: v1 }).get(),
     ).rejects.toThrow(`exec credential plugin ${empty} returned neither a token nor a client certificate`);
+    // As kubectl: the answer must be an ExecCredential of the configured apiVersion, and a
+    // certificate comes with its key.
+    const other = answer('other.sh', {
+      apiVersion: 'client.authentication.k8s.io/v1beta1',
+      kind: 'ExecCredential',
+      status: { token: 't' },
+    });
+    await expect(
+      execCredentials({ command: other, args: [], env: {}, apiVersion: v1 }).get(),
+    ).rejects.toThrow(
+      `exec credential plugin ${other} answered with client.authentication.k8s.io/v1beta1 ExecCredential; it is configured for ${v1} ExecCredential`,
+    );
+    const bare = answer('bare.sh', { status: { token: 't' } });
+    await expect(execCredentials({ command: bare, args: [], env: {}, apiVersion: v1 }).get()).rejects.toThrow(
+      `exec credential plugin ${bare} answered with no apiVersion no kind; it is configured for ${v1} ExecCredential`,
+    );
+    const half = answer('half.sh', {
+      apiVersion: v1,
+      kind: 'ExecCredential',
+      status: { token: 't', clientCertificateData: CERT },
+    });
+    await expect(execCredentials({ command: half, args: [], env: {}, apiVersion: v1 }).get()).rejects.toThrow(
+      `exec credential plugin ${half} returned a client certificate without its key, or a key without its certificate`,
+    );
   });
 });
 
@@ -585,7 +620,7 @@ describe('resolved as kubectl resolves it', () => {
     write('ca.crt', CA);
     const command = write(
       'info.sh',
-      `#!/bin/sh\nprintf '%s' "$KUBERNETES_EXEC_INFO" > "${path.join(tmp, 'info.json')}"\necho '{"status":{"token":"t"}}'\n`,
+      `#!/bin/sh\nprintf '%s' "$KUBERNETES_EXEC_INFO" > "${path.join(tmp, 'info.json')}"\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"t"}}'\n`,
       0o755,
     );
     const file = kubeconfig('config', {
