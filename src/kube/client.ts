@@ -12,7 +12,7 @@
 
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Credentials, KubeConnection } from './kubeconfig.js';
+import type { Credentials, Impersonation, KubeConnection } from './kubeconfig.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -129,12 +129,40 @@ export interface KubeClientOptions {
   readonly userAgent?: string;
 }
 
+type HeaderMap = Record<string, string | string[]>;
+
+/** client-go's escaping of an extra's key in an Impersonate-Extra- header name: %XX for every byte outside an HTTP token, and %. */
+function headerKeyEscape(key: string): string {
+  let out = '';
+  for (const b of Buffer.from(key, 'utf8')) {
+    const c = String.fromCharCode(b);
+    out +=
+      b < 127 && c !== '%' && /[!#$&'*+\-.^_`|~0-9A-Za-z]/.test(c)
+        ? c
+        : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** The Impersonate-* headers kubectl sends for a kubeconfig user's as, as-uid, as-groups and as-user-extra. */
+export function impersonationHeaders(as: Impersonation | undefined): HeaderMap {
+  if (as === undefined) return {};
+  const headers: HeaderMap = { 'impersonate-user': as.user };
+  if (as.uid !== undefined) headers['impersonate-uid'] = as.uid;
+  if (as.groups !== undefined && as.groups.length > 0) headers['impersonate-group'] = [...as.groups];
+  for (const [key, values] of Object.entries(as.extra ?? {})) {
+    if (values.length > 0) headers[`impersonate-extra-${headerKeyEscape(key)}`] = [...values];
+  }
+  return headers;
+}
+
 export class KubeClient {
   readonly server: string;
   private readonly base: URL;
   private readonly secure: boolean;
   private readonly credentials: Credentials;
   private readonly userAgent: string;
+  private readonly impersonationHeaders: HeaderMap;
   private agent: HttpAgent;
   /** The client certificate the agent was built with (exec plugins may rotate it). */
   private agentCert: string | undefined;
@@ -151,6 +179,7 @@ export class KubeClient {
     this.secure = this.base.protocol === 'https:';
     this.credentials = connection.credentials;
     this.userAgent = options.userAgent ?? 'kubemcp';
+    this.impersonationHeaders = impersonationHeaders(connection.impersonate);
     this.agentCert = connection.tls.cert;
     this.agent = this.makeAgent(connection.tls.cert, connection.tls.key);
   }
@@ -170,14 +199,18 @@ export class KubeClient {
   }
 
   /** The agent for the current credentials, rebuilt when an exec plugin hands out a new client certificate. */
-  private async prepare(): Promise<{ agent: HttpAgent; headers: Record<string, string> }> {
+  private async prepare(): Promise<{ agent: HttpAgent; headers: HeaderMap }> {
     const creds = await this.credentials.get();
     if (creds.cert !== undefined && creds.cert !== this.agentCert) {
       this.agent.destroy();
       this.agent = this.makeAgent(creds.cert, creds.key);
       this.agentCert = creds.cert;
     }
-    const headers: Record<string, string> = { 'user-agent': this.userAgent, accept: 'application/json' };
+    const headers: HeaderMap = {
+      'user-agent': this.userAgent,
+      accept: 'application/json',
+      ...this.impersonationHeaders,
+    };
     if (creds.token !== undefined) headers.authorization = `Bearer ${creds.token}`;
     return { agent: this.agent, headers };
   }
@@ -191,7 +224,7 @@ export class KubeClient {
     method: HttpMethod,
     url: URL,
     agent: HttpAgent,
-    headers: Record<string, string>,
+    headers: HeaderMap,
     payload: Buffer | undefined,
     signal: AbortSignal | undefined,
   ): Promise<IncomingMessage> {

@@ -1,7 +1,15 @@
 /**
  * Where the operator finds its cluster and credentials, the way controller-runtime does it:
- * an explicit kubeconfig file, else $KUBECONFIG (its files merged as kubectl merges them), else the
- * in-cluster ServiceAccount when running in a pod, else ~/.kube/config.
+ * an explicit kubeconfig file, else $KUBECONFIG (its files merged as kubectl merges them; when it is
+ * set, ~/.kube/config is not read), else the in-cluster ServiceAccount when running in a pod, else
+ * ~/.kube/config.
+ *
+ * A kubeconfig resolves as kubectl resolves it (test/e2e/kubeconfig-oracle.test.ts checks this
+ * against kubectl): first-wins merging, paths relative to the file that names them, a tokenFile
+ * preferred to an inline token, a token or client certificate preferred to an exec plugin,
+ * impersonation (`as`, `as-uid`, `as-groups`, `as-user-extra`), and the namespace `default` when the
+ * context sets none. What kubectl refuses is refused, and so are credentials for an http:// server
+ * (or one without a scheme), to which kubectl sends none.
  *
  * Supported credentials: bearer tokens (inline or a token file, re-read every minute so projected
  * ServiceAccount tokens rotate), client certificates (inline or files), and exec credential plugins
@@ -38,12 +46,22 @@ export interface TlsSettings {
   readonly serverName?: string;
 }
 
+/** The identity a kubeconfig user asks to act as (Impersonate-* headers). */
+export interface Impersonation {
+  readonly user: string;
+  readonly uid?: string;
+  readonly groups?: readonly string[];
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
+}
+
 /** A resolved connection: one API server, its TLS settings and the credentials to present. */
 export interface KubeConnection {
   readonly server: string;
   readonly tls: TlsSettings;
   readonly credentials: Credentials;
-  /** The context's namespace (or the pod's, in-cluster). */
+  /** Act as this identity (the credentials' owner must be allowed to impersonate it). */
+  readonly impersonate?: Impersonation;
+  /** The context's namespace, `default` when it sets none (in-cluster: the pod's). */
   readonly namespace?: string;
   /** The kubeconfig context used; undefined in-cluster. */
   readonly context?: string;
@@ -73,8 +91,12 @@ function staticToken(token: string): Credentials {
   return { get: async () => set, refresh: () => false };
 }
 
-/** A token read from a file, re-read at most once a minute (and after a 401). */
-export function tokenFile(file: string, now: () => number = Date.now): Credentials {
+/**
+ * A token read from a file, re-read at most once a minute (and after a 401). `fallback` (a
+ * kubeconfig's inline token next to its tokenFile) is used while the file cannot be read, as
+ * client-go does.
+ */
+export function tokenFile(file: string, now: () => number = Date.now, fallback?: string): Credentials {
   let cached: { token: string; at: number } | undefined;
   return {
     async get() {
@@ -86,8 +108,9 @@ export function tokenFile(file: string, now: () => number = Date.now): Credentia
         } catch (err) {
           // As client-go does: a token that was good a minute ago beats no token while the file
           // is being rotated; without one, the failure is the answer.
-          if (cached === undefined) throw err;
-          return { token: cached.token };
+          if (cached !== undefined) return { token: cached.token };
+          if (fallback !== undefined) return { token: fallback };
+          throw err;
         }
         cached = { token, at: now() };
       }
@@ -154,11 +177,25 @@ export function execCredentials(exec: ExecConfig, now: () => number = Date.now):
         `exec credential plugin ${exec.command} printed something other than an ExecCredential`,
       );
     }
-    const status = isObject(parsed) && isObject(parsed.status) ? parsed.status : {};
+    // As client-go: the answer must be an ExecCredential of the configured apiVersion.
+    const answered = isObject(parsed)
+      ? `${str(parsed.apiVersion) ?? 'no apiVersion'} ${str(parsed.kind) ?? 'no kind'}`
+      : '';
+    if (!isObject(parsed) || parsed.kind !== 'ExecCredential' || parsed.apiVersion !== exec.apiVersion) {
+      throw new Error(
+        `exec credential plugin ${exec.command} answered with ${answered || 'something other than an object'}; it is configured for ${exec.apiVersion} ExecCredential`,
+      );
+    }
+    const status = isObject(parsed.status) ? parsed.status : {};
     const token = str(status.token);
     const cert = str(status.clientCertificateData);
     const key = str(status.clientKeyData);
-    if (token === undefined && (cert === undefined || key === undefined)) {
+    if ((cert === undefined) !== (key === undefined)) {
+      throw new Error(
+        `exec credential plugin ${exec.command} returned a client certificate without its key, or a key without its certificate`,
+      );
+    }
+    if (token === undefined && cert === undefined) {
       throw new Error(
         `exec credential plugin ${exec.command} returned neither a token nor a client certificate`,
       );
@@ -243,9 +280,13 @@ function readConfigFile(file: string, merged: MergedConfig): void {
   const take = (list: unknown, field: string, into: Map<string, Named>): void => {
     if (list === undefined || list === null) return;
     if (!Array.isArray(list)) throw new Error(`kubeconfig ${file}: ${field}s must be a list`);
+    const seen = new Set<string>();
     for (const entry of list) {
       const name = isObject(entry) ? str(entry.name) : undefined;
       if (name === undefined) throw new Error(`kubeconfig ${file}: a ${field} has no name`);
+      // kubectl refuses a file that defines a name twice.
+      if (seen.has(name)) throw new Error(`kubeconfig ${file}: the ${field} ${name} is defined twice`);
+      seen.add(name);
       const value = entry[field];
       // kubectl's merge: the first file to define a name wins.
       if (!into.has(name)) into.set(name, { name, value: isObject(value) ? value : {}, dir });
@@ -259,10 +300,14 @@ function readConfigFile(file: string, merged: MergedConfig): void {
 }
 
 /** Inline base64 data, else the file (relative to the kubeconfig), else undefined. */
-function material(entry: Named, dataField: string, fileField: string): string | undefined {
+function material(entry: Named, dataField: string, fileField: string, source: string): string | undefined {
   const data = str(entry.value[dataField]);
-  if (data !== undefined) return Buffer.from(data, 'base64').toString('utf8');
   const file = str(entry.value[fileField]);
+  if (data !== undefined && file !== undefined) {
+    // kubectl refuses both (its validation and `config view --flatten` fail).
+    throw new Error(`kubeconfig ${source}: ${entry.name} sets both ${dataField} and ${fileField}; keep one`);
+  }
+  if (data !== undefined) return Buffer.from(data, 'base64').toString('utf8');
   if (file === undefined) return undefined;
   const full = path.resolve(entry.dir, file);
   try {
@@ -274,7 +319,33 @@ function material(entry: Named, dataField: string, fileField: string): string | 
   }
 }
 
-function userCredentials(user: Named, cluster: Named, server: string): Credentials {
+/** The cluster as an exec plugin sees it with provideClusterInfo (client-go's ExecCredential Cluster). */
+function execClusterInfo(cluster: Named, server: string, ca: string | undefined): Loose {
+  const c = cluster.value;
+  const extensions = Array.isArray(c.extensions) ? c.extensions : [];
+  const config = extensions.find(
+    (e) => isObject(e) && e.name === 'client.authentication.k8s.io/exec' && e.extension !== undefined,
+  );
+  return {
+    server,
+    ...(str(c['tls-server-name']) ? { 'tls-server-name': c['tls-server-name'] } : {}),
+    ...(c['insecure-skip-tls-verify'] === true ? { 'insecure-skip-tls-verify': true } : {}),
+    ...(ca === undefined ? {} : { 'certificate-authority-data': Buffer.from(ca).toString('base64') }),
+    ...(c['disable-compression'] === true ? { 'disable-compression': true } : {}),
+    // client-go sends the exec extension's config, and null without one.
+    config: isObject(config) ? config.extension : null,
+  };
+}
+
+const EXEC_API_VERSIONS = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'];
+
+function userCredentials(
+  user: Named,
+  cluster: Named,
+  server: string,
+  ca: string | undefined,
+  hasCert: boolean,
+): Credentials {
   const u = user.value;
   if (isObject(u['auth-provider'])) {
     const name = str(u['auth-provider'].name) ?? 'unknown';
@@ -288,45 +359,99 @@ function userCredentials(user: Named, cluster: Named, server: string): Credentia
       `user ${user.name} uses basic auth, which Kubernetes no longer supports; use a token or a certificate`,
     );
   }
+  const exec = isObject(u.exec) ? execConfig(user, u.exec, cluster, server, ca) : undefined;
   const token = str(u.token);
-  if (token !== undefined) return staticToken(token);
   const file = str(u.tokenFile);
-  if (file !== undefined) return tokenFile(path.resolve(user.dir, file));
-  if (isObject(u.exec)) {
-    const e = u.exec;
-    const command = str(e.command);
-    if (command === undefined) throw new Error(`user ${user.name}: exec has no command`);
-    const env: Record<string, string> = {};
-    if (Array.isArray(e.env)) {
-      for (const item of e.env) {
-        if (isObject(item) && str(item.name) !== undefined)
-          env[item.name as string] = String(item.value ?? '');
-      }
-    }
-    const apiVersion = str(e.apiVersion) ?? 'client.authentication.k8s.io/v1';
-    const c = cluster.value;
-    return execCredentials({
-      // A bare command name is looked up on PATH; a path is relative to the kubeconfig.
-      command: command.includes('/') ? path.resolve(user.dir, command) : command,
-      args: Array.isArray(e.args) ? e.args.map(String) : [],
-      env,
-      apiVersion,
-      ...(str(e.installHint) === undefined ? {} : { installHint: str(e.installHint) as string }),
-      ...(e.provideClusterInfo === true
-        ? {
-            cluster: {
-              server,
-              ...(str(c['certificate-authority-data'])
-                ? { 'certificate-authority-data': c['certificate-authority-data'] }
-                : {}),
-              ...(c['insecure-skip-tls-verify'] === true ? { 'insecure-skip-tls-verify': true } : {}),
-              ...(str(c['tls-server-name']) ? { 'tls-server-name': c['tls-server-name'] } : {}),
-            },
-          }
-        : {}),
-    });
-  }
+  // As client-go: a readable tokenFile beats the inline token (which stands in while the file
+  // cannot be read); a token or a client certificate makes an exec plugin unused.
+  if (file !== undefined) return tokenFile(path.resolve(user.dir, file), Date.now, token);
+  if (token !== undefined) return staticToken(token);
+  if (exec !== undefined && !hasCert) return execCredentials(exec);
   return NONE; // client certificates only, or anonymous
+}
+
+/** The exec section of a user, checked as kubectl checks it. */
+function execConfig(
+  user: Named,
+  e: Loose,
+  cluster: Named,
+  server: string,
+  ca: string | undefined,
+): ExecConfig {
+  const command = str(e.command);
+  if (command === undefined) throw new Error(`user ${user.name}: exec has no command`);
+  const apiVersion = str(e.apiVersion);
+  if (apiVersion === undefined || !EXEC_API_VERSIONS.includes(apiVersion)) {
+    throw new Error(
+      `user ${user.name}: exec apiVersion ${apiVersion === undefined ? 'is missing' : JSON.stringify(apiVersion)}; want one of ${EXEC_API_VERSIONS.join(', ')}`,
+    );
+  }
+  const mode = str(e.interactiveMode);
+  // v1 requires interactiveMode (v1beta1 defaults it to IfAvailable); a server process has no
+  // terminal, so a plugin that must ask the user cannot run.
+  if (mode === undefined && apiVersion === 'client.authentication.k8s.io/v1') {
+    throw new Error(
+      `user ${user.name}: exec needs interactiveMode (Never or IfAvailable) with ${apiVersion}`,
+    );
+  }
+  if (mode !== undefined && !['Never', 'IfAvailable', 'Always'].includes(mode)) {
+    throw new Error(
+      `user ${user.name}: exec interactiveMode ${JSON.stringify(mode)} is not Never, IfAvailable or Always`,
+    );
+  }
+  if (mode === 'Always') {
+    throw new Error(
+      `user ${user.name}: exec interactiveMode Always needs a terminal, and kubemcp runs without one`,
+    );
+  }
+  const env: Record<string, string> = {};
+  if (Array.isArray(e.env)) {
+    for (const item of e.env) {
+      const name = isObject(item) ? str(item.name) : undefined;
+      if (name === undefined) throw new Error(`user ${user.name}: an exec env entry has no name`);
+      env[name] = String((item as Loose).value ?? '');
+    }
+  }
+  const installHint = str(e.installHint);
+  return {
+    // A bare command name is looked up on PATH; a path is relative to the kubeconfig.
+    command: command.includes('/') ? path.resolve(user.dir, command) : command,
+    args: Array.isArray(e.args) ? e.args.map(String) : [],
+    env,
+    apiVersion,
+    ...(installHint === undefined ? {} : { installHint }),
+    ...(e.provideClusterInfo === true ? { cluster: execClusterInfo(cluster, server, ca) } : {}),
+  };
+}
+
+/** as, as-uid, as-groups and as-user-extra; kubectl refuses the last three without `as`. */
+function impersonation(user: Named): Impersonation | undefined {
+  const u = user.value;
+  const as = str(u.as);
+  const uid = str(u['as-uid']);
+  const groups = Array.isArray(u['as-groups']) ? u['as-groups'].map(String) : [];
+  const extra: Record<string, string[]> = {};
+  if (isObject(u['as-user-extra'])) {
+    for (const [k, v] of Object.entries(u['as-user-extra'])) {
+      extra[k] = Array.isArray(v) ? v.map(String) : [String(v)];
+    }
+  }
+  const more = uid !== undefined || groups.length > 0 || Object.keys(extra).length > 0;
+  if (as === undefined) {
+    if (more) throw new Error(`user ${user.name} sets as-uid, as-groups or as-user-extra without as`);
+    return undefined;
+  }
+  return {
+    user: as,
+    ...(uid === undefined ? {} : { uid }),
+    ...(groups.length === 0 ? {} : { groups }),
+    ...(Object.keys(extra).length === 0 ? {} : { extra }),
+  };
+}
+
+/** A server without a scheme is read as http://, as client-go reads it (see connectionFrom). */
+function serverUrl(server: string): string {
+  return /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(server) ? server : `http://${server}`;
 }
 
 /** Resolves one context of merged kubeconfig files into a connection. */
@@ -351,26 +476,46 @@ function connectionFrom(merged: MergedConfig, contextName: string | undefined): 
   const user = userName === undefined ? undefined : merged.users.get(userName);
   if (userName !== undefined && !user)
     throw new Error(`kubeconfig ${source}: context ${name} names no known user`);
-  const ca = material(cluster, 'certificate-authority-data', 'certificate-authority');
-  const cert = user ? material(user, 'client-certificate-data', 'client-certificate') : undefined;
-  const key = user ? material(user, 'client-key-data', 'client-key') : undefined;
+  const ca = material(cluster, 'certificate-authority-data', 'certificate-authority', source);
+  const cert = user ? material(user, 'client-certificate-data', 'client-certificate', source) : undefined;
+  const key = user ? material(user, 'client-key-data', 'client-key', source) : undefined;
   if ((cert === undefined) !== (key === undefined)) {
     throw new Error(
       `kubeconfig ${source}: user ${userName} has a client certificate without a key, or a key without one`,
     );
   }
-  const namespace = str(context.value.namespace);
+  const insecure = cluster.value['insecure-skip-tls-verify'] === true;
+  if (insecure && ca !== undefined) {
+    // client-go: "specifying a root certificates file with the insecure flag is not allowed".
+    throw new Error(
+      `kubeconfig ${source}: cluster ${cluster.name} sets both a certificate authority and insecure-skip-tls-verify; keep one`,
+    );
+  }
+  const namespace = str(context.value.namespace) ?? 'default';
   const serverName = str(cluster.value['tls-server-name']);
+  const impersonate = user ? impersonation(user) : undefined;
+  const credentials = user ? userCredentials(user, cluster, server, ca, cert !== undefined) : NONE;
+  const url = serverUrl(server);
+  if (/^http:/i.test(url) && (credentials !== NONE || cert !== undefined)) {
+    // client-go decides whether a server is TLS before it reads the cluster's CA, so kubectl sends
+    // no credentials to an http:// server, nor to one without a scheme. Refused rather than sent
+    // in the clear, or silently dropped.
+    throw new Error(
+      `kubeconfig ${source}: cluster ${cluster.name}'s server ${server} ${url === server ? 'is http://' : 'has no scheme (kubectl reads it as http://)'}, ` +
+        `over which kubectl sends no credentials; write https://${url.replace(/^http:\/\//i, '')}`,
+    );
+  }
   return {
-    server,
+    server: url,
     tls: {
       ...(ca === undefined ? {} : { ca }),
       ...(cert === undefined ? {} : { cert, key }),
-      ...(cluster.value['insecure-skip-tls-verify'] === true ? { insecureSkipTLSVerify: true } : {}),
+      ...(insecure ? { insecureSkipTLSVerify: true } : {}),
       ...(serverName === undefined ? {} : { serverName }),
     },
-    credentials: user ? userCredentials(user, cluster, server) : NONE,
-    ...(namespace === undefined ? {} : { namespace }),
+    credentials,
+    ...(impersonate === undefined ? {} : { impersonate }),
+    namespace,
     context: name,
     source,
   };
@@ -403,13 +548,20 @@ export interface LoadOptions {
 export function loadKubeConfig(file?: string, context?: string, options: LoadOptions = {}): KubeConnection {
   const env = options.env ?? process.env;
   if (file) return loadKubeConfigFiles([file], context);
-  const fromEnv = (env.KUBECONFIG ?? '').split(path.delimiter).filter((p) => p !== '' && fs.existsSync(p));
+  const named = (env.KUBECONFIG ?? '').split(path.delimiter).filter((p) => p !== '');
+  const fromEnv = named.filter((p) => fs.existsSync(p));
   if (fromEnv.length > 0) return loadKubeConfigFiles(fromEnv, context);
   const inCluster = inClusterConnection(env, options.serviceAccountDir);
   if (inCluster) {
     if (context)
       throw new Error(`--context ${context} needs a kubeconfig file; running in-cluster there is none`);
     return inCluster;
+  }
+  if (named.length > 0) {
+    // As kubectl: a set KUBECONFIG replaces ~/.kube/config, even when none of its files exists.
+    throw new Error(
+      `no cluster to talk to: none of the files KUBECONFIG names exists (${named.join(path.delimiter)})`,
+    );
   }
   const home = path.join(options.home ?? os.homedir(), '.kube', 'config');
   if (fs.existsSync(home)) return loadKubeConfigFiles([home], context);

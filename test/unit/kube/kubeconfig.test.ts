@@ -1,8 +1,11 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { impersonationHeaders, KubeClient } from '../../../src/kube/client.js';
 import {
   execCredentials,
   loadKubeConfig,
@@ -67,7 +70,6 @@ describe('loading a kubeconfig file', () => {
     const file = kubeconfig('config', {
       cluster: {
         'certificate-authority-data': b64(CA),
-        'insecure-skip-tls-verify': true,
         'tls-server-name': 'kubernetes.default',
       },
       user: { token: 's3cret', 'client-certificate-data': b64(CERT), 'client-key-data': b64(KEY) },
@@ -79,7 +81,6 @@ describe('loading a kubeconfig file', () => {
       ca: CA,
       cert: CERT,
       key: KEY,
-      insecureSkipTLSVerify: true,
       serverName: 'kubernetes.default',
     });
     expect(conn.namespace).toBe('team-a');
@@ -101,7 +102,7 @@ describe('loading a kubeconfig file', () => {
     // Loaded from another working directory: paths still resolve against sub/.
     const conn = loadKubeConfigFiles([file]);
     expect(conn.tls).toEqual({ ca: CA, cert: CERT, key: KEY });
-    expect(conn.namespace).toBeUndefined();
+    expect(conn.namespace).toBe('default');
     expect(await conn.credentials.get()).toEqual({ token: 'file-token' });
   });
 
@@ -370,7 +371,9 @@ describe('exec credential plugins', () => {
         'n=$(wc -l < "$OUT/count" | tr -d " ")',
         'printf "%s" "$KUBERNETES_EXEC_INFO" > "$OUT/info.json"',
         'if [ -n "$EXPIRY" ]; then exp=",\\"expirationTimestamp\\":\\"$EXPIRY\\""; else exp=""; fi',
-        'printf \'{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"token-%s"%s}}\\n\' "$n" "$exp"',
+        // Answers with the apiVersion it was asked for.
+        'v=$(printf "%s" "$KUBERNETES_EXEC_INFO" | sed \'s/.*"apiVersion":"\\([^"]*\\)".*/\\1/\')',
+        'printf \'{"apiVersion":"%s","kind":"ExecCredential","status":{"token":"token-%s"%s}}\\n\' "$v" "$n" "$exp"',
         '',
       ].join('\n'),
       0o755,
@@ -460,6 +463,7 @@ describe('exec credential plugins', () => {
           server: 'https://api.example:6443',
           'certificate-authority-data': b64(CA),
           'tls-server-name': 'api.internal',
+          config: null,
         },
       },
     });
@@ -469,12 +473,18 @@ describe('exec credential plugins', () => {
     const command = write(
       'cert.sh',
       `#!/bin/sh\nprintf '%s' '${JSON.stringify({
+        apiVersion: 'client.authentication.k8s.io/v1',
         kind: 'ExecCredential',
         status: { clientCertificateData: CERT, clientKeyData: KEY },
       })}'\n`,
       0o755,
     );
-    const creds = execCredentials({ command, args: [], env: {}, apiVersion: 'v1' });
+    const creds = execCredentials({
+      command,
+      args: [],
+      env: {},
+      apiVersion: 'client.authentication.k8s.io/v1',
+    });
     expect(await creds.get()).toEqual({ cert: CERT, key: KEY });
   });
 
@@ -512,9 +522,269 @@ describe('exec credential plugins', () => {
     await expect(
       execCredentials({ command: garbage, args: [], env: {}, apiVersion: 'v1' }).get(),
     ).rejects.toThrow(`exec credential plugin ${garbage} printed something other than an ExecCredential`);
-    const empty = write('empty.sh', '#!/bin/sh\necho \'{"status":{}}\'\n', 0o755);
+    const v1 = 'client.authentication.k8s.io/v1';
+    const answer = (name: string, body: unknown) =>
+      write(name, `#!/bin/sh\nprintf '%s' '${JSON.stringify(body)}'\n`, 0o755);
+    const empty = answer('empty.sh', { apiVersion: v1, kind: 'ExecCredential', status: {} });
     await expect(
-      execCredentials({ command: empty, args: [], env: {}, apiVersion: 'v1' }).get(),
+      execCredentials({ command: empty, args: [], env: {}, apiVersion: v1 }).get(),
     ).rejects.toThrow(`exec credential plugin ${empty} returned neither a token nor a client certificate`);
+    // As kubectl: the answer must be an ExecCredential of the configured apiVersion, and a
+    // certificate comes with its key.
+    const other = answer('other.sh', {
+      apiVersion: 'client.authentication.k8s.io/v1beta1',
+      kind: 'ExecCredential',
+      status: { token: 't' },
+    });
+    await expect(
+      execCredentials({ command: other, args: [], env: {}, apiVersion: v1 }).get(),
+    ).rejects.toThrow(
+      `exec credential plugin ${other} answered with client.authentication.k8s.io/v1beta1 ExecCredential; it is configured for ${v1} ExecCredential`,
+    );
+    const bare = answer('bare.sh', { status: { token: 't' } });
+    await expect(execCredentials({ command: bare, args: [], env: {}, apiVersion: v1 }).get()).rejects.toThrow(
+      `exec credential plugin ${bare} answered with no apiVersion no kind; it is configured for ${v1} ExecCredential`,
+    );
+    const half = answer('half.sh', {
+      apiVersion: v1,
+      kind: 'ExecCredential',
+      status: { token: 't', clientCertificateData: CERT },
+    });
+    await expect(execCredentials({ command: half, args: [], env: {}, apiVersion: v1 }).get()).rejects.toThrow(
+      `exec credential plugin ${half} returned a client certificate without its key, or a key without its certificate`,
+    );
+  });
+});
+
+describe('resolved as kubectl resolves it', () => {
+  it('prefers a readable tokenFile to the inline token, and uses the token while the file cannot be read', async () => {
+    write('token', 'from-file\n');
+    const both = loadKubeConfigFiles([
+      kubeconfig('config', { user: { token: 'inline', tokenFile: 'token' } }),
+    ]);
+    expect(await both.credentials.get()).toEqual({ token: 'from-file' });
+    const missing = loadKubeConfigFiles([
+      kubeconfig('other', { user: { token: 'inline', tokenFile: 'gone' } }),
+    ]);
+    expect(await missing.credentials.get()).toEqual({ token: 'inline' });
+  });
+
+  /** An exec plugin that records that it ran in $tmp/ran and prints a token. */
+  const exec = (): Record<string, unknown> => {
+    const command = write(
+      'exec.sh',
+      `#!/bin/sh\ntouch "${path.join(tmp, 'ran')}"\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"from-plugin"}}'\n`,
+      0o755,
+    );
+    return { apiVersion: 'client.authentication.k8s.io/v1', command, interactiveMode: 'Never' };
+  };
+  const ran = (): boolean => fs.existsSync(path.join(tmp, 'ran'));
+
+  it('leaves an exec plugin unused when the user has a token, a tokenFile or a client certificate', async () => {
+    write('token', 'from-file');
+    for (const [i, user] of [
+      { token: 'inline' },
+      { tokenFile: 'token' },
+      { 'client-certificate-data': b64(CERT), 'client-key-data': b64(KEY) },
+    ].entries()) {
+      const conn = loadKubeConfigFiles([kubeconfig(`config-${i}`, { user: { ...user, exec: exec() } })]);
+      const creds = await conn.credentials.get();
+      expect(creds.token).not.toBe('from-plugin');
+    }
+    expect(ran()).toBe(false);
+    const only = loadKubeConfigFiles([kubeconfig('config-exec', { user: { exec: exec() } })]);
+    expect(await only.credentials.get()).toEqual({ token: 'from-plugin' });
+    expect(ran()).toBe(true);
+  });
+
+  it('checks the exec section as kubectl does: apiVersion, interactiveMode, env names', () => {
+    const check = (e: Record<string, unknown>) => () =>
+      loadKubeConfigFiles([kubeconfig('config', { user: { exec: { ...exec(), ...e } } })]);
+    expect(check({ apiVersion: undefined })).toThrow('user u: exec apiVersion is missing');
+    expect(check({ apiVersion: 'client.authentication.k8s.io/v2' })).toThrow(
+      'user u: exec apiVersion "client.authentication.k8s.io/v2"; want one of',
+    );
+    expect(check({ interactiveMode: undefined })).toThrow(
+      'user u: exec needs interactiveMode (Never or IfAvailable) with client.authentication.k8s.io/v1',
+    );
+    expect(check({ interactiveMode: 'Sometimes' })).toThrow('exec interactiveMode "Sometimes" is not');
+    expect(check({ interactiveMode: 'Always' })).toThrow('exec interactiveMode Always needs a terminal');
+    expect(check({ env: [{ value: 'x' }] })).toThrow('user u: an exec env entry has no name');
+    // v1beta1 defaults interactiveMode to IfAvailable.
+    expect(
+      check({ apiVersion: 'client.authentication.k8s.io/v1beta1', interactiveMode: undefined }),
+    ).not.toThrow();
+  });
+
+  it("gives an exec plugin the cluster's CA from a file, and the exec extension's config", async () => {
+    write('ca.crt', CA);
+    const command = write(
+      'info.sh',
+      `#!/bin/sh\nprintf '%s' "$KUBERNETES_EXEC_INFO" > "${path.join(tmp, 'info.json')}"\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"t"}}'\n`,
+      0o755,
+    );
+    const file = kubeconfig('config', {
+      cluster: {
+        'certificate-authority': 'ca.crt',
+        'disable-compression': true,
+        extensions: [{ name: 'client.authentication.k8s.io/exec', extension: { audience: 'a' } }],
+      },
+      user: {
+        exec: {
+          apiVersion: 'client.authentication.k8s.io/v1',
+          command,
+          interactiveMode: 'IfAvailable',
+          provideClusterInfo: true,
+        },
+      },
+    });
+    await loadKubeConfigFiles([file]).credentials.get();
+    expect(JSON.parse(fs.readFileSync(path.join(tmp, 'info.json'), 'utf8')).spec.cluster).toEqual({
+      server: 'https://api.example:6443',
+      'certificate-authority-data': b64(CA),
+      'disable-compression': true,
+      config: { audience: 'a' },
+    });
+  });
+
+  it('resolves impersonation, and refuses as-uid, as-groups or as-user-extra without as', () => {
+    const conn = loadKubeConfigFiles([
+      kubeconfig('config', {
+        user: {
+          token: 't',
+          as: 'alice',
+          'as-uid': 'uid-1',
+          'as-groups': ['developers', 'reviewers'],
+          'as-user-extra': { 'example.com/team': ['blue', 'green'] },
+        },
+      }),
+    ]);
+    expect(conn.impersonate).toEqual({
+      user: 'alice',
+      uid: 'uid-1',
+      groups: ['developers', 'reviewers'],
+      extra: { 'example.com/team': ['blue', 'green'] },
+    });
+    expect(loadKubeConfigFiles([kubeconfig('plain', { user: { token: 't' } })]).impersonate).toBeUndefined();
+    expect(() => loadKubeConfigFiles([kubeconfig('bad', { user: { 'as-groups': ['admins'] } })])).toThrow(
+      'user u sets as-uid, as-groups or as-user-extra without as',
+    );
+  });
+
+  it('sends the Impersonate-* headers kubectl sends', async () => {
+    const seen: http.IncomingHttpHeaders[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(req.headers);
+      res.setHeader('content-type', 'application/json');
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const client = new KubeClient({
+        server: `http://127.0.0.1:${port}`,
+        tls: {},
+        credentials: { get: async () => ({ token: 't' }), refresh: () => false },
+        impersonate: {
+          user: 'alice',
+          uid: 'uid-1',
+          groups: ['developers', 'reviewers'],
+          extra: { 'example.com/team%': ['blue', 'green'], scopes: ['read'] },
+        },
+        source: 'test',
+      });
+      await client.request('GET', '/api');
+      client.close();
+    } finally {
+      server.close();
+    }
+    const [headers] = seen;
+    expect(headers?.['impersonate-user']).toBe('alice');
+    expect(headers?.['impersonate-uid']).toBe('uid-1');
+    expect(headers?.['impersonate-group']).toBe('developers, reviewers');
+    expect(headers?.['impersonate-extra-example.com%2fteam%25']).toBe('blue, green');
+    expect(headers?.['impersonate-extra-scopes']).toBe('read');
+    expect(headers?.authorization).toBe('Bearer t');
+    expect(impersonationHeaders(undefined)).toEqual({});
+  });
+
+  it('refuses credentials for an http:// server or one without a scheme (kubectl sends none there)', () => {
+    const load = (
+      server: string,
+      user: Record<string, unknown> = {},
+      cluster: Record<string, unknown> = {},
+    ) => loadKubeConfigFiles([kubeconfig('config', { cluster: { server, ...cluster }, user })]);
+    write('token', 't');
+    const cert = { 'client-certificate-data': b64(CERT), 'client-key-data': b64(KEY) };
+    const exec = { apiVersion: 'client.authentication.k8s.io/v1', command: 'x', interactiveMode: 'Never' };
+    for (const user of [{ token: 't' }, { tokenFile: 'token' }, cert, { exec }]) {
+      expect(() => load('10.0.0.1:6443', user, { 'certificate-authority-data': b64(CA) })).toThrow(
+        "cluster c's server 10.0.0.1:6443 has no scheme (kubectl reads it as http://), over which kubectl sends no credentials; write https://10.0.0.1:6443",
+      );
+      expect(() => load('http://10.0.0.1:8080', user)).toThrow(
+        "cluster c's server http://10.0.0.1:8080 is http://, over which kubectl sends no credentials; write https://10.0.0.1:8080",
+      );
+    }
+    expect(load('10.0.0.1:8080').server).toBe('http://10.0.0.1:8080');
+    expect(load('http://10.0.0.1:8080').server).toBe('http://10.0.0.1:8080');
+    expect(load('HTTPS://api.example:6443/prefix', { token: 't' }).server).toBe(
+      'HTTPS://api.example:6443/prefix',
+    );
+  });
+
+  it('resolves the namespace default when the context sets none', () => {
+    expect(loadKubeConfigFiles([kubeconfig('a')]).namespace).toBe('default');
+    expect(loadKubeConfigFiles([kubeconfig('b', { context: { namespace: 'team-a' } })]).namespace).toBe(
+      'team-a',
+    );
+  });
+
+  it('refuses a CA together with insecure-skip-tls-verify', () => {
+    const file = kubeconfig('config', {
+      cluster: { 'certificate-authority-data': b64(CA), 'insecure-skip-tls-verify': true },
+    });
+    expect(() => loadKubeConfigFiles([file])).toThrow(
+      `kubeconfig ${file}: cluster c sets both a certificate authority and insecure-skip-tls-verify; keep one`,
+    );
+  });
+
+  it('refuses both the inline data and the file of a CA, client certificate or key', () => {
+    write('pem', CA);
+    const both = (opts: Parameters<typeof kubeconfig>[1]) => () =>
+      loadKubeConfigFiles([kubeconfig('config', opts)]);
+    expect(
+      both({ cluster: { 'certificate-authority-data': b64(CA), 'certificate-authority': 'pem' } }),
+    ).toThrow('c sets both certificate-authority-data and certificate-authority; keep one');
+    expect(
+      both({
+        user: { 'client-certificate-data': b64(CERT), 'client-certificate': 'pem', 'client-key': 'pem' },
+      }),
+    ).toThrow('u sets both client-certificate-data and client-certificate; keep one');
+    expect(
+      both({ user: { 'client-certificate': 'pem', 'client-key': 'pem', 'client-key-data': b64(KEY) } }),
+    ).toThrow('u sets both client-key-data and client-key; keep one');
+  });
+
+  it('refuses a file that defines a name twice', () => {
+    const file = kubeconfig('config', {
+      users: [
+        { name: 'u', user: { token: 'one' } },
+        { name: 'u', user: { token: 'two' } },
+      ],
+    });
+    expect(() => loadKubeConfigFiles([file])).toThrow(`kubeconfig ${file}: the user u is defined twice`);
+  });
+
+  it('does not read ~/.kube/config when KUBECONFIG is set but none of its files exists', () => {
+    const home = path.join(tmp, 'home');
+    kubeconfig('home/.kube/config');
+    const gone = path.join(tmp, 'gone');
+    const opts = { serviceAccountDir: path.join(tmp, 'no-sa'), home };
+    expect(() => loadKubeConfig(undefined, undefined, { ...opts, env: { KUBECONFIG: gone } })).toThrow(
+      `no cluster to talk to: none of the files KUBECONFIG names exists (${gone})`,
+    );
+    expect(loadKubeConfig(undefined, undefined, { ...opts, env: { KUBECONFIG: '' } }).server).toBe(
+      'https://api.example:6443',
+    );
   });
 });
