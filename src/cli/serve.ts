@@ -130,6 +130,7 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
         renewDeadlineMs: le.renewDeadlineSeconds * 1000,
         retryPeriodMs: le.retryPeriodSeconds * 1000,
         logger,
+        metrics,
       })
     : undefined;
   const controller = new PolicyController({
@@ -164,6 +165,18 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
       { name: 'shutdown', check: () => !stopping || 'shutting down' },
       { name: 'caches', check: () => backend.isSynced() || 'watch caches have not synced yet' },
       { name: 'policies', check: () => controller.ready() || 'no policy index built yet' },
+      ...(elector
+        ? [
+            {
+              name: 'leader-election',
+              warnOnly: true,
+              check: () => {
+                const problem = elector.problem();
+                return problem === undefined || `${problem.reason}: ${problem.message}`;
+              },
+            },
+          ]
+        : []),
     ],
   });
 
