@@ -142,6 +142,8 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
     namespaceInformer: backend.informer('namespace'),
     events: new EventRecorder(client, identity, logger),
     watchBackoff,
+    // The Pod's namespace (or the Lease namespace set explicitly, kubemcp-system by default).
+    operatorNamespace: config.leaderElection.namespace,
   });
   if (elector) {
     elector.onChange((leading) => {

@@ -234,10 +234,7 @@ export class LeaderElector {
     this.current = undefined;
     this.loggedAt.clear();
     this.metrics?.leaderElectionFailing.set({ reason: previous.reason }, 0);
-    this.log?.info(
-      { reason: previous.reason, attempts: previous.attempts },
-      'the Lease can be used again',
-    );
+    this.log?.info({ reason: previous.reason, attempts: previous.attempts }, 'the Lease can be used again');
   }
 
   isLeader(): boolean {

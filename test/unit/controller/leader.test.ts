@@ -341,7 +341,11 @@ class RefusingLeaseClient implements LeaseClient {
     if (this.mode === 'forbidden') {
       throw new KubeApiError(
         403,
-        { code: 403, reason: 'Forbidden', message: 'leases.coordination.k8s.io "kubemcp-operator" is forbidden' },
+        {
+          code: 403,
+          reason: 'Forbidden',
+          message: 'leases.coordination.k8s.io "kubemcp-operator" is forbidden',
+        },
         'GET lease',
       );
     }
@@ -349,7 +353,11 @@ class RefusingLeaseClient implements LeaseClient {
   }
   async create(r: LeaseRecord) {
     if (this.mode === 'no-namespace') {
-      throw new KubeApiError(404, { code: 404, reason: 'NotFound', message: 'namespaces "missing-ns" not found' }, 'POST lease');
+      throw new KubeApiError(
+        404,
+        { code: 404, reason: 'NotFound', message: 'namespaces "missing-ns" not found' },
+        'POST lease',
+      );
     }
     return this.store.create(r);
   }
@@ -401,7 +409,9 @@ describe('a Lease that cannot be used', () => {
     expect(errors()).toHaveLength(2);
 
     const text = await registry.metrics();
-    const count = Number(/kubemcp_leader_election_errors_total\{reason="NamespaceNotFound"\} (\d+)/.exec(text)?.[1]);
+    const count = Number(
+      /kubemcp_leader_election_errors_total\{reason="NamespaceNotFound"\} (\d+)/.exec(text)?.[1],
+    );
     expect(count).toBe(e.problem()?.attempts);
     expect(text).toMatch(/kubemcp_leader_election_failing\{reason="NamespaceNotFound"\} 1/);
 
@@ -427,7 +437,9 @@ describe('a Lease that cannot be used', () => {
     await clock.advance(4_000);
     expect(e.isLeader()).toBe(true);
     expect(e.problem()).toBeUndefined();
-    expect(await registry.metrics()).toMatch(/kubemcp_leader_election_failing\{reason="NamespaceNotFound"\} 0/);
+    expect(await registry.metrics()).toMatch(
+      /kubemcp_leader_election_failing\{reason="NamespaceNotFound"\} 0/,
+    );
     expect(lines.some((l) => l.msg === 'the Lease can be used again')).toBe(true);
     expect((await request(handler, '/readyz?verbose')).body).toContain('[+] leader-election ok');
     await e.stop();
