@@ -101,7 +101,7 @@ export function leaseProblem(
     const detail = apiMessage(err);
     return {
       reason: 'Forbidden',
-      message: `cannot ${op} ${where}: RBAC forbids it${detail ? ` (${detail.slice(0, 300)})` : ''}, so ${withoutIt}. Remedy: grant the operator's identity get, update and patch on leases named "${lease.name ?? lease.description.split('/')[1] ?? ''}" and create on leases in "${ns}" (config/rbac/leader_election_role.yaml), or ${elsewhere}, or ${single}`,
+      message: `cannot ${op} ${where}: RBAC forbids it${detail ? ` (${detail.slice(0, 300)})` : ''}, so ${withoutIt}. Remedy: grant the operator's identity get and update on the Lease named "${lease.name ?? lease.description.split('/')[1] ?? ''}" and create on leases in "${ns}" (config/rbac/leader_election_role.yaml), or ${elsewhere}, or ${single}`,
     };
   }
   if (status === 401) {

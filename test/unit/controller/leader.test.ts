@@ -455,7 +455,7 @@ describe('a Lease that cannot be used', () => {
     expect(errors()).toHaveLength(1);
     const msg = String(errors()[0]?.msg);
     expect(msg).toContain('RBAC forbids it');
-    expect(msg).toContain('leases named "kubemcp-operator"');
+    expect(msg).toContain('the Lease named "kubemcp-operator"');
     expect(msg).toContain('--leader-election-namespace');
     expect(msg).toContain('--no-leader-elect');
     await e.stop();
