@@ -215,7 +215,6 @@ describe('kubemcp serve and its Lease', () => {
     expect(errors.length).toBeGreaterThanOrEqual(1);
     expect(errors[0]?.msg).toContain(`kubectl create namespace ${missing}`);
     expect(errors[0]?.msg).toContain('--leader-election-namespace');
-    // Rate-limited: one line per minute, although it retries every second or two.
     const metrics = (await text(s.healthPort, '/metrics')).body;
     const attempts = Number(
       /^kubemcp_leader_election_errors_total\{reason="NamespaceNotFound"\} (\d+)$/m.exec(metrics)?.[1],
@@ -223,14 +222,17 @@ describe('kubemcp serve and its Lease', () => {
     expect(attempts).toBeGreaterThanOrEqual(1);
     expect(metrics).toMatch(/^kubemcp_leader_election_failing\{reason="NamespaceNotFound"\} 1$/m);
     expect(metrics).toMatch(/^kubemcp_leader 0$/m);
-    await eventually('more attempts', async () => {
+    const more = await eventually('more attempts', async () => {
       const m = (await text(s.healthPort, '/metrics')).body;
-      return (
-        Number(/^kubemcp_leader_election_errors_total\{reason="NamespaceNotFound"\} (\d+)$/m.exec(m)?.[1]) >=
-        3
+      const n = Number(
+        /^kubemcp_leader_election_errors_total\{reason="NamespaceNotFound"\} (\d+)$/m.exec(m)?.[1],
       );
+      return n >= 4 ? n : undefined;
     });
-    expect(s.lines.filter((l) => l.includes('"level":50') && l.includes('NamespaceNotFound')).length).toBe(1);
+    // Rate-limited: one error line a minute per cause, not one per attempt.
+    const lines = s.lines.filter((l) => l.includes('"level":50') && l.includes('NamespaceNotFound'));
+    expect(lines.length).toBeLessThanOrEqual(2);
+    expect(lines.length).toBeLessThan(more);
   });
 
   it('outside a Pod, plain kubemcp serve does not elect and writes McpPolicy status', async ({
