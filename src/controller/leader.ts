@@ -304,7 +304,6 @@ export class LeaderElector {
         return false;
       }
     }
-    this.recovered();
     if (this.observed?.resourceVersion !== old.resourceVersion || this.observed === undefined) {
       this.observe(old, now);
     }
@@ -312,7 +311,10 @@ export class LeaderElector {
     const heldByOther = holder !== '' && holder !== this.identity;
     if (heldByOther) {
       const duration = (old.leaseDurationSeconds ?? durationSeconds) * 1000;
-      if (this.observedAt + duration > now) return false;
+      if (this.observedAt + duration > now) {
+        this.recovered(); // the Lease can be read; another replica holds it
+        return false;
+      }
     }
     const mine = holder === this.identity;
     try {
@@ -324,6 +326,7 @@ export class LeaderElector {
         leaseTransitions: mine ? (old.leaseTransitions ?? 0) : (old.leaseTransitions ?? 0) + 1,
         ...(old.resourceVersion === undefined ? {} : { resourceVersion: old.resourceVersion }),
       });
+      this.recovered();
       this.observe(updated, this.clock.now());
       return true;
     } catch (err) {

@@ -335,7 +335,7 @@ class RefusingLeaseClient implements LeaseClient {
   readonly description = 'missing-ns/kubemcp-operator';
   readonly namespace = 'missing-ns';
   readonly name = 'kubemcp-operator';
-  mode: 'no-namespace' | 'forbidden' | 'ok' = 'no-namespace';
+  mode: 'no-namespace' | 'forbidden' | 'read-only' | 'ok' = 'no-namespace';
   private readonly store = new LeaseStore();
   async get() {
     if (this.mode === 'forbidden') {
@@ -349,7 +349,7 @@ class RefusingLeaseClient implements LeaseClient {
         'GET lease',
       );
     }
-    return this.mode === 'ok' ? this.store.get() : undefined;
+    return this.mode === 'no-namespace' ? undefined : this.store.get();
   }
   async create(r: LeaseRecord) {
     if (this.mode === 'no-namespace') {
@@ -362,6 +362,13 @@ class RefusingLeaseClient implements LeaseClient {
     return this.store.create(r);
   }
   async update(r: LeaseRecord) {
+    if (this.mode === 'read-only') {
+      throw new KubeApiError(
+        403,
+        { code: 403, reason: 'Forbidden', message: 'cannot update leases' },
+        'PUT lease',
+      );
+    }
     return this.store.update(r);
   }
 }
@@ -458,6 +465,24 @@ describe('a Lease that cannot be used', () => {
     expect(msg).toContain('the Lease named "kubemcp-operator"');
     expect(msg).toContain('--leader-election-namespace');
     expect(msg).toContain('--no-leader-elect');
+    await e.stop();
+  });
+
+  it('a Lease it may read but not update: one error, not a flood of errors and recoveries', async () => {
+    const clock = new FakeClock();
+    const { e, client, errors, lines } = refusing(clock);
+    client.mode = 'ok';
+    e.start();
+    await clock.advance(0);
+    expect(e.isLeader()).toBe(true);
+    client.mode = 'read-only';
+    // It cannot renew, stops leading, and from then on every attempt fails on update.
+    await clock.advance(40_000);
+    expect(e.isLeader()).toBe(false);
+    expect(e.problem()?.reason).toBe('Forbidden');
+    expect(e.problem()?.attempts).toBeGreaterThan(5);
+    expect(errors()).toHaveLength(1);
+    expect(lines.filter((l) => l.msg === 'the Lease can be used again')).toHaveLength(0);
     await e.stop();
   });
 
