@@ -10,7 +10,7 @@
  * - an Event about a Deployment whose name has 253 characters is recorded.
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -309,6 +309,36 @@ describe('risky grants and long names on the real API server', () => {
     ]);
     expect(table.trim()).toBe('OperatorNamespace,EveryoneSubject,ScaleToZero');
     expect(run(['get', 'mcpp', name])).toMatch(/WARNINGS/);
+
+    // kubemcp check prints the same warnings.
+    const check = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'check',
+        '--kubeconfig',
+        cluster().kubeconfig,
+        '--as',
+        `someone-${suffix}`,
+        '--group',
+        'system:authenticated',
+        '--tool',
+        'list_pods',
+        '--namespace',
+        ns(),
+        '--operator-namespace',
+        ns(),
+      ],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    expect(check.status, check.stderr).toBe(0);
+    expect(check.stdout).toContain(
+      `warning: McpPolicy ${name}: OperatorNamespace: covers the operator's own namespace`,
+    );
+    expect(check.stdout).toContain(`warning: McpPolicy ${name}: EveryoneSubject:`);
+    expect(check.stdout).toContain(`warning: McpPolicy ${name}: ScaleToZero:`);
 
     // Fixing the policy removes the condition.
     await custom().patchClusterCustomObject(
