@@ -230,7 +230,6 @@ export function compile(input: CompileInput): PolicyIndex {
     const selectorMatches = spec.namespaces.selector ? matcher.selector(spec.namespaces.selector).size : 0;
     const warnings = policyWarnings({
       grant,
-      rawSpec: policy.spec,
       subjects: spec.subjects,
       ...(input.operatorNamespace === undefined ? {} : { operatorNamespace: input.operatorNamespace }),
     });

@@ -50,7 +50,7 @@ export interface Decision {
  * A valid but risky grant. OperatorNamespace: the policy covers the operator's own namespace.
  * EveryoneSubject: a subject group every (authenticated, service-account or unauthenticated) caller
  * is in. NamespaceServiceAccounts: a subject group of every ServiceAccount of one namespace.
- * ScaleToZero: a scale grant whose replicas.min defaults to 0.
+ * ScaleToZero: a scale grant whose replicas.min is 0 (the default).
  */
 export interface PolicyWarning {
   readonly code: 'OperatorNamespace' | 'EveryoneSubject' | 'NamespaceServiceAccounts' | 'ScaleToZero';

@@ -19,8 +19,6 @@ const NAMESPACE_SERVICE_ACCOUNTS = 'system:serviceaccounts:';
 
 export interface WarningInput {
   readonly grant: CompiledGrant;
-  /** The spec as written (before defaults): tells a defaulted replicas.min from an explicit 0. */
-  readonly rawSpec: unknown;
   readonly subjects: readonly { readonly kind: string; readonly name: string }[];
   /** The namespace the operator runs in; omit when unknown (no operator-namespace warning). */
   readonly operatorNamespace?: string;
@@ -34,13 +32,6 @@ export function grantCovers(grant: CompiledGrant, namespace: string): boolean {
     grant.exactNamespaces.has(namespace) ||
     grant.namespaceGlobs.some((match) => match(namespace))
   );
-}
-
-function minWasSet(rawSpec: unknown): boolean {
-  if (typeof rawSpec !== 'object' || rawSpec === null) return false;
-  const replicas = (rawSpec as { replicas?: unknown }).replicas;
-  if (typeof replicas !== 'object' || replicas === null) return false;
-  return (replicas as { min?: unknown }).min !== undefined;
 }
 
 /** The warnings of one valid policy, in a stable order (by code, then subject order). */
@@ -76,10 +67,12 @@ export function policyWarnings(input: WarningInput): PolicyWarning[] {
     }
   }
 
-  if (scaleTools.length > 0 && grant.replicas?.min === 0 && !minWasSet(input.rawSpec)) {
+  // The API server fills in the CRD's default (min: 0), so a defaulted 0 and a written 0 look the
+  // same on a stored object: both are reported.
+  if (scaleTools.length > 0 && grant.replicas?.min === 0) {
     warnings.push({
       code: 'ScaleToZero',
-      message: `replicas.min is not set and defaults to 0: ${scaleTools.join(', ')} may scale a workload to zero (an outage); set replicas.min to 1, or to 0 explicitly if that is intended`,
+      message: `replicas.min is 0 (the default when it is not set): ${scaleTools.join(', ')} may scale a workload to zero (an outage); set replicas.min to 1 or more unless scaling to zero is intended`,
     });
   }
   return warnings;

@@ -146,8 +146,17 @@ async function serve(args: string[]): Promise<Serve> {
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env },
   );
   const lines: string[] = [];
-  child.stdout?.on('data', (d: Buffer) => lines.push(...d.toString().trimEnd().split('\n')));
-  child.stderr?.on('data', (d: Buffer) => lines.push(...d.toString().trimEnd().split('\n')));
+  // Whole lines only: a chunk may end in the middle of one.
+  const collect = (): ((chunk: Buffer) => void) => {
+    let partial = '';
+    return (chunk) => {
+      const parts = (partial + chunk.toString('utf8')).split('\n');
+      partial = parts.pop() ?? '';
+      lines.push(...parts.filter((l) => l !== ''));
+    };
+  };
+  child.stdout?.on('data', collect());
+  child.stderr?.on('data', collect());
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,

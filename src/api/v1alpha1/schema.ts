@@ -357,7 +357,7 @@ export const McpPolicyStatusSchema = z
       .max(LIMITS.conditions)
       .optional()
       .describe(
-        "Conditions of the policy. Ready is True when the policy is valid and enforced (reason Accepted), False when it is invalid and grants nothing (reason Invalid). Warnings is present (True) while a Ready policy grants something risky: the operator's own namespace, a subject group meaning everyone, or scale tools whose replicas.min defaults to 0; its reason lists the warning codes.",
+        "Conditions of the policy. Ready is True when the policy is valid and enforced (reason Accepted), False when it is invalid and grants nothing (reason Invalid). Warnings is present (True) while a Ready policy grants something risky: the operator's own namespace, a subject group meaning everyone, or scale tools with replicas.min 0 (its default); its reason lists the warning codes.",
       )
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
     matchedNamespaces: z

@@ -94,13 +94,16 @@ describe('policy warnings', () => {
     expect(warningsOf(policy('p', { ...base, subjects: [group('sre')] }))).toEqual([]);
   });
 
-  it('a scale grant whose min defaults to 0 (an explicit 0 is a choice, not a footgun)', () => {
+  it('a scale grant whose min is 0, by default or written (the API server fills the default in)', () => {
     expect(warningsOf(policy('p', { ...base, tools: ['scale_deployment'], replicas: { max: 5 } }))).toEqual([
       'ScaleToZero',
     ]);
     expect(warningsOf(policy('p', { ...base, tools: ['*'], replicas: { max: 5 } }))).toEqual(['ScaleToZero']);
     expect(
       warningsOf(policy('p', { ...base, tools: ['scale_deployment'], replicas: { min: 0, max: 5 } })),
+    ).toEqual(['ScaleToZero']);
+    expect(
+      warningsOf(policy('p', { ...base, tools: ['scale_deployment'], replicas: { min: 1, max: 5 } })),
     ).toEqual([]);
     // No scale tool: the bounds do not matter.
     expect(warningsOf(policy('p', { ...base, tools: ['list_*'], replicas: { max: 5 } }))).toEqual([]);
