@@ -153,6 +153,8 @@ export interface LeaderElectorOptions {
   readonly metrics?: LeaderElectionMetrics;
   /** A problem is logged at error level at most once per this interval per reason. Default 60 s. */
   readonly errorLogIntervalMs?: number;
+  /** Failed attempts in a row (same reason) before a problem is reported. Default 2. */
+  readonly reportAfterAttempts?: number;
 }
 
 export type LeadershipListener = (leading: boolean) => void;
@@ -175,6 +177,7 @@ export class LeaderElector {
   private readonly loggedAt = new Map<LeaseProblemReason, number>();
   private readonly metrics: LeaderElectionMetrics | undefined;
   private readonly errorLogIntervalMs: number;
+  private readonly reportAfter: number;
 
   constructor(private readonly options: LeaderElectorOptions) {
     if (!(options.leaseDurationMs > options.renewDeadlineMs)) {
@@ -191,11 +194,12 @@ export class LeaderElector {
     this.random = options.random ?? Math.random;
     this.metrics = options.metrics;
     this.errorLogIntervalMs = options.errorLogIntervalMs ?? 60_000;
+    this.reportAfter = Math.max(1, options.reportAfterAttempts ?? 2);
   }
 
-  /** Why the Lease cannot be used right now; undefined while Lease calls get answers. */
+  /** Why the Lease cannot be used right now (after reportAfterAttempts failures in a row); undefined while Lease calls get answers. */
   problem(): LeaseProblem | undefined {
-    return this.current;
+    return this.current && this.current.attempts >= this.reportAfter ? this.current : undefined;
   }
 
   /** Records a failed Lease call: metric, current problem, rate-limited error log. */
@@ -212,12 +216,18 @@ export class LeaderElector {
         ? { ...found, since: previous.since, attempts: previous.attempts + 1 }
         : { ...found, since: now, attempts: 1 };
     this.metrics?.leaderElectionErrors.inc({ reason: found.reason });
-    if (previous && previous.reason !== found.reason) {
+    if (previous && previous.reason !== found.reason && previous.attempts >= this.reportAfter) {
       this.metrics?.leaderElectionFailing.set({ reason: previous.reason }, 0);
+    }
+    // One failed call is not yet a problem: right after an API server restart, its authorizer may
+    // refuse a request or two before its caches fill.
+    if (this.current.attempts < this.reportAfter) {
+      this.log?.debug({ reason: found.reason }, found.message);
+      return;
     }
     this.metrics?.leaderElectionFailing.set({ reason: found.reason }, 1);
     const last = this.loggedAt.get(found.reason);
-    if (last === undefined || now - last >= this.errorLogIntervalMs || previous?.reason !== found.reason) {
+    if (last === undefined || now - last >= this.errorLogIntervalMs) {
       this.loggedAt.set(found.reason, now);
       const fields = { reason: found.reason, attempts: this.current.attempts };
       if (found.reason === 'Unavailable') this.log?.warn(fields, found.message);
@@ -232,6 +242,7 @@ export class LeaderElector {
     const previous = this.current;
     if (!previous) return;
     this.current = undefined;
+    if (previous.attempts < this.reportAfter) return;
     this.loggedAt.clear();
     this.metrics?.leaderElectionFailing.set({ reason: previous.reason }, 0);
     this.log?.info({ reason: previous.reason, attempts: previous.attempts }, 'the Lease can be used again');
