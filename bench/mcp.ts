@@ -482,7 +482,6 @@ async function stage(kc: KubeConfig, pods: number): Promise<StageResult> {
     kc,
     dir: path.join(RESULTS, 'server'),
     entry: 'dist',
-    extraArgs: ['--lease-name=kubemcp-bench'],
     nodeArgs: [
       ...NODE_OPTIONS,
       ...(values.profile

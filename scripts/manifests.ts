@@ -1,12 +1,13 @@
 /**
  * `npm run manifests`: writes the generated files from the one McpPolicy schema in src/api/v1alpha1:
- * the CRD in crds/ and the field table in docs/policy-reference.md. test/unit/api fails when they drift.
+ * the CRD in crds/ (applied with `kubectl apply -f crds/`) and in the kustomize base config/crd, and the
+ * field table in docs/policy-reference.md. test/unit/api fails when they drift.
  */
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import {
-  CRD_FILE,
+  CRD_FILES,
   REFERENCE_FILE,
   renderCrdYaml,
   replaceGeneratedSection,
@@ -15,8 +16,10 @@ import {
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 async function main(): Promise<void> {
-  await writeFile(`${root}${CRD_FILE}`, renderCrdYaml());
-  console.log(`wrote ${CRD_FILE}`);
+  for (const file of CRD_FILES) {
+    await writeFile(`${root}${file}`, renderCrdYaml());
+    console.log(`wrote ${file}`);
+  }
   const docPath = `${root}${REFERENCE_FILE}`;
   const doc = await readFile(docPath, 'utf8');
   const updated = replaceGeneratedSection(doc);

@@ -7,7 +7,7 @@ import type { V1NamespaceList } from '@kubernetes/client-node';
 import { MCP_POLICIES_PATH, type McpPolicyObject } from '../controller/index.js';
 import { KubeClient, loadKubeConfig, type Wire } from '../kube/index.js';
 import { compile, evaluate, isKnownTool, KNOWN_TOOLS, type PolicyIndex } from '../policy/index.js';
-import type { Caller, Decision } from '../policy/types.js';
+import type { Caller, Decision, PolicyWarning } from '../policy/types.js';
 
 export const EXIT_ALLOWED = 0;
 export const EXIT_DENIED = 1;
@@ -25,11 +25,19 @@ Explains whether a caller may use a tool, from the McpPolicies live in the clust
   --tool TOOL        the tool (${KNOWN_TOOLS.join(', ')})
   --namespace NS     the namespace of the call (omit: "anywhere")
   --replicas N       the target replica count of a scale_* call
+  --operator-namespace NS
+                     the operator's namespace, for the warnings (default: kubemcp-system)
   --kubeconfig PATH  kubeconfig to read policies with (default: $KUBECONFIG, ~/.kube/config)
   --context NAME     kubeconfig context
   --output FORMAT    text (default) or json
 
+The warnings of the policies involved (risky grants, as their Warnings condition shows them) are
+printed too.
+
 Exit status: 0 allowed, 1 denied, 2 usage error, 3 the cluster could not be read.`;
+
+/** The namespace the shipped manifests install the operator in. */
+export const DEFAULT_OPERATOR_NAMESPACE = 'kubemcp-system';
 
 export interface CheckRequest {
   readonly caller: Caller;
@@ -81,6 +89,7 @@ export function validateRequest(req: CheckRequest): void {
 /** Reads the live policies and namespaces and compiles them as the controller does. */
 export async function liveIndex(
   client: KubeClient,
+  operatorNamespace: string = DEFAULT_OPERATOR_NAMESPACE,
 ): Promise<{ index: PolicyIndex; policies: McpPolicyObject[] }> {
   const [list, namespaces] = await Promise.all([
     client.request<{ items?: McpPolicyObject[] }>('GET', MCP_POLICIES_PATH),
@@ -96,6 +105,7 @@ export async function liveIndex(
     namespaces: namespaces.items.flatMap((ns) =>
       ns.metadata?.name ? [{ name: ns.metadata.name, labels: ns.metadata.labels ?? {} }] : [],
     ),
+    operatorNamespace,
   });
   return { index, policies };
 }
@@ -126,7 +136,26 @@ function invalidPoliciesNaming(
   return out;
 }
 
-export function renderDecision(decision: Decision, req: CheckRequest, notes: readonly string[]): string {
+/** One warning of a policy the decision involves. */
+export interface CheckWarning {
+  readonly policy: string;
+  readonly code: PolicyWarning['code'];
+  readonly message: string;
+}
+
+/** The warnings of the policies a decision names (those that allowed it, or were considered). */
+export function decisionWarnings(index: PolicyIndex, decision: Decision): CheckWarning[] {
+  return decision.policies.flatMap((policy) =>
+    (index.states.get(policy)?.warnings ?? []).map((w) => ({ policy, code: w.code, message: w.message })),
+  );
+}
+
+export function renderDecision(
+  decision: Decision,
+  req: CheckRequest,
+  notes: readonly string[],
+  warnings: readonly CheckWarning[] = [],
+): string {
   const lines: string[] = [];
   if (decision.allowed) {
     const by =
@@ -139,6 +168,7 @@ export function renderDecision(decision: Decision, req: CheckRequest, notes: rea
     for (const s of decision.suggestions) lines.push(`  suggestion: ${s}`);
     for (const n of notes) lines.push(`  note: ${n}`);
   }
+  for (const w of warnings) lines.push(`  warning: McpPolicy ${w.policy}: ${w.code}: ${w.message}`);
   lines.push(
     `  (caller ${req.caller.username}, groups ${req.caller.groups.join(', ') || 'none'}; tool ${req.tool}${
       req.namespace === undefined ? '' : ` in namespace ${req.namespace}`
@@ -161,6 +191,7 @@ export interface CheckArgs {
   readonly kubeconfig?: string;
   readonly context?: string;
   readonly output?: string;
+  readonly operatorNamespace?: string;
   /** The environment the kubeconfig search reads ($KUBECONFIG, in-cluster variables); default process.env. */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -197,7 +228,7 @@ export async function runCheck(args: CheckArgs, io: CheckIo): Promise<number> {
       loadKubeConfig(args.kubeconfig, args.context, args.env === undefined ? {} : { env: args.env }),
     );
     try {
-      ({ index, policies } = await liveIndex(client));
+      ({ index, policies } = await liveIndex(client, args.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE));
     } finally {
       client.close();
     }
@@ -208,10 +239,11 @@ export async function runCheck(args: CheckArgs, io: CheckIo): Promise<number> {
   }
   const decision = evaluate(index, req);
   const notes = decision.allowed ? [] : invalidPoliciesNaming(index, policies, req.caller);
+  const warnings = decisionWarnings(index, decision);
   if (args.output === 'json') {
-    io.out(JSON.stringify({ request: req, decision, notes }, null, 2));
+    io.out(JSON.stringify({ request: req, decision, notes, warnings }, null, 2));
   } else {
-    io.out(renderDecision(decision, req, notes));
+    io.out(renderDecision(decision, req, notes, warnings));
   }
   return decision.allowed ? EXIT_ALLOWED : EXIT_DENIED;
 }

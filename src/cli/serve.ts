@@ -130,6 +130,7 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
         renewDeadlineMs: le.renewDeadlineSeconds * 1000,
         retryPeriodMs: le.retryPeriodSeconds * 1000,
         logger,
+        metrics,
       })
     : undefined;
   const controller = new PolicyController({
@@ -141,6 +142,8 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
     namespaceInformer: backend.informer('namespace'),
     events: new EventRecorder(client, identity, logger),
     watchBackoff,
+    // The Pod's namespace (or the Lease namespace set explicitly, kubemcp-system by default).
+    operatorNamespace: config.leaderElection.namespace,
   });
   if (elector) {
     elector.onChange((leading) => {
@@ -164,6 +167,18 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
       { name: 'shutdown', check: () => !stopping || 'shutting down' },
       { name: 'caches', check: () => backend.isSynced() || 'watch caches have not synced yet' },
       { name: 'policies', check: () => controller.ready() || 'no policy index built yet' },
+      ...(elector
+        ? [
+            {
+              name: 'leader-election',
+              warnOnly: true,
+              check: () => {
+                const problem = elector.problem();
+                return problem === undefined || `${problem.reason}: ${problem.message}`;
+              },
+            },
+          ]
+        : []),
     ],
   });
 

@@ -52,8 +52,11 @@ export function serveFlagHelp(): string {
   const rows = OPTIONS.map((o) => {
     const flag = o.type === 'boolean' ? `--[no-]${o.flag}` : `--${o.flag} ${o.value ?? 'VALUE'}`;
     const def = getPath(defaults, o.key);
-    const shown =
-      def === undefined ? '' : ` (default ${Array.isArray(def) ? def.join(',') : String(def)})`;
+    const shown = o.defaultHelp
+      ? ` (default ${o.defaultHelp})`
+      : def === undefined
+        ? ''
+        : ` (default ${Array.isArray(def) ? def.join(',') : String(def)})`;
     return { flag, text: `${o.help}${shown} [${o.env}]` };
   });
   const width = Math.max(...rows.map((r) => r.flag.length)) + 2;
@@ -196,10 +199,19 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const first = env.KUBECONFIG.split(':').find((p) => p !== '');
     if (first) input.kubeconfig = first;
   }
+  const mountedNamespace = readNamespaceFile(
+    options.serviceAccountNamespaceFile ?? SERVICE_ACCOUNT_NAMESPACE_FILE,
+  );
+  // Leader election: on in a Pod (replicas share a Lease), off for a process outside one (a
+  // developer's `kubemcp serve` would otherwise wait forever for a Lease in a namespace that may
+  // not exist, and write no status), unless a Lease namespace or name is set explicitly.
+  if (getPath(input, 'leaderElection.enabled') === undefined) {
+    const inPod = Boolean(env.KUBERNETES_SERVICE_HOST || env.POD_NAME || mountedNamespace);
+    const leaseNamed = sources.has('leaderElection.namespace') || sources.has('leaderElection.leaseName');
+    setPath(input, 'leaderElection.enabled', inPod || leaseNamed);
+  }
   if (getPath(input, 'leaderElection.namespace') === undefined) {
-    const ns =
-      env.POD_NAMESPACE ||
-      readNamespaceFile(options.serviceAccountNamespaceFile ?? SERVICE_ACCOUNT_NAMESPACE_FILE);
+    const ns = env.POD_NAMESPACE || mountedNamespace;
     if (ns) setPath(input, 'leaderElection.namespace', ns);
   }
   if (getPath(input, 'leaderElection.identity') === undefined) {

@@ -15,7 +15,12 @@ const hostList = z.array(z.string().min(1)).min(1, 'needs at least one entry');
 
 export const LeaderElectionConfigSchema = z
   .strictObject({
-    /** Elect one leader (which alone writes McpPolicy status and Events); every replica enforces. */
+    /**
+     * Elect one leader (which alone writes McpPolicy status and Events); every replica enforces.
+     * The loader's default depends on where the process runs: on in a Pod, off outside one unless
+     * a Lease namespace or name is set (see load.ts); this schema default applies to callers that
+     * build a Config directly.
+     */
     enabled: z.boolean().default(true),
     /** Namespace of the Lease; in a pod, the namespace it runs in. */
     namespace: z.string().min(1).default('kubemcp-system'),
@@ -104,6 +109,8 @@ export interface OptionSpec {
   readonly help: string;
   /** Placeholder in --help, e.g. PORT. */
   readonly value?: string;
+  /** The default as --help shows it, when it depends on where the process runs. */
+  readonly defaultHelp?: string;
 }
 
 /** Every `kubemcp serve` setting: flag, environment variable, help. Defaults live in ConfigSchema. */
@@ -162,6 +169,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'KUBEMCP_LEADER_ELECT',
     type: 'boolean',
     help: 'elect a leader through a Lease (the leader alone writes McpPolicy status and Events)',
+    defaultHelp: 'on in a Pod; outside one, on only when --leader-election-namespace or --lease-name is set',
   },
   {
     key: 'leaderElection.namespace',

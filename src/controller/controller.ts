@@ -58,6 +58,8 @@ export interface PolicyControllerOptions {
   /** Retry backoff of failed reconciles. */
   readonly retryBackoff?: BackoffOptions;
   readonly now?: () => number;
+  /** The namespace the operator runs in: policies covering it get a Warnings condition. */
+  readonly operatorNamespace?: string;
 }
 
 function labelsKey(labels: Readonly<Record<string, string>> | undefined): string {
@@ -78,6 +80,7 @@ export class PolicyController {
   private readonly events: EventRecorder | undefined;
   private readonly fieldManager: string;
   private readonly now: () => number;
+  private readonly operatorNamespace: string | undefined;
   /** Generation of each policy the last index was asked to reflect (to skip status-only updates). */
   private readonly generations = new Map<string, number | undefined>();
   /** Labels of each namespace as last seen (to skip updates that change no label). */
@@ -96,6 +99,7 @@ export class PolicyController {
     this.events = options.events;
     this.fieldManager = options.fieldManager ?? DEFAULT_FIELD_MANAGER;
     this.now = options.now ?? Date.now;
+    this.operatorNamespace = options.operatorNamespace;
     this.client = options.client;
     const common = {
       client: options.client,
@@ -264,7 +268,11 @@ export class PolicyController {
       return name ? [{ name, labels: ns.metadata?.labels ?? {} }] : [];
     });
     const previous = this.store.ready ? this.store.current() : undefined;
-    const index = compile({ policies, namespaces });
+    const index = compile({
+      policies,
+      namespaces,
+      ...(this.operatorNamespace === undefined ? {} : { operatorNamespace: this.operatorNamespace }),
+    });
     const version = this.store.publish(index);
     let ready = 0;
     const changed: string[] = [];
@@ -312,6 +320,7 @@ export class PolicyController {
         ready: state.ready,
         generation: state.generation,
         matchedNamespaces: state.matchedNamespaces,
+        ...(state.warnings?.length ? { warnings: state.warnings.map((w) => w.code) } : {}),
       },
       'status written',
     );

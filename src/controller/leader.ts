@@ -15,8 +15,9 @@
 
 import type { V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { Counter, Gauge } from 'prom-client';
 import type { KubeClient } from '../kube/client.js';
-import { httpStatus } from '../kube/errors.js';
+import { apiMessage, httpStatus } from '../kube/errors.js';
 import { microTime, parseMicroTime } from '../kube/microtime.js';
 import type { Wire } from '../kube/types.js';
 
@@ -48,6 +49,71 @@ export interface LeaseClient {
   update(record: LeaseRecord): Promise<LeaseRecord>;
   /** Human-readable name for logs, e.g. kubemcp-system/kubemcp-operator. */
   readonly description: string;
+  /** The Lease's namespace and name, for the remedies an error names. */
+  readonly namespace?: string;
+  readonly name?: string;
+}
+
+/**
+ * Why the Lease cannot be used: its namespace does not exist (NamespaceNotFound), RBAC forbids it
+ * (Forbidden), the operator's credentials are refused (Unauthorized), or any other failure
+ * (Unavailable: unreachable API server, timeouts, 5xx). Losing a race for the Lease is not a problem.
+ */
+export type LeaseProblemReason = 'NamespaceNotFound' | 'Forbidden' | 'Unauthorized' | 'Unavailable';
+
+export interface LeaseProblem {
+  readonly reason: LeaseProblemReason;
+  /** One line naming the cause and the remedy; no token, no object data. */
+  readonly message: string;
+  /** When this run of failures started (ms since the epoch, the elector's clock). */
+  readonly since: number;
+  /** Failed attempts in this run. */
+  readonly attempts: number;
+}
+
+/** The leader-election collectors of OperatorMetrics. */
+export interface LeaderElectionMetrics {
+  readonly leaderElectionErrors: Counter<'reason'>;
+  readonly leaderElectionFailing: Gauge<'reason'>;
+}
+
+/** Classifies a failed Lease call; undefined when it is not a problem (a lost race). */
+export function leaseProblem(
+  err: unknown,
+  op: 'get' | 'create' | 'update',
+  lease: { description: string; namespace?: string; name?: string },
+): { reason: LeaseProblemReason; message: string } | undefined {
+  if (err instanceof LeaseConflictError) return undefined;
+  const status = httpStatus(err);
+  const ns = lease.namespace ?? lease.description.split('/')[0] ?? '';
+  const where = `the Lease ${lease.description}`;
+  const withoutIt =
+    'this replica cannot lead, and while no replica leads no McpPolicy status or Event is written (every replica still enforces)';
+  const elsewhere = `set --leader-election-namespace (KUBEMCP_LEADER_ELECTION_NAMESPACE) to a namespace where the Lease can live`;
+  const single = 'run a single replica with --no-leader-elect';
+  if (status === 404 && op === 'create') {
+    return {
+      reason: 'NamespaceNotFound',
+      message: `cannot use ${where}: the namespace "${ns}" does not exist, so ${withoutIt}. Remedy: create it (kubectl create namespace ${ns}), or ${elsewhere}, or ${single}`,
+    };
+  }
+  if (status === 403) {
+    const detail = apiMessage(err);
+    return {
+      reason: 'Forbidden',
+      message: `cannot ${op} ${where}: RBAC forbids it${detail ? ` (${detail.slice(0, 300)})` : ''}, so ${withoutIt}. Remedy: grant the operator's identity get and update on the Lease named "${lease.name ?? lease.description.split('/')[1] ?? ''}" and create on leases in "${ns}" (config/rbac/leader_election_role.yaml), or ${elsewhere}, or ${single}`,
+    };
+  }
+  if (status === 401) {
+    return {
+      reason: 'Unauthorized',
+      message: `cannot ${op} ${where}: the API server refuses the operator's credentials (HTTP 401), so ${withoutIt}. Remedy: check the kubeconfig or ServiceAccount token the operator runs with`,
+    };
+  }
+  return {
+    reason: 'Unavailable',
+    message: `cannot ${op} ${where}: ${describe(err).slice(0, 300)}; retrying`,
+  };
 }
 
 export interface Clock {
@@ -83,6 +149,12 @@ export interface LeaderElectorOptions {
   /** Candidates wait retryPeriod × (1 + jitter × random) between attempts. Default 1.2 (client-go's). */
   readonly jitter?: number;
   readonly random?: () => number;
+  /** Counts failed Lease calls by reason and shows the current problem as a gauge. */
+  readonly metrics?: LeaderElectionMetrics;
+  /** A problem is logged at error level at most once per this interval per reason. Default 60 s. */
+  readonly errorLogIntervalMs?: number;
+  /** Failed attempts in a row (same reason) before a problem is reported. Default 2. */
+  readonly reportAfterAttempts?: number;
 }
 
 export type LeadershipListener = (leading: boolean) => void;
@@ -101,6 +173,11 @@ export class LeaderElector {
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
   private readonly listeners = new Set<LeadershipListener>();
+  private current: LeaseProblem | undefined;
+  private readonly loggedAt = new Map<LeaseProblemReason, number>();
+  private readonly metrics: LeaderElectionMetrics | undefined;
+  private readonly errorLogIntervalMs: number;
+  private readonly reportAfter: number;
 
   constructor(private readonly options: LeaderElectorOptions) {
     if (!(options.leaseDurationMs > options.renewDeadlineMs)) {
@@ -115,6 +192,60 @@ export class LeaderElector {
     this.log = options.logger?.child({ component: 'leader', lease: options.client.description });
     this.jitter = options.jitter ?? 1.2;
     this.random = options.random ?? Math.random;
+    this.metrics = options.metrics;
+    this.errorLogIntervalMs = options.errorLogIntervalMs ?? 60_000;
+    this.reportAfter = Math.max(1, options.reportAfterAttempts ?? 2);
+  }
+
+  /** Why the Lease cannot be used right now (after reportAfterAttempts failures in a row); undefined while Lease calls get answers. */
+  problem(): LeaseProblem | undefined {
+    return this.current && this.current.attempts >= this.reportAfter ? this.current : undefined;
+  }
+
+  /** Records a failed Lease call: metric, current problem, rate-limited error log. */
+  private failed(err: unknown, op: 'get' | 'create' | 'update'): void {
+    const found = leaseProblem(err, op, this.client);
+    if (!found) {
+      this.recovered();
+      return;
+    }
+    const now = this.clock.now();
+    const previous = this.current;
+    this.current =
+      previous?.reason === found.reason
+        ? { ...found, since: previous.since, attempts: previous.attempts + 1 }
+        : { ...found, since: now, attempts: 1 };
+    this.metrics?.leaderElectionErrors.inc({ reason: found.reason });
+    if (previous && previous.reason !== found.reason && previous.attempts >= this.reportAfter) {
+      this.metrics?.leaderElectionFailing.set({ reason: previous.reason }, 0);
+    }
+    // One failed call is not yet a problem: right after an API server restart, its authorizer may
+    // refuse a request or two before its caches fill.
+    if (this.current.attempts < this.reportAfter) {
+      this.log?.debug({ reason: found.reason }, found.message);
+      return;
+    }
+    this.metrics?.leaderElectionFailing.set({ reason: found.reason }, 1);
+    const last = this.loggedAt.get(found.reason);
+    if (last === undefined || now - last >= this.errorLogIntervalMs) {
+      this.loggedAt.set(found.reason, now);
+      const fields = { reason: found.reason, attempts: this.current.attempts };
+      if (found.reason === 'Unavailable') this.log?.warn(fields, found.message);
+      else this.log?.error(fields, found.message);
+    } else {
+      this.log?.debug({ reason: found.reason }, found.message);
+    }
+  }
+
+  /** A Lease call got an answer: the current problem, if any, is over. */
+  private recovered(): void {
+    const previous = this.current;
+    if (!previous) return;
+    this.current = undefined;
+    if (previous.attempts < this.reportAfter) return;
+    this.loggedAt.clear();
+    this.metrics?.leaderElectionFailing.set({ reason: previous.reason }, 0);
+    this.log?.info({ reason: previous.reason, attempts: previous.attempts }, 'the Lease can be used again');
   }
 
   isLeader(): boolean {
@@ -164,7 +295,7 @@ export class LeaderElector {
     try {
       old = await this.client.get();
     } catch (err) {
-      this.log?.debug({ err: describe(err) }, 'could not read the Lease');
+      this.failed(err, 'get');
       return false;
     }
     if (old === undefined) {
@@ -176,10 +307,11 @@ export class LeaderElector {
           renewTime: now,
           leaseTransitions: 0,
         });
+        this.recovered();
         this.observe(created, this.clock.now());
         return true;
       } catch (err) {
-        this.log?.debug({ err: describe(err) }, 'could not create the Lease');
+        this.failed(err, 'create');
         return false;
       }
     }
@@ -190,7 +322,10 @@ export class LeaderElector {
     const heldByOther = holder !== '' && holder !== this.identity;
     if (heldByOther) {
       const duration = (old.leaseDurationSeconds ?? durationSeconds) * 1000;
-      if (this.observedAt + duration > now) return false;
+      if (this.observedAt + duration > now) {
+        this.recovered(); // the Lease can be read; another replica holds it
+        return false;
+      }
     }
     const mine = holder === this.identity;
     try {
@@ -202,10 +337,11 @@ export class LeaderElector {
         leaseTransitions: mine ? (old.leaseTransitions ?? 0) : (old.leaseTransitions ?? 0) + 1,
         ...(old.resourceVersion === undefined ? {} : { resourceVersion: old.resourceVersion }),
       });
+      this.recovered();
       this.observe(updated, this.clock.now());
       return true;
     } catch (err) {
-      this.log?.debug({ err: describe(err) }, 'could not update the Lease');
+      this.failed(err, 'update');
       return false;
     }
   }
@@ -325,8 +461,8 @@ export class KubeLeaseClient implements LeaseClient {
 
   constructor(
     private readonly client: KubeClient,
-    private readonly namespace: string,
-    private readonly name: string,
+    readonly namespace: string,
+    readonly name: string,
   ) {
     this.description = `${namespace}/${name}`;
     this.collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;

@@ -6,12 +6,14 @@
 
 import {
   CONDITION_READY,
+  CONDITION_WARNINGS,
   type Condition,
   type McpPolicyStatus,
   REASON_ACCEPTED,
   REASON_INVALID,
 } from '../api/v1alpha1/index.js';
 import type { PolicyState } from '../policy/types.js';
+import { warningsMessage, warningsReason } from '../policy/warnings.js';
 
 /** A Kubernetes timestamp (metav1.Time): RFC 3339, whole seconds, UTC. */
 export function kubeTime(ms: number): string {
@@ -41,7 +43,8 @@ export function readyCondition(status: McpPolicyStatus | undefined): Condition |
 
 /**
  * The status `state` calls for. The Ready condition keeps its lastTransitionTime while its status
- * (True/False) stays the same, as metav1 conditions do; other condition types are kept as they are.
+ * (True/False) stays the same, as metav1 conditions do. A Warnings condition (True) is present while
+ * a Ready policy has warnings, and removed otherwise; other condition types are kept as they are.
  */
 export function desiredStatus(
   state: PolicyState,
@@ -61,10 +64,28 @@ export function desiredStatus(
     reason: state.ready ? REASON_ACCEPTED : REASON_INVALID,
     message: state.message,
   };
-  const others = (current?.conditions ?? []).filter((c) => c.type !== CONDITION_READY);
+  const others = (current?.conditions ?? []).filter(
+    (c) => c.type !== CONDITION_READY && c.type !== CONDITION_WARNINGS,
+  );
+  const conditions: Condition[] = [ready];
+  const warnings = state.ready ? (state.warnings ?? []) : [];
+  if (warnings.length > 0) {
+    const before = current?.conditions?.find((c) => c.type === CONDITION_WARNINGS);
+    conditions.push({
+      type: CONDITION_WARNINGS,
+      status: 'True',
+      observedGeneration: state.generation,
+      lastTransitionTime:
+        before && before.status === 'True' && before.lastTransitionTime
+          ? before.lastTransitionTime
+          : kubeTime(nowMs),
+      reason: warningsReason(warnings),
+      message: warningsMessage(warnings),
+    });
+  }
   return {
     observedGeneration: state.generation,
-    conditions: [ready, ...others],
+    conditions: [...conditions, ...others],
     matchedNamespaces: state.matchedNamespaces,
   };
 }
@@ -102,7 +123,8 @@ export function stateEqual(a: PolicyState | undefined, b: PolicyState | undefine
     a.ready === b.ready &&
     a.reason === b.reason &&
     a.message === b.message &&
-    a.matchedNamespaces === b.matchedNamespaces
+    a.matchedNamespaces === b.matchedNamespaces &&
+    JSON.stringify(a.warnings ?? []) === JSON.stringify(b.warnings ?? [])
   );
 }
 

@@ -19,6 +19,10 @@ export interface OperatorMetrics {
   readonly indexVersion: Gauge;
   /** 1 while this replica leads. */
   readonly leader: Gauge;
+  /** Failed Lease calls by reason (NamespaceNotFound | Forbidden | Unauthorized | Unavailable). */
+  readonly leaderElectionErrors: Counter<'reason'>;
+  /** 1 for the reason the Lease cannot be used right now, 0 once it can. */
+  readonly leaderElectionFailing: Gauge<'reason'>;
   /** Registers a cache for the cache gauges (age, connected, synced). */
   trackCache(kind: string, health: () => CacheHealth): void;
 }
@@ -68,6 +72,18 @@ export function operatorMetrics(registry: Registry, now: () => number = Date.now
     leader: new Gauge({
       name: 'kubemcp_leader',
       help: '1 while this replica holds the leader Lease, else 0',
+      registers: [registry],
+    }),
+    leaderElectionErrors: new Counter({
+      name: 'kubemcp_leader_election_errors_total',
+      help: 'Failed leader-election Lease calls by reason (NamespaceNotFound, Forbidden, Unauthorized, Unavailable)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    leaderElectionFailing: new Gauge({
+      name: 'kubemcp_leader_election_failing',
+      help: '1 while the leader-election Lease cannot be used, by reason; 0 once it can',
+      labelNames: ['reason'] as const,
       registers: [registry],
     }),
     trackCache(kind, health) {

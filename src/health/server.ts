@@ -1,6 +1,7 @@
 /**
  * The probe and metrics server (port 8081): /healthz (the process answers), /readyz (caches synced
- * and the first policy index published), /metrics (Prometheus). Plain node:http: no MCP, no policy.
+ * and the first policy index published; `?verbose` lists every check, warnings included), /metrics
+ * (Prometheus). Plain node:http: no MCP, no policy.
  */
 
 import http from 'node:http';
@@ -11,6 +12,11 @@ export interface ReadinessCheck {
   readonly name: string;
   /** True when ready; a string says why not. */
   readonly check: () => boolean | string;
+  /**
+   * A warning only: its failure is shown by /readyz?verbose (`[!] name warning: ...`) but does not
+   * make the replica unready (e.g. leader election: every replica enforces whether it leads or not).
+   */
+  readonly warnOnly?: boolean;
 }
 
 export interface HealthServerOptions {
@@ -38,7 +44,9 @@ function readiness(checks: readonly ReadinessCheck[]): { ok: boolean; lines: str
       result = err instanceof Error ? err.message : String(err);
     }
     if (result === true) lines.push(`[+] ${c.name} ok`);
-    else {
+    else if (c.warnOnly) {
+      lines.push(`[!] ${c.name} warning${typeof result === 'string' ? `: ${result}` : ''}`);
+    } else {
       ok = false;
       lines.push(`[-] ${c.name} failed${typeof result === 'string' ? `: ${result}` : ''}`);
     }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import type { V1Scale } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { BackoffOptions } from './backoff.js';
-import type { KubeClient } from './client.js';
+import { type KubeClient, KubeTimeoutError } from './client.js';
 import { toBackendError } from './errors.js';
 import { EventRecorder } from './events.js';
 import { ResilientInformer } from './informer.js';
@@ -42,8 +42,13 @@ export interface KubeBackendOptions {
   readonly reportingInstance?: string;
   /** Reconnect backoff of the informers. */
   readonly backoff?: BackoffOptions;
-  /** Upper bound of a /scale read, in ms. Default 10 s. Writes are never cut short (no half-known outcome). */
+  /** Upper bound of a /scale read, in ms. Default 10 s. */
   readonly readTimeoutMs?: number;
+  /**
+   * Upper bound of a /scale write, in ms. Default 10 s. A write cut short may still have been applied:
+   * the error says the outcome is unknown and to read the replicas again.
+   */
+  readonly writeTimeoutMs?: number;
   /** Called when any cache's health changes. */
   readonly onHealthChange?: (kind: CachedKind, health: CacheHealth) => void;
   readonly now?: () => number;
@@ -67,11 +72,13 @@ export class KubeBackend implements ClusterBackend {
   private readonly events: EventRecorder;
   private readonly log: Logger | undefined;
   private readonly readTimeoutMs: number;
+  private readonly writeTimeoutMs: number;
 
   constructor(options: KubeBackendOptions) {
     this.client = options.client;
     this.log = options.logger?.child({ component: 'backend' });
     this.readTimeoutMs = options.readTimeoutMs ?? 10_000;
+    this.writeTimeoutMs = options.writeTimeoutMs ?? 10_000;
     this.events = new EventRecorder(
       options.client,
       options.reportingInstance ?? os.hostname(),
@@ -204,10 +211,21 @@ export class KubeBackend implements ClusterBackend {
       spec: { replicas },
     };
     try {
-      const scale = await this.client.request<V1Scale>('PUT', scalePath(kind, namespace, name), { body });
+      const scale = await this.client.request<V1Scale>('PUT', scalePath(kind, namespace, name), {
+        body,
+        timeoutMs: this.writeTimeoutMs,
+      });
       this.log?.debug({ kind, namespace, name, replicas }, 'scaled');
       return this.scaleInfo(kind, namespace, name, scale);
     } catch (err) {
+      if (err instanceof KubeTimeoutError) {
+        // The request was sent: the API server may have applied it after we stopped waiting.
+        throw new BackendError(
+          'Unavailable',
+          `${what}: no answer from the API server within ${err.timeoutMs} ms; the outcome is unknown (the scale may or may not have been applied): read the current replicas again before retrying`,
+          { cause: err, outcomeUnknown: true },
+        );
+      }
       throw toBackendError(err, what);
     }
   }

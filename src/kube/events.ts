@@ -3,7 +3,7 @@
  * Event can never break the operation it describes.
  */
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KubeClient } from './client.js';
 import { microTime } from './microtime.js';
@@ -36,6 +36,25 @@ export interface EventSpec {
 
 const NOTE_LIMIT = 1024;
 
+/** An object name (metadata.name of an Event) is a DNS subdomain: at most 253 characters. */
+export const MAX_EVENT_NAME = 253;
+const HASH_LENGTH = 10;
+
+/**
+ * The name of an Event about `objectName`: `<objectName>.<suffix>`, as client-go names them. When
+ * that would pass 253 characters (object names may have 253 themselves), the object name is cut and
+ * a hash of the whole name appended, so the result is always a valid name and two long names that
+ * share a prefix still get different Event names.
+ */
+export function eventName(objectName: string, suffix: string): string {
+  const room = MAX_EVENT_NAME - 1 - suffix.length;
+  if (objectName.length <= room) return `${objectName}.${suffix}`;
+  const hash = createHash('sha256').update(objectName).digest('hex').slice(0, HASH_LENGTH);
+  // The cut may end in '-' or '.': a DNS label must end with a letter or digit.
+  const head = objectName.slice(0, Math.max(0, room - HASH_LENGTH - 1)).replace(/[-.]+$/, '');
+  return `${head === '' ? '' : `${head}-`}${hash}.${suffix}`;
+}
+
 export class EventRecorder {
   private readonly log: Logger | undefined;
 
@@ -61,7 +80,10 @@ export class EventRecorder {
             apiVersion: 'events.k8s.io/v1',
             kind: 'Event',
             metadata: {
-              name: `${spec.regarding.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`,
+              name: eventName(
+                spec.regarding.name,
+                `${Date.now().toString(16)}${randomBytes(3).toString('hex')}`,
+              ),
               namespace,
             },
             eventTime: microTime(Date.now()),

@@ -2,7 +2,8 @@
  * A watch cache that survives API server outages, as client-go's reflector does it: list the
  * collection in pages, then watch from the list's resourceVersion; when the watch ends cleanly,
  * watch again from the last resourceVersion seen (bookmarks keep it fresh); when the server says the
- * resourceVersion is gone (410), list again; on any other failure, retry with capped, jittered
+ * resourceVersion is gone (410), list again; when it delivers nothing (no event, no bookmark) for
+ * idleTimeoutMs, drop it and watch again; on any other failure, retry with capped, jittered
  * exponential backoff. It tracks whether the cache is connected and synced (CacheHealth), trims every
  * object before it is stored, and hands out stable snapshot arrays for cheap lists.
  *
@@ -51,13 +52,25 @@ export interface InformerOptions<T extends ObjectMeta> {
   readonly onHealthChange?: (health: CacheHealth) => void;
   /** Server-side timeout of one watch request, in s: a random value in [min, 2·min). Default 300. */
   readonly minWatchTimeoutSeconds?: number;
+  /**
+   * A watch that delivers nothing (no event, no bookmark) for this long is taken for dead: it is
+   * aborted, the cache is reported disconnected, and the watch is opened again from the last
+   * resourceVersion. The API server sends a bookmark about once a minute to watches that ask for
+   * them, so a healthy watch is never idle this long. Default 5 minutes.
+   */
+  readonly idleTimeoutMs?: number;
 }
+
+export const DEFAULT_WATCH_IDLE_TIMEOUT_MS = 5 * 60_000;
 
 /** client-go's informer page size. */
 const DEFAULT_LIST_PAGE_SIZE = 500;
 
 /** The watch's resourceVersion is too old: list again. */
 class GoneError extends Error {}
+
+/** The watch delivered nothing for idleTimeoutMs. */
+class IdleWatchError extends Error {}
 
 function errorText(err: unknown): string {
   if (err instanceof KubeApiError) return `${err.apiMessage ?? err.reason ?? 'error'} (${err.statusCode})`;
@@ -339,16 +352,45 @@ export class ResilientInformer<T extends ObjectMeta> {
 
   private async watchOnce(): Promise<void> {
     const min = this.options.minWatchTimeoutSeconds ?? 300;
-    await this.client.watch(this.options.path, (event) => this.onEvent(event), {
-      query: {
-        resourceVersion: this.resourceVersion,
-        allowWatchBookmarks: true,
-        timeoutSeconds: Math.floor(min * (1 + Math.random())),
-        labelSelector: this.options.labelSelector,
-      },
-      signal: this.abort.signal,
-      onEstablished: () => this.onEstablished(),
-    });
+    const idleMs = this.options.idleTimeoutMs ?? DEFAULT_WATCH_IDLE_TIMEOUT_MS;
+    // One controller per watch: stop() aborts it, and so does the idle timer.
+    const watch = new AbortController();
+    const onStop = (): void => watch.abort();
+    this.abort.signal.addEventListener('abort', onStop, { once: true });
+    let idle = false;
+    const timer = setTimeout(() => {
+      idle = true;
+      watch.abort();
+    }, idleMs);
+    timer.unref();
+    try {
+      await this.client.watch(
+        this.options.path,
+        (event) => {
+          timer.refresh();
+          this.onEvent(event);
+        },
+        {
+          query: {
+            resourceVersion: this.resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: Math.floor(min * (1 + Math.random())),
+            labelSelector: this.options.labelSelector,
+          },
+          signal: watch.signal,
+          onEstablished: () => {
+            timer.refresh();
+            this.onEstablished();
+          },
+        },
+      );
+    } finally {
+      clearTimeout(timer);
+      this.abort.signal.removeEventListener('abort', onStop);
+    }
+    if (idle && !this.stopped) {
+      throw new IdleWatchError(`the watch delivered no event or bookmark for ${Math.round(idleMs / 1000)} s`);
+    }
   }
 
   private onEvent(event: WatchEvent): void {

@@ -139,3 +139,78 @@ function compactValue(value: unknown): unknown {
 export function compactObject<T extends object>(obj: T): T {
   return compactValue(obj) as T;
 }
+
+/**
+ * The shape `resources/read` returns (docs/tools.md): what an agent needs to reason about one
+ * object, not everything the API server stores. Built as a fresh copy; the cached object is not
+ * touched.
+ *
+ * - metadata keeps name, namespace, uid, resourceVersion, generation, creation and deletion times,
+ *   labels, annotations and owner references (kind, name, controller); managedFields and the
+ *   kubectl last-applied annotation are dropped, and every annotation value is cut to
+ *   {@link READ_TEXT_LIMIT} characters with a marker;
+ * - spec is the cache's trimmed spec (containers' names, images and ports; no env, volumes, probes);
+ * - status keeps its fields, but every `message` (termination messages, waiting and condition
+ *   messages) is cut to {@link READ_TEXT_LIMIT} characters, and any other string to
+ *   {@link READ_STRING_LIMIT}.
+ */
+export const READ_TEXT_LIMIT = 256;
+export const READ_STRING_LIMIT = 1024;
+
+/** Cuts `text` to `limit` characters, saying how much was cut. */
+export function capText(text: string, limit: number = READ_TEXT_LIMIT): string {
+  if (text.length <= limit) return text;
+  return `${text.slice(0, limit)}… [${text.length - limit} more characters cut]`;
+}
+
+const READ_METADATA_FIELDS = [
+  'name',
+  'namespace',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'labels',
+] as const;
+
+function capStrings(value: unknown, key: string | undefined): unknown {
+  if (typeof value === 'string')
+    return capText(value, key === 'message' ? READ_TEXT_LIMIT : READ_STRING_LIMIT);
+  if (Array.isArray(value)) return value.map((v) => capStrings(v, undefined));
+  if (!isObject(value)) return value;
+  const out: Loose = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = capStrings(v, k);
+  return out;
+}
+
+export function readView(apiVersion: string, kind: string, obj: object): Loose {
+  const source = obj as { metadata?: unknown; spec?: unknown; status?: unknown };
+  const meta: Loose = {};
+  if (isObject(source.metadata)) {
+    const m = source.metadata;
+    for (const f of READ_METADATA_FIELDS) if (m[f] !== undefined) meta[f] = capStrings(m[f], f);
+    if (isObject(m.annotations)) {
+      const annotations: Loose = {};
+      for (const [k, v] of Object.entries(m.annotations)) {
+        if (k === LAST_APPLIED_ANNOTATION || typeof v !== 'string') continue;
+        annotations[capText(k, READ_TEXT_LIMIT)] = capText(v);
+      }
+      if (Object.keys(annotations).length > 0) meta.annotations = annotations;
+    }
+    if (Array.isArray(m.ownerReferences)) {
+      meta.ownerReferences = m.ownerReferences.filter(isObject).map((o) => ({
+        kind: o.kind,
+        name: o.name,
+        ...(o.controller === true ? { controller: true } : {}),
+      }));
+    }
+  }
+  return {
+    apiVersion,
+    kind,
+    metadata: meta,
+    ...(source.spec === undefined ? {} : { spec: capStrings(source.spec, undefined) }),
+    ...(source.status === undefined ? {} : { status: capStrings(source.status, undefined) }),
+  };
+}

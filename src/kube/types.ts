@@ -77,13 +77,16 @@ export type BackendErrorCode = 'NotFound' | 'Conflict' | 'Unavailable' | 'Invali
 
 /** A failure talking to the API server, with a stable code. Messages never contain tokens. */
 export class BackendError extends Error {
+  /** A write was sent but its answer never came: it may or may not have been applied. */
+  readonly outcomeUnknown: boolean;
   constructor(
     readonly code: BackendErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; outcomeUnknown?: boolean },
   ) {
     super(message, options);
     this.name = 'BackendError';
+    this.outcomeUnknown = options?.outcomeUnknown ?? false;
   }
 }
 

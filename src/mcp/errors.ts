@@ -88,6 +88,19 @@ export function fromBackendError(err: BackendError, what: string): ToolError {
         cause: err,
       });
     case 'Unavailable':
+      if (err.outcomeUnknown) {
+        return new ToolError(
+          'Unavailable',
+          `The Kubernetes API server did not answer in time for ${what}; the change may or may not have been applied`,
+          {
+            reason: err.message,
+            suggestions: [
+              'Read the current replicas again (list_deployments or list_statefulsets) before retrying',
+            ],
+            cause: err,
+          },
+        );
+      }
       return new ToolError('Unavailable', `The Kubernetes API server is unavailable; nothing was changed`, {
         reason: err.message,
         suggestions: ['Retry in a little while'],

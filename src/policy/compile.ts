@@ -13,6 +13,7 @@ import { compileGlob, isGlob, type Matcher } from './glob.js';
 import { compileSelector, formatSelector } from './selector.js';
 import { KNOWN_TOOLS } from './tools.js';
 import type { NamespaceInfo, PolicyState, ReplicaBounds } from './types.js';
+import { policyWarnings } from './warnings.js';
 
 /** An McpPolicy as the controller (or `kubemcp check`) hands it over; `spec` is validated here. */
 export interface PolicyObject {
@@ -24,6 +25,8 @@ export interface PolicyObject {
 export interface CompileInput {
   readonly policies: readonly PolicyObject[];
   readonly namespaces: readonly NamespaceInfo[];
+  /** The namespace the operator runs in: grants covering it get a warning (see warnings.ts). */
+  readonly operatorNamespace?: string;
 }
 
 /** One Ready policy, compiled. Shared by every subject of the policy. */
@@ -225,6 +228,11 @@ export function compile(input: CompileInput): PolicyIndex {
     const grant = compileGrant(policy.name, spec, matcher);
     const matched = grant.allNamespaces ? namespaceNames.size : grant.coveredNamespaces.size;
     const selectorMatches = spec.namespaces.selector ? matcher.selector(spec.namespaces.selector).size : 0;
+    const warnings = policyWarnings({
+      grant,
+      subjects: spec.subjects,
+      ...(input.operatorNamespace === undefined ? {} : { operatorNamespace: input.operatorNamespace }),
+    });
     states.set(policy.name, {
       name: policy.name,
       generation,
@@ -232,6 +240,7 @@ export function compile(input: CompileInput): PolicyIndex {
       reason: 'Accepted',
       message: acceptedMessage(spec, grant, matched, selectorMatches),
       matchedNamespaces: matched,
+      ...(warnings.length > 0 ? { warnings } : {}),
     });
     grants.set(policy.name, grant);
     for (const subject of spec.subjects) {

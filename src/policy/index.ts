@@ -41,3 +41,4 @@ export {
   SCALE_TOOL_PREFIX,
 } from './tools.js';
 export type * from './types.js';
+export { EVERYONE_GROUPS, grantCovers, policyWarnings, warningsMessage, warningsReason } from './warnings.js';

@@ -46,6 +46,17 @@ export interface Decision {
   readonly suggestions: readonly string[];
 }
 
+/**
+ * A valid but risky grant. OperatorNamespace: the policy covers the operator's own namespace.
+ * EveryoneSubject: a subject group every (authenticated, service-account or unauthenticated) caller
+ * is in. NamespaceServiceAccounts: a subject group of every ServiceAccount of one namespace.
+ * ScaleToZero: a scale grant whose replicas.min is 0 (the default).
+ */
+export interface PolicyWarning {
+  readonly code: 'OperatorNamespace' | 'EveryoneSubject' | 'NamespaceServiceAccounts' | 'ScaleToZero';
+  readonly message: string;
+}
+
 /** The compiled state of one McpPolicy, which the controller writes back as status. */
 export interface PolicyState {
   readonly name: string;
@@ -57,6 +68,8 @@ export interface PolicyState {
   readonly message: string;
   /** Number of existing namespaces the policy covers now. */
   readonly matchedNamespaces: number;
+  /** Risky grants of a Ready policy (status: a Warnings condition); absent or empty when none. */
+  readonly warnings?: readonly PolicyWarning[];
 }
 
 /** One grant of one Ready policy to one caller, as `get_permissions` and `kubemcp check` show it. */

@@ -27,6 +27,7 @@ import {
   errorOf,
   installShippedManifests,
   type McpCaller,
+  OPERATOR_LEASE,
   okOf,
   permissionProblems,
   rawPost,
@@ -84,7 +85,6 @@ describe.skipIf(cluster().dir === undefined)('degraded mode: kube-apiserver stop
     });
     serve = await startServe({
       identity: `e2e-mcp-outage-${s}`,
-      leaseName: `kubemcp-e2e-outage-${s}`,
       // Informers retry a lost watch with backoff capped at 2 s (default 30 s), so recovery is quick.
       extraArgs: ['--watch-backoff-max', '2'],
     });
@@ -112,7 +112,7 @@ describe.skipIf(cluster().dir === undefined)('degraded mode: kube-apiserver stop
     await deleteNamespace(AGENTS_NS);
     await kubeConfig()
       .makeApiClient(CoordinationV1Api)
-      .deleteNamespacedLease({ name: `kubemcp-e2e-outage-${s}`, namespace: OPERATOR_NAMESPACE })
+      .deleteNamespacedLease({ name: OPERATOR_LEASE, namespace: OPERATOR_NAMESPACE })
       .catch(() => undefined);
   });
 

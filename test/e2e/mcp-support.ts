@@ -295,9 +295,14 @@ export interface AuditRecord {
   readonly durationMs: number;
 }
 
+/**
+ * The Lease the shipped Role lets the operator use (its get and update are scoped to this name), so
+ * every serve started AS the operator ServiceAccount elects on it; each serve releases it on stop.
+ */
+export const OPERATOR_LEASE = 'kubemcp-operator';
+
 export interface ServeOptions {
   readonly identity: string;
-  readonly leaseName: string;
   readonly extraArgs?: readonly string[];
 }
 
@@ -313,7 +318,7 @@ function lineCollector(into: string[]): (chunk: Buffer) => void {
 
 /**
  * Starts `kubemcp serve` authenticated AS kubemcp-system/kubemcp-operator (a TokenRequest token in a
- * kubeconfig of its own), with leader election on a Lease in kubemcp-system (the shipped Role), and
+ * kubeconfig of its own), with leader election on its Lease in kubemcp-system (the shipped Role), and
  * waits until /readyz answers 200.
  */
 export async function startServe(opts: ServeOptions): Promise<ServeProcess> {
@@ -344,7 +349,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeProcess> {
       '--leader-election-namespace',
       OPERATOR_NAMESPACE,
       '--lease-name',
-      opts.leaseName,
+      OPERATOR_LEASE,
       '--identity',
       opts.identity,
       '--log-level',
@@ -375,7 +380,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeProcess> {
     });
   const proc: ServeProcess = {
     identity: opts.identity,
-    leaseName: opts.leaseName,
+    leaseName: OPERATOR_LEASE,
     mcpPort,
     healthPort,
     base,

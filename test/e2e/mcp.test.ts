@@ -47,6 +47,7 @@ import {
   installShippedManifests,
   type McpCaller,
   MODERN,
+  OPERATOR_LEASE,
   okOf,
   patchPolicySpec,
   permissionProblems,
@@ -165,7 +166,7 @@ beforeAll(async () => {
     replicas: BOUNDS,
   });
 
-  serve = await startServe({ identity: `e2e-mcp-${s}`, leaseName: `kubemcp-e2e-${s}` });
+  serve = await startServe({ identity: `e2e-mcp-${s}` });
   try {
     await settle();
   } catch (err) {
@@ -207,7 +208,7 @@ afterAll(async () => {
   for (const ns of Object.values(NS)) await deleteNamespace(ns);
   await kubeConfig()
     .makeApiClient(CoordinationV1Api)
-    .deleteNamespacedLease({ name: `kubemcp-e2e-${s}`, namespace: OPERATOR_NAMESPACE })
+    .deleteNamespacedLease({ name: OPERATOR_LEASE, namespace: OPERATOR_NAMESPACE })
     .catch(() => undefined);
 });
 
@@ -845,7 +846,12 @@ describe('least privilege of the operator ServiceAccount', () => {
           d.toJS() as {
             kind: string;
             metadata: { namespace?: string };
-            rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
+            rules?: Array<{
+              apiGroups: string[];
+              resources: string[];
+              resourceNames?: string[];
+              verbs: string[];
+            }>;
           },
       ),
     );
@@ -856,15 +862,18 @@ describe('least privilege of the operator ServiceAccount', () => {
           for (const res of rule.resources) {
             const [resource, subresource] = res.split('/');
             for (const verb of rule.verbs) {
-              const attrs: V1ResourceAttributes = {
-                group,
-                resource,
-                verb,
-                ...(subresource === undefined ? {} : { subresource }),
-                ...(role.metadata.namespace === undefined ? {} : { namespace: role.metadata.namespace }),
-              };
-              expect(await can(attrs), JSON.stringify(attrs)).toBe(true);
-              checked++;
+              for (const name of rule.resourceNames ?? [undefined]) {
+                const attrs: V1ResourceAttributes = {
+                  group,
+                  resource,
+                  verb,
+                  ...(name === undefined ? {} : { name }),
+                  ...(subresource === undefined ? {} : { subresource }),
+                  ...(role.metadata.namespace === undefined ? {} : { namespace: role.metadata.namespace }),
+                };
+                expect(await can(attrs), JSON.stringify(attrs)).toBe(true);
+                checked++;
+              }
             }
           }
         }
@@ -901,6 +910,22 @@ describe('least privilege of the operator ServiceAccount', () => {
       { group: 'kubemcp.io', resource: 'mcppolicies', subresource: 'status', verb: 'update' },
       { group: 'coordination.k8s.io', resource: 'leases', verb: 'create', namespace: 'default' },
       { group: 'coordination.k8s.io', resource: 'leases', verb: 'delete', namespace: OPERATOR_NAMESPACE },
+      // Only its own Lease: not another component's in its namespace.
+      {
+        group: 'coordination.k8s.io',
+        resource: 'leases',
+        verb: 'get',
+        namespace: OPERATOR_NAMESPACE,
+        name: 'other',
+      },
+      {
+        group: 'coordination.k8s.io',
+        resource: 'leases',
+        verb: 'update',
+        namespace: OPERATOR_NAMESPACE,
+        name: 'other',
+      },
+      { group: 'coordination.k8s.io', resource: 'leases', verb: 'list', namespace: OPERATOR_NAMESPACE },
       { group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', verb: 'create' },
       { group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verb: 'escalate' },
       { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verb: 'update' },

@@ -15,6 +15,11 @@ export const CRD_NAME = `${PLURAL}.${GROUP}`;
 export const CONDITION_READY = 'Ready';
 export const REASON_ACCEPTED = 'Accepted';
 export const REASON_INVALID = 'Invalid';
+/**
+ * A second condition, present (status True) only while a Ready policy grants something risky; its
+ * reason lists the warning codes (e.g. `OperatorNamespace,ScaleToZero`), its message says why.
+ */
+export const CONDITION_WARNINGS = 'Warnings';
 
 /** Upper bound of `spec.replicas.max`: bounds scale requests and keeps "absurd" counts out. */
 export const MAX_REPLICAS = 10_000;

@@ -337,7 +337,7 @@ export const ConditionSchema = z
       .string()
       .min(1)
       .max(LIMITS.conditionType)
-      .describe('Type of the condition. McpPolicy reports Ready.'),
+      .describe('Type of the condition. McpPolicy reports Ready, and Warnings for risky grants.'),
     status: z.enum(['True', 'False', 'Unknown']).describe('Status of the condition: True, False or Unknown.'),
     observedGeneration: z
       .number()
@@ -354,7 +354,9 @@ export const ConditionSchema = z
       .min(1)
       .max(LIMITS.conditionReason)
       .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/)
-      .describe('A CamelCase word for the last transition. For Ready: Accepted or Invalid.'),
+      .describe(
+        'A CamelCase word for the last transition. For Ready: Accepted or Invalid. For Warnings: the warning codes, comma-separated (OperatorNamespace, EveryoneSubject, NamespaceServiceAccounts, ScaleToZero).',
+      ),
     message: z
       .string()
       .max(LIMITS.conditionMessage)
@@ -376,7 +378,7 @@ export const McpPolicyStatusSchema = z
       .max(LIMITS.conditions)
       .optional()
       .describe(
-        'Conditions of the policy. Ready is True when the policy is valid and enforced (reason Accepted), False when it is invalid and grants nothing (reason Invalid).',
+        "Conditions of the policy. Ready is True when the policy is valid and enforced (reason Accepted), False when it is invalid and grants nothing (reason Invalid). Warnings is present (True) while a Ready policy grants something risky: the operator's own namespace, a subject group meaning everyone, or scale tools with replicas.min 0 (its default); its reason lists the warning codes.",
       )
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
     matchedNamespaces: z

@@ -1,10 +1,12 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import {
   buildCrd,
   CRD_FILE,
+  CRD_FILES,
+  CRD_KUSTOMIZE_FILE,
   GENERATED_HEADER,
   type JSONSchemaProps,
   RULE_MESSAGES,
@@ -43,9 +45,29 @@ const spec = openAPI.properties?.spec as JSONSchemaProps;
 const allRules = nodes(openAPI, '').flatMap(([, n]) => n['x-kubernetes-validations'] ?? []);
 
 describe('the committed CRD', () => {
-  it(`${CRD_FILE} is what npm run manifests generates (run it after changing the schema)`, async () => {
-    const committed = await readFile(`${root}${CRD_FILE}`, 'utf8');
-    expect(committed).toBe(renderCrdYaml());
+  it.each(CRD_FILES)(
+    '%s is what npm run manifests generates (run it after changing the schema)',
+    async (file) => {
+      const committed = await readFile(`${root}${file}`, 'utf8');
+      expect(committed).toBe(renderCrdYaml());
+    },
+  );
+
+  it('crds/ holds only CustomResourceDefinitions (kubectl apply -f crds/); kustomize lives in config/crd', async () => {
+    const files = (await readdir(`${root}crds`)).sort();
+    expect(files).toEqual([CRD_FILE.slice('crds/'.length)]);
+    for (const file of files) {
+      for (const doc of parseAllDocuments(await readFile(`${root}crds/${file}`, 'utf8'))) {
+        expect(doc.toJSON()).toMatchObject({
+          apiVersion: 'apiextensions.k8s.io/v1',
+          kind: 'CustomResourceDefinition',
+        });
+      }
+    }
+    const kustomization = parse(await readFile(`${root}config/crd/kustomization.yaml`, 'utf8')) as {
+      resources: string[];
+    };
+    expect(kustomization.resources).toEqual([CRD_KUSTOMIZE_FILE.slice('config/crd/'.length)]);
   });
 
   it('starts with the do-not-edit header and parses back to the same object', () => {
@@ -75,7 +97,7 @@ describe('the CRD follows the contract', () => {
     expect(version.subresources).toEqual({ status: {} });
   });
 
-  it('has the printer columns Ready, Subjects, Tools, Namespaces and Age', () => {
+  it('has the printer columns Ready, Subjects, Tools, Namespaces, Warnings and Age', () => {
     const columns = Object.fromEntries(
       version.additionalPrinterColumns.filter((c) => !c.priority).map((c) => [c.name, c.jsonPath]),
     );
@@ -84,6 +106,7 @@ describe('the CRD follows the contract', () => {
       Subjects: '.spec.subjects[*].name',
       Tools: '.spec.tools',
       Namespaces: '.status.matchedNamespaces',
+      Warnings: '.status.conditions[?(@.type=="Warnings")].reason',
       Age: '.metadata.creationTimestamp',
     });
   });

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -26,8 +29,8 @@ function errorOf(fn: () => unknown): ConfigError {
 }
 
 describe('config defaults', () => {
-  it('has every default in the schema', () => {
-    const c = load();
+  it('has every default in the schema (in a Pod)', () => {
+    const c = load({}, { KUBERNETES_SERVICE_HOST: '10.96.0.1' });
     expect(c).toMatchObject({
       mcpPort: 8080,
       healthPort: 8081,
@@ -52,6 +55,24 @@ describe('config defaults', () => {
     const { leaderElection: loadedLe, ...loadedRest } = c;
     expect(loadedRest).toEqual(rest);
     expect({ ...loadedLe, identity: undefined }).toEqual({ ...leaderElection, identity: undefined });
+  });
+
+  it('elects a leader by default in a Pod only; outside one, when a Lease namespace or name is set', () => {
+    expect(load().leaderElection.enabled).toBe(false);
+    expect(load({}, { KUBERNETES_SERVICE_HOST: '10.96.0.1' }).leaderElection.enabled).toBe(true);
+    expect(load({}, { POD_NAME: 'kubemcp-7d9f' }).leaderElection.enabled).toBe(true);
+    expect(load({ 'leader-election-namespace': 'ops' }).leaderElection.enabled).toBe(true);
+    expect(load({}, { KUBEMCP_LEASE_NAME: 'mine' }).leaderElection.enabled).toBe(true);
+    expect(load({ 'leader-elect': true }).leaderElection.enabled).toBe(true);
+    expect(
+      load({ 'no-leader-elect': true }, { KUBERNETES_SERVICE_HOST: '10.96.0.1' }).leaderElection.enabled,
+    ).toBe(false);
+    // The mounted ServiceAccount namespace file also says "in a Pod".
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubemcp-sa-'));
+    fs.writeFileSync(path.join(dir, 'namespace'), 'ops\n');
+    const inPod = loadConfig({ flags: {}, env: {}, serviceAccountNamespaceFile: path.join(dir, 'namespace') });
+    expect(inPod.leaderElection).toMatchObject({ enabled: true, namespace: 'ops' });
+    expect(serveFlagHelp()).toContain('(default on in a Pod; outside one, on only when');
   });
 
   it('derives the identity from the pod name with a random suffix, and the namespace from the pod', () => {

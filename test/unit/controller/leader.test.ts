@@ -1,5 +1,7 @@
 /** The Lease loop's logic, with an injected clock and an in-memory Lease API (no cluster). */
 
+import pino from 'pino';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import {
   type Clock,
@@ -8,6 +10,8 @@ import {
   LeaseConflictError,
   type LeaseRecord,
 } from '../../../src/controller/leader.js';
+import { createHealthHandler, operatorMetrics } from '../../../src/health/index.js';
+import { KubeApiError } from '../../../src/kube/client.js';
 import { microTime, parseMicroTime } from '../../../src/kube/microtime.js';
 
 /** A clock whose time moves only when the test advances it. */
@@ -325,6 +329,216 @@ describe('the leader election loop', () => {
     await b.stop();
   });
 });
+
+/** A Lease API that answers as the API server does when the Lease cannot be used. */
+class RefusingLeaseClient implements LeaseClient {
+  readonly description = 'missing-ns/kubemcp-operator';
+  readonly namespace = 'missing-ns';
+  readonly name = 'kubemcp-operator';
+  mode: 'no-namespace' | 'forbidden' | 'read-only' | 'ok' = 'no-namespace';
+  private readonly store = new LeaseStore();
+  async get() {
+    if (this.mode === 'forbidden') {
+      throw new KubeApiError(
+        403,
+        {
+          code: 403,
+          reason: 'Forbidden',
+          message: 'leases.coordination.k8s.io "kubemcp-operator" is forbidden',
+        },
+        'GET lease',
+      );
+    }
+    return this.mode === 'no-namespace' ? undefined : this.store.get();
+  }
+  async create(r: LeaseRecord) {
+    if (this.mode === 'no-namespace') {
+      throw new KubeApiError(
+        404,
+        { code: 404, reason: 'NotFound', message: 'namespaces "missing-ns" not found' },
+        'POST lease',
+      );
+    }
+    return this.store.create(r);
+  }
+  async update(r: LeaseRecord) {
+    if (this.mode === 'read-only') {
+      throw new KubeApiError(
+        403,
+        { code: 403, reason: 'Forbidden', message: 'cannot update leases' },
+        'PUT lease',
+      );
+    }
+    return this.store.update(r);
+  }
+}
+
+function refusing(clock: FakeClock) {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+  const registry = new Registry();
+  const metrics = operatorMetrics(registry);
+  const client = new RefusingLeaseClient();
+  const e = new LeaderElector({
+    identity: 'a',
+    client,
+    clock,
+    ...TIMING,
+    random: () => 0.5,
+    logger,
+    metrics,
+    errorLogIntervalMs: 60_000,
+  });
+  const errors = () => lines.filter((l) => l.level === 50);
+  return { e, client, lines, errors, registry };
+}
+
+describe('a Lease that cannot be used', () => {
+  it('a missing namespace: a rate-limited error naming the remedies, a metric, a readiness warning', async () => {
+    const clock = new FakeClock();
+    const { e, client, errors, lines, registry } = refusing(clock);
+    e.start();
+    await clock.advance(0);
+    // One failed attempt is not reported yet (it may be an API server warming up).
+    expect(e.problem()).toBeUndefined();
+    expect(errors()).toHaveLength(0);
+    await clock.advance(4_000);
+    expect(e.isLeader()).toBe(false);
+    expect(e.problem()?.reason).toBe('NamespaceNotFound');
+    expect(errors()).toHaveLength(1);
+    const msg = String(errors()[0]?.msg);
+    expect(msg).toContain('namespace "missing-ns" does not exist');
+    expect(msg).toContain('--leader-election-namespace');
+    expect(msg).toContain('kubectl create namespace missing-ns');
+    expect(msg).toContain('--no-leader-elect');
+
+    // Attempts every ~3 s for a minute: still one error line per minute, not one per attempt.
+    await clock.advance(55_000);
+    expect(e.problem()?.attempts).toBeGreaterThan(10);
+    expect(errors()).toHaveLength(1);
+    await clock.advance(8_000);
+    expect(errors()).toHaveLength(2);
+
+    const text = await registry.metrics();
+    const count = Number(
+      /kubemcp_leader_election_errors_total\{reason="NamespaceNotFound"\} (\d+)/.exec(text)?.[1],
+    );
+    expect(count).toBe(e.problem()?.attempts);
+    expect(text).toMatch(/kubemcp_leader_election_failing\{reason="NamespaceNotFound"\} 1/);
+
+    // /readyz?verbose shows it; /readyz stays 200 (every replica enforces, leading or not).
+    const handler = createHealthHandler({
+      registry,
+      checks: [
+        {
+          name: 'leader-election',
+          warnOnly: true,
+          check: () => (e.problem() ? `${e.problem()?.reason}: ${e.problem()?.message}` : true),
+        },
+      ],
+    });
+    const verbose = await request(handler, '/readyz?verbose');
+    expect(verbose.status).toBe(200);
+    expect(verbose.body).toContain('[!] leader-election warning: NamespaceNotFound: cannot use the Lease');
+    expect(verbose.body).toContain('--no-leader-elect');
+    expect((await request(handler, '/readyz')).status).toBe(200);
+
+    // The namespace appears: it leads, the problem is cleared, the gauge drops to 0.
+    client.mode = 'ok';
+    await clock.advance(4_000);
+    expect(e.isLeader()).toBe(true);
+    expect(e.problem()).toBeUndefined();
+    expect(await registry.metrics()).toMatch(
+      /kubemcp_leader_election_failing\{reason="NamespaceNotFound"\} 0/,
+    );
+    expect(lines.some((l) => l.msg === 'the Lease can be used again')).toBe(true);
+    expect((await request(handler, '/readyz?verbose')).body).toContain('[+] leader-election ok');
+    await e.stop();
+  });
+
+  it('RBAC forbids the Lease: the error says which permissions to grant', async () => {
+    const clock = new FakeClock();
+    const { e, client, errors } = refusing(clock);
+    client.mode = 'forbidden';
+    e.start();
+    await clock.advance(10_000);
+    expect(e.problem()?.reason).toBe('Forbidden');
+    expect(errors()).toHaveLength(1);
+    const msg = String(errors()[0]?.msg);
+    expect(msg).toContain('RBAC forbids it');
+    expect(msg).toContain('the Lease named "kubemcp-operator"');
+    expect(msg).toContain('--leader-election-namespace');
+    expect(msg).toContain('--no-leader-elect');
+    await e.stop();
+  });
+
+  it('a Lease it may read but not update: one error, not a flood of errors and recoveries', async () => {
+    const clock = new FakeClock();
+    const { e, client, errors, lines } = refusing(clock);
+    client.mode = 'ok';
+    e.start();
+    await clock.advance(0);
+    expect(e.isLeader()).toBe(true);
+    client.mode = 'read-only';
+    // It cannot renew, stops leading, and from then on every attempt fails on update.
+    await clock.advance(40_000);
+    expect(e.isLeader()).toBe(false);
+    expect(e.problem()?.reason).toBe('Forbidden');
+    expect(e.problem()?.attempts).toBeGreaterThan(5);
+    expect(errors()).toHaveLength(1);
+    expect(lines.filter((l) => l.msg === 'the Lease can be used again')).toHaveLength(0);
+    await e.stop();
+  });
+
+  it('one refused call that the next attempt gets past is not reported', async () => {
+    const clock = new FakeClock();
+    const { e, client, lines, registry } = refusing(clock);
+    client.mode = 'forbidden';
+    e.start();
+    await clock.advance(0);
+    client.mode = 'ok';
+    await clock.advance(4_000);
+    expect(e.isLeader()).toBe(true);
+    expect(e.problem()).toBeUndefined();
+    expect(lines.filter((l) => (l.level as number) >= 40)).toEqual([]);
+    expect(await registry.metrics()).not.toMatch(/kubemcp_leader_election_failing\{reason="Forbidden"\} 1/);
+    await e.stop();
+  });
+
+  it('losing the race for the Lease is not a problem', async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const a = elector(store, clock, 'a').e;
+    const b = elector(store, clock, 'b').e;
+    a.start();
+    b.start();
+    await clock.advance(10_000);
+    expect(a.problem()).toBeUndefined();
+    expect(b.problem()).toBeUndefined();
+    await a.stop();
+    await b.stop();
+  });
+});
+
+async function request(
+  handler: ReturnType<typeof createHealthHandler>,
+  url: string,
+): Promise<{ status: number; body: string }> {
+  const { EventEmitter } = await import('node:events');
+  return new Promise((resolve) => {
+    let status = 0;
+    const res = Object.assign(new EventEmitter(), {
+      writeHead(s: number) {
+        status = s;
+        return res;
+      },
+      end(body?: string) {
+        resolve({ status, body: body ?? '' });
+      },
+    });
+    handler({ url, method: 'GET' } as never, res as never);
+  });
+}
 
 describe('Lease times', () => {
   it('are written with six fractional digits and read back to the microsecond', () => {

@@ -1,4 +1,7 @@
-/** KubeBackend's /scale read against a local server that never answers: bounded, Unavailable, request aborted. */
+/**
+ * KubeBackend's /scale read and write against a local server that never answers: bounded,
+ * Unavailable, request aborted; a write cut short says its outcome is unknown.
+ */
 
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,6 +9,28 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KubeBackend } from '../../../src/kube/backend.js';
 import { KubeClient } from '../../../src/kube/client.js';
 import { BackendError } from '../../../src/kube/types.js';
+import { fromBackendError } from '../../../src/mcp/errors.js';
+
+async function hangingBackend(options: { readTimeoutMs?: number; writeTimeoutMs?: number }) {
+  const seen: IncomingMessage[] = [];
+  const server = createServer((req) => void seen.push(req)); // never answers
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  const client = new KubeClient({
+    server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    tls: {},
+    credentials: { get: async () => ({}), refresh: () => false },
+    source: 'test',
+  });
+  cleanups.push(() => client.close());
+  return { backend: new KubeBackend({ client, ...options }), seen };
+}
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -48,5 +73,33 @@ describe('KubeBackend.readScale', () => {
       if (req?.destroyed || req?.socket.destroyed) resolve();
       else req?.once('close', () => resolve());
     });
+  });
+});
+
+describe('KubeBackend.writeScale', () => {
+  it('gives up after writeTimeoutMs with Unavailable, aborts the request, and says the outcome is unknown', async () => {
+    const { backend, seen } = await hangingBackend({ writeTimeoutMs: 100 });
+    const err = await backend.writeScale('deployment', 'web', 'api', 3, '42').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    const backendError = err as BackendError;
+    expect(backendError.code).toBe('Unavailable');
+    expect(backendError.outcomeUnknown).toBe(true);
+    expect(backendError.message).toMatch(
+      /^scale deployments web\/api to 3: no answer from the API server within 100 ms; the outcome is unknown/,
+    );
+    expect(seen.map((r) => [r.method, r.url])).toEqual([
+      ['PUT', '/apis/apps/v1/namespaces/web/deployments/api/scale'],
+    ]);
+    await new Promise<void>((resolve) => {
+      const req = seen[0];
+      if (req?.destroyed || req?.socket.destroyed) resolve();
+      else req?.once('close', () => resolve());
+    });
+    // What the agent reads: not "nothing was changed", but re-read before retrying.
+    const tool = fromBackendError(backendError, 'deployment web/api').toBody();
+    expect(tool.code).toBe('Unavailable');
+    expect(tool.message).toContain('may or may not have been applied');
+    expect(tool.message).not.toContain('nothing was changed');
+    expect(tool.suggestions.join(' ')).toMatch(/Read the current replicas again/);
   });
 });

@@ -305,6 +305,52 @@ describe('ResilientInformer recovery', () => {
     expect(informer.restarts).toBeGreaterThanOrEqual(2);
   });
 
+  it('takes a watch that stays silent (no event, no bookmark) for idleTimeoutMs for dead: stale meanwhile, then watched again', async () => {
+    const api = await fakeApi();
+    api.state = { items: [pod('a', 'x', '4')], resourceVersion: '4' };
+    const health: string[] = [];
+    const errors: (string | undefined)[] = [];
+    const informer: ResilientInformer<Pod> = informerOn(api, {
+      idleTimeoutMs: 150,
+      onHealthChange: (h) => {
+        health.push(h.connected ? 'connected' : 'stale');
+        if (!h.connected) errors.push(informer.error);
+      },
+    });
+    informer.start();
+    await informer.waitForSync(5000);
+    await until('the watch', () => api.stream() !== undefined);
+    // The server accepted the watch and then says nothing, not even a bookmark.
+    await until('a second watch', () => api.watches.length >= 2);
+    expect(api.watches[1]?.get('resourceVersion')).toBe('4'); // from where it was: no relist
+    expect(api.lists).toHaveLength(1);
+    expect(informer.restarts).toBeGreaterThanOrEqual(1);
+    await until('connected again', () => informer.health().connected);
+    // synced, then stale when the idle watch is dropped, then connected again.
+    expect(health.slice(0, 4)).toEqual(['connected', 'connected', 'stale', 'connected']);
+    expect(errors[0]).toMatch(/^the watch delivered no event or bookmark for/);
+    expect(informer.get('x', 'a')).toBeDefined(); // the cache is still served meanwhile
+  });
+
+  it('a watch that delivers bookmarks is not idle', async () => {
+    const api = await fakeApi();
+    api.state = { items: [], resourceVersion: '4' };
+    const informer = informerOn(api, { idleTimeoutMs: 200 });
+    informer.start();
+    await informer.waitForSync(5000);
+    await until('the watch', () => api.stream() !== undefined);
+    for (let i = 0; i < 12; i++) {
+      api
+        .stream()
+        ?.write(
+          `${JSON.stringify({ type: 'BOOKMARK', object: { metadata: { resourceVersion: String(5 + i) } } })}\n`,
+        );
+      await sleep(50);
+    }
+    expect(api.watches).toHaveLength(1);
+    expect(informer.health().connected).toBe(true);
+  });
+
   it('stops: no more requests, and stop() resolves with a watch open', async () => {
     const api = await fakeApi();
     const informer = informerOn(api);

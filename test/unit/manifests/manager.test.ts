@@ -58,3 +58,44 @@ describe('Dockerfile', () => {
     expect(tested).toBe(image);
   });
 });
+
+function docsOf(file: string): Record<string, unknown>[] {
+  return parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
+}
+
+describe('config/manager/network_policy.yaml', () => {
+  it('opens the MCP port to every namespace, probes and metrics only to labelled monitoring namespaces', () => {
+    const [np] = docsOf('config/manager/network_policy.yaml') as Array<{
+      spec: { ingress: Array<{ ports: Array<{ port: number }>; from: unknown[] }> };
+    }>;
+    const byPort = new Map<number, unknown[]>();
+    for (const rule of np?.spec.ingress ?? []) {
+      for (const p of rule.ports) byPort.set(p.port, [...(byPort.get(p.port) ?? []), ...rule.from]);
+    }
+    expect([...byPort.keys()].sort()).toEqual([8080, 8081]);
+    expect(byPort.get(8080)).toEqual([{ namespaceSelector: {} }]);
+    expect(byPort.get(8081)).toEqual([
+      { namespaceSelector: { matchLabels: { 'kubemcp.io/metrics': 'true' } } },
+    ]);
+  });
+});
+
+describe('config/rbac/leader_election_role.yaml', () => {
+  it('lets the operator read and renew only its own Lease (the default --lease-name); create stays unnamed', async () => {
+    const { ConfigSchema } = await import('../../../src/config/index.js');
+    const leaseName = ConfigSchema.parse({}).leaderElection.leaseName;
+    const role = docsOf('config/rbac/leader_election_role.yaml').find((d) => d.kind === 'Role') as {
+      rules: Array<{ resources: string[]; resourceNames?: string[]; verbs: string[] }>;
+    };
+    const leaseRules = role.rules.filter((r) => r.resources.includes('leases'));
+    for (const rule of leaseRules) {
+      if (rule.verbs.includes('create')) {
+        expect(rule.verbs).toEqual(['create']);
+        expect(rule.resourceNames).toBeUndefined();
+      } else {
+        expect(rule.resourceNames).toEqual([leaseName]);
+      }
+    }
+    expect(leaseRules.flatMap((r) => r.verbs).sort()).toEqual(['create', 'get', 'update']);
+  });
+});
