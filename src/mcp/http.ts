@@ -40,6 +40,14 @@ export const DEFAULT_PUBLIC_URL = 'http://localhost:8080';
 export const DEFAULT_MAX_INFLIGHT_PER_CALLER = 8;
 /** Most messages in one JSON-RPC batch (2025-03-26 clients only; see docs/adr/0006). */
 export const MAX_BATCH_MESSAGES = 10;
+/** Deepest JSON nesting accepted in a body (MCP messages need a handful of levels). */
+export const MAX_JSON_DEPTH = 64;
+/**
+ * Most object members (`"key": value` pairs) accepted in a body. A real request has a few dozen;
+ * each member costs the SDK's and our schema validation tens of microseconds, so 60,000 of them in a
+ * 1 MiB body would hold the event loop for over a second.
+ */
+export const MAX_JSON_MEMBERS = 1000;
 /** The revisions whose requests may come as a JSON-RPC batch (batching left MCP in 2025-06-18). */
 const BATCH_REVISIONS = new Set(['2024-11-05', '2025-03-26']);
 
@@ -265,6 +273,36 @@ function messagesOf(contentType: string | null, text: string): unknown {
   }
 }
 
+/**
+ * What is wrong with the SHAPE of the JSON text in `body`, or undefined: nesting deeper than
+ * `maxDepth`, or more than `maxMembers` object members. One linear pass over the bytes, before
+ * JSON.parse, whose cost grows much faster than linearly with nesting (a 1 MiB body of brackets holds
+ * the event loop for half a second) and whose result would then overflow the stack of every
+ * recursive walker. Brackets and colons inside strings do not count.
+ */
+export function jsonShapeProblem(body: Uint8Array, maxDepth: number, maxMembers: number): string | undefined {
+  let depth = 0;
+  let members = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return `JSON nested deeper than ${maxDepth} levels`;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    } else if (c === 0x3a) {
+      if (++members > maxMembers) return `JSON with more than ${maxMembers} object members`;
+    }
+  }
+  return undefined;
+}
+
 function quoteParam(text: string): string {
   return text.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, ' ');
 }
@@ -456,6 +494,12 @@ export function createMcpApp(deps: McpAppDeps): Express {
     const context = callers.get(req);
     if (context === undefined) throw new Error('unauthenticated request reached serve()');
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const shape = jsonShapeProblem(body, MAX_JSON_DEPTH, MAX_JSON_MEMBERS);
+    if (shape !== undefined) {
+      log.debug({ requestId: context.requestId, reason: shape }, 'JSON body refused');
+      sendJsonRpcError(res, 400, -32600, `Invalid Request: ${shape}`);
+      return;
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString('utf8'));

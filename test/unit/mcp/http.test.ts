@@ -225,6 +225,33 @@ describe('malformed and hostile requests', () => {
     expect(res.text).not.toMatch(/<html|at \w+ \(/i);
   });
 
+  it('refuses JSON nested deeper than 64 levels, or with over 1,000 members, before parsing it', async () => {
+    const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    for (const raw of [
+      deep(200_000),
+      `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_pods","arguments":{"namespace":${deep(100)}}}}`,
+    ]) {
+      const res = await post(h, undefined, { token: TOKENS.alice, raw });
+      expect(res.status).toBe(400);
+      expect(res.json).toMatchObject({
+        error: { code: -32600, message: expect.stringContaining('nested deeper') },
+      });
+    }
+    const wide = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_pods","arguments":{${Array.from({ length: 5000 }, (_, i) => `"k${i}":1`).join(',')}}}}`;
+    const res = await post(h, undefined, { token: TOKENS.alice, raw: wide });
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({
+      error: { code: -32600, message: expect.stringContaining('1000 object members') },
+    });
+    // Brackets inside strings are data, not nesting.
+    const inString = await post(
+      h,
+      toolCall('list_pods', { namespace: 'web', labelSelector: `app in (${'['.repeat(100)})` }),
+      { token: TOKENS.alice },
+    );
+    expect(inString.status).toBe(200);
+  });
+
   it('answers a body over the limit with 413 and a JSON-RPC error', async () => {
     const big = {
       jsonrpc: '2.0',
