@@ -140,7 +140,8 @@ export class Auditor {
   record(entry: AuditEntry): void {
     const durationMs = Math.round(entry.durationMs * 1000) / 1000;
     if (entry.method === 'tools/call') {
-      const tool = entry.tool ?? '';
+      // Tool names a caller made up must not become label values (unbounded series).
+      const tool = entry.outcome === 'UnknownTool' ? '(unknown)' : (entry.tool ?? '');
       this.metrics.toolCalls.inc({ tool, decision: entry.decision, outcome: entry.outcome });
       this.metrics.toolLatency.observe({ tool }, entry.durationMs / 1000);
     } else {

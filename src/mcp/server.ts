@@ -132,7 +132,25 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
   server.setRequestHandler('tools/call', async (request) => {
     const { name, arguments: args } = request.params;
     const def = findTool(name);
-    if (def === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    if (def === undefined) {
+      // Probing for tools leaves a trace too.
+      scope.auditor.record({
+        requestId: scope.requestId,
+        clientRequestId: scope.clientRequestId,
+        caller: scope.caller,
+        method: 'tools/call',
+        tool: name.length > MAX_AUDITED_TOOL_CHARS ? `${name.slice(0, MAX_AUDITED_TOOL_CHARS)}…` : name,
+        arguments: args,
+        decision: 'none',
+        policies: [],
+        outcome: 'UnknownTool',
+        durationMs: 0,
+      });
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `Unknown tool: ${name.length > MAX_AUDITED_TOOL_CHARS ? `${name.slice(0, MAX_AUDITED_TOOL_CHARS)}…` : name}`,
+      );
+    }
     const result = await callTool(scope, def, args);
     return server.projectCallToolResult(result, outputJsonSchema(def));
   });
@@ -151,6 +169,9 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
 
   return server;
 }
+
+/** Longest tool name repeated in an audit record or an error message. */
+const MAX_AUDITED_TOOL_CHARS = 128;
 
 /** The audit outcome of a protocol error thrown by a resource handler. */
 function protocolOutcome(err: unknown): string {

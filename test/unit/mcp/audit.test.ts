@@ -116,6 +116,18 @@ describe('audit records', () => {
     );
   });
 
+  it('audits a call of an unknown tool without making its name a metric label', async () => {
+    const name = `probe-${'x'.repeat(300)}`;
+    const res = await post(h, toolCall(name, {}), { token: TOKENS.copilot });
+    expect(res.json).toMatchObject({ error: { code: -32602 } });
+    const [record] = audits();
+    expect(record).toMatchObject({ method: 'tools/call', decision: 'none', outcome: 'UnknownTool' });
+    expect(String(record?.tool).length).toBeLessThanOrEqual(129);
+    const calls = await h.registry.getSingleMetricAsString('kubemcp_mcp_tool_calls_total');
+    expect(calls).toContain('tool="(unknown)",decision="none",outcome="UnknownTool"} 1');
+    expect(calls).not.toContain('probe-');
+  });
+
   it('has its own switch: a silent general log still audits, and audit off writes no records', async () => {
     const silent = await startHarness({ logLevel: 'silent' });
     const off = await startHarness({ options: { audit: false } });
