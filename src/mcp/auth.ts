@@ -245,7 +245,9 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
   }
 
   /** A refusal decided from the token's unverified claims alone, or undefined. */
-  function hopeless(claims: UnverifiedClaims | undefined): AuthOutcome | undefined {
+  function hopeless(
+    claims: UnverifiedClaims | undefined,
+  ): (AuthOutcome & { ok: false; reason: 'expired' | 'wrong_audience' }) | undefined {
     if (claims === undefined) return undefined;
     if (claims.exp !== undefined && claims.exp * 1000 <= now()) {
       return { ok: false, reason: 'expired', message: 'The token has expired' };
@@ -264,7 +266,7 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
     const claims = unverifiedClaims(token);
     const refused = hopeless(claims);
     if (refused !== undefined) {
-      metrics?.tokenReviewsAvoided.inc({ reason: refused.ok ? 'none' : refused.reason });
+      metrics?.tokenReviewsAvoided.inc({ reason: refused.reason });
       remember(key, refused, negativeTtlMs);
       return refused;
     }
