@@ -92,7 +92,7 @@ describe('list tools over a sorted snapshot', () => {
       if (who === 'alice') expect(used.length).toBeGreaterThan(0);
       delete (h.backend as { listSorted?: unknown }).listSorted;
     }
-  });
+  }, 30_000);
 });
 
 describe('resources/list over sorted snapshots', () => {
