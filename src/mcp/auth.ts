@@ -149,15 +149,27 @@ interface CacheEntry {
 /** A bounded map of results by token hash; the oldest (least recently used) entry goes first. */
 class BoundedCache {
   private readonly entries = new Map<string, CacheEntry>();
-  constructor(private readonly maxEntries: number) {}
+  constructor(
+    private readonly maxEntries: number,
+    /** Keep expired entries (until replaced or evicted) so that has() still knows the token. */
+    private readonly keepExpired = false,
+  ) {}
 
   get(key: string, now: number): CacheEntry | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
     this.entries.delete(key);
-    if (entry.expiresAtMs <= now) return undefined;
+    if (entry.expiresAtMs <= now) {
+      if (this.keepExpired) this.entries.set(key, entry);
+      return undefined;
+    }
     this.entries.set(key, entry); // refresh recency
     return entry;
+  }
+
+  /** Whether `key` has an entry, expired or not. */
+  has(key: string): boolean {
+    return this.entries.has(key);
   }
 
   set(key: string, outcome: AuthOutcome, expiresAtMs: number): void {
@@ -181,13 +193,17 @@ class ReviewSlots {
     private readonly maxWaitMs: number,
   ) {}
 
-  /** Resolves true with a slot held, or false (at once when the queue is full, else after maxWaitMs). */
-  acquire(): Promise<boolean> | boolean {
+  /**
+   * Resolves true with a slot held, or false (at once when the queue is full, else after maxWaitMs).
+   * A `priority` waiter (a token that was valid before) goes to the front and is never refused for a
+   * full queue: a flood of unknown tokens cannot lock out callers whose cached result just expired.
+   */
+  acquire(priority = false): Promise<boolean> | boolean {
     if (this.running < this.max) {
       this.running++;
       return true;
     }
-    if (this.waiting.length >= this.maxQueued) return false;
+    if (!priority && this.waiting.length >= this.maxQueued) return false;
     return new Promise<boolean>((resolve) => {
       const waiter = {
         grant: () => {
@@ -201,7 +217,8 @@ class ReviewSlots {
         }, this.maxWaitMs),
       };
       waiter.timer.unref?.();
-      this.waiting.push(waiter);
+      if (priority) this.waiting.unshift(waiter);
+      else this.waiting.push(waiter);
     });
   }
 
@@ -230,7 +247,7 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
   const negativeTtlMs = options.negativeTtlMs ?? 5_000;
   const now = options.now ?? Date.now;
   const metrics = options.registry === undefined ? undefined : mcpMetrics(options.registry);
-  const positive = new BoundedCache(Math.max(1, options.maxEntries ?? 10_000));
+  const positive = new BoundedCache(Math.max(1, options.maxEntries ?? 10_000), true);
   const negative = new BoundedCache(Math.max(1, options.maxNegativeEntries ?? 10_000));
   const slots = new ReviewSlots(
     Math.max(1, options.maxConcurrentReviews ?? DEFAULT_MAX_CONCURRENT_REVIEWS),
@@ -270,7 +287,8 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
       remember(key, refused, negativeTtlMs);
       return refused;
     }
-    const slot = slots.acquire();
+    // A token that passed before (its cached success has expired) is re-validated ahead of the rest.
+    const slot = slots.acquire(positive.has(key));
     if (!(slot === true || (await slot))) {
       metrics?.tokenReviewsAvoided.inc({ reason: 'busy' });
       return BUSY;

@@ -187,6 +187,8 @@ const SAFE_HEADERS = new Set([
   'x-request-id',
 ]);
 const MAX_LOGGED_HEADER_CHARS = 256;
+const AUTH_LOG_WINDOW_MS = 10_000;
+const AUTH_LOG_BURST = 20;
 const HOP_BY_HOP = new Set([
   'authorization',
   'connection',
@@ -401,6 +403,33 @@ export function createMcpApp(deps: McpAppDeps): Express {
     sendJsonRpcError(res, 403, -32000, 'Forbidden: Origin not allowed');
   };
 
+  // Authentication failures are logged at info, at most AUTH_LOG_BURST per AUTH_LOG_WINDOW_MS: a flood
+  // of bad tokens must not become a flood of log lines (the metrics count every one).
+  let authLogWindowStart = 0;
+  let authLogged = 0;
+  let authSuppressed = 0;
+  const authFailureLog = (requestId: string, reason: string): void => {
+    const t = Date.now();
+    if (t - authLogWindowStart >= AUTH_LOG_WINDOW_MS) {
+      if (authSuppressed > 0) {
+        log.info(
+          { suppressed: authSuppressed, windowSeconds: AUTH_LOG_WINDOW_MS / 1000 },
+          'more authentication failures were not logged (see kubemcp_mcp_auth_failures_total)',
+        );
+      }
+      authLogWindowStart = t;
+      authLogged = 0;
+      authSuppressed = 0;
+    }
+    if (authLogged < AUTH_LOG_BURST) {
+      authLogged++;
+      log.info({ requestId, reason }, 'authentication failed');
+    } else {
+      authSuppressed++;
+      log.debug({ requestId, reason }, 'authentication failed');
+    }
+  };
+
   const callers = new WeakMap<ExpressRequest, RequestContext & { expiresAt?: number; slots: number }>();
 
   const challenge = (res: ExpressResponse, reason: string, description: string, withError: boolean): void => {
@@ -427,12 +456,12 @@ export function createMcpApp(deps: McpAppDeps): Express {
     }
     const match = BEARER_RE.exec(header);
     if (match === null || match[1] === undefined) {
-      log.info({ requestId, reason: 'malformed' }, 'authentication failed');
+      authFailureLog(requestId, 'malformed');
       return challenge(res, 'invalid_token', 'The Authorization header is not a Bearer token', true);
     }
     const outcome = await deps.authenticator.authenticate(match[1]);
     if (!outcome.ok) {
-      log.info({ requestId, reason: outcome.reason }, 'authentication failed');
+      authFailureLog(requestId, outcome.reason);
       if (outcome.reason === 'unavailable' || outcome.reason === 'busy') {
         metrics.authFailures.inc({ reason: outcome.reason });
         res.setHeader('Retry-After', outcome.reason === 'busy' ? '1' : '5');

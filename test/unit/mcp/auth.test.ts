@@ -233,6 +233,36 @@ describe('under a flood of bad tokens', () => {
     expect(peak).toBe(2);
   });
 
+  it('re-validates a token that passed before ahead of a full queue of unknown ones', async () => {
+    let now = NOW;
+    const review = new FakeReview();
+    const release: (() => void)[] = [];
+    let hold = false;
+    const auth = createTokenReviewAuthenticator({
+      review: async (token, audiences) => {
+        if (hold && token.startsWith('flood-')) await new Promise<void>((resolve) => release.push(resolve));
+        return review.review(token, audiences);
+      },
+      now: () => now,
+      maxConcurrentReviews: 1,
+      maxQueuedReviews: 1,
+    });
+    expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
+    now += 61_000; // the cached success has expired
+    hold = true;
+    const flood = Array.from({ length: 5 }, (_, i) => auth.authenticate(`flood-${i}`));
+    const again = auth.authenticate(TOKENS.alice);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release.shift()?.(); // the running flood review ends: alice goes next, not the queued flood token
+    expect((await again).ok).toBe(true);
+    hold = false;
+    release.splice(0).forEach((r) => {
+      r();
+    });
+    const outcomes = await Promise.all(flood);
+    expect(outcomes.filter((o) => !o.ok && o.reason === 'busy')).toHaveLength(3);
+  });
+
   it('answers busy with 503 and Retry-After, not 401 (the token may be fine)', async () => {
     let hang: (() => void) | undefined;
     const h = await harness({
@@ -259,6 +289,17 @@ describe('under a flood of bad tokens', () => {
 });
 
 describe('over HTTP', () => {
+  it('logs at most 20 authentication failures per 10 s at info (a flood of bad tokens is not a flood of lines)', async () => {
+    const h = await harness();
+    for (let i = 0; i < 60; i++) {
+      await post(h, toolCall('list_pods', {}), { token: `bad-token-${i}` });
+    }
+    const lines = h.records().filter((r) => r.msg === 'authentication failed');
+    expect(lines).toHaveLength(20);
+    const failures = await h.registry.getSingleMetricAsString('kubemcp_mcp_auth_failures_total');
+    expect(failures).toContain('reason="invalid_token"} 60');
+  });
+
   it('answers a request without a token with 401, a WWW-Authenticate challenge and a JSON body', async () => {
     const h = await harness();
     const res = await post(h, { jsonrpc: '2.0', id: 1, method: 'tools/list' });
