@@ -44,6 +44,12 @@ const AGENTS_NS = `e2e-hostile-agents-${s}`;
 const POLICY = { mallory: `e2e-hostile-${s}-mallory`, alice: `e2e-hostile-${s}-alice` };
 /** Lag the event loop may show in any group of cases. */
 const MAX_LAG_SECONDS = 0.1;
+/**
+ * Requests a flood keeps in flight. Node parses every connection that is ready in one turn of the
+ * event loop, so a burst of N requests is N requests' work between two ticks: the floods stay at
+ * twice the per-caller limit, enough to be refused, small enough that a turn stays short.
+ */
+const FLOOD_CONCURRENCY = 16;
 
 let serve: ServeProcess | undefined;
 const tokens = { mallory: '', alice: '' };
@@ -563,7 +569,7 @@ describe('floods', () => {
         }
       })();
       await Promise.all(
-        Array.from({ length: 48 }, async () => {
+        Array.from({ length: FLOOD_CONCURRENCY }, async () => {
           while (next < floodTokens.length) {
             const token = floodTokens[next++] as string;
             const res = await fetch(server().url, {
@@ -596,7 +602,7 @@ describe('floods', () => {
     const statuses: Record<number, number> = {};
     await withoutStall('caller flood', async () => {
       const flood = Promise.all(
-        Array.from({ length: 64 }, async () => {
+        Array.from({ length: FLOOD_CONCURRENCY }, async () => {
           const a = await send(JSON.stringify(toolCall('list_pods', { namespace: NS })));
           statuses[a.status] = (statuses[a.status] ?? 0) + 1;
           if (a.status === 429) expect(a.headers.get('retry-after')).toBe('1');
