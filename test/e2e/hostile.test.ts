@@ -223,10 +223,6 @@ async function listResources(cursor: string | undefined, modern = false): Promis
 // ---------------------------------------------------------------------------------------------
 // The server's event loop
 
-async function lagMaxSeconds(): Promise<number> {
-  return (await loopSample()).lag;
-}
-
 /** The event loop's maximum delay since the last scrape, and the GC time and CPU time so far. */
 async function loopSample(): Promise<{ lag: number; gcSeconds: number; cpuSeconds: number }> {
   const text = await (await fetch(`http://127.0.0.1:${server().healthPort}/metrics`)).text();
