@@ -46,6 +46,7 @@ function createMcpServer(deps: McpDeps): Server {
   const authenticator = createTokenReviewAuthenticator({
     review: kubeTokenReview(deps.client),
     audience: config.audience,
+    maxConcurrentReviews: config.tokenReviewConcurrency,
     registry: deps.registry,
     logger: deps.logger,
   });
@@ -60,6 +61,8 @@ function createMcpServer(deps: McpDeps): Server {
       ...(config.allowedHosts ? { allowedHosts: config.allowedHosts } : {}),
       ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
       bodyLimitBytes: config.bodyLimitBytes,
+      audit: config.audit,
+      maxInflightPerCaller: config.maxInflightPerCaller,
       ...(config.logLevel === 'silent' ? {} : { logLevel: config.logLevel as Level }),
       serverInfo: { name: 'kubemcp', version: VERSION },
     },

@@ -78,6 +78,12 @@ export const ConfigSchema = z
       .min(1024, 'at least 1024 bytes')
       .max(64 * 1024 * 1024, 'at most 64 MiB')
       .default(1024 * 1024),
+    /** Write the audit log (one record per tool call, resource read and resource list). */
+    audit: z.boolean().default(true),
+    /** MCP requests one caller (by username) may have in flight; beyond it 429. */
+    maxInflightPerCaller: z.number().int().min(1, 'at least 1').max(10_000, 'at most 10000').default(8),
+    /** TokenReviews the MCP endpoint runs at once (more wait briefly, then get 503). */
+    tokenReviewConcurrency: z.number().int().min(1, 'at least 1').max(1_000, 'at most 1000').default(4),
     /** Upper bound of the informers' reconnect backoff, in seconds. */
     watchBackoffMaxSeconds: seconds.default(30),
   })
@@ -258,6 +264,29 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'integer',
     value: 'BYTES',
     help: 'largest accepted MCP request body',
+  },
+  {
+    key: 'audit',
+    flag: 'audit',
+    env: 'KUBEMCP_AUDIT',
+    type: 'boolean',
+    help: 'write the audit log (one JSON record per tool call, resource read and list), whatever the log level',
+  },
+  {
+    key: 'maxInflightPerCaller',
+    flag: 'max-inflight-per-caller',
+    env: 'KUBEMCP_MAX_INFLIGHT_PER_CALLER',
+    type: 'integer',
+    value: 'N',
+    help: 'MCP requests one caller may have in flight; more get 429 with Retry-After',
+  },
+  {
+    key: 'tokenReviewConcurrency',
+    flag: 'token-review-concurrency',
+    env: 'KUBEMCP_TOKEN_REVIEW_CONCURRENCY',
+    type: 'integer',
+    value: 'N',
+    help: 'TokenReviews run at once (a few more wait up to 2 s; beyond that 503 with Retry-After)',
   },
   {
     key: 'watchBackoffMaxSeconds',

@@ -4,18 +4,36 @@ import type { DecisionRecord } from './guarded.js';
 import type { McpMetrics } from './metrics.js';
 
 /**
- * One structured audit record per tool call, written as JSON through a child pino logger
- * (`component: "audit"`, message "tool call"), and the matching Prometheus samples.
+ * One structured audit record per tool call, resource read and resource list, written as JSON through
+ * a child pino logger (`component: "audit"`; message "tool call", "resource read" or "resource list"),
+ * and the matching Prometheus samples. The audit has its own switch (on by default), independent of
+ * the log level: a silent general log does not silence it, and turning it off keeps the metrics.
  */
 
 export type AuditDecision = 'allow' | 'deny' | 'none';
 
+/** The MCP requests that are audited. */
+export type AuditedMethod = 'tools/call' | 'resources/read' | 'resources/list';
+
 export interface AuditRecord {
+  /** Our id of the HTTP request (also sent back as X-Request-Id); never taken from the caller. */
   readonly requestId: string;
+  /** The caller's own X-Request-Id, sanitised and capped, when it sent one. Not trusted for anything. */
+  readonly clientRequestId?: string;
   readonly caller: { readonly user: string; readonly groups: readonly string[] };
-  readonly tool: string;
-  readonly arguments: unknown;
-  /** allow: every policy check passed; deny: one refused; none: refused before any check (Invalid). */
+  readonly method: AuditedMethod;
+  /** tools/call: the tool asked for. */
+  readonly tool?: string;
+  /** tools/call: the arguments as given (truncated when large). */
+  readonly arguments?: unknown;
+  /** resources/read: the URI asked for (capped). */
+  readonly uri?: string;
+  /** resources/list: whether a cursor was passed. */
+  readonly cursor?: boolean;
+  /**
+   * allow: every policy check passed (for a list: some kind was readable); deny: one refused (for a
+   * list: nothing readable); none: refused before any check (invalid arguments or URI).
+   */
   readonly decision: AuditDecision;
   /** The policies that allowed the call, or those considered when it was denied. */
   readonly policies: readonly string[];
@@ -24,7 +42,7 @@ export interface AuditRecord {
   readonly durationMs: number;
 }
 
-/** Summarises the decisions a GuardedClient took during one call. */
+/** Summarises the decisions a GuardedClient took during one tool call or resource read. */
 export function summariseDecisions(
   tool: string,
   records: readonly DecisionRecord[],
@@ -37,7 +55,23 @@ export function summariseDecisions(
   return { decision: tool === 'get_permissions' ? 'allow' : 'none', policies: [] };
 }
 
+/**
+ * resources/list never refuses: it shows what the caller may read. Allow when some kind was
+ * readable (with the policies that made it so), deny when none was.
+ */
+export function summariseListDecisions(records: readonly DecisionRecord[]): {
+  decision: AuditDecision;
+  policies: string[];
+} {
+  const allowed = records.filter((r) => r.allowed);
+  if (allowed.length > 0)
+    return { decision: 'allow', policies: [...new Set(allowed.flatMap((r) => r.policies))] };
+  return { decision: records.length > 0 ? 'deny' : 'none', policies: [] };
+}
+
 const MAX_AUDITED_ARGUMENT_CHARS = 4096;
+export const MAX_AUDITED_URI_CHARS = 512;
+export const MAX_CLIENT_REQUEST_ID_CHARS = 128;
 
 /** Arguments as audited: as given when small, else a truncated JSON string. */
 function auditedArguments(args: unknown): unknown {
@@ -51,28 +85,87 @@ function auditedArguments(args: unknown): unknown {
   return { truncated: true, json: json.slice(0, MAX_AUDITED_ARGUMENT_CHARS) };
 }
 
+/** A caller string as audited: at most `max` characters, with a marker when cut. */
+function capped(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…[${text.length - max} more chars]`;
+}
+
+/**
+ * The caller's X-Request-Id as it may appear in a log: at most 128 characters, anything outside
+ * `A-Z a-z 0-9 . _ : / + = @ -` replaced by `_`. Undefined when absent or empty.
+ */
+export function sanitiseClientRequestId(value: string | string[] | undefined): string | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (raw === undefined || raw === '') return undefined;
+  return raw.slice(0, MAX_CLIENT_REQUEST_ID_CHARS).replace(/[^A-Za-z0-9._:/+=@-]/g, '_');
+}
+
+const MESSAGE: Readonly<Record<AuditedMethod, string>> = {
+  'tools/call': 'tool call',
+  'resources/read': 'resource read',
+  'resources/list': 'resource list',
+};
+
+export interface AuditEntry {
+  readonly requestId: string;
+  readonly clientRequestId?: string | undefined;
+  readonly caller: Caller;
+  readonly method: AuditedMethod;
+  readonly tool?: string;
+  readonly arguments?: unknown;
+  readonly uri?: string;
+  readonly cursor?: boolean;
+  readonly decision: AuditDecision;
+  readonly policies: readonly string[];
+  readonly outcome: string;
+  readonly durationMs: number;
+}
+
+export interface AuditorOptions {
+  /** Write audit records (default true). Metrics are counted either way. */
+  readonly enabled?: boolean;
+}
+
 export class Auditor {
   private readonly logger: Logger;
   private readonly metrics: McpMetrics;
+  readonly enabled: boolean;
 
-  constructor(logger: Logger, metrics: McpMetrics) {
+  constructor(logger: Logger, metrics: McpMetrics, options: AuditorOptions = {}) {
     this.logger = logger.child({ component: 'audit' });
     this.metrics = metrics;
+    this.enabled = options.enabled ?? true;
   }
 
-  record(entry: Omit<AuditRecord, 'caller' | 'arguments'> & { caller: Caller; arguments: unknown }): void {
+  record(entry: AuditEntry): void {
+    const durationMs = Math.round(entry.durationMs * 1000) / 1000;
+    if (entry.method === 'tools/call') {
+      // Tool names a caller made up must not become label values (unbounded series).
+      const tool = entry.outcome === 'UnknownTool' ? '(unknown)' : (entry.tool ?? '');
+      this.metrics.toolCalls.inc({ tool, decision: entry.decision, outcome: entry.outcome });
+      this.metrics.toolLatency.observe({ tool }, entry.durationMs / 1000);
+    } else {
+      this.metrics.resourceRequests.inc({
+        method: entry.method,
+        decision: entry.decision,
+        outcome: entry.outcome,
+      });
+    }
+    if (!this.enabled) return;
     const record: AuditRecord = {
       requestId: entry.requestId,
+      ...(entry.clientRequestId === undefined ? {} : { clientRequestId: entry.clientRequestId }),
       caller: { user: entry.caller.username, groups: [...entry.caller.groups] },
-      tool: entry.tool,
-      arguments: auditedArguments(entry.arguments),
+      method: entry.method,
+      ...(entry.tool === undefined ? {} : { tool: entry.tool }),
+      ...(entry.method === 'tools/call' ? { arguments: auditedArguments(entry.arguments) } : {}),
+      ...(entry.uri === undefined ? {} : { uri: capped(entry.uri, MAX_AUDITED_URI_CHARS) }),
+      ...(entry.cursor === undefined ? {} : { cursor: entry.cursor }),
       decision: entry.decision,
       policies: entry.policies,
       outcome: entry.outcome,
-      durationMs: Math.round(entry.durationMs * 1000) / 1000,
+      durationMs,
     };
-    this.logger.info({ audit: record }, 'tool call');
-    this.metrics.toolCalls.inc({ tool: entry.tool, decision: entry.decision, outcome: entry.outcome });
-    this.metrics.toolLatency.observe({ tool: entry.tool }, entry.durationMs / 1000);
+    this.logger.info({ audit: record }, MESSAGE[entry.method]);
   }
 }

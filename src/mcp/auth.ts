@@ -7,15 +7,20 @@ import type { Caller } from '../policy/types.js';
 import { mcpMetrics } from './metrics.js';
 
 /**
- * Bearer-token authentication through Kubernetes TokenReview, with a small cache.
+ * Bearer-token authentication through Kubernetes TokenReview, hardened against floods of bad tokens.
  *
- * - The cache key is the SHA-256 of the token; the token itself is never stored, logged or returned.
- * - A positive result lives at most min(maxTtlMs, the token's remaining life). The JWT `exp` claim is
- *   read WITHOUT verifying the signature, and only to bound the cache lifetime and fill `expiresAt`:
- *   the decision to accept a token is always the API server's.
- * - Negative results are cached briefly (so a client retrying a bad token does not hammer the API
- *   server); API-server failures are not cached at all.
- * - The cache holds at most maxEntries results (least recently used evicted first).
+ * - Every cache is keyed by the SHA-256 of the token; the token itself is never stored, logged or
+ *   returned.
+ * - Successes and failures live in two separate bounded caches, so a flood of failed tokens can never
+ *   evict a caller that authenticated. A success lives at most min(maxTtlMs, the token's remaining
+ *   life); a failure negativeTtlMs. API-server failures are not cached at all.
+ * - A token that parses as a JWT whose UNVERIFIED claims can never pass (`exp` in the past, or an
+ *   `aud` claim without our audience) is refused without a TokenReview. Unverified claims are only
+ *   ever used to refuse (and to bound cache lifetimes): the decision to accept a token is always the
+ *   API server's. Tokens that are not JWTs go to the TokenReview (other authenticators exist).
+ * - At most maxConcurrentReviews TokenReviews run at once, and at most maxQueuedReviews wait for a
+ *   slot (each at most maxQueueWaitMs); beyond that the answer is `busy` at once (HTTP 503 with
+ *   Retry-After: the token may well be valid, so it is not a 401).
  */
 
 /** The answer of one TokenReview, as the authenticator needs it. */
@@ -30,7 +35,7 @@ export interface ReviewResult {
 /** Runs a TokenReview for `token` asking for `audiences`. Throws when the API server cannot answer. */
 export type TokenReviewFn = (token: string, audiences: readonly string[]) => Promise<ReviewResult>;
 
-export type AuthFailureReason = 'invalid_token' | 'expired' | 'wrong_audience' | 'unavailable';
+export type AuthFailureReason = 'invalid_token' | 'expired' | 'wrong_audience' | 'unavailable' | 'busy';
 
 export type AuthOutcome =
   | {
@@ -54,8 +59,16 @@ export interface TokenReviewAuthenticatorOptions {
   readonly maxTtlMs?: number;
   /** How long a negative result is reused. Default 5 s. */
   readonly negativeTtlMs?: number;
-  /** Maximum cached results. Default 10,000. */
+  /** Maximum cached successes. Default 10,000. */
   readonly maxEntries?: number;
+  /** Maximum cached failures (a separate cache). Default 10,000. */
+  readonly maxNegativeEntries?: number;
+  /** TokenReviews in flight at once. Default 4. */
+  readonly maxConcurrentReviews?: number;
+  /** TokenReviews waiting for a slot; beyond it the answer is `busy`. Default 32. */
+  readonly maxQueuedReviews?: number;
+  /** Longest wait for a slot before the answer is `busy`. Default 2 s. */
+  readonly maxQueueWaitMs?: number;
   /** Clock in ms; injectable for tests. */
   readonly now?: () => number;
   /** Where the cache hit/miss counter is registered. */
@@ -64,10 +77,50 @@ export interface TokenReviewAuthenticatorOptions {
 }
 
 export const DEFAULT_AUDIENCE = 'kubemcp';
+export const DEFAULT_MAX_CONCURRENT_REVIEWS = 4;
+export const DEFAULT_MAX_QUEUED_REVIEWS = 32;
 
 /** SHA-256 of the token, base64url: the only form of a token that is ever kept. */
 export function tokenHash(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('base64url');
+}
+
+/** The claims of a JWT we look at, UNVERIFIED. */
+interface UnverifiedClaims {
+  readonly exp?: number;
+  /** undefined: no `aud` claim (or not a string / string array). */
+  readonly aud?: readonly string[];
+}
+
+const MAX_JWT_PAYLOAD_CHARS = 8192;
+
+/**
+ * The `exp` and `aud` claims of a token that parses as a JWT (three base64url segments, a JSON object
+ * header and payload), or undefined when it does not. The signature is NOT checked.
+ */
+function unverifiedClaims(token: string): UnverifiedClaims | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts[0] === undefined || parts[1] === undefined) return undefined;
+  if (parts[1].length > MAX_JWT_PAYLOAD_CHARS || parts[0].length > MAX_JWT_PAYLOAD_CHARS) return undefined;
+  try {
+    const header: unknown = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+    const payload: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    if (typeof header !== 'object' || header === null || Array.isArray(header)) return undefined;
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
+    const { exp, aud } = payload as { exp?: unknown; aud?: unknown };
+    const audiences =
+      typeof aud === 'string'
+        ? [aud]
+        : Array.isArray(aud) && aud.every((a) => typeof a === 'string')
+          ? (aud as string[])
+          : undefined;
+    return {
+      ...(typeof exp === 'number' && Number.isFinite(exp) ? { exp } : {}),
+      ...(audiences === undefined ? {} : { aud: audiences }),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -76,7 +129,8 @@ export function tokenHash(token: string): string {
  */
 export function jwtExpiry(token: string): number | undefined {
   const parts = token.split('.');
-  if (parts.length !== 3 || parts[1] === undefined || parts[1].length > 8192) return undefined;
+  if (parts.length !== 3 || parts[1] === undefined || parts[1].length > MAX_JWT_PAYLOAD_CHARS)
+    return undefined;
   try {
     const payload: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
     if (typeof payload !== 'object' || payload === null) return undefined;
@@ -92,48 +146,167 @@ interface CacheEntry {
   readonly expiresAtMs: number;
 }
 
+/** A bounded map of results by token hash; the oldest (least recently used) entry goes first. */
+class BoundedCache {
+  private readonly entries = new Map<string, CacheEntry>();
+  constructor(
+    private readonly maxEntries: number,
+    /** Keep expired entries (until replaced or evicted) so that has() still knows the token. */
+    private readonly keepExpired = false,
+  ) {}
+
+  get(key: string, now: number): CacheEntry | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    this.entries.delete(key);
+    if (entry.expiresAtMs <= now) {
+      if (this.keepExpired) this.entries.set(key, entry);
+      return undefined;
+    }
+    this.entries.set(key, entry); // refresh recency
+    return entry;
+  }
+
+  /** Whether `key` has an entry, expired or not. */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  set(key: string, outcome: AuthOutcome, expiresAtMs: number): void {
+    this.entries.delete(key);
+    while (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done) break;
+      this.entries.delete(oldest.value);
+    }
+    this.entries.set(key, { outcome, expiresAtMs });
+  }
+}
+
+/** A counting semaphore with a bounded FIFO wait queue and a bounded wait. */
+class ReviewSlots {
+  private running = 0;
+  private readonly waiting: { grant: () => void; timer: NodeJS.Timeout }[] = [];
+  constructor(
+    private readonly max: number,
+    private readonly maxQueued: number,
+    private readonly maxWaitMs: number,
+  ) {}
+
+  /**
+   * Resolves true with a slot held, or false (at once when the queue is full, else after maxWaitMs).
+   * A `priority` waiter (a token that was valid before) goes to the front and is never refused for a
+   * full queue: a flood of unknown tokens cannot lock out callers whose cached result just expired.
+   */
+  acquire(priority = false): Promise<boolean> | boolean {
+    if (this.running < this.max) {
+      this.running++;
+      return true;
+    }
+    if (!priority && this.waiting.length >= this.maxQueued) return false;
+    return new Promise<boolean>((resolve) => {
+      const waiter = {
+        grant: () => {
+          clearTimeout(waiter.timer);
+          resolve(true);
+        },
+        timer: setTimeout(() => {
+          const i = this.waiting.indexOf(waiter);
+          if (i >= 0) this.waiting.splice(i, 1);
+          resolve(false);
+        }, this.maxWaitMs),
+      };
+      waiter.timer.unref?.();
+      if (priority) this.waiting.unshift(waiter);
+      else this.waiting.push(waiter);
+    });
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next !== undefined)
+      next.grant(); // the slot passes on: running stays the same
+    else this.running--;
+  }
+}
+
 /** Removes every occurrence of `secret` from `text` (defence in depth for error messages). */
 function scrub(text: string, secret: string): string {
   return secret.length >= 8 ? text.split(secret).join('[REDACTED]') : text;
 }
 
+const BUSY: AuthOutcome = {
+  ok: false,
+  reason: 'busy',
+  message: 'Too many tokens are being validated right now; retry shortly',
+};
+
 export function createTokenReviewAuthenticator(options: TokenReviewAuthenticatorOptions): Authenticator {
   const audience = options.audience ?? DEFAULT_AUDIENCE;
   const maxTtlMs = options.maxTtlMs ?? 60_000;
   const negativeTtlMs = options.negativeTtlMs ?? 5_000;
-  const maxEntries = Math.max(1, options.maxEntries ?? 10_000);
   const now = options.now ?? Date.now;
   const metrics = options.registry === undefined ? undefined : mcpMetrics(options.registry);
-  const cache = new Map<string, CacheEntry>();
+  const positive = new BoundedCache(Math.max(1, options.maxEntries ?? 10_000), true);
+  const negative = new BoundedCache(Math.max(1, options.maxNegativeEntries ?? 10_000));
+  const slots = new ReviewSlots(
+    Math.max(1, options.maxConcurrentReviews ?? DEFAULT_MAX_CONCURRENT_REVIEWS),
+    Math.max(0, options.maxQueuedReviews ?? DEFAULT_MAX_QUEUED_REVIEWS),
+    Math.max(1, options.maxQueueWaitMs ?? 2_000),
+  );
   const inflight = new Map<string, Promise<AuthOutcome>>();
 
   function remember(key: string, outcome: AuthOutcome, ttlMs: number): void {
     if (ttlMs <= 0) return;
-    cache.delete(key);
-    while (cache.size >= maxEntries) {
-      const oldest = cache.keys().next();
-      if (oldest.done) break;
-      cache.delete(oldest.value);
+    (outcome.ok ? positive : negative).set(key, outcome, now() + ttlMs);
+  }
+
+  /** A refusal decided from the token's unverified claims alone, or undefined. */
+  function hopeless(
+    claims: UnverifiedClaims | undefined,
+  ): (AuthOutcome & { ok: false; reason: 'expired' | 'wrong_audience' }) | undefined {
+    if (claims === undefined) return undefined;
+    if (claims.exp !== undefined && claims.exp * 1000 <= now()) {
+      return { ok: false, reason: 'expired', message: 'The token has expired' };
     }
-    cache.set(key, { outcome, expiresAtMs: now() + ttlMs });
+    if (claims.aud !== undefined && !claims.aud.includes(audience)) {
+      return {
+        ok: false,
+        reason: 'wrong_audience',
+        message: `The token is not bound to the audience "${audience}"`,
+      };
+    }
+    return undefined;
   }
 
   async function review(token: string, key: string): Promise<AuthOutcome> {
-    const exp = jwtExpiry(token);
-    const t = now();
-    if (exp !== undefined && exp * 1000 <= t) {
-      const outcome: AuthOutcome = { ok: false, reason: 'expired', message: 'The token has expired' };
-      remember(key, outcome, negativeTtlMs);
-      return outcome;
+    const claims = unverifiedClaims(token);
+    const refused = hopeless(claims);
+    if (refused !== undefined) {
+      metrics?.tokenReviewsAvoided.inc({ reason: refused.reason });
+      remember(key, refused, negativeTtlMs);
+      return refused;
+    }
+    // A token that passed before (its cached success has expired) is re-validated ahead of the rest.
+    const slot = slots.acquire(positive.has(key));
+    if (!(slot === true || (await slot))) {
+      metrics?.tokenReviewsAvoided.inc({ reason: 'busy' });
+      return BUSY;
     }
     let result: ReviewResult;
+    metrics?.tokenReviewsInFlight.inc();
     try {
       result = await options.review(token, [audience]);
     } catch (err) {
+      metrics?.tokenReviews.inc({ result: 'error' });
       const detail = err instanceof Error ? scrub(err.message, token).slice(0, 300) : 'unknown error';
       options.logger?.warn({ reason: detail }, 'TokenReview failed; answering 503');
       return { ok: false, reason: 'unavailable', message: 'The token could not be validated right now' };
+    } finally {
+      metrics?.tokenReviewsInFlight.dec();
+      slots.release();
     }
+    const exp = claims?.exp;
     let outcome: AuthOutcome;
     if (!result.authenticated || result.user === undefined || result.user.username === '') {
       outcome = { ok: false, reason: 'invalid_token', message: 'The token is not valid' };
@@ -150,6 +323,7 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
         ...(exp === undefined ? {} : { expiresAt: exp }),
       };
     }
+    metrics?.tokenReviews.inc({ result: outcome.ok ? 'authenticated' : 'rejected' });
     const ttl = outcome.ok
       ? Math.min(maxTtlMs, exp === undefined ? maxTtlMs : exp * 1000 - now())
       : negativeTtlMs;
@@ -161,15 +335,13 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
     audience,
     async authenticate(token: string): Promise<AuthOutcome> {
       const key = tokenHash(token);
-      const entry = cache.get(key);
-      if (entry !== undefined && entry.expiresAtMs > now()) {
-        // Refresh recency (LRU).
-        cache.delete(key);
-        cache.set(key, entry);
+      const t = now();
+      const entry = positive.get(key, t) ?? negative.get(key, t);
+      if (entry !== undefined) {
         metrics?.tokenCache.inc({ result: 'hit' });
+        if (!entry.outcome.ok) metrics?.tokenReviewsAvoided.inc({ reason: 'negative_cache' });
         return entry.outcome;
       }
-      if (entry !== undefined) cache.delete(key);
       metrics?.tokenCache.inc({ result: 'miss' });
       const pending = inflight.get(key);
       if (pending !== undefined) return pending;

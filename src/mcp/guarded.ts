@@ -108,9 +108,25 @@ export class GuardedClient {
     this.maxScaleAttempts = Math.max(1, options.maxScaleAttempts ?? 3);
   }
 
-  /** The decisions taken so far on behalf of this request. */
+  /** The decisions taken so far through this client (one call: see forCall()). */
   get decisions(): readonly DecisionRecord[] {
     return this.records;
+  }
+
+  /**
+   * A client for ONE call of this request: same caller, policy snapshot and backend, but its own
+   * decision list, so calls that run concurrently (the messages of a JSON-RPC batch) never see each
+   * other's decisions in their audit records. The permission summaries are shared (they depend only
+   * on caller and snapshot).
+   */
+  forCall(): GuardedClient {
+    const child = new GuardedClient(this.caller, this.index, this.backend, {
+      now: this.now,
+      maxScaleAttempts: this.maxScaleAttempts,
+    });
+    child.cachedPermissions = this.cachedPermissions;
+    child.cachedGranted = this.cachedGranted;
+    return child;
   }
 
   /** What the caller may do (no check: a caller may always learn its own permissions). */
@@ -214,7 +230,7 @@ export class GuardedClient {
    */
   listReadable<K extends ServedKind>(kind: K): Listed<KindMap[K]> {
     const snapshot = this.backend.list(kind);
-    if (!this.grantedTools().has(LIST_TOOL[kind])) return { items: [], health: snapshot.health };
+    if (!this.recordGrant(LIST_TOOL[kind])) return { items: [], health: snapshot.health };
     const allows = namespaceFilter(this.index, this.caller, LIST_TOOL[kind]);
     return {
       items: snapshot.items.filter(
@@ -236,7 +252,7 @@ export class GuardedClient {
     | undefined {
     if (this.backend.listSorted === undefined) return undefined;
     const sorted = this.backend.listSorted(kind);
-    if (!this.grantedTools().has(LIST_TOOL[kind])) return { namespaces: [], inNamespace: () => [] };
+    if (!this.recordGrant(LIST_TOOL[kind])) return { namespaces: [], inNamespace: () => [] };
     const allows = namespaceFilter(this.index, this.caller, LIST_TOOL[kind]);
     return { namespaces: sorted.namespaces.filter(allows), inNamespace: sorted.inNamespace };
   }
@@ -247,6 +263,13 @@ export class GuardedClient {
    */
   getReadable<K extends ServedKind>(kind: K, namespace: string, name: string): KindMap[K] | undefined {
     const decision = evaluate(this.index, { caller: this.caller, tool: LIST_TOOL[kind], namespace });
+    this.records.push({
+      tool: LIST_TOOL[kind],
+      namespace,
+      allowed: decision.allowed,
+      ...(decision.code === undefined ? {} : { code: decision.code }),
+      policies: decision.policies,
+    });
     if (!decision.allowed) return undefined;
     return this.backend.get(kind, namespace, name);
   }
@@ -409,16 +432,25 @@ export class GuardedClient {
     return namespaceFilter(this.index, this.caller, tool);
   }
 
-  /** For calls that span namespaces: the caller needs the tool granted somewhere. */
-  private requireGranted(tool: string): void {
+  /** Records whether `tool` is granted somewhere (by which policies) and returns it. */
+  private recordGrant(tool: string): boolean {
     const granted = this.grantedTools().has(tool);
     const policies = granted
-      ? this.permissions()
-          .grants.filter((g) => g.tools.includes(tool))
-          .map((g) => g.policy)
+      ? [
+          ...new Set(
+            this.permissions()
+              .grants.filter((g) => g.tools.includes(tool))
+              .map((g) => g.policy),
+          ),
+        ]
       : [];
     this.records.push({ tool, allowed: granted, ...(granted ? {} : { code: 'PolicyDenied' }), policies });
-    if (granted) return;
+    return granted;
+  }
+
+  /** For calls that span namespaces: the caller needs the tool granted somewhere. */
+  private requireGranted(tool: string): void {
+    if (this.recordGrant(tool)) return;
     throw new ToolError('PolicyDenied', `You may not use ${tool}`, {
       reason: `No Ready McpPolicy grants ${tool} to ${this.caller.username}`,
       suggestions: [

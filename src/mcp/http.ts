@@ -18,7 +18,7 @@ import type { Registry } from 'prom-client';
 import type { ClusterBackend } from '../kube/types.js';
 import type { PolicyIndex } from '../policy/index.js';
 import type { Caller } from '../policy/types.js';
-import { Auditor } from './audit.js';
+import { Auditor, sanitiseClientRequestId } from './audit.js';
 import type { Authenticator } from './auth.js';
 import { GuardedClient } from './guarded.js';
 import { mcpMetrics } from './metrics.js';
@@ -36,6 +36,20 @@ export const MCP_PATH = '/mcp';
 export const PROTECTED_RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource';
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 export const DEFAULT_PUBLIC_URL = 'http://localhost:8080';
+/** In-flight requests one caller may have before it gets 429. */
+export const DEFAULT_MAX_INFLIGHT_PER_CALLER = 8;
+/** Most messages in one JSON-RPC batch (2025-03-26 clients only; see docs/adr/0006). */
+export const MAX_BATCH_MESSAGES = 10;
+/** Deepest JSON nesting accepted in a body (MCP messages need a handful of levels). */
+export const MAX_JSON_DEPTH = 64;
+/**
+ * Most object members (`"key": value` pairs) accepted in a body. A real request has a few dozen;
+ * each member costs the SDK's and our schema validation tens of microseconds, so 60,000 of them in a
+ * 1 MiB body would hold the event loop for over a second.
+ */
+export const MAX_JSON_MEMBERS = 1000;
+/** The revisions whose requests may come as a JSON-RPC batch (batching left MCP in 2025-06-18). */
+const BATCH_REVISIONS = new Set(['2024-11-05', '2025-03-26']);
 
 export interface McpAppOptions {
   /**
@@ -62,6 +76,10 @@ export interface McpAppOptions {
   readonly now?: () => number;
   /** serverInfo reported to clients. */
   readonly serverInfo?: { readonly name: string; readonly version: string };
+  /** Write audit records (independent of the log level). Default true. */
+  readonly audit?: boolean;
+  /** Requests one caller (by username) may have in flight; beyond it 429. Default 8. */
+  readonly maxInflightPerCaller?: number;
 }
 
 export interface McpAppDeps {
@@ -91,6 +109,8 @@ export interface ResolvedMcpAppOptions {
   readonly maxScaleAttempts: number;
   readonly now: () => number;
   readonly serverInfo: { readonly name: string; readonly version: string };
+  readonly audit: boolean;
+  readonly maxInflightPerCaller: number;
 }
 
 export function resolveMcpAppOptions(options: McpAppOptions = {}): ResolvedMcpAppOptions {
@@ -112,12 +132,17 @@ export function resolveMcpAppOptions(options: McpAppOptions = {}): ResolvedMcpAp
     maxScaleAttempts: options.maxScaleAttempts ?? 3,
     now: options.now ?? Date.now,
     serverInfo: options.serverInfo ?? { name: 'kubemcp', version: '0.1.0' },
+    audit: options.audit ?? true,
+    maxInflightPerCaller: Math.max(1, options.maxInflightPerCaller ?? DEFAULT_MAX_INFLIGHT_PER_CALLER),
   };
 }
 
 /** What the auth step learned about a request; travels to the SDK factory inside AuthInfo.extra. */
 interface RequestContext {
+  /** Ours, never the caller's. */
   readonly requestId: string;
+  /** The caller's X-Request-Id, sanitised (audit only). */
+  readonly clientRequestId?: string | undefined;
   readonly caller: Caller;
 }
 const CONTEXT_KEY = 'kubemcp';
@@ -129,9 +154,41 @@ function contextOf(authInfo: AuthInfo | undefined): RequestContext | undefined {
     : undefined;
 }
 
-const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 const BEARER_RE = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
-const REDACTED_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+/**
+ * The request headers whose values a debug log may show. Every other header is logged by name with
+ * the value `[REDACTED]`: credentials come in many names (cookies, `*-token`, `*-authorization`, API
+ * keys of proxies in front of us), so only headers known to carry none are shown.
+ */
+const SAFE_HEADERS = new Set([
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'cache-control',
+  'connection',
+  'content-length',
+  'content-type',
+  'host',
+  'last-event-id',
+  'mcp-method',
+  'mcp-name',
+  'mcp-protocol-version',
+  'origin',
+  'pragma',
+  'traceparent',
+  'tracestate',
+  'user-agent',
+  'via',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-proto',
+  'x-real-ip',
+  'x-request-id',
+]);
+const MAX_LOGGED_HEADER_CHARS = 256;
+const AUTH_LOG_WINDOW_MS = 10_000;
+const AUTH_LOG_BURST = 20;
 const HOP_BY_HOP = new Set([
   'authorization',
   'connection',
@@ -166,10 +223,39 @@ function sendJsonRpcError(
     .send(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
 }
 
-function redactHeaders(headers: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
-  const out: Record<string, string | string[] | undefined> = {};
-  for (const [k, v] of Object.entries(headers)) out[k] = REDACTED_HEADERS.has(k) ? '[REDACTED]' : v;
+/** Headers as a debug log may show them: values of SAFE_HEADERS only (capped), the rest redacted. */
+export function redactHeaders(headers: IncomingHttpHeaders): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    if (!SAFE_HEADERS.has(k)) {
+      out[k] = '[REDACTED]';
+      continue;
+    }
+    const text = Array.isArray(v) ? v.join(', ') : v;
+    out[k] = text.length > MAX_LOGGED_HEADER_CHARS ? `${text.slice(0, MAX_LOGGED_HEADER_CHARS)}…` : text;
+  }
   return out;
+}
+
+/** In-flight request slots per caller identity. */
+class CallerSlots {
+  private readonly inflight = new Map<string, number>();
+  constructor(readonly limit: number) {}
+
+  /** Takes `n` slots of `who`, or none (false) when that would pass the limit. */
+  tryAcquire(who: string, n: number): boolean {
+    const current = this.inflight.get(who) ?? 0;
+    if (current + n > this.limit) return false;
+    this.inflight.set(who, current + n);
+    return true;
+  }
+
+  release(who: string, n: number): void {
+    const left = (this.inflight.get(who) ?? 0) - n;
+    if (left > 0) this.inflight.set(who, left);
+    else this.inflight.delete(who);
+  }
 }
 
 /** The JSON-RPC messages in a response body (plain JSON or SSE `data:` lines), for debug logs. */
@@ -189,6 +275,36 @@ function messagesOf(contentType: string | null, text: string): unknown {
   }
 }
 
+/**
+ * What is wrong with the SHAPE of the JSON text in `body`, or undefined: nesting deeper than
+ * `maxDepth`, or more than `maxMembers` object members. One linear pass over the bytes, before
+ * JSON.parse, whose cost grows much faster than linearly with nesting (a 1 MiB body of brackets holds
+ * the event loop for half a second) and whose result would then overflow the stack of every
+ * recursive walker. Brackets and colons inside strings do not count.
+ */
+export function jsonShapeProblem(body: Uint8Array, maxDepth: number, maxMembers: number): string | undefined {
+  let depth = 0;
+  let members = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return `JSON nested deeper than ${maxDepth} levels`;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    } else if (c === 0x3a) {
+      if (++members > maxMembers) return `JSON with more than ${maxMembers} object members`;
+    }
+  }
+  return undefined;
+}
+
 function quoteParam(text: string): string {
   return text.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, ' ');
 }
@@ -200,9 +316,10 @@ export function createMcpApp(deps: McpAppDeps): Express {
       ? deps.logger.child({ component: 'mcp' })
       : deps.logger.child({ component: 'mcp' }, { level: opts.logLevel });
   const metrics = mcpMetrics(deps.registry);
-  // Audit records are written at info even when the operator turned the general log level down.
-  const auditLogger = deps.logger.child({}, { level: deps.logger.level === 'silent' ? 'silent' : 'info' });
-  const auditor = new Auditor(auditLogger, metrics);
+  // The audit has its own switch: its records are written at info whatever the general log level.
+  const auditLogger = deps.logger.child({}, { level: 'info' });
+  const auditor = new Auditor(auditLogger, metrics, { enabled: opts.audit });
+  const callerSlots = new CallerSlots(opts.maxInflightPerCaller);
   const anyHost = opts.allowedHosts.includes('*');
   const anyOrigin = opts.allowedOrigins.includes('*');
 
@@ -217,6 +334,7 @@ export function createMcpApp(deps: McpAppDeps): Express {
       return buildMcpServer(
         {
           requestId: context.requestId,
+          clientRequestId: context.clientRequestId,
           caller: context.caller,
           client,
           now: opts.now,
@@ -238,11 +356,10 @@ export function createMcpApp(deps: McpAppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  // Request id: echo a sane incoming one, else mint one.
-  app.use((req: ExpressRequest, res: ExpressResponse, next: NextFunction) => {
-    const incoming = req.headers['x-request-id'];
-    const id = typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
-    res.setHeader('X-Request-Id', id);
+  // Request id: always ours (a caller must not choose the id its audit records carry). The caller's
+  // own X-Request-Id is kept, sanitised, as a separate audit field.
+  app.use((_req: ExpressRequest, res: ExpressResponse, next: NextFunction) => {
+    res.setHeader('X-Request-Id', randomUUID());
     next();
   });
 
@@ -286,7 +403,34 @@ export function createMcpApp(deps: McpAppDeps): Express {
     sendJsonRpcError(res, 403, -32000, 'Forbidden: Origin not allowed');
   };
 
-  const callers = new WeakMap<ExpressRequest, RequestContext & { expiresAt?: number }>();
+  // Authentication failures are logged at info, at most AUTH_LOG_BURST per AUTH_LOG_WINDOW_MS: a flood
+  // of bad tokens must not become a flood of log lines (the metrics count every one).
+  let authLogWindowStart = 0;
+  let authLogged = 0;
+  let authSuppressed = 0;
+  const authFailureLog = (requestId: string, reason: string): void => {
+    const t = Date.now();
+    if (t - authLogWindowStart >= AUTH_LOG_WINDOW_MS) {
+      if (authSuppressed > 0) {
+        log.info(
+          { suppressed: authSuppressed, windowSeconds: AUTH_LOG_WINDOW_MS / 1000 },
+          'more authentication failures were not logged (see kubemcp_mcp_auth_failures_total)',
+        );
+      }
+      authLogWindowStart = t;
+      authLogged = 0;
+      authSuppressed = 0;
+    }
+    if (authLogged < AUTH_LOG_BURST) {
+      authLogged++;
+      log.info({ requestId, reason }, 'authentication failed');
+    } else {
+      authSuppressed++;
+      log.debug({ requestId, reason }, 'authentication failed');
+    }
+  };
+
+  const callers = new WeakMap<ExpressRequest, RequestContext & { expiresAt?: number; slots: number }>();
 
   const challenge = (res: ExpressResponse, reason: string, description: string, withError: boolean): void => {
     const params = [`realm="kubemcp"`, `resource_metadata="${opts.metadataUrl}"`];
@@ -312,26 +456,57 @@ export function createMcpApp(deps: McpAppDeps): Express {
     }
     const match = BEARER_RE.exec(header);
     if (match === null || match[1] === undefined) {
-      log.info({ requestId, reason: 'malformed' }, 'authentication failed');
+      authFailureLog(requestId, 'malformed');
       return challenge(res, 'invalid_token', 'The Authorization header is not a Bearer token', true);
     }
     const outcome = await deps.authenticator.authenticate(match[1]);
     if (!outcome.ok) {
-      log.info({ requestId, reason: outcome.reason }, 'authentication failed');
-      if (outcome.reason === 'unavailable') {
+      authFailureLog(requestId, outcome.reason);
+      if (outcome.reason === 'unavailable' || outcome.reason === 'busy') {
         metrics.authFailures.inc({ reason: outcome.reason });
-        res.setHeader('Retry-After', '5');
+        res.setHeader('Retry-After', outcome.reason === 'busy' ? '1' : '5');
+        res.setHeader('Cache-Control', 'no-store');
         res.status(503).json({ error: 'temporarily_unavailable', error_description: outcome.message });
         return;
       }
       return challenge(res, outcome.reason, outcome.message, true);
     }
-    callers.set(req, {
+    // One caller may not hold more than maxInflightPerCaller requests: the rest get 429 at once.
+    const who = outcome.caller.username;
+    if (!callerSlots.tryAcquire(who, 1)) return tooMany(res, null);
+    const context = {
       requestId,
+      clientRequestId: sanitiseClientRequestId(req.headers['x-request-id']),
       caller: outcome.caller,
+      slots: 1,
       ...(outcome.expiresAt === undefined ? {} : { expiresAt: outcome.expiresAt }),
-    });
+    };
+    callers.set(req, context);
+    res.once('close', () => callerSlots.release(who, context.slots));
     next();
+  };
+
+  const tooMany = (res: ExpressResponse, id: string | number | null): void => {
+    metrics.callerLimited.inc();
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.setHeader('Retry-After', '1');
+    res.setHeader('Cache-Control', 'no-store');
+    res
+      .status(429)
+      .type('application/json')
+      .send(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          error: {
+            code: -32000,
+            message: `Too many requests in flight for this caller (at most ${opts.maxInflightPerCaller}); retry shortly`,
+          },
+          id,
+        }),
+      );
   };
 
   const requireJson = (req: ExpressRequest, res: ExpressResponse, next: NextFunction): void => {
@@ -348,6 +523,12 @@ export function createMcpApp(deps: McpAppDeps): Express {
     const context = callers.get(req);
     if (context === undefined) throw new Error('unauthenticated request reached serve()');
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const shape = jsonShapeProblem(body, MAX_JSON_DEPTH, MAX_JSON_MEMBERS);
+    if (shape !== undefined) {
+      log.debug({ requestId: context.requestId, reason: shape }, 'JSON body refused');
+      sendJsonRpcError(res, 400, -32600, `Invalid Request: ${shape}`);
+      return;
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString('utf8'));
@@ -355,6 +536,37 @@ export function createMcpApp(deps: McpAppDeps): Express {
       log.debug({ requestId: context.requestId }, 'malformed JSON body');
       sendJsonRpcError(res, 400, -32700, 'Parse error: the request body is not valid JSON');
       return;
+    }
+    if (Array.isArray(parsed)) {
+      // JSON-RPC batches: only the 2025-03-26 era has them (and 2024-11-05 servers accepted them);
+      // small, and each message holds an in-flight slot of its caller (see docs/adr/0006).
+      const revision = req.headers['mcp-protocol-version'];
+      if (typeof revision === 'string' && !BATCH_REVISIONS.has(revision)) {
+        sendJsonRpcError(
+          res,
+          400,
+          -32600,
+          `Invalid Request: MCP ${quoteParam(revision.slice(0, 32))} has no JSON-RPC batches`,
+        );
+        return;
+      }
+      if (parsed.length === 0 || parsed.length > MAX_BATCH_MESSAGES) {
+        sendJsonRpcError(
+          res,
+          400,
+          -32600,
+          `Invalid Request: a batch holds 1 to ${MAX_BATCH_MESSAGES} messages (got ${parsed.length})`,
+        );
+        return;
+      }
+      const extra = Math.min(parsed.length, opts.maxInflightPerCaller) - 1;
+      if (extra > 0) {
+        if (!callerSlots.tryAcquire(context.caller.username, extra)) {
+          tooMany(res, null);
+          return;
+        }
+        (context as { slots: number }).slots += extra;
+      }
     }
     const debug = log.isLevelEnabled('debug');
     if (debug) {
@@ -391,7 +603,13 @@ export function createMcpApp(deps: McpAppDeps): Express {
       clientId: context.caller.username,
       scopes: [],
       ...(context.expiresAt === undefined ? {} : { expiresAt: context.expiresAt }),
-      extra: { [CONTEXT_KEY]: { requestId: context.requestId, caller: context.caller } },
+      extra: {
+        [CONTEXT_KEY]: {
+          requestId: context.requestId,
+          clientRequestId: context.clientRequestId,
+          caller: context.caller,
+        } satisfies RequestContext,
+      },
     };
     const response = await handler.fetch(request, { authInfo, parsedBody: parsed });
 

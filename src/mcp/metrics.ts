@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**
  * Prometheus metrics of the MCP layer. Registered once per Registry: asking again for the same
@@ -11,8 +11,21 @@ export interface McpMetrics {
   readonly toolLatency: Histogram<'tool'>;
   /** TokenReview cache lookups by result (hit | miss). */
   readonly tokenCache: Counter<'result'>;
-  /** Requests refused with 401/503 by reason (missing | invalid_token | expired | wrong_audience | unavailable). */
+  /**
+   * Requests refused with 401/503 by reason (missing | invalid_token | expired | wrong_audience |
+   * unavailable | busy).
+   */
   readonly authFailures: Counter<'reason'>;
+  /** TokenReviews sent to the API server, by result (authenticated | rejected | error). */
+  readonly tokenReviews: Counter<'result'>;
+  /** Tokens refused without a TokenReview, by reason (negative_cache | expired | wrong_audience | busy). */
+  readonly tokenReviewsAvoided: Counter<'reason'>;
+  /** TokenReviews in flight now. */
+  readonly tokenReviewsInFlight: Gauge;
+  /** resources/read and resources/list requests by method, decision and outcome. */
+  readonly resourceRequests: Counter<'method' | 'decision' | 'outcome'>;
+  /** Requests refused with 429 because their caller had too many requests in flight. */
+  readonly callerLimited: Counter;
 }
 
 const cache = new WeakMap<Registry, McpMetrics>();
@@ -44,6 +57,34 @@ export function mcpMetrics(registry: Registry): McpMetrics {
       name: 'kubemcp_mcp_auth_failures_total',
       help: 'MCP requests refused by authentication, by reason',
       labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    tokenReviews: new Counter({
+      name: 'kubemcp_tokenreviews_total',
+      help: 'TokenReviews sent to the API server, by result (authenticated, rejected or error)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    tokenReviewsAvoided: new Counter({
+      name: 'kubemcp_tokenreviews_avoided_total',
+      help: 'Bearer tokens refused without a TokenReview, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    tokenReviewsInFlight: new Gauge({
+      name: 'kubemcp_tokenreviews_in_flight',
+      help: 'TokenReviews waiting for the API server now',
+      registers: [registry],
+    }),
+    resourceRequests: new Counter({
+      name: 'kubemcp_mcp_resource_requests_total',
+      help: 'MCP resources/read and resources/list requests by method, policy decision and outcome',
+      labelNames: ['method', 'decision', 'outcome'] as const,
+      registers: [registry],
+    }),
+    callerLimited: new Counter({
+      name: 'kubemcp_mcp_caller_limited_total',
+      help: 'MCP requests refused with 429 because their caller had too many requests in flight',
       registers: [registry],
     }),
   };

@@ -1,12 +1,17 @@
 import { performance } from 'node:perf_hooks';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
-import { ProtocolError, ProtocolErrorCode, Server } from '@modelcontextprotocol/server';
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  ResourceNotFoundError,
+  Server,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { BackendError } from '../kube/types.js';
 import { isAlwaysAllowedTool } from '../policy/tools.js';
 import type { Caller, Permissions } from '../policy/types.js';
-import { type Auditor, summariseDecisions } from './audit.js';
+import { type AuditedMethod, type Auditor, summariseDecisions, summariseListDecisions } from './audit.js';
 import { ToolError, toolErrorResult, toToolError } from './errors.js';
 import type { GuardedClient } from './guarded.js';
 import { listResources, listResourceTemplates, readResource } from './resources.js';
@@ -25,7 +30,10 @@ import { advertisedOutputSchema, findTool, invalidArguments, TOOLS, type ToolDef
  */
 
 export interface RequestScope {
+  /** Our id of the HTTP request. */
   readonly requestId: string;
+  /** The caller's X-Request-Id, sanitised, for the audit only. */
+  readonly clientRequestId?: string | undefined;
   readonly caller: Caller;
   readonly client: GuardedClient;
   readonly now: () => number;
@@ -125,35 +133,103 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
     const { name, arguments: args } = request.params;
     const def = findTool(name);
     if (def === undefined) {
-      const shown = name.length > 100 ? `${name.slice(0, 100)}…` : name;
-      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${shown}`);
+      // Probing for tools leaves a trace too.
+      scope.auditor.record({
+        requestId: scope.requestId,
+        clientRequestId: scope.clientRequestId,
+        caller: scope.caller,
+        method: 'tools/call',
+        tool: name.length > MAX_AUDITED_TOOL_CHARS ? `${name.slice(0, MAX_AUDITED_TOOL_CHARS)}…` : name,
+        arguments: args,
+        decision: 'none',
+        policies: [],
+        outcome: 'UnknownTool',
+        durationMs: 0,
+      });
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `Unknown tool: ${name.length > MAX_AUDITED_TOOL_CHARS ? `${name.slice(0, MAX_AUDITED_TOOL_CHARS)}…` : name}`,
+      );
     }
     const result = await callTool(scope, def, args);
     return server.projectCallToolResult(result, outputJsonSchema(def));
   });
 
-  server.setRequestHandler('resources/list', (request) =>
-    listResources(scope.client, request.params?.cursor, {
-      pageSize: scope.resourcePageSize,
-      now: scope.now(),
-    }),
-  );
+  server.setRequestHandler('resources/list', (request) => {
+    const cursor = request.params?.cursor;
+    return audited(scope, 'resources/list', { cursor: cursor !== undefined }, (client) =>
+      listResources(client, cursor, { pageSize: scope.resourcePageSize, now: scope.now() }),
+    );
+  });
   server.setRequestHandler('resources/templates/list', () => listResourceTemplates());
-  server.setRequestHandler('resources/read', (request) => readResource(scope.client, request.params.uri));
+  server.setRequestHandler('resources/read', (request) => {
+    const uri = request.params.uri;
+    return audited(scope, 'resources/read', { uri }, (client) => readResource(client, uri));
+  });
 
   return server;
+}
+
+/** Longest tool name repeated in an audit record or an error message. */
+const MAX_AUDITED_TOOL_CHARS = 128;
+
+/** The audit outcome of a protocol error thrown by a resource handler. */
+function protocolOutcome(err: unknown): string {
+  if (err instanceof ResourceNotFoundError) return 'NotFound';
+  if (err instanceof ProtocolError) {
+    if (err.code === ProtocolErrorCode.InvalidParams) return 'Invalid';
+    return `JsonRpc${err.code}`;
+  }
+  if (err instanceof ToolError || err instanceof BackendError) return toToolError(err, 'the request').code;
+  return 'Internal';
+}
+
+/** Runs one resource request with its own GuardedClient and writes its audit record. */
+function audited<T>(
+  scope: RequestScope,
+  method: Exclude<AuditedMethod, 'tools/call'>,
+  what: { uri?: string; cursor?: boolean },
+  run: (client: GuardedClient) => T,
+): T {
+  const started = performance.now();
+  const client = scope.client.forCall();
+  let outcome = 'ok';
+  try {
+    return run(client);
+  } catch (err) {
+    outcome = protocolOutcome(err);
+    throw err;
+  } finally {
+    const { decision, policies } =
+      method === 'resources/list'
+        ? summariseListDecisions(client.decisions)
+        : summariseDecisions(method, client.decisions);
+    scope.auditor.record({
+      requestId: scope.requestId,
+      clientRequestId: scope.clientRequestId,
+      caller: scope.caller,
+      method,
+      ...what,
+      decision,
+      policies,
+      outcome,
+      durationMs: performance.now() - started,
+    });
+  }
 }
 
 /** Validates, runs, audits. Every refusal or failure becomes an isError result with a stable code. */
 async function callTool(scope: RequestScope, def: ToolDefinition, args: unknown): Promise<CallToolResult> {
   const started = performance.now();
-  const firstDecision = scope.client.decisions.length;
+  // A client of its own: the calls of one HTTP request (a JSON-RPC batch) may run concurrently, and
+  // each audit record must carry exactly the decisions of its own call.
+  const client = scope.client.forCall();
   let result: CallToolResult;
   let outcome = 'ok';
   try {
     const parsed = def.inputSchema.safeParse(args ?? {});
     if (!parsed.success) throw invalidArguments(def.name, parsed.error);
-    const out = await def.handler(parsed.data, { client: scope.client, now: scope.now() });
+    const out = await def.handler(parsed.data, { client, now: scope.now() });
     result = {
       content: [{ type: 'text', text: out.text }],
       structuredContent: out.structured as Record<string, unknown>,
@@ -169,10 +245,12 @@ async function callTool(scope: RequestScope, def: ToolDefinition, args: unknown)
     outcome = toolError.code;
     result = toolErrorResult(toolError);
   }
-  const { decision, policies } = summariseDecisions(def.name, scope.client.decisions.slice(firstDecision));
+  const { decision, policies } = summariseDecisions(def.name, client.decisions);
   scope.auditor.record({
     requestId: scope.requestId,
+    clientRequestId: scope.clientRequestId,
     caller: scope.caller,
+    method: 'tools/call',
     tool: def.name,
     arguments: args,
     decision,

@@ -123,6 +123,28 @@ describe('config precedence: flags > env > defaults', () => {
   });
 });
 
+describe('the audit and request limits', () => {
+  it('audits by default, independent of the log level, and can be switched off', () => {
+    expect(load({ 'log-level': 'silent' })).toMatchObject({
+      audit: true,
+      logLevel: 'silent',
+      maxInflightPerCaller: 8,
+      tokenReviewConcurrency: 4,
+    });
+    expect(load({ 'no-audit': true }).audit).toBe(false);
+    expect(load({}, { KUBEMCP_AUDIT: 'false' }).audit).toBe(false);
+  });
+
+  it('reads the per-caller and TokenReview limits, and refuses zero', () => {
+    expect(
+      load({ 'max-inflight-per-caller': '2' }, { KUBEMCP_TOKEN_REVIEW_CONCURRENCY: '16' }),
+    ).toMatchObject({ maxInflightPerCaller: 2, tokenReviewConcurrency: 16 });
+    expect(errorOf(() => load({ 'max-inflight-per-caller': '0' })).message).toMatch(
+      /--max-inflight-per-caller: at least 1/,
+    );
+  });
+});
+
 describe('config errors', () => {
   it('names the variable of a value that does not parse', () => {
     expect(errorOf(() => load({}, { KUBEMCP_MCP_PORT: 'eighty' })).message).toMatch(

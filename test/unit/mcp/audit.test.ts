@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { call, connect, type Harness, startHarness, TOKENS } from './helpers.js';
+import { call, connect, type Harness, post, startHarness, TOKENS, toolCall } from './helpers.js';
 
 /** One JSON audit record per tool call, and the matching metrics. */
 
@@ -39,6 +39,7 @@ describe('audit records', () => {
       msg: 'tool call',
       requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
       caller,
+      method: 'tools/call',
       tool: 'scale_deployment',
       arguments: { namespace: 'web', name: 'web', replicas: 5 },
       decision: 'allow',
@@ -53,7 +54,7 @@ describe('audit records', () => {
     expect(new Set(records.map((r) => r.requestId)).size).toBe(4);
   });
 
-  it('uses the caller-supplied X-Request-Id when it is sane', async () => {
+  it('keeps the caller-supplied X-Request-Id as a labelled field, never as the request id', async () => {
     const res = await fetch(h.url, {
       method: 'POST',
       headers: {
@@ -69,13 +70,85 @@ describe('audit records', () => {
         params: { name: 'get_permissions' },
       }),
     });
-    expect(res.headers.get('x-request-id')).toBe('trace-abc-123');
+    const ours = res.headers.get('x-request-id');
+    expect(ours).toMatch(/^[0-9a-f-]{36}$/);
     await res.text();
     expect(audits()[0]).toMatchObject({
-      requestId: 'trace-abc-123',
+      requestId: ours,
+      clientRequestId: 'trace-abc-123',
       tool: 'get_permissions',
       decision: 'allow',
     });
+  });
+
+  it('sanitises and caps a hostile X-Request-Id', async () => {
+    const hostile = `evil"} <x>${'y'.repeat(400)}`;
+    await post(
+      h,
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_permissions' } },
+      { token: TOKENS.alice, headers: { 'X-Request-Id': hostile } },
+    );
+    const [record] = audits();
+    expect(record?.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(record?.clientRequestId).toMatch(/^evil____x_y+$/);
+    expect(String(record?.clientRequestId)).toHaveLength(128);
+  });
+
+  it('audits resources/read and resources/list, one record per request, with decision and outcome', async () => {
+    const c = await connect(h, TOKENS.copilot);
+    await c.readResource({ uri: 'k8s://deployment/web/web' });
+    await expect(c.readResource({ uri: 'k8s://deployment/production/frontend' })).rejects.toThrow();
+    await expect(c.readResource({ uri: 'k8s://nothing/at/all' })).rejects.toThrow();
+    await c.listResources();
+    await c.close();
+    const records = audits();
+    expect(records.map((r) => [r.method, r.uri, r.decision, r.outcome])).toEqual([
+      ['resources/read', 'k8s://deployment/web/web', 'allow', 'ok'],
+      ['resources/read', 'k8s://deployment/production/frontend', 'deny', 'NotFound'],
+      ['resources/read', 'k8s://nothing/at/all', 'none', 'Invalid'],
+      ['resources/list', undefined, 'allow', 'ok'],
+    ]);
+    expect(records[0]).toMatchObject({ msg: 'resource read', policies: ['web-agents'] });
+    expect(records[3]).toMatchObject({ msg: 'resource list', cursor: false, policies: ['web-agents'] });
+    const counted = await h.registry.getSingleMetricAsString('kubemcp_mcp_resource_requests_total');
+    expect(counted).toContain(
+      'kubemcp_mcp_resource_requests_total{method="resources/read",decision="deny",outcome="NotFound"} 1',
+    );
+  });
+
+  it('audits a call of an unknown tool without making its name a metric label', async () => {
+    const name = `probe-${'x'.repeat(300)}`;
+    const res = await post(h, toolCall(name, {}), { token: TOKENS.copilot });
+    expect(res.json).toMatchObject({ error: { code: -32602 } });
+    const [record] = audits();
+    expect(record).toMatchObject({ method: 'tools/call', decision: 'none', outcome: 'UnknownTool' });
+    expect(String(record?.tool).length).toBeLessThanOrEqual(129);
+    const calls = await h.registry.getSingleMetricAsString('kubemcp_mcp_tool_calls_total');
+    expect(calls).toContain('tool="(unknown)",decision="none",outcome="UnknownTool"} 1');
+    expect(calls).not.toContain('probe-');
+  });
+
+  it('has its own switch: a silent general log still audits, and audit off writes no records', async () => {
+    const silent = await startHarness({ logLevel: 'silent' });
+    const off = await startHarness({ options: { audit: false } });
+    try {
+      for (const target of [silent, off]) {
+        await post(
+          target,
+          { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_permissions' } },
+          { token: TOKENS.alice },
+        );
+      }
+      expect(silent.records().filter((r) => r.component === 'audit')).toHaveLength(1);
+      expect(off.records().filter((r) => r.component === 'audit')).toHaveLength(0);
+      // Metrics are counted either way.
+      expect(await off.registry.getSingleMetricAsString('kubemcp_mcp_tool_calls_total')).toContain(
+        'tool="get_permissions",decision="allow",outcome="ok"} 1',
+      );
+    } finally {
+      await silent.close();
+      await off.close();
+    }
   });
 
   it('counts calls by tool and decision and observes latency', async () => {
@@ -91,5 +164,28 @@ describe('audit records', () => {
     );
     const latency = await h.registry.getSingleMetricAsString('kubemcp_mcp_tool_call_duration_seconds');
     expect(latency).toContain('kubemcp_mcp_tool_call_duration_seconds_count{tool="list_pods"} 3');
+  });
+
+  it('gives every call of a JSON-RPC batch its own decision (an allowed scale next to a denied list)', async () => {
+    const res = await post(
+      h,
+      [
+        toolCall('scale_deployment', { namespace: 'web', name: 'web', replicas: 4 }, 1),
+        toolCall('list_pods', { namespace: 'production' }, 2),
+      ],
+      { token: TOKENS.copilot },
+    );
+    expect(res.status).toBe(200);
+    const records = audits();
+    expect(records).toHaveLength(2);
+    const scale = records.find((r) => r.tool === 'scale_deployment');
+    const list = records.find((r) => r.tool === 'list_pods');
+    expect(scale).toMatchObject({ decision: 'allow', outcome: 'ok', policies: ['web-agents'] });
+    expect(list).toMatchObject({ decision: 'deny', outcome: 'PolicyDenied' });
+    const calls = await h.registry.getSingleMetricAsString('kubemcp_mcp_tool_calls_total');
+    expect(calls).toContain(
+      'kubemcp_mcp_tool_calls_total{tool="scale_deployment",decision="allow",outcome="ok"} 1',
+    );
+    expect(calls).not.toContain('tool="scale_deployment",decision="deny"');
   });
 });

@@ -135,7 +135,171 @@ describe('the caching authenticator', () => {
   });
 });
 
+describe('under a flood of bad tokens', () => {
+  const LONG = Math.floor(NOW / 1000) + 3600;
+  const jwt = (payload: Record<string, unknown>): string =>
+    `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.c2ln`;
+
+  it('never lets failed tokens evict a cached success', async () => {
+    const review = new FakeReview();
+    const auth = createTokenReviewAuthenticator({ review: review.review, now: () => NOW, maxEntries: 2 });
+    expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
+    for (let i = 0; i < 50; i++) await auth.authenticate(`random-${i}`);
+    expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
+    expect(review.calls.filter((c) => c.token === TOKENS.alice)).toHaveLength(1);
+  });
+
+  it('keeps failures in a separate, bounded negative cache keyed by hash', async () => {
+    const review = new FakeReview();
+    const auth = createTokenReviewAuthenticator({
+      review: review.review,
+      now: () => NOW,
+      maxNegativeEntries: 10,
+    });
+    for (let i = 0; i < 30; i++) await auth.authenticate(`random-${i}`);
+    expect(review.calls).toHaveLength(30);
+    await auth.authenticate('random-29'); // recent failure: answered from the negative cache
+    expect(review.calls).toHaveLength(30);
+    await auth.authenticate('random-0'); // long evicted: reviewed again
+    expect(review.calls).toHaveLength(31);
+  });
+
+  it('refuses, without a TokenReview, JWTs whose unverified claims can never pass', async () => {
+    const review = new FakeReview();
+    const auth = createTokenReviewAuthenticator({
+      review: review.review,
+      audience: AUDIENCE,
+      now: () => NOW,
+    });
+    expect(
+      await auth.authenticate(jwt({ aud: ['https://kubernetes.default.svc'], exp: LONG })),
+    ).toMatchObject({
+      ok: false,
+      reason: 'wrong_audience',
+    });
+    expect(await auth.authenticate(jwt({ aud: 'other', exp: LONG }))).toMatchObject({
+      reason: 'wrong_audience',
+    });
+    expect(await auth.authenticate(jwt({ aud: [AUDIENCE], exp: LONG - 7200 }))).toMatchObject({
+      reason: 'expired',
+    });
+    expect(review.calls).toHaveLength(0);
+    // Claims that could pass are never trusted to allow: the API server still decides.
+    expect(await auth.authenticate(jwt({ aud: [AUDIENCE], exp: LONG }))).toMatchObject({
+      ok: false,
+      reason: 'invalid_token',
+    });
+    // Tokens that are not JWTs, or JWTs without an aud claim, may belong to other authenticators.
+    await auth.authenticate('static-token-of-some-other-authenticator');
+    await auth.authenticate(jwt({ sub: 'x' }));
+    expect(review.calls).toHaveLength(3);
+  });
+
+  it('caps concurrent TokenReviews, queues a few, and answers busy at once beyond that', async () => {
+    let running = 0;
+    let peak = 0;
+    const release: (() => void)[] = [];
+    const auth = createTokenReviewAuthenticator({
+      review: async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise<void>((resolve) => release.push(resolve));
+        running--;
+        return { authenticated: false };
+      },
+      now: () => NOW,
+      maxConcurrentReviews: 2,
+      maxQueuedReviews: 3,
+    });
+    const pending = Array.from({ length: 20 }, (_, i) => auth.authenticate(`flood-${i}`));
+    const early = await Promise.race([
+      Promise.all(pending.slice(5)),
+      new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 1000)),
+    ]);
+    // Beyond 2 running + 3 queued: refused at once, without waiting for the API server.
+    expect(early).not.toBe('timeout');
+    for (const out of early as Awaited<(typeof pending)[number]>[]) {
+      expect(out).toMatchObject({ ok: false, reason: 'busy' });
+    }
+    while (release.length > 0 || running > 0) {
+      release.splice(0).forEach((r) => {
+        r();
+      });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    for (const out of await Promise.all(pending.slice(0, 5))) {
+      expect(out).toMatchObject({ ok: false, reason: 'invalid_token' });
+    }
+    expect(peak).toBe(2);
+  });
+
+  it('re-validates a token that passed before ahead of a full queue of unknown ones', async () => {
+    let now = NOW;
+    const review = new FakeReview();
+    const release: (() => void)[] = [];
+    let hold = false;
+    const auth = createTokenReviewAuthenticator({
+      review: async (token, audiences) => {
+        if (hold && token.startsWith('flood-')) await new Promise<void>((resolve) => release.push(resolve));
+        return review.review(token, audiences);
+      },
+      now: () => now,
+      maxConcurrentReviews: 1,
+      maxQueuedReviews: 1,
+    });
+    expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
+    now += 61_000; // the cached success has expired
+    hold = true;
+    const flood = Array.from({ length: 5 }, (_, i) => auth.authenticate(`flood-${i}`));
+    const again = auth.authenticate(TOKENS.alice);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release.shift()?.(); // the running flood review ends: alice goes next, not the queued flood token
+    expect((await again).ok).toBe(true);
+    hold = false;
+    release.splice(0).forEach((r) => {
+      r();
+    });
+    const outcomes = await Promise.all(flood);
+    expect(outcomes.filter((o) => !o.ok && o.reason === 'busy')).toHaveLength(3);
+  });
+
+  it('answers busy with 503 and Retry-After, not 401 (the token may be fine)', async () => {
+    let hang: (() => void) | undefined;
+    const h = await harness({
+      auth: {
+        review: () =>
+          new Promise<ReviewResult>((resolve) => {
+            hang = () => resolve({ authenticated: false });
+          }),
+        maxConcurrentReviews: 1,
+        maxQueuedReviews: 0,
+      },
+    });
+    const first = post(h, toolCall('list_pods', {}), { token: 'hangs-for-a-while' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = await post(h, toolCall('list_pods', {}), { token: TOKENS.alice });
+    expect(second.status).toBe(503);
+    expect(second.headers.get('retry-after')).toBe('1');
+    expect(second.json).toMatchObject({ error: 'temporarily_unavailable' });
+    hang?.();
+    expect((await first).status).toBe(401);
+    const failures = await h.registry.getSingleMetricAsString('kubemcp_mcp_auth_failures_total');
+    expect(failures).toContain('reason="busy"} 1');
+  });
+});
+
 describe('over HTTP', () => {
+  it('logs at most 20 authentication failures per 10 s at info (a flood of bad tokens is not a flood of lines)', async () => {
+    const h = await harness();
+    for (let i = 0; i < 60; i++) {
+      await post(h, toolCall('list_pods', {}), { token: `bad-token-${i}` });
+    }
+    const lines = h.records().filter((r) => r.msg === 'authentication failed');
+    expect(lines).toHaveLength(20);
+    const failures = await h.registry.getSingleMetricAsString('kubemcp_mcp_auth_failures_total');
+    expect(failures).toContain('reason="invalid_token"} 60');
+  });
+
   it('answers a request without a token with 401, a WWW-Authenticate challenge and a JSON body', async () => {
     const h = await harness();
     const res = await post(h, { jsonrpc: '2.0', id: 1, method: 'tools/list' });

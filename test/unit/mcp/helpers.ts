@@ -19,6 +19,7 @@ import {
   type Authenticator,
   createTokenReviewAuthenticator,
   type ReviewResult,
+  type TokenReviewAuthenticatorOptions,
 } from '../../../src/mcp/auth.js';
 import { createMcpApp, type McpAppOptions } from '../../../src/mcp/http.js';
 import { compile, type PolicyIndex, type PolicyObject } from '../../../src/policy/index.js';
@@ -348,9 +349,11 @@ export interface Harness {
 }
 
 export interface HarnessOptions {
-  readonly logLevel?: Level;
+  readonly logLevel?: Level | 'silent';
   readonly options?: Partial<McpAppOptions>;
   readonly now?: () => number;
+  /** Overrides of the authenticator's options (concurrency caps, a review that hangs, ...). */
+  readonly auth?: Partial<TokenReviewAuthenticatorOptions>;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -372,6 +375,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     registry,
     logger,
     now,
+    ...opts.auth,
   });
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

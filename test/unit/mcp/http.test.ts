@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type Harness, LEGACY, MODERN, post, startHarness, TOKENS } from './helpers.js';
+import { connect, type Harness, LEGACY, MODERN, post, startHarness, TOKENS, toolCall } from './helpers.js';
 
 /** The transport surface: both protocol generations, and every malformed request answered as JSON-RPC. */
 
@@ -162,6 +162,47 @@ describe('debug logging', () => {
     }
   });
 
+  it('shows only allow-listed header values: never cookies, *-token or *-authorization', async () => {
+    const other = await startHarness({ options: { logLevel: 'debug' } });
+    try {
+      await post(
+        other,
+        { jsonrpc: '2.0', id: 7, method: 'tools/list', params: {} },
+        {
+          token: TOKENS.copilot,
+          headers: {
+            Cookie: 'session=cookie-secret-1',
+            'X-Api-Token': 'api-token-secret-2',
+            'X-Upstream-Authorization': 'Basic upstream-secret-3',
+            'X-Some-Vendor-Key': 'vendor-secret-4',
+            'User-Agent': 'agent-x/1.0',
+          },
+        },
+      );
+      const inbound = other.records().find((r) => r.msg === 'JSON-RPC in');
+      expect(inbound?.headers).toMatchObject({
+        authorization: '[REDACTED]',
+        cookie: '[REDACTED]',
+        'x-api-token': '[REDACTED]',
+        'x-upstream-authorization': '[REDACTED]',
+        'x-some-vendor-key': '[REDACTED]',
+        'user-agent': 'agent-x/1.0',
+        'content-type': 'application/json',
+      });
+      const all = other.logs.join('\n');
+      for (const secret of [
+        'cookie-secret-1',
+        'api-token-secret-2',
+        'upstream-secret-3',
+        'vendor-secret-4',
+      ]) {
+        expect(all).not.toContain(secret);
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
   it('logs no JSON-RPC traffic at info', async () => {
     await post(h, { jsonrpc: '2.0', id: 43, method: 'tools/list', params: {} }, { token: TOKENS.copilot });
     expect(h.records().filter((r) => String(r.msg).startsWith('JSON-RPC'))).toEqual([]);
@@ -182,6 +223,33 @@ describe('malformed and hostile requests', () => {
       id: null,
     });
     expect(res.text).not.toMatch(/<html|at \w+ \(/i);
+  });
+
+  it('refuses JSON nested deeper than 64 levels, or with over 1,000 members, before parsing it', async () => {
+    const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    for (const raw of [
+      deep(200_000),
+      `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_pods","arguments":{"namespace":${deep(100)}}}}`,
+    ]) {
+      const res = await post(h, undefined, { token: TOKENS.alice, raw });
+      expect(res.status).toBe(400);
+      expect(res.json).toMatchObject({
+        error: { code: -32600, message: expect.stringContaining('nested deeper') },
+      });
+    }
+    const wide = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_pods","arguments":{${Array.from({ length: 5000 }, (_, i) => `"k${i}":1`).join(',')}}}}`;
+    const res = await post(h, undefined, { token: TOKENS.alice, raw: wide });
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({
+      error: { code: -32600, message: expect.stringContaining('1000 object members') },
+    });
+    // Brackets inside strings are data, not nesting.
+    const inString = await post(
+      h,
+      toolCall('list_pods', { namespace: 'web', labelSelector: `app in (${'['.repeat(100)})` }),
+      { token: TOKENS.alice },
+    );
+    expect(inString.status).toBe(200);
   });
 
   it('answers a body over the limit with 413 and a JSON-RPC error', async () => {
@@ -266,5 +334,90 @@ describe('malformed and hostile requests', () => {
     const res = await fetch(`${h.base}/nope`);
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32601 } });
+  });
+});
+
+describe('JSON-RPC batches (2025-03-26 only, small)', () => {
+  const list = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/list', params: {} });
+
+  it('answers a small legacy batch', async () => {
+    const res = await post(h, [list(1), list(2)], { token: TOKENS.alice });
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('"id":1');
+    expect(res.text).toContain('"id":2');
+  });
+
+  it('refuses a batch of more than 10 messages, and an empty one, with -32600', async () => {
+    const big = await post(
+      h,
+      Array.from({ length: 11 }, (_, i) => list(i)),
+      { token: TOKENS.alice },
+    );
+    expect(big.status).toBe(400);
+    expect(big.json).toMatchObject({ error: { code: -32600 } });
+    const empty = await post(h, [], { token: TOKENS.alice });
+    expect(empty.status).toBe(400);
+    expect(empty.json).toMatchObject({ error: { code: -32600 } });
+  });
+
+  it('refuses a batch that declares a revision without batches', async () => {
+    const res = await post(h, [list(1)], {
+      token: TOKENS.alice,
+      headers: { 'MCP-Protocol-Version': '2025-06-18' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({
+      error: { code: -32600, message: expect.stringContaining('2025-06-18') },
+    });
+  });
+});
+
+describe('per-caller concurrency limit', () => {
+  it('refuses a caller past its in-flight limit with 429 and Retry-After, without starving others', async () => {
+    const limited = await startHarness({ options: { maxInflightPerCaller: 2 } });
+    const gate: (() => void)[] = [];
+    const readScale = limited.backend.readScale.bind(limited.backend);
+    let gated = true;
+    limited.backend.readScale = async (...args) => {
+      if (gated) await new Promise<void>((resolve) => gate.push(resolve));
+      return readScale(...args);
+    };
+    try {
+      const scale = (replicas: number) =>
+        post(limited, toolCall('scale_deployment', { namespace: 'web', name: 'web', replicas }), {
+          token: TOKENS.alice,
+        });
+      const held = [scale(4), scale(5)];
+      for (let i = 0; i < 100 && gate.length < 2; i++)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      const third = await post(limited, toolCall('get_permissions', {}), { token: TOKENS.alice });
+      expect(third.status).toBe(429);
+      expect(third.headers.get('retry-after')).toBe('1');
+      expect(third.json).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 } });
+      // A batch counts one slot per message: refused as well.
+      const batch = await post(
+        limited,
+        [toolCall('get_permissions', {}, 1), toolCall('get_permissions', {}, 2)],
+        {
+          token: TOKENS.alice,
+        },
+      );
+      expect(batch.status).toBe(429);
+      // Another caller is not affected.
+      const bob = await post(limited, toolCall('get_permissions', {}), { token: TOKENS.bob });
+      expect(bob.status).toBe(200);
+      gated = false;
+      gate.splice(0).forEach((open) => {
+        open();
+      });
+      for (const res of await Promise.all(held)) expect(res.status).toBe(200);
+      // Slots are given back when a request ends.
+      const after = await post(limited, toolCall('get_permissions', {}), { token: TOKENS.alice });
+      expect(after.status).toBe(200);
+      const refused = await limited.registry.getSingleMetricAsString('kubemcp_mcp_caller_limited_total');
+      expect(refused).toContain('kubemcp_mcp_caller_limited_total 2');
+    } finally {
+      await limited.close();
+    }
   });
 });

@@ -1,0 +1,265 @@
+/**
+ * A legitimate caller's list latency while a flood of random bearer tokens hits the MCP endpoint.
+ *
+ *   npm run bench:token-flood [-- --rate 1000 --duration 30 --concurrency 4 --warmup 3 --jwt-share 0
+ *                                --no-baseline]
+ *
+ * Uses the e2e cluster rules (a running `cluster:up` in KUBEMCP_CLUSTER_DIR is reused; otherwise a
+ * local control plane is started and stopped). Then:
+ *   1. creates namespace bench-flood with a 3-replica Deployment, a ServiceAccount `agent` and an
+ *      McpPolicy granting it list_pods there, and starts `kubemcp serve` (src/ through tsx) as the
+ *      operator ServiceAccount;
+ *   2. baseline: the agent (one audience-bound token, cached after the first call) lists pods in
+ *      bench-flood at --concurrency for --duration seconds (closed loop, bench/lib/loadgen.ts);
+ *   3. flood: a child process sends --rate requests/s of tools/list with a fresh random token each
+ *      (open loop, at most 256 in flight; --jwt-share of them JWT-shaped with a foreign audience),
+ *      while the agent repeats step 2;
+ *   4. counts the TokenReviews the operator issued during the flood from its /metrics
+ *      (kubemcp_tokenreviews_total) and the tokens it refused without one
+ *      (kubemcp_tokenreviews_avoided_total).
+ * Prints both runs, the flood's answers by HTTP status, and the targets (issue): the agent's p99
+ * under flood ≤ 2 × its baseline p99, and 0 errors. A missed target is reported, not an exit code.
+ * Results: bench/results/token-flood-<time>.json.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import {
+  acquireLiveCluster,
+  applyPolicy,
+  ensureDeployment,
+  ensureNamespace,
+  ensureServiceAccount,
+  mcpRequest,
+  mintToken,
+  startKubemcp,
+  waitToolVisible,
+} from '../test/conformance/live.js';
+import { type LoadResult, mergeRuns, runLoad } from './lib/loadgen.js';
+import { fmt } from './lib/stats.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const RESULTS = path.join(ROOT, 'bench', 'results');
+const NAMESPACE = 'bench-flood';
+const AGENT = 'agent';
+const POLICY = 'bench-flood';
+
+const { values: args } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '1000' },
+    duration: { type: 'string', default: '30' },
+    concurrency: { type: 'string', default: '4' },
+    warmup: { type: 'string', default: '3' },
+    'jwt-share': { type: 'string', default: '0' },
+    'no-baseline': { type: 'boolean', default: false },
+    // Internal: run as the flood child.
+    'flood-url': { type: 'string' },
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// The flood (a child process, so its CPU does not come out of the measuring process)
+
+function randomToken(jwtShare: number): string {
+  if (Math.random() < jwtShare) {
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    return `${b64({ alg: 'RS256' })}.${b64({ aud: ['https://kubernetes.default.svc'], exp: now + 3600, sub: randomBytes(8).toString('hex') })}.${randomBytes(32).toString('base64url')}`;
+  }
+  return randomBytes(32).toString('base64url');
+}
+
+async function flood(url: string, rate: number, seconds: number, jwtShare: number): Promise<void> {
+  const target = new URL(url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const statuses: Record<string, number> = {};
+  let sent = 0;
+  let inflight = 0;
+  let skipped = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  const fire = (): void => {
+    if (inflight >= 256) {
+      skipped++;
+      return;
+    }
+    inflight++;
+    sent++;
+    const r = mcpRequest(randomToken(jwtShare), 'tools/list');
+    const body = Buffer.from(r.body);
+    const req = http.request(
+      {
+        agent,
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        headers: { ...r.headers, 'content-length': body.length },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          inflight--;
+          const key = String(res.statusCode);
+          statuses[key] = (statuses[key] ?? 0) + 1;
+        });
+      },
+    );
+    req.on('error', (err) => {
+      inflight--;
+      const key = `error ${(err as NodeJS.ErrnoException).code ?? err.message}`;
+      statuses[key] = (statuses[key] ?? 0) + 1;
+    });
+    req.end(body);
+  };
+  // Open loop: every 10 ms, send what the schedule says is due.
+  while (performance.now() < end) {
+    const due = Math.floor(((performance.now() - start) / 1000) * rate);
+    while (sent + skipped < due) fire();
+    await sleep(10);
+  }
+  while (inflight > 0 && performance.now() < end + 15_000) await sleep(20);
+  agent.destroy();
+  const wall = (performance.now() - start) / 1000;
+  process.stdout.write(`${JSON.stringify({ sent, skipped, statuses, seconds: wall })}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The measurement
+
+async function scrape(healthPort: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^(kubemcp_tokenreviews_total|kubemcp_tokenreviews_avoided_total)(\{[^}]*\})? (\S+)$/.exec(
+      line,
+    );
+    if (m) out[`${m[1]}${m[2] ?? ''}`] = Number(m[3]);
+  }
+  return out;
+}
+
+function sum(metrics: Record<string, number>, prefix: string): number {
+  return Object.entries(metrics)
+    .filter(([k]) => k === prefix || k.startsWith(`${prefix}{`))
+    .reduce((a, [, v]) => a + v, 0);
+}
+
+function row(label: string, r: LoadResult): string {
+  return `${label.padEnd(22)} ${fmt(r.callsPerSec, 0).padStart(8)} calls/s   p50 ${fmt(r.p50, 2).padStart(7)} ms   p99 ${fmt(r.p99, 2).padStart(7)} ms   max ${fmt(r.max, 1).padStart(7)} ms   errors ${r.errors}${r.firstError ? ` (${r.firstError.slice(0, 120)})` : ''}`;
+}
+
+async function main(): Promise<void> {
+  const rate = Number(args.rate);
+  const seconds = Number(args.duration);
+  const concurrency = Number(args.concurrency);
+  const warmupMs = Number(args.warmup) * 1000;
+  const jwtShare = Number(args['jwt-share']);
+
+  const live = await acquireLiveCluster();
+  const dir = path.join(ROOT, '.cache', 'bench-token-flood');
+  let serve: Awaited<ReturnType<typeof startKubemcp>> | undefined;
+  try {
+    await ensureNamespace(live.kc, NAMESPACE);
+    await ensureServiceAccount(live.kc, NAMESPACE, AGENT);
+    await ensureDeployment(live.kc, NAMESPACE, 'web', 3);
+    await applyPolicy(live.kc, POLICY, {
+      subjects: [{ kind: 'ServiceAccount', name: AGENT, namespace: NAMESPACE }],
+      namespaces: { names: [NAMESPACE] },
+      tools: ['list_pods'],
+    });
+    serve = await startKubemcp({ kc: live.kc, dir, entry: 'tsx', logLevel: 'warn' });
+    const token = await mintToken(live.kc, NAMESPACE, AGENT, { audiences: ['kubemcp'] });
+    await waitToolVisible(serve.url, token, 'list_pods');
+    console.log(`kubemcp serve on ${serve.url} (log ${serve.logFile})`);
+
+    const legit = {
+      url: serve.url,
+      tokens: [token],
+      concurrency,
+      warmupMs,
+      durationMs: seconds * 1000,
+      request: (t: string) =>
+        mcpRequest(t, 'tools/call', { name: 'list_pods', arguments: { namespace: NAMESPACE } }),
+      ok: (status: number, body: Buffer) => status === 200 && !body.includes('"isError":true'),
+    };
+
+    let baseline: LoadResult | undefined;
+    if (!args['no-baseline']) {
+      console.log(`baseline: list_pods at concurrency ${concurrency} for ${seconds} s …`);
+      baseline = mergeRuns(concurrency, [await runLoad(legit)]);
+      console.log(row('baseline', baseline));
+    }
+
+    const before = await scrape(serve.healthPort);
+    console.log(
+      `flood: ${rate} random-token requests/s for ${seconds + warmupMs / 1000} s, with the same load …`,
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(ROOT, 'bench', 'token-flood.ts'),
+        `--flood-url=${serve.url}`,
+        `--rate=${rate}`,
+        `--duration=${seconds + warmupMs / 1000}`,
+        `--jwt-share=${jwtShare}`,
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let childOut = '';
+    child.stdout.on('data', (c: Buffer) => {
+      childOut += c.toString('utf8');
+    });
+    const childDone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await sleep(1500); // let the child start (tsx) and the flood reach its rate
+    const underFlood = mergeRuns(concurrency, [await runLoad(legit)]);
+    await childDone;
+    const after = await scrape(serve.healthPort);
+    const floodReport = JSON.parse(childOut.trim().split('\n').at(-1) ?? '{}') as {
+      sent: number;
+      skipped: number;
+      statuses: Record<string, number>;
+      seconds: number;
+    };
+    const reviews = sum(after, 'kubemcp_tokenreviews_total') - sum(before, 'kubemcp_tokenreviews_total');
+    const avoided =
+      sum(after, 'kubemcp_tokenreviews_avoided_total') - sum(before, 'kubemcp_tokenreviews_avoided_total');
+
+    console.log('');
+    if (baseline) console.log(row('baseline', baseline));
+    console.log(row('under flood', underFlood));
+    console.log(
+      `flood: ${floodReport.sent} requests in ${fmt(floodReport.seconds, 1)} s (${fmt(floodReport.sent / floodReport.seconds, 0)}/s; ${floodReport.skipped} not sent: 256 already in flight); answers ${JSON.stringify(floodReport.statuses)}`,
+    );
+    console.log(`TokenReviews issued during the flood: ${reviews}; refused without one: ${avoided}`);
+    const ratio = baseline ? underFlood.p99 / baseline.p99 : Number.NaN;
+    if (baseline) {
+      console.log(
+        `target p99 under flood ≤ 2 × baseline: ${fmt(ratio, 2)}× ${ratio <= 2 ? 'MET' : 'MISSED'}; errors 0: ${underFlood.errors === 0 ? 'MET' : 'MISSED'}`,
+      );
+    }
+    fs.mkdirSync(RESULTS, { recursive: true });
+    const file = path.join(RESULTS, `token-flood-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    fs.writeFileSync(
+      file,
+      `${JSON.stringify({ rate, seconds, concurrency, jwtShare, baseline, underFlood, flood: floodReport, reviews, avoided, p99Ratio: ratio }, null, 2)}\n`,
+    );
+    console.log(`results: ${path.relative(ROOT, file)}`);
+  } finally {
+    await serve?.stop();
+    await live.release();
+  }
+}
+
+if (args['flood-url'] !== undefined) {
+  await flood(args['flood-url'], Number(args.rate), Number(args.duration), Number(args['jwt-share']));
+} else {
+  await main();
+}

@@ -1,0 +1,693 @@
+/**
+ * Hostile input against a live `kubemcp serve` on the real control plane: malformed envelopes,
+ * oversized and deeply nested bodies, hostile tool arguments, URIs and cursors, batches, and floods
+ * of bad tokens and of one caller's requests.
+ *
+ * For every case: no 5xx (a 503 is accepted only as the deliberate, immediate refusal of the
+ * TokenReview limiter, with Retry-After), no event-loop stall over 100 ms (the server's own
+ * `nodejs_eventloop_lag_max_seconds`, which prom-client resets at every scrape, read before and after
+ * each group), and an audit record per MCP call whose outcome matches the answer. Over the whole file:
+ * no Kubernetes write (the Deployment's resourceVersion and generation unchanged, no kubemcp Event),
+ * and no token in any line the server wrote.
+ *
+ * The last describe holds cases whose fixes (linear-time glob matching and URI length caps, label
+ * selector caps) land separately: they stall or pass unbounded work on a server without them.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventsV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { REPORTING_CONTROLLER } from '../../src/kube/events.js';
+import {
+  agentToken,
+  createDeployment,
+  createNamespace,
+  createPolicy,
+  createServiceAccount,
+  deleteNamespace,
+  deletePolicy,
+  dumpMcpDiagnostics,
+  installShippedManifests,
+  MODERN,
+  readDeployment,
+  type ServeProcess,
+  startServe,
+  uniqueSuffix,
+  waitPolicyReady,
+  waitReady,
+} from './mcp-support.js';
+import { eventually, kubeConfig } from './support.js';
+
+const s = uniqueSuffix();
+/** Matches the `*-*-prod` grant below. */
+const NS = `e2e-hostile-${s}-prod`;
+const AGENTS_NS = `e2e-hostile-agents-${s}`;
+const POLICY = { mallory: `e2e-hostile-${s}-mallory`, alice: `e2e-hostile-${s}-alice` };
+/** Lag the event loop may show in any group of cases. */
+const MAX_LAG_SECONDS = 0.1;
+/**
+ * Requests a flood keeps in flight. Node parses every connection that is ready in one turn of the
+ * event loop, so a burst of N requests is N requests' work between two ticks: the floods stay at
+ * twice the per-caller limit, enough to be refused, small enough that a turn stays short.
+ */
+const FLOOD_CONCURRENCY = 16;
+
+let serve: ServeProcess | undefined;
+const tokens = { mallory: '', alice: '' };
+/** Every bearer token this file sent (checked against the server's output at the end). */
+const sentTokens: string[] = [];
+let deploymentBefore: { resourceVersion?: string; generation?: number } = {};
+let startedAt = new Date();
+
+function server(): ServeProcess {
+  if (!serve) throw new Error('kubemcp serve is not running');
+  return serve;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Talking to it
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  /** JSON-RPC messages of the answer (JSON or SSE `data:` lines). */
+  readonly messages: Array<Record<string, unknown>>;
+  readonly requestId: string;
+}
+
+/** What one MCP call of a request should leave in the audit. */
+interface Expected {
+  readonly requestId: string;
+  readonly method: 'tools/call' | 'resources/read' | 'resources/list';
+  readonly outcome: string;
+  readonly decision?: string;
+}
+const expectedAudits: Expected[] = [];
+/** Requests refused before the MCP layer: no audit record may carry their id. */
+const unaudited: string[] = [];
+
+function messagesOf(contentType: string | null, text: string): Array<Record<string, unknown>> {
+  try {
+    if (contentType?.includes('text/event-stream')) {
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith('data:') && l.slice(5).trim() !== '')
+        .map((l) => JSON.parse(l.slice(5)) as Record<string, unknown>);
+    }
+    if (text === '') return [];
+    const v = JSON.parse(text) as unknown;
+    return (Array.isArray(v) ? v : [v]) as Array<Record<string, unknown>>;
+  } catch {
+    return [];
+  }
+}
+
+interface SendOptions {
+  readonly token?: string | null;
+  readonly headers?: Record<string, string>;
+  readonly method?: string;
+  readonly modern?: boolean;
+}
+
+/** One POST to /mcp with a raw body; 2025-era headers unless `modern`. */
+async function send(body: string, opts: SendOptions = {}): Promise<Answer> {
+  const token = opts.token === undefined ? tokens.mallory : opts.token;
+  if (token !== null) sentTokens.push(token);
+  const res = await fetch(server().url, {
+    method: opts.method ?? 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      Accept: 'application/json, text/event-stream',
+      ...(opts.modern ? { 'MCP-Protocol-Version': MODERN } : {}),
+      ...(token === null ? {} : { Authorization: `Bearer ${token}` }),
+      ...opts.headers,
+    },
+    ...(opts.method === 'GET' ? {} : { body }),
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    headers: res.headers,
+    text,
+    messages: messagesOf(res.headers.get('content-type'), text),
+    requestId: res.headers.get('x-request-id') ?? '',
+  };
+}
+
+/** A JSON-RPC request (with the 2026-07-28 `_meta` envelope when `modern`). */
+function rpc(method: string, params: Record<string, unknown> = {}, id: number | string = 1, modern = false) {
+  return {
+    jsonrpc: '2.0',
+    id,
+    method,
+    params: modern
+      ? {
+          ...params,
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': MODERN,
+            'io.modelcontextprotocol/clientCapabilities': {},
+            'io.modelcontextprotocol/clientInfo': { name: 'hostile', version: '0' },
+          },
+        }
+      : params,
+  };
+}
+
+function toolCall(name: string, args: unknown, id: number | string = 1) {
+  return rpc('tools/call', { name, arguments: args }, id);
+}
+
+/**
+ * The audit outcome a tools/call answer calls for; undefined when the SDK refused the message before
+ * our handler ran (no audit record then).
+ */
+function toolOutcome(message: Record<string, unknown> | undefined): string | undefined {
+  const error = message?.error as { code?: number; message?: string } | undefined;
+  if (error !== undefined) return /^Unknown tool/.test(String(error.message)) ? 'UnknownTool' : undefined;
+  const result = message?.result as
+    | { isError?: boolean; structuredContent?: { error?: { code?: string } } }
+    | undefined;
+  return result?.isError ? (result.structuredContent?.error?.code ?? 'unknown') : 'ok';
+}
+
+/** The audit outcome of a resources/* answer, or undefined when the SDK refused it first. */
+function resourceOutcome(message: Record<string, unknown> | undefined): string | undefined {
+  const error = message?.error as { code?: number; message?: string } | undefined;
+  if (error === undefined) return message?.result === undefined ? undefined : 'ok';
+  if (/^Resource not found/.test(String(error.message))) return 'NotFound';
+  if (/^Invalid (cursor|resource URI)/.test(String(error.message))) return 'Invalid';
+  return undefined;
+}
+
+function remember(a: Answer, method: Expected['method'], outcome: string | undefined): void {
+  if (a.status === 200 && outcome !== undefined)
+    expectedAudits.push({ requestId: a.requestId, method, outcome });
+  else unaudited.push(a.requestId);
+}
+
+/** No 5xx, except the TokenReview limiter's deliberate 503 with Retry-After. */
+function expectNo5xx(a: Answer, what: string): void {
+  if (a.status === 503) {
+    expect(a.headers.get('retry-after'), `${what}: 503 without Retry-After`).not.toBeNull();
+    expect(a.text, what).toContain('temporarily_unavailable');
+    return;
+  }
+  expect(a.status, `${what}: ${a.text.slice(0, 300)}`).toBeLessThan(500);
+}
+
+/** Sends a single tools/call and remembers the audit record it must leave. */
+async function callTool(name: string, args: unknown, what = name): Promise<Answer> {
+  const a = await send(JSON.stringify(toolCall(name, args)));
+  expectNo5xx(a, what);
+  remember(a, 'tools/call', toolOutcome(a.messages[0]));
+  return a;
+}
+
+async function readResource(uri: string, modern = false): Promise<Answer> {
+  const a = await send(JSON.stringify(rpc('resources/read', { uri }, 1, modern)), { modern });
+  expectNo5xx(a, `resources/read ${uri.slice(0, 80)}`);
+  remember(a, 'resources/read', resourceOutcome(a.messages[0]));
+  return a;
+}
+
+async function listResources(cursor: string | undefined, modern = false): Promise<Answer> {
+  const a = await send(
+    JSON.stringify(rpc('resources/list', cursor === undefined ? {} : { cursor }, 1, modern)),
+    { modern },
+  );
+  expectNo5xx(a, 'resources/list');
+  remember(a, 'resources/list', resourceOutcome(a.messages[0]));
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server's event loop
+
+/** The event loop's maximum delay since the last scrape, and the GC time and CPU time so far. */
+async function loopSample(): Promise<{ lag: number; gcSeconds: number; cpuSeconds: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${server().healthPort}/metrics`)).text();
+  const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text);
+  if (!m) throw new Error('nodejs_eventloop_lag_max_seconds missing from /metrics');
+  const gcSeconds = [...text.matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm)].reduce(
+    (a, g) => a + Number(g[1]),
+    0,
+  );
+  const cpu = /^process_cpu_seconds_total (\S+)$/m.exec(text);
+  return { lag: Number(m[1]), gcSeconds, cpuSeconds: Number(cpu?.[1] ?? Number.NaN) };
+}
+
+/**
+ * Runs `cases` and asserts the server's event loop never stalled over 100 ms meanwhile. A stall that
+ * our code causes comes back on every run; a loaded host descheduling the process now and then does
+ * not (and lasts well under a second): a stall under 1 s is therefore retried, up to 3 runs in all.
+ * And when the server used less than 100 ms of CPU in the whole run, no work of its own can have
+ * held the loop for 100 ms: a longer stall is the host's (the process was waiting for a CPU).
+ */
+async function withoutStall(what: string, cases: () => Promise<void>): Promise<void> {
+  let lag = 0;
+  let cpu = 0;
+  for (let run = 1; run <= 3; run++) {
+    const before = await loopSample(); // also resets the maximum
+    const t0 = Date.now();
+    await cases();
+    const after = await loopSample();
+    lag = after.lag;
+    cpu = after.cpuSeconds - before.cpuSeconds;
+    if (lag < MAX_LAG_SECONDS || cpu < MAX_LAG_SECONDS) break;
+    process.stderr.write(
+      `${what}: event-loop stall of ${Math.round(lag * 1000)} ms in run ${run} (of ${Date.now() - t0} ms: server CPU ${Math.round(cpu * 1000)} ms, GC ${Math.round((after.gcSeconds - before.gcSeconds) * 1000)} ms)\n`,
+    );
+    if (lag >= 1) break;
+  }
+  if (cpu < MAX_LAG_SECONDS) return;
+  expect(
+    lag,
+    `${what}: event-loop stall of ${Math.round(lag * 1000)} ms (server CPU ${Math.round(cpu * 1000)} ms)`,
+  ).toBeLessThan(MAX_LAG_SECONDS);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+beforeEach(({ onTestFailed }) => {
+  onTestFailed(async () => {
+    await dumpMcpDiagnostics(serve, [NS], Object.values(POLICY));
+  });
+});
+
+beforeAll(async () => {
+  await installShippedManifests();
+  await createNamespace(NS);
+  await createNamespace(AGENTS_NS);
+  await createDeployment(NS, 'web', 1);
+  await createServiceAccount(AGENTS_NS, 'mallory');
+  await createServiceAccount(AGENTS_NS, 'alice');
+  const sa = (name: string) => ({ kind: 'ServiceAccount', name, namespace: AGENTS_NS });
+  await createPolicy(POLICY.mallory, {
+    subjects: [sa('mallory')],
+    namespaces: { names: ['*-*-prod'] },
+    tools: ['list_*', 'scale_deployment'],
+    replicas: { min: 1, max: 3 },
+  });
+  await createPolicy(POLICY.alice, {
+    subjects: [sa('alice')],
+    namespaces: { names: [NS] },
+    tools: ['list_pods'],
+  });
+  serve = await startServe({ identity: `e2e-hostile-${s}` });
+  for (const name of Object.values(POLICY)) await waitPolicyReady(name);
+  await waitReady(NS, 'web', 1);
+  tokens.mallory = await agentToken(AGENTS_NS, 'mallory');
+  tokens.alice = await agentToken(AGENTS_NS, 'alice');
+  // Policies in serve's index and the pod in its cache; every code path warmed up once (the server
+  // runs through tsx, which compiles modules on first use).
+  await eventually('the web pod in the cache', async () => {
+    const a = await send(JSON.stringify(toolCall('list_pods', { namespace: NS })));
+    return a.text.includes('"readyReplicas"') || /web-[a-z0-9]+-[a-z0-9]+/.test(a.text);
+  });
+  await send(JSON.stringify(rpc('resources/read', { uri: `k8s://deployment/${NS}/web` })));
+  await send(JSON.stringify(rpc('resources/list')));
+  await send(JSON.stringify([toolCall('get_permissions', {}, 1), toolCall('list_pods', {}, 2)]));
+  await send('{oops');
+  await send(JSON.stringify(toolCall('list_pods', {})), { token: 'warm-up-invalid-token' });
+  const d = await readDeployment(NS, 'web');
+  deploymentBefore = {
+    ...(d.metadata?.resourceVersion === undefined ? {} : { resourceVersion: d.metadata.resourceVersion }),
+    ...(d.metadata?.generation === undefined ? {} : { generation: d.metadata.generation }),
+  };
+  startedAt = new Date();
+});
+
+afterAll(async () => {
+  await serve?.stop();
+  for (const name of Object.values(POLICY)) await deletePolicy(name);
+  await deleteNamespace(NS);
+  await deleteNamespace(AGENTS_NS);
+});
+
+describe('malformed envelopes', () => {
+  it('answers every one with a 4xx or a JSON-RPC error, never a 5xx or a stall', async () => {
+    const bodies = [
+      '{oops',
+      '',
+      'null',
+      '42',
+      '"text"',
+      '{}',
+      '[]',
+      '{"jsonrpc":"1.0","id":1,"method":"tools/list"}',
+      '{"jsonrpc":"2.0","id":1,"method":5}',
+      '{"jsonrpc":"2.0","id":{"x":1},"method":"tools/list"}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":"x"}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":5}}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_pods","arguments":"x"}}',
+      '{"jsonrpc":"2.0","id":1,"method":"no/such/method","params":{}}',
+      '{"jsonrpc":"2.0","id":1,"result":{}}',
+      '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+      '\u0000\u0001\u0002',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":5}}}',
+    ];
+    await withoutStall('malformed envelopes', async () => {
+      for (const body of bodies) {
+        const a = await send(body);
+        expectNo5xx(a, `body ${JSON.stringify(body).slice(0, 80)}`);
+        // Calls the MCP layer never ran leave no record; those it ran are checked at the end.
+        if (!body.includes('"tools/call"') || a.status !== 200) unaudited.push(a.requestId);
+      }
+      // Modern envelopes that lie about themselves.
+      const modern = rpc('tools/list', {}, 1, true);
+      for (const headers of <Record<string, string>[]>[
+        { 'Mcp-Method': 'tools/call' },
+        { 'MCP-Protocol-Version': '1999-01-01' },
+        { 'Content-Type': 'text/plain' },
+      ]) {
+        const a = await send(JSON.stringify(modern), { modern: true, headers });
+        expectNo5xx(a, `modern with ${JSON.stringify(headers)}`);
+        expect(a.status).toBeGreaterThanOrEqual(400);
+      }
+      for (const method of ['GET', 'DELETE', 'PUT']) {
+        const a = await send('', { method });
+        expectNo5xx(a, method);
+      }
+      // Credentials that are no credentials.
+      for (const authorization of [
+        '',
+        'Basic YWRtaW46YWRtaW4=',
+        'Bearer',
+        `Bearer ${'x'.repeat(8000)}`,
+        'Bearer a b c',
+      ]) {
+        const a = await send(JSON.stringify(toolCall('list_pods', {})), {
+          token: null,
+          headers: { Authorization: authorization },
+        });
+        expect([401, 431, 503]).toContain(a.status);
+        unaudited.push(a.requestId);
+      }
+    });
+  });
+});
+
+describe('oversized and deeply nested bodies', () => {
+  it('refuses them cheaply', async () => {
+    const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    const wide = Array.from({ length: 60_000 }, (_, i) => `"k${i}":1`).join(',');
+    const cases: Array<[string, string, number]> = [
+      ['2 MiB body', JSON.stringify(toolCall('list_pods', { namespace: 'x'.repeat(2 * 1024 * 1024) })), 413],
+      ['400,000-deep array', deep(400_000), 400],
+      [
+        'deeply nested arguments',
+        `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_pods","arguments":{"namespace":${deep(200_000)}}}}`,
+        400,
+      ],
+      [
+        '60,000-member arguments',
+        `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_pods","arguments":{${wide}}}}`,
+        400,
+      ],
+      [
+        '60,000-member _meta',
+        `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{${wide}}}}`,
+        400,
+      ],
+    ];
+    await withoutStall('oversized bodies', async () => {
+      for (const [what, body, status] of cases) {
+        const a = await send(body);
+        expectNo5xx(a, what);
+        expect(a.status, what).toBe(status);
+        unaudited.push(a.requestId);
+      }
+      // A 900 KB string is data: refused by the tool's own validation, audited, no stall.
+      await callTool('list_pods', { namespace: 'a'.repeat(900_000) }, '900 KB namespace');
+    });
+  });
+});
+
+describe('hostile tool arguments', () => {
+  it('refuses or answers each one, and changes nothing', async () => {
+    const cases: Array<[string, unknown]> = [
+      ['list_pods', { namespace: '../../etc' }],
+      ['list_pods', { namespace: 'A'.repeat(300) }],
+      ['list_pods', { namespace: 'kube-system' }],
+      ['list_pods', { namespace: NS, labelSelector: '!!!((' }],
+      ['list_pods', { namespace: NS, labelSelector: 'a in (' }],
+      ['list_pods', { limit: -1 }],
+      ['list_pods', { limit: 1e308 }],
+      ['list_pods', { limit: '10' }],
+      ['list_pods', { continue: 'garbage' }],
+      ['list_pods', { continue: 'A'.repeat(50_000) }],
+      ['list_pods', { namespace: NS, extra: 1 }],
+      ['list_pods', JSON.parse('{"__proto__":{"polluted":true},"namespace":"x"}')],
+      ['list_pods', { constructor: { prototype: { polluted: true } } }],
+      ['list_namespaces', { labelSelector: 'x\u0000y' }],
+      ['list_deployments', { namespace: NS, labelSelector: `app=${'v'.repeat(5000)}` }],
+      ['scale_deployment', { namespace: NS, name: 'web', replicas: 1e9 }],
+      ['scale_deployment', { namespace: NS, name: 'web', replicas: -1 }],
+      ['scale_deployment', { namespace: NS, name: 'web', replicas: '2' }],
+      ['scale_deployment', { namespace: NS, name: 'web', replicas: 2.5 }],
+      ['scale_deployment', { namespace: NS, name: '../web', replicas: 2 }],
+      ['scale_deployment', { namespace: NS, name: 'w'.repeat(300), replicas: 2 }],
+      ['scale_deployment', { namespace: 'kube-system', name: 'coredns', replicas: 1 }],
+      ['scale_deployment', { namespace: NS, name: 'does-not-exist', replicas: 2 }],
+      // Allowed, but to the current count: no write.
+      ['scale_deployment', { namespace: NS, name: 'web', replicas: 1 }],
+      ['scale_statefulset', { namespace: NS, name: 'web', replicas: 2 }],
+      ['get_permissions', { anything: true }],
+      ['delete_namespace', { namespace: NS }],
+      ['', {}],
+      ['x'.repeat(10_000), {}],
+    ];
+    await withoutStall('hostile tool arguments', async () => {
+      for (const [name, args] of cases) {
+        const a = await callTool(name, args, `${name.slice(0, 40)} ${JSON.stringify(args).slice(0, 80)}`);
+        expect(a.status).toBe(200);
+      }
+    });
+  });
+});
+
+describe('hostile URIs and cursors', () => {
+  it('answers not found or invalid, audited, without a stall', async () => {
+    const uris = [
+      `k8s://deployment/${NS}/web`,
+      'k8s://pod/kube-system/x',
+      'file:///etc/passwd',
+      'http://169.254.169.254/latest/meta-data/',
+      '',
+      `k8s://pod/../../${NS}/x`,
+      `k8s://secret/${NS}/x`,
+      `k8s://pod/${'a'.repeat(300)}/x`,
+      `k8s://pod/${NS}/${'b'.repeat(100_000)}`,
+      `k8s://pod/${NS}/%2e%2e`,
+      'k8s://pod/ñ/ø',
+    ];
+    await withoutStall('hostile URIs', async () => {
+      for (const [i, uri] of uris.entries()) await readResource(uri, i % 2 === 1);
+      for (const cursor of ['garbage', 'A'.repeat(100_000), '', '{"k":1}', '\u0000']) {
+        await listResources(cursor);
+        await listResources(cursor, true);
+      }
+    });
+  });
+});
+
+describe('JSON-RPC batches', () => {
+  it('audits every call of a batch on its own, and caps batches', async () => {
+    await withoutStall('batches', async () => {
+      const mixed = await send(
+        JSON.stringify([
+          toolCall('scale_deployment', { namespace: NS, name: 'web', replicas: 1 }, 1),
+          toolCall('list_pods', { namespace: 'kube-system' }, 2),
+        ]),
+      );
+      expectNo5xx(mixed, 'mixed batch');
+      expect(mixed.status).toBe(200);
+      const records = await eventually('both audit records of the batch', async () => {
+        const found = server()
+          .records()
+          .filter((r) => r.component === 'audit')
+          .map((r) => r.audit as Record<string, unknown>)
+          .filter((r) => r.requestId === mixed.requestId);
+        return found.length === 2 ? found : undefined;
+      });
+      expect(records.find((r) => r.tool === 'scale_deployment')).toMatchObject({
+        decision: 'allow',
+        outcome: 'ok',
+      });
+      expect(records.find((r) => r.tool === 'list_pods')).toMatchObject({
+        decision: 'deny',
+        outcome: 'PolicyDenied',
+      });
+
+      const tooBig = await send(
+        JSON.stringify(Array.from({ length: 11 }, (_, i) => toolCall('list_pods', {}, i))),
+      );
+      expect(tooBig.status).toBe(400);
+      const modern = await send(JSON.stringify([toolCall('list_pods', {}, 1)]), {
+        headers: { 'MCP-Protocol-Version': '2025-06-18' },
+      });
+      expect(modern.status).toBe(400);
+      const full = await send(
+        JSON.stringify(Array.from({ length: 10 }, (_, i) => toolCall('get_permissions', {}, i))),
+      );
+      expect(full.status).toBe(200);
+      expect(full.messages).toHaveLength(10);
+      const withInit = await send(
+        JSON.stringify([
+          rpc('initialize', {
+            protocolVersion: '2025-03-26',
+            capabilities: {},
+            clientInfo: { name: 'x', version: '1' },
+          }),
+          toolCall('list_pods', {}, 2),
+        ]),
+      );
+      expectNo5xx(withInit, 'batch with initialize');
+      for (const a of [tooBig, modern, withInit]) unaudited.push(a.requestId);
+    });
+  });
+});
+
+describe('floods', () => {
+  it('a flood of random tokens: 401 or an immediate 503, while a legitimate caller gets every answer', async () => {
+    const floodTokens = Array.from({ length: 600 }, (_, i) =>
+      i % 3 === 0
+        ? // JWT-shaped, for another audience: refused without a TokenReview.
+          `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from(JSON.stringify({ aud: ['https://kubernetes.default.svc'], exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url')}.${randomBytes(24).toString('base64url')}`
+        : randomBytes(24).toString('base64url'),
+    );
+    sentTokens.push(...floodTokens.slice(0, 100));
+    const statuses: Record<number, number> = {};
+    let legitOk = 0;
+    let legitOther = '';
+    await withoutStall('token flood', async () => {
+      let stop = false;
+      let next = 0;
+      const legit = (async () => {
+        while (!stop) {
+          const a = await send(JSON.stringify(toolCall('list_pods', { namespace: NS })), {
+            token: tokens.alice,
+          });
+          if (a.status === 200 && !a.text.includes('"isError":true')) legitOk++;
+          else legitOther ||= `${a.status} ${a.text.slice(0, 200)}`;
+        }
+      })();
+      await Promise.all(
+        Array.from({ length: FLOOD_CONCURRENCY }, async () => {
+          while (next < floodTokens.length) {
+            const token = floodTokens[next++] as string;
+            const res = await fetch(server().url, {
+              method: 'POST',
+              headers: {
+                'Content-Type': 'application/json',
+                Accept: 'application/json, text/event-stream',
+                Authorization: `Bearer ${token}`,
+              },
+              body: '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}',
+            });
+            await res.text();
+            statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+            if (res.status === 503) expect(res.headers.get('retry-after')).toBe('1');
+          }
+        }),
+      );
+      stop = true;
+      await legit;
+    });
+    for (const status of Object.keys(statuses).map(Number)) expect([401, 503]).toContain(status);
+    expect(legitOther).toBe('');
+    expect(legitOk).toBeGreaterThan(0);
+    // Refusals by claims and the negative cache spared TokenReviews.
+    const metrics = await (await fetch(`http://127.0.0.1:${server().healthPort}/metrics`)).text();
+    expect(metrics).toMatch(/kubemcp_tokenreviews_avoided_total\{reason="wrong_audience"\} [1-9]/);
+  });
+
+  it('a flood of one caller: 200 or an immediate 429, while another caller is served', async () => {
+    const statuses: Record<number, number> = {};
+    await withoutStall('caller flood', async () => {
+      const flood = Promise.all(
+        Array.from({ length: FLOOD_CONCURRENCY }, async () => {
+          const a = await send(JSON.stringify(toolCall('list_pods', { namespace: NS })));
+          statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+          if (a.status === 429) expect(a.headers.get('retry-after')).toBe('1');
+          remember(a, 'tools/call', toolOutcome(a.messages[0]));
+        }),
+      );
+      const other = await send(JSON.stringify(toolCall('list_pods', { namespace: NS })), {
+        token: tokens.alice,
+      });
+      expect(other.status).toBe(200);
+      await flood;
+    });
+    for (const status of Object.keys(statuses).map(Number)) expect([200, 429]).toContain(status);
+  });
+});
+
+describe('pending the input-limit work (glob matching, URI length, label selector caps)', () => {
+  it('a 100,000-dash namespace in a URI against a `*-*-prod` grant does not stall the server', async () => {
+    await withoutStall('long URI against *-*-prod', async () => {
+      await readResource(`k8s://pod/a${'-'.repeat(100_000)}b/x`);
+    });
+  });
+
+  it('a selector of 1,300 requirements (over 4 KiB) is refused as Invalid, without a stall', async () => {
+    const selector = Array.from({ length: 1300 }, (_, i) => `a${i}`).join(',');
+    expect(selector.length).toBeGreaterThan(4096);
+    await withoutStall('4 KiB selector', async () => {
+      const a = await callTool('list_pods', { labelSelector: selector });
+      expect(toolOutcome(a.messages[0])).toBe('Invalid');
+    });
+  });
+});
+
+describe('over the whole file', () => {
+  it('wrote nothing to Kubernetes', async () => {
+    const d = await readDeployment(NS, 'web');
+    expect({ resourceVersion: d.metadata?.resourceVersion, generation: d.metadata?.generation }).toEqual(
+      deploymentBefore,
+    );
+    const events = await kubeConfig().makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: NS });
+    const ours = events.items.filter(
+      (e) =>
+        e.reportingController === REPORTING_CONTROLLER &&
+        new Date(e.eventTime ?? e.metadata?.creationTimestamp ?? 0) >= startedAt,
+    );
+    expect(ours).toEqual([]);
+  });
+
+  it('left one audit record per MCP call, matching its outcome, and none for refused requests', async () => {
+    const byId = new Map<string, Array<Record<string, unknown>>>();
+    await eventually('the last audit records', async () => {
+      byId.clear();
+      for (const r of server().records()) {
+        if (r.component !== 'audit') continue;
+        const audit = r.audit as Record<string, unknown>;
+        const id = String(audit.requestId);
+        byId.set(id, [...(byId.get(id) ?? []), audit]);
+      }
+      return expectedAudits.every((e) => byId.has(e.requestId));
+    });
+    expect(expectedAudits.length).toBeGreaterThan(40);
+    for (const e of expectedAudits) {
+      const records = byId.get(e.requestId) ?? [];
+      expect(records, `audit of ${e.method} ${e.requestId}`).toHaveLength(1);
+      expect(records[0], `audit of ${e.method} ${e.requestId}`).toMatchObject({
+        method: e.method,
+        outcome: e.outcome,
+      });
+    }
+    for (const id of unaudited) expect(byId.get(id), `request ${id} was refused before MCP`).toBeUndefined();
+  });
+
+  it('wrote no token to any log line', () => {
+    const text = server().lines.join('\n');
+    expect(text.length).toBeGreaterThan(0);
+    for (const token of new Set(sentTokens)) {
+      if (token.length < 16) continue;
+      expect(text.includes(token), `a token of ${token.length} chars appears in the log`).toBe(false);
+      const parts = token.split('.');
+      if (parts.length === 3 && (parts[2] ?? '').length >= 16)
+        expect(text.includes(parts[2] as string)).toBe(false);
+    }
+  });
+});
