@@ -67,7 +67,8 @@ export function mergeRuns(concurrency: number, runs: readonly LoadRun[]): LoadRe
   };
 }
 
-function once(
+/** One POST on a keep-alive agent; resolves with the status and the whole body. */
+export function post(
   agent: http.Agent,
   url: URL,
   headers: Record<string, string | number>,
@@ -116,7 +117,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
       let detail = '';
       let size = 0;
       try {
-        const res = await once(agent, url, headers, body);
+        const res = await post(agent, url, headers, body);
         ok = spec.ok(res.status, res.body);
         size = res.body.length;
         if (!ok) detail = `HTTP ${res.status} ${res.body.subarray(0, 300).toString('utf8')}`;
