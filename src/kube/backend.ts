@@ -12,6 +12,7 @@ import type { KubeClient } from './client.js';
 import { toBackendError } from './errors.js';
 import { EventRecorder } from './events.js';
 import { ResilientInformer } from './informer.js';
+import { readScaleHistory, SCALE_FIELD_MANAGER, type ScaleHistory } from './scalehistory.js';
 import { compactObject, trimMetadata, trimPod, trimWorkload } from './trim.js';
 import {
   BackendError,
@@ -25,6 +26,7 @@ import {
   type ScaleEvent,
   type ScaleInfo,
   type SortedSnapshot,
+  type WriteScaleOptions,
 } from './types.js';
 
 export const CACHED_KINDS: readonly CachedKind[] = [
@@ -189,8 +191,9 @@ export class KubeBackend implements ClusterBackend {
     name: string,
     replicas: number,
     resourceVersion: string,
+    options: WriteScaleOptions = {},
   ): Promise<ScaleInfo> {
-    const what = `scale ${WORKLOAD[kind].resource} ${namespace}/${name} to ${replicas}`;
+    const what = `${options.dryRun === true ? 'dry-run ' : ''}scale ${WORKLOAD[kind].resource} ${namespace}/${name} to ${replicas}`;
     if (!Number.isSafeInteger(replicas) || replicas < 0) {
       throw new BackendError('Invalid', `${what}: replicas must be a whole number ≥ 0`);
     }
@@ -204,12 +207,20 @@ export class KubeBackend implements ClusterBackend {
       spec: { replicas },
     };
     try {
-      const scale = await this.client.request<V1Scale>('PUT', scalePath(kind, namespace, name), { body });
-      this.log?.debug({ kind, namespace, name, replicas }, 'scaled');
+      // fieldManager names the writer in managedFields: the cool-down reads it back (scalehistory.ts).
+      const scale = await this.client.request<V1Scale>('PUT', scalePath(kind, namespace, name), {
+        body,
+        query: { fieldManager: SCALE_FIELD_MANAGER, ...(options.dryRun === true ? { dryRun: 'All' } : {}) },
+      });
+      this.log?.debug({ kind, namespace, name, replicas, dryRun: options.dryRun === true }, 'scaled');
       return this.scaleInfo(kind, namespace, name, scale);
     } catch (err) {
       throw toBackendError(err, what);
     }
+  }
+
+  readScaleHistory(kind: ScalableKind, namespace: string, name: string): Promise<ScaleHistory> {
+    return readScaleHistory(this.client, kind, namespace, name, this.readTimeoutMs);
   }
 
   async recordScaleEvent(event: ScaleEvent): Promise<void> {

@@ -1,4 +1,5 @@
 import type { V1Deployment, V1Namespace, V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { ScaleHistory } from './scalehistory.js';
 
 /**
  * A client-node model as the API server sends it: plain JSON, timestamps as RFC 3339 strings (the
@@ -87,6 +88,12 @@ export class BackendError extends Error {
   }
 }
 
+/** Options of a /scale write. */
+export interface WriteScaleOptions {
+  /** Send the write with `dryRun=All`: validated and admitted by the API server, never persisted. */
+  readonly dryRun?: boolean;
+}
+
 export interface ScaleEvent {
   readonly kind: ScalableKind;
   readonly namespace: string;
@@ -115,7 +122,13 @@ export interface ClusterBackend {
     name: string,
     replicas: number,
     resourceVersion: string,
+    options?: WriteScaleOptions,
   ): Promise<ScaleInfo>;
   /** Best effort: records a Kubernetes Event on the scaled object. Never throws. */
   recordScaleEvent(event: ScaleEvent): Promise<void>;
+  /**
+   * A fresh read of a workload with the time KubeMCP last scaled it (cool-downs). Throws BackendError.
+   * A backend without it cannot enforce a cool-down: such calls are refused (fail closed).
+   */
+  readScaleHistory?(kind: ScalableKind, namespace: string, name: string): Promise<ScaleHistory>;
 }

@@ -22,7 +22,14 @@ export interface AuditRecord {
   /** `ok`, or the error code of the result. */
   readonly outcome: string;
   readonly durationMs: number;
+  /** Agent safety: present (true) on a dry run. */
+  readonly dryRun?: true;
+  /** Agent safety: how a human confirmed the call (client name and the person's answer), when one did. */
+  readonly confirmedVia?: string;
 }
+
+/** The agent-safety fields of an audit record. */
+export type AuditSafety = Pick<AuditRecord, 'dryRun' | 'confirmedVia'>;
 
 /** Summarises the decisions a GuardedClient took during one call. */
 export function summariseDecisions(
@@ -70,6 +77,8 @@ export class Auditor {
       policies: entry.policies,
       outcome: entry.outcome,
       durationMs: Math.round(entry.durationMs * 1000) / 1000,
+      ...(entry.dryRun === true ? { dryRun: true } : {}),
+      ...(entry.confirmedVia === undefined ? {} : { confirmedVia: entry.confirmedVia }),
     };
     this.logger.info({ audit: record }, 'tool call');
     this.metrics.toolCalls.inc({ tool: entry.tool, decision: entry.decision, outcome: entry.outcome });

@@ -8,12 +8,29 @@ import type {
   ScaleInfo,
 } from '../kube/types.js';
 import { BackendError } from '../kube/types.js';
-import { evaluate, grantedTools, namespaceFilter, type PolicyIndex, permissions } from '../policy/index.js';
+import {
+  decideScale,
+  evaluate,
+  grantedTools,
+  type LimitedGrant,
+  namespaceFilter,
+  needsCooldown,
+  type PolicyIndex,
+  permissions,
+} from '../policy/index.js';
 import type { Caller, Decision, DecisionRequest, Permissions } from '../policy/types.js';
 import { type CursorKey, type Page, paginate, paginateSorted } from './cursor.js';
 import { fromBackendError, ToolError } from './errors.js';
 import { staleness } from './format.js';
 import type { LabelSelector } from './labels.js';
+import {
+  type ConfirmationRequest,
+  type Confirmer,
+  confirmationDeclined,
+  confirmationRequired,
+} from './safety/confirm.js';
+import { admitRate, grantsOfTool, indexHasLimits, limitedGrants, scaleRefusal } from './safety/guard.js';
+import type { RateLimiter } from './safety/ratelimit.js';
 
 /**
  * THE enforcement point. A GuardedClient is built per request from (caller, policy index snapshot,
@@ -64,6 +81,21 @@ export interface GuardedOptions {
   readonly now?: () => number;
   /** How many times a scale is attempted when the API server answers Conflict. Default 3. */
   readonly maxScaleAttempts?: number;
+  /** Agent safety (McpPolicy limits): shared rate limiter, and how to ask a human. */
+  readonly safety?: SafetyOptions;
+}
+
+/** Agent-safety services of a GuardedClient. Without them, rate limits never refuse and confirmations fail closed. */
+export interface SafetyOptions {
+  /** Process-wide: counts calls per caller and policy. */
+  readonly rateLimiter?: RateLimiter;
+  /** Asks the human behind this request's client; absent: every confirmation is refused (ConfirmationRequired). */
+  readonly confirm?: Confirmer;
+}
+
+export interface ScaleOptions {
+  /** Check everything and send the write with dryRun=All: nothing changes, no Event is recorded. */
+  readonly dryRun?: boolean;
 }
 
 export interface Listed<T> {
@@ -88,6 +120,10 @@ export interface ScaleOutcome {
   readonly readyReplicas: number;
   readonly policies: readonly string[];
   readonly attempts: number;
+  /** True when nothing was written: the API server validated and admitted the change, and discarded it. */
+  readonly dryRun: boolean;
+  /** Set when a human confirmed the change (or, on a dry run, would have to). */
+  readonly confirmation?: { readonly reasons: readonly string[]; readonly via?: string };
 }
 
 export class GuardedClient {
@@ -96,6 +132,7 @@ export class GuardedClient {
   private readonly backend: ClusterBackend;
   private readonly now: () => number;
   private readonly maxScaleAttempts: number;
+  private readonly safety: SafetyOptions;
   private readonly records: DecisionRecord[] = [];
   private cachedPermissions: Permissions | undefined;
   private cachedGranted: ReadonlySet<string> | undefined;
@@ -106,6 +143,28 @@ export class GuardedClient {
     this.backend = backend;
     this.now = options.now ?? Date.now;
     this.maxScaleAttempts = Math.max(1, options.maxScaleAttempts ?? 3);
+    this.safety = options.safety ?? {};
+  }
+
+  /**
+   * The checks of a tool call that hold across requests (agent safety): counts the call against the
+   * rate limits of the policies that allow it. Called once per tools/call, before the handler; a
+   * call no policy allows is left to the handler's own check (which refuses it). No-op when no
+   * policy sets a limit.
+   */
+  async admit(tool: string, namespace: string | undefined): Promise<void> {
+    if (!indexHasLimits(this.index)) return;
+    let policies: readonly string[];
+    if (namespace !== undefined) {
+      const decision = evaluate(this.index, { caller: this.caller, tool, namespace });
+      if (!decision.allowed) return;
+      policies = decision.policies;
+    } else {
+      policies = grantsOfTool(this.index, this.caller, tool).map((g) => g.policy);
+    }
+    const grants = limitedGrants(this.index, policies);
+    if (grants === undefined) return;
+    admitRate(this.safety.rateLimiter, this.caller.username, tool, grants, this.now());
   }
 
   /** The decisions taken so far on behalf of this request. */
@@ -256,9 +315,18 @@ export class GuardedClient {
    * backend is touched; a stale resourceVersion (Conflict) is retried from a fresh read, so the
    * result is never a lost update; scaling to the current count changes nothing.
    */
-  async scale(kind: ScalableKind, namespace: string, name: string, replicas: number): Promise<ScaleOutcome> {
+  async scale(
+    kind: ScalableKind,
+    namespace: string,
+    name: string,
+    replicas: number,
+    options: ScaleOptions = {},
+  ): Promise<ScaleOutcome> {
     const tool = SCALE_TOOL[kind];
+    const dryRun = options.dryRun === true;
     const decision = this.check({ caller: this.caller, tool, namespace, replicas });
+    // Agent-safety limits of the allowing policies; undefined when they set none (fast path).
+    const limited = limitedGrants(this.index, decision.policies);
     const health = this.backend.list(kind).health;
     if (!health.connected || !health.synced) {
       throw new ToolError(
@@ -277,9 +345,9 @@ export class GuardedClient {
     let attempts = 0;
     while (attempts < this.maxScaleAttempts) {
       attempts++;
-      let current: ScaleInfo;
+      let current: ScaleInfo & { lastScaledAt?: number };
       try {
-        current = await this.backend.readScale(kind, namespace, name);
+        current = await this.readForScale(kind, namespace, name, limited);
       } catch (err) {
         throw this.scaleError(err, what, kind, namespace);
       }
@@ -294,11 +362,62 @@ export class GuardedClient {
           readyReplicas: this.readyOf(kind, namespace, name, current),
           policies: decision.policies,
           attempts,
+          dryRun,
         };
+      }
+      let policies = decision.policies;
+      let confirmation: ScaleOutcome['confirmation'];
+      if (limited !== undefined) {
+        const verdict = decideScale(limited, {
+          from: current.replicas,
+          to: replicas,
+          now: this.now(),
+          ...(current.lastScaledAt === undefined ? {} : { lastScaledAt: current.lastScaledAt }),
+        });
+        this.records.push({
+          tool,
+          namespace,
+          replicas,
+          allowed: verdict.kind !== 'deny',
+          ...(verdict.kind === 'deny' ? { code: verdict.code } : {}),
+          policies: verdict.policies,
+        });
+        if (verdict.kind === 'deny') throw scaleRefusal(verdict, what);
+        policies = verdict.policies;
+        if (verdict.kind === 'confirm') {
+          const request: ConfirmationRequest = {
+            caller: this.caller.username,
+            kind,
+            namespace,
+            name,
+            from: current.replicas,
+            to: replicas,
+            reasons: verdict.reasons,
+          };
+          if (dryRun) {
+            // A dry run asks nobody: it says that the real call would need a human to confirm.
+            confirmation = { reasons: verdict.reasons };
+          } else {
+            const answer =
+              this.safety.confirm === undefined
+                ? ({ outcome: 'unavailable', why: 'this client cannot ask a human' } as const)
+                : await this.safety.confirm(request);
+            if (answer.outcome === 'unavailable') throw confirmationRequired(request, answer.why);
+            if (answer.outcome === 'declined') throw confirmationDeclined(request, answer.via);
+            confirmation = { reasons: verdict.reasons, via: answer.via };
+          }
+        }
       }
       let written: ScaleInfo;
       try {
-        written = await this.backend.writeScale(kind, namespace, name, replicas, current.resourceVersion);
+        written = await this.backend.writeScale(
+          kind,
+          namespace,
+          name,
+          replicas,
+          current.resourceVersion,
+          dryRun ? { dryRun: true } : undefined,
+        );
       } catch (err) {
         if (err instanceof BackendError && err.code === 'Conflict') {
           // Someone else wrote in between: back off a little (jittered, so concurrent scalers spread
@@ -310,6 +429,21 @@ export class GuardedClient {
         throw this.scaleError(err, what, kind, namespace);
       }
       const uid = written.uid ?? current.uid;
+      if (dryRun) {
+        return {
+          kind,
+          namespace,
+          name,
+          from: current.replicas,
+          to: replicas,
+          changed: false,
+          readyReplicas: this.readyOf(kind, namespace, name, current),
+          policies,
+          attempts,
+          dryRun,
+          ...(confirmation === undefined ? {} : { confirmation }),
+        };
+      }
       try {
         await this.backend.recordScaleEvent({
           kind,
@@ -317,7 +451,7 @@ export class GuardedClient {
           name,
           ...(uid === undefined ? {} : { uid }),
           caller: this.caller.username,
-          policy: decision.policies.join(', '),
+          policy: policies.join(', '),
           from: current.replicas,
           to: replicas,
         });
@@ -332,8 +466,10 @@ export class GuardedClient {
         to: replicas,
         changed: true,
         readyReplicas: this.readyOf(kind, namespace, name, written),
-        policies: decision.policies,
+        policies,
         attempts,
+        dryRun,
+        ...(confirmation === undefined ? {} : { confirmation }),
       };
     }
     throw new ToolError('Conflict', `${what} kept changing while we tried to scale it; nothing was changed`, {
@@ -343,6 +479,30 @@ export class GuardedClient {
         'Check whether an autoscaler or controller owns its replica count',
       ],
     });
+  }
+
+  /**
+   * The current scale. With a cool-down to enforce, a fresh read of the object that also says when
+   * KubeMCP last scaled it (its managedFields; the same for every replica of the operator), and whose
+   * resourceVersion the write then carries: a concurrent scale by another replica makes the write
+   * fail with Conflict, and the retry sees the new scale and its cool-down.
+   */
+  private async readForScale(
+    kind: ScalableKind,
+    namespace: string,
+    name: string,
+    limited: readonly LimitedGrant[] | undefined,
+  ): Promise<ScaleInfo & { lastScaledAt?: number }> {
+    if (limited === undefined || !needsCooldown(limited.map((g) => g.limits))) {
+      return this.backend.readScale(kind, namespace, name);
+    }
+    if (this.backend.readScaleHistory === undefined) {
+      throw new ToolError('Unavailable', 'This server cannot read when the object was last scaled', {
+        reason: 'A cool-down applies, and this backend cannot enforce it: the call is refused (fail closed)',
+      });
+    }
+    const history = await this.backend.readScaleHistory(kind, namespace, name);
+    return history;
   }
 
   private readyOf(kind: ScalableKind, namespace: string, name: string, info: ScaleInfo): number {

@@ -23,6 +23,7 @@ import type { Authenticator } from './auth.js';
 import { GuardedClient } from './guarded.js';
 import { mcpMetrics } from './metrics.js';
 import { DEFAULT_RESOURCE_PAGE_SIZE } from './resources.js';
+import { RateLimiter } from './safety/ratelimit.js';
 import { buildMcpServer } from './server.js';
 
 /**
@@ -203,6 +204,8 @@ export function createMcpApp(deps: McpAppDeps): Express {
   // Audit records are written at info even when the operator turned the general log level down.
   const auditLogger = deps.logger.child({}, { level: deps.logger.level === 'silent' ? 'silent' : 'info' });
   const auditor = new Auditor(auditLogger, metrics);
+  // Agent safety: rate limits are counted per process (docs/security.md).
+  const rateLimiter = new RateLimiter();
   const anyHost = opts.allowedHosts.includes('*');
   const anyOrigin = opts.allowedOrigins.includes('*');
 
@@ -213,6 +216,7 @@ export function createMcpApp(deps: McpAppDeps): Express {
       const client = new GuardedClient(context.caller, deps.getIndex(), deps.backend, {
         now: opts.now,
         maxScaleAttempts: opts.maxScaleAttempts,
+        safety: { rateLimiter },
       });
       return buildMcpServer(
         {

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { BackendError } from '../kube/types.js';
 import { isAlwaysAllowedTool } from '../policy/tools.js';
 import type { Caller, Permissions } from '../policy/types.js';
-import { type Auditor, summariseDecisions } from './audit.js';
+import { type Auditor, type AuditSafety, summariseDecisions } from './audit.js';
 import { ToolError, toolErrorResult, toToolError } from './errors.js';
 import type { GuardedClient } from './guarded.js';
 import { listResources, listResourceTemplates, readResource } from './resources.js';
@@ -147,10 +147,15 @@ async function callTool(scope: RequestScope, def: ToolDefinition, args: unknown)
   const firstDecision = scope.client.decisions.length;
   let result: CallToolResult;
   let outcome = 'ok';
+  let safety: AuditSafety = {};
   try {
     const parsed = def.inputSchema.safeParse(args ?? {});
     if (!parsed.success) throw invalidArguments(def.name, parsed.error);
+    safety = auditSafetyOf(parsed.data);
+    // Agent safety: rate limits (a no-op unless a policy sets limits).
+    await scope.client.admit(def.name, namespaceArgument(parsed.data));
     const out = await def.handler(parsed.data, { client: scope.client, now: scope.now() });
+    safety = { ...safety, ...auditSafetyOf(out.structured) };
     result = {
       content: [{ type: 'text', text: out.text }],
       structuredContent: out.structured as Record<string, unknown>,
@@ -176,6 +181,23 @@ async function callTool(scope: RequestScope, def: ToolDefinition, args: unknown)
     policies,
     outcome,
     durationMs: performance.now() - started,
+    ...safety,
   });
   return result;
+}
+
+/** The `namespace` argument of a tool call, if it has one. */
+function namespaceArgument(input: unknown): string | undefined {
+  const ns = (input as { namespace?: unknown } | undefined)?.namespace;
+  return typeof ns === 'string' ? ns : undefined;
+}
+
+/** Audit fields of agent safety, read from a call's input or result: dry run, human confirmation. */
+function auditSafetyOf(data: unknown): AuditSafety {
+  if (typeof data !== 'object' || data === null) return {};
+  const { dryRun, confirmation } = data as { dryRun?: unknown; confirmation?: { via?: unknown } };
+  return {
+    ...(dryRun === true ? { dryRun: true as const } : {}),
+    ...(typeof confirmation?.via === 'string' ? { confirmedVia: confirmation.via } : {}),
+  };
 }

@@ -13,6 +13,18 @@ export {
 } from './compile.js';
 export { evaluate, grantedTools, isValidReplicaCount, namespaceFilter, permissions } from './evaluate.js';
 export { compileGlob, globToRegExp, isGlob, toolPatternMayScale } from './glob.js';
+export {
+  type ConfirmRules,
+  confirmReasons,
+  decideScale,
+  describeLimits,
+  type GrantLimits,
+  type LimitedGrant,
+  limitsOf,
+  needsCooldown,
+  type ScaleFacts,
+  type ScaleVerdict,
+} from './limits.js';
 export { compileSelector, formatSelector, type LabelSelector } from './selector.js';
 export {
   ALWAYS_ALLOWED_TOOLS,

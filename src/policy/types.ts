@@ -3,6 +3,8 @@
  * plain data in, plain data out.
  */
 
+import type { GrantLimits } from './limits.js';
+
 /** An authenticated caller, as a TokenReview (or `kubemcp check --as`) reports it. */
 export interface Caller {
   /** e.g. `alice` or `system:serviceaccount:agents:copilot`. */
@@ -72,6 +74,8 @@ export interface Grant {
   readonly namespacePatterns: readonly string[];
   readonly namespaceSelector?: string;
   readonly replicas?: ReplicaBounds;
+  /** Agent-safety limits of the policy (step, cool-down, confirmation, rate, RBAC key); absent when none. */
+  readonly limits?: GrantLimits;
 }
 
 export interface Permissions {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import pino, { type Level } from 'pino';
 import { Registry } from 'prom-client';
+import type { ScaleHistory } from '../../../src/kube/scalehistory.js';
 import type { Deployment, Namespace, Pod, Service, StatefulSet } from '../../../src/kube/types.js';
 import {
   BackendError,
@@ -14,6 +15,7 @@ import {
   type ScalableKind,
   type ScaleEvent,
   type ScaleInfo,
+  type WriteScaleOptions,
 } from '../../../src/kube/types.js';
 import {
   type Authenticator,
@@ -251,6 +253,7 @@ export class FakeBackend implements ClusterBackend {
     name: string;
     replicas: number;
     resourceVersion: string;
+    dryRun?: boolean;
   }[] = [];
   /** Every call that reached the backend, in order ("list pod", "readScale deployment web/web", ...). */
   readonly calls: string[] = [];
@@ -309,9 +312,11 @@ export class FakeBackend implements ClusterBackend {
     name: string,
     replicas: number,
     resourceVersion: string,
+    options: WriteScaleOptions = {},
   ): Promise<ScaleInfo> {
-    this.calls.push(`writeScale ${kind} ${namespace}/${name} ${replicas}`);
-    this.writes.push({ kind, namespace, name, replicas, resourceVersion });
+    const dryRun = options.dryRun === true;
+    this.calls.push(`writeScale ${kind} ${namespace}/${name} ${replicas}${dryRun ? ' dryRun' : ''}`);
+    this.writes.push({ kind, namespace, name, replicas, resourceVersion, ...(dryRun ? { dryRun } : {}) });
     const obj = this.workload(kind, namespace, name);
     const other = this.concurrentWriters.shift();
     if (other !== undefined) this.bump(obj, other.replicas);
@@ -321,8 +326,32 @@ export class FakeBackend implements ClusterBackend {
         'the object has been modified; please apply your changes to the latest version',
       );
     }
+    if (this.refuseAbove !== undefined && replicas > this.refuseAbove) {
+      throw new BackendError('Invalid', `admission denied: replicas must be at most ${this.refuseAbove}`);
+    }
+    if (dryRun) return { ...this.info(obj), replicas };
     this.bump(obj, replicas);
+    this.lastScaled.set(`${kind}/${namespace}/${name}`, this.clock());
     return this.info(obj);
+  }
+
+  /** Like the API server's admission: writes above this count are refused (dry runs too). */
+  refuseAbove: number | undefined;
+  /** The clock of lastScaledAt (ms since epoch). */
+  clock: () => number = () => NOW;
+  /** When each object was last scaled through writeScale (or set by a test). */
+  readonly lastScaled = new Map<string, number>();
+
+  async readScaleHistory(kind: ScalableKind, namespace: string, name: string): Promise<ScaleHistory> {
+    this.calls.push(`readScaleHistory ${kind} ${namespace}/${name}`);
+    const info = this.info(this.workload(kind, namespace, name));
+    const at = this.lastScaled.get(`${kind}/${namespace}/${name}`);
+    return {
+      replicas: info.replicas,
+      resourceVersion: info.resourceVersion,
+      ...(info.uid === undefined ? {} : { uid: info.uid }),
+      ...(at === undefined ? {} : { lastScaledAt: at }),
+    };
   }
 
   async recordScaleEvent(event: ScaleEvent): Promise<void> {

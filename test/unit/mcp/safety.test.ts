@@ -1,0 +1,225 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { PolicyObject } from '../../../src/policy/index.js';
+import {
+  call,
+  connect,
+  errorOf,
+  type Harness,
+  NOW,
+  POLICIES,
+  startHarness,
+  TOKENS,
+  textOf,
+} from './helpers.js';
+
+/** The copilot's policy (web, web-*; replicas 1-10), with agent-safety fields added. */
+function webAgents(extra: Record<string, unknown>, replicas: Record<string, unknown> = {}): PolicyObject {
+  const base = POLICIES.find((p) => p.name === 'web-agents');
+  if (base === undefined) throw new Error('fixture policy web-agents missing');
+  const spec = base.spec as Record<string, unknown>;
+  return {
+    ...base,
+    spec: { ...spec, ...extra, replicas: { ...(spec.replicas as object), ...replicas } },
+  };
+}
+
+function withPolicy(h: Harness, policy: PolicyObject): void {
+  h.setPolicies([...POLICIES.filter((p) => p.name !== policy.name), policy]);
+}
+
+function audits(h: Harness): Record<string, unknown>[] {
+  return h
+    .records()
+    .filter((r) => r.component === 'audit')
+    .map((r) => r.audit as Record<string, unknown>);
+}
+
+describe('agent safety', () => {
+  let h: Harness;
+  let now = NOW;
+  beforeEach(async () => {
+    now = NOW;
+    h = await startHarness({ now: () => now });
+    h.backend.clock = () => now;
+  });
+  afterEach(async () => h.close());
+
+  describe('dryRun', () => {
+    it('checks, sends the write as a dry run, changes nothing, records no Event, and audits the dry run', async () => {
+      const client = await connect(h, TOKENS.copilot);
+      const result = await call(client, 'scale_deployment', {
+        namespace: 'web',
+        name: 'web',
+        replicas: 5,
+        dryRun: true,
+      });
+      expect(result.isError).toBeFalsy();
+      expect(result.structuredContent).toMatchObject({ from: 3, to: 5, changed: false, dryRun: true });
+      expect(textOf(result)).toMatch(/dry run: web would be scaled from 3 to 5/);
+      expect(h.backend.writes).toEqual([expect.objectContaining({ replicas: 5, dryRun: true })]);
+      expect(h.backend.events).toEqual([]);
+      expect((await call(client, 'list_deployments', { namespace: 'web' })).structuredContent).toMatchObject({
+        items: expect.arrayContaining([expect.objectContaining({ name: 'web', replicas: 3 })]),
+      });
+      expect(audits(h).find((a) => a.tool === 'scale_deployment')).toMatchObject({
+        dryRun: true,
+        decision: 'allow',
+        outcome: 'ok',
+      });
+    });
+
+    it('a real call is audited without the dryRun mark and records its Event', async () => {
+      const client = await connect(h, TOKENS.copilot);
+      const result = await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 5 });
+      expect(result.structuredContent).toMatchObject({ changed: true, dryRun: false });
+      expect(h.backend.events).toHaveLength(1);
+      expect(audits(h).find((a) => a.tool === 'scale_deployment')).not.toHaveProperty('dryRun');
+    });
+
+    it('reports a dry run the API server refuses as refused', async () => {
+      h.backend.refuseAbove = 4;
+      const client = await connect(h, TOKENS.copilot);
+      const result = await call(client, 'scale_deployment', {
+        namespace: 'web',
+        name: 'web',
+        replicas: 5,
+        dryRun: true,
+      });
+      expect(result.isError).toBe(true);
+      expect(errorOf(result).code).toBe('Invalid');
+      expect(errorOf(result).reason).toMatch(/admission denied/);
+    });
+
+    it('still refuses what the policy refuses (no write is sent)', async () => {
+      const client = await connect(h, TOKENS.copilot);
+      const result = await call(client, 'scale_deployment', {
+        namespace: 'web',
+        name: 'web',
+        replicas: 11,
+        dryRun: true,
+      });
+      expect(errorOf(result).code).toBe('OutOfBounds');
+      expect(h.backend.writes).toEqual([]);
+    });
+  });
+
+  describe('replicas.maxStep', () => {
+    it('refuses a larger change with OutOfBounds and a next step, allows a change within it', async () => {
+      withPolicy(h, webAgents({}, { maxStep: 2 }));
+      const client = await connect(h, TOKENS.copilot);
+      const jump = await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 8 });
+      expect(errorOf(jump).code).toBe('OutOfBounds');
+      expect(errorOf(jump).suggestions.join(' ')).toMatch(/scale to 5 first/);
+      expect(h.backend.writes).toEqual([]);
+      const step = await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 5 });
+      expect(step.isError).toBeFalsy();
+      expect(h.backend.writes.map((w) => w.replicas)).toEqual([5]);
+    });
+
+    it('shows in get_permissions and in the tool description', async () => {
+      withPolicy(h, webAgents({}, { maxStep: 3 }));
+      const client = await connect(h, TOKENS.copilot);
+      const perms = await call(client, 'get_permissions');
+      expect(perms.structuredContent).toMatchObject({
+        grants: [expect.objectContaining({ limits: expect.objectContaining({ maxStep: 3 }) })],
+      });
+      const { tools } = await client.listTools();
+      expect(tools.find((t) => t.name === 'scale_deployment')?.description).toMatch(
+        /at most 3 replicas of change per call/,
+      );
+    });
+  });
+
+  describe('cooldownSeconds', () => {
+    it('refuses a second scale within the cool-down with RateLimited and retryAfterSeconds', async () => {
+      withPolicy(h, webAgents({ cooldownSeconds: 60 }));
+      const client = await connect(h, TOKENS.copilot);
+      expect(
+        (await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 4 })).isError,
+      ).toBeFalsy();
+      now += 20_000;
+      const again = await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 5 });
+      expect(errorOf(again).code).toBe('RateLimited');
+      expect(again.structuredContent?.error).toMatchObject({ retryAfterSeconds: 40 });
+      expect(errorOf(again).suggestions.length).toBeGreaterThan(0);
+      expect(h.backend.writes.map((w) => w.replicas)).toEqual([4]);
+      // Another object is not affected.
+      expect(
+        (await call(client, 'scale_deployment', { namespace: 'web', name: 'api', replicas: 3 })).isError,
+      ).toBeFalsy();
+      now += 40_000;
+      expect(
+        (await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 5 })).isError,
+      ).toBeFalsy();
+    });
+
+    it('reads the last scale from the cluster, not from this process', async () => {
+      withPolicy(h, webAgents({ cooldownSeconds: 60 }));
+      h.backend.lastScaled.set('deployment/web/web', NOW - 10_000); // scaled by another replica
+      const client = await connect(h, TOKENS.copilot);
+      const result = await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 4 });
+      expect(result.structuredContent?.error).toMatchObject({ code: 'RateLimited', retryAfterSeconds: 50 });
+      expect(h.backend.calls).toContain('readScaleHistory deployment web/web');
+    });
+  });
+
+  describe('rateLimit', () => {
+    it('refuses the call over callsPerMinute with RateLimited, retryAfterSeconds and suggestions', async () => {
+      withPolicy(h, webAgents({ rateLimit: { callsPerMinute: 2 } }));
+      const client = await connect(h, TOKENS.copilot);
+      for (let i = 0; i < 2; i++)
+        expect((await call(client, 'list_pods', { namespace: 'web' })).isError).toBeFalsy();
+      now += 15_000;
+      const third = await call(client, 'list_pods', { namespace: 'web' });
+      expect(errorOf(third).code).toBe('RateLimited');
+      expect(third.structuredContent?.error).toMatchObject({ retryAfterSeconds: 45 });
+      expect(errorOf(third).suggestions.length).toBeGreaterThan(0);
+      // Other callers have their own budget.
+      const alice = await connect(h, TOKENS.alice);
+      expect((await call(alice, 'list_pods', { namespace: 'web' })).isError).toBeFalsy();
+      now += 45_000;
+      expect((await call(client, 'list_pods', { namespace: 'web' })).isError).toBeFalsy();
+    });
+
+    it('does not count calls the policy refuses, nor limit calls another policy grants without a limit', async () => {
+      withPolicy(h, webAgents({ rateLimit: { callsPerMinute: 1 } }));
+      const client = await connect(h, TOKENS.copilot);
+      for (let i = 0; i < 3; i++)
+        expect(errorOf(await call(client, 'list_pods', { namespace: 'payments' })).code).toBe('PolicyDenied');
+      expect((await call(client, 'list_pods', { namespace: 'web' })).isError).toBeFalsy();
+      // alice's own policy (admins) sets no limit.
+      const alice = await connect(h, TOKENS.alice);
+      for (let i = 0; i < 3; i++)
+        expect((await call(alice, 'list_pods', { namespace: 'web' })).isError).toBeFalsy();
+    });
+  });
+
+  describe('confirm', () => {
+    it('refuses a matching scale with ConfirmationRequired when the client cannot ask (fail closed)', async () => {
+      withPolicy(h, webAgents({ confirm: { above: 5, scaleToZero: true } }));
+      const client = await connect(h, TOKENS.copilot);
+      const result = await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 6 });
+      expect(errorOf(result).code).toBe('ConfirmationRequired');
+      expect(errorOf(result).reason).toMatch(/more than 5 replicas/);
+      expect(h.backend.writes).toEqual([]);
+      const small = await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 5 });
+      expect(small.isError).toBeFalsy();
+    });
+
+    it('a dry run reports that a human would have to confirm, without asking', async () => {
+      withPolicy(h, webAgents({ confirm: { above: 5 } }));
+      const client = await connect(h, TOKENS.copilot);
+      const result = await call(client, 'scale_deployment', {
+        namespace: 'web',
+        name: 'web',
+        replicas: 6,
+        dryRun: true,
+      });
+      expect(result.isError).toBeFalsy();
+      expect(result.structuredContent).toMatchObject({
+        dryRun: true,
+        confirmation: { reasons: [expect.stringMatching(/more than 5 replicas/)] },
+      });
+    });
+  });
+});
