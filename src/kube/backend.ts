@@ -7,6 +7,7 @@
 import os from 'node:os';
 import type { V1Scale } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { type AccessAnswer, type AccessQuestion, subjectAccessReview } from './access.js';
 import type { BackoffOptions } from './backoff.js';
 import type { KubeClient } from './client.js';
 import { toBackendError } from './errors.js';
@@ -217,6 +218,10 @@ export class KubeBackend implements ClusterBackend {
     } catch (err) {
       throw toBackendError(err, what);
     }
+  }
+
+  reviewAccess(question: AccessQuestion): Promise<AccessAnswer> {
+    return subjectAccessReview(this.client, question, this.readTimeoutMs);
   }
 
   readScaleHistory(kind: ScalableKind, namespace: string, name: string): Promise<ScaleHistory> {

@@ -1,4 +1,5 @@
 import type { V1Deployment, V1Namespace, V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { AccessAnswer, AccessQuestion } from './access.js';
 import type { ScaleHistory } from './scalehistory.js';
 
 /**
@@ -131,4 +132,9 @@ export interface ClusterBackend {
    * A backend without it cannot enforce a cool-down: such calls are refused (fail closed).
    */
   readScaleHistory?(kind: ScalableKind, namespace: string, name: string): Promise<ScaleHistory>;
+  /**
+   * A SubjectAccessReview for an MCP caller (requireKubernetesRBAC). Throws BackendError. A backend
+   * without it cannot check the caller's RBAC: such calls are refused (fail closed).
+   */
+  reviewAccess?(question: AccessQuestion): Promise<AccessAnswer>;
 }

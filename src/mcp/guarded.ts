@@ -23,13 +23,22 @@ import { type CursorKey, type Page, paginate, paginateSorted } from './cursor.js
 import { fromBackendError, ToolError } from './errors.js';
 import { staleness } from './format.js';
 import type { LabelSelector } from './labels.js';
+import { type AccessReviewer, rbacDenied, TOOL_ACTIONS } from './safety/access.js';
 import {
   type ConfirmationRequest,
   type Confirmer,
   confirmationDeclined,
   confirmationRequired,
 } from './safety/confirm.js';
-import { admitRate, grantsOfTool, indexHasLimits, limitedGrants, scaleRefusal } from './safety/guard.js';
+import {
+  admitRate,
+  grantsOfTool,
+  indexHasLimits,
+  indexHasRbac,
+  limitedGrants,
+  onlyRbacKeyed,
+  scaleRefusal,
+} from './safety/guard.js';
 import type { RateLimiter } from './safety/ratelimit.js';
 
 /**
@@ -91,6 +100,8 @@ export interface SafetyOptions {
   readonly rateLimiter?: RateLimiter;
   /** Asks the human behind this request's client; absent: every confirmation is refused (ConfirmationRequired). */
   readonly confirm?: Confirmer;
+  /** Process-wide: SubjectAccessReviews with their short cache; absent: RBAC-keyed grants allow nothing. */
+  readonly access?: AccessReviewer;
 }
 
 export interface ScaleOptions {
@@ -133,6 +144,8 @@ export class GuardedClient {
   private readonly now: () => number;
   private readonly maxScaleAttempts: number;
   private readonly safety: SafetyOptions;
+  /** (tool, namespace) pairs whose RBAC second key a SubjectAccessReview allowed during this request. */
+  private readonly rbacAllowed = new Set<string>();
   private readonly records: DecisionRecord[] = [];
   private cachedPermissions: Permissions | undefined;
   private cachedGranted: ReadonlySet<string> | undefined;
@@ -165,6 +178,79 @@ export class GuardedClient {
     const grants = limitedGrants(this.index, policies);
     if (grants === undefined) return;
     admitRate(this.safety.rateLimiter, this.caller.username, tool, grants, this.now());
+    await this.reviewRbac(tool, namespace);
+  }
+
+  /**
+   * The RBAC second key of reads that span namespaces (resources/list and resources/read): reviews
+   * each list tool in every namespace only RBAC-keyed policies let the caller read.
+   */
+  async admitReads(): Promise<void> {
+    if (!indexHasRbac(this.index)) return;
+    for (const kind of SERVED_KINDS) await this.reviewRbac(LIST_TOOL[kind], undefined);
+  }
+
+  /**
+   * Runs the SubjectAccessReviews (cached) this call needs and remembers what they allowed. A
+   * namespaced call the caller's RBAC refuses throws PolicyDenied naming the missing permission; for
+   * a call across namespaces, namespaces the RBAC refuses are left out of the answer.
+   */
+  private async reviewRbac(tool: string, namespace: string | undefined): Promise<void> {
+    if (!indexHasRbac(this.index)) return;
+    const action = TOOL_ACTIONS[tool];
+    if (action === undefined) return;
+    const ask = async (ns: string | undefined): Promise<boolean> => {
+      const key = rbacKey(tool, ns);
+      if (this.rbacAllowed.has(key)) return true;
+      const policies = evaluate(this.index, {
+        caller: this.caller,
+        tool,
+        ...(ns === undefined ? {} : { namespace: ns }),
+      }).policies;
+      if (!onlyRbacKeyed(this.index, policies)) return true;
+      if (this.safety.access === undefined) return false;
+      const answer = await this.safety.access.allowed(this.caller, action, ns);
+      if (answer.allowed) this.rbacAllowed.add(key);
+      return answer.allowed;
+    };
+    if (namespace !== undefined || action.clusterScoped === true) {
+      if (!(await ask(namespace))) {
+        this.records.push({
+          tool,
+          ...(namespace === undefined ? {} : { namespace }),
+          allowed: false,
+          code: 'PolicyDenied',
+          policies: [],
+        });
+        throw rbacDenied(this.caller, tool, action, namespace);
+      }
+      return;
+    }
+    // Across namespaces: one review per namespace that only RBAC-keyed grants cover.
+    const allows = namespaceFilter(this.index, this.caller, tool);
+    const namespaces = [...this.index.namespaces].filter(allows);
+    // A review that fails leaves its namespace out (fail closed), rather than failing the whole list.
+    await Promise.all(namespaces.map((ns) => ask(ns).catch(() => false)));
+  }
+
+  /** The sync gate of the RBAC second key: false when only RBAC-keyed policies allow and no review allowed it. */
+  private rbacPasses(tool: string, namespace: string | undefined, policies?: readonly string[]): boolean {
+    if (!indexHasRbac(this.index) || TOOL_ACTIONS[tool] === undefined) return true;
+    if (this.rbacAllowed.has(rbacKey(tool, namespace))) return true;
+    const allowing =
+      policies ??
+      evaluate(this.index, {
+        caller: this.caller,
+        tool,
+        ...(namespace === undefined ? {} : { namespace }),
+      }).policies;
+    return !onlyRbacKeyed(this.index, allowing);
+  }
+
+  /** A namespace filter narrowed by the RBAC second key (unchanged when no policy sets it). */
+  private rbacFilter(tool: string, allows: (ns: string) => boolean): (ns: string) => boolean {
+    if (!indexHasRbac(this.index)) return allows;
+    return (ns) => allows(ns) && this.rbacPasses(tool, ns);
   }
 
   /** The decisions taken so far on behalf of this request. */
@@ -274,7 +360,10 @@ export class GuardedClient {
   listReadable<K extends ServedKind>(kind: K): Listed<KindMap[K]> {
     const snapshot = this.backend.list(kind);
     if (!this.grantedTools().has(LIST_TOOL[kind])) return { items: [], health: snapshot.health };
-    const allows = namespaceFilter(this.index, this.caller, LIST_TOOL[kind]);
+    const allows = this.rbacFilter(
+      LIST_TOOL[kind],
+      namespaceFilter(this.index, this.caller, LIST_TOOL[kind]),
+    );
     return {
       items: snapshot.items.filter(
         (o) => o.metadata?.namespace !== undefined && allows(o.metadata.namespace),
@@ -296,7 +385,10 @@ export class GuardedClient {
     if (this.backend.listSorted === undefined) return undefined;
     const sorted = this.backend.listSorted(kind);
     if (!this.grantedTools().has(LIST_TOOL[kind])) return { namespaces: [], inNamespace: () => [] };
-    const allows = namespaceFilter(this.index, this.caller, LIST_TOOL[kind]);
+    const allows = this.rbacFilter(
+      LIST_TOOL[kind],
+      namespaceFilter(this.index, this.caller, LIST_TOOL[kind]),
+    );
     return { namespaces: sorted.namespaces.filter(allows), inNamespace: sorted.inNamespace };
   }
 
@@ -306,7 +398,8 @@ export class GuardedClient {
    */
   getReadable<K extends ServedKind>(kind: K, namespace: string, name: string): KindMap[K] | undefined {
     const decision = evaluate(this.index, { caller: this.caller, tool: LIST_TOOL[kind], namespace });
-    if (!decision.allowed) return undefined;
+    if (!decision.allowed || !this.rbacPasses(LIST_TOOL[kind], namespace, decision.policies))
+      return undefined;
     return this.backend.get(kind, namespace, name);
   }
 
@@ -540,6 +633,10 @@ export class GuardedClient {
       ...(decision.code === undefined ? {} : { code: decision.code }),
       policies: decision.policies,
     });
+    if (decision.allowed && !this.rbacPasses(request.tool, request.namespace, decision.policies)) {
+      const action = TOOL_ACTIONS[request.tool];
+      if (action !== undefined) throw rbacDenied(this.caller, request.tool, action, request.namespace);
+    }
     if (decision.allowed) return decision;
     const where = request.namespace === undefined ? '' : ` in namespace "${request.namespace}"`;
     if (decision.code === 'OutOfBounds') {
@@ -566,7 +663,7 @@ export class GuardedClient {
       return (ns) => ns === namespace;
     }
     this.requireGranted(tool);
-    return namespaceFilter(this.index, this.caller, tool);
+    return this.rbacFilter(tool, namespaceFilter(this.index, this.caller, tool));
   }
 
   /** For calls that span namespaces: the caller needs the tool granted somewhere. */
@@ -587,6 +684,10 @@ export class GuardedClient {
       ],
     });
   }
+}
+
+function rbacKey(tool: string, namespace: string | undefined): string {
+  return `${tool}\u0000${namespace ?? ''}`;
 }
 
 /** Delay before retry `attempt` after a Conflict: 10-15 ms, doubling per attempt, at most 240 ms. */

@@ -23,6 +23,7 @@ import type { Authenticator } from './auth.js';
 import { GuardedClient } from './guarded.js';
 import { mcpMetrics } from './metrics.js';
 import { DEFAULT_RESOURCE_PAGE_SIZE } from './resources.js';
+import { AccessReviewer } from './safety/access.js';
 import { RateLimiter } from './safety/ratelimit.js';
 import { buildMcpServer } from './server.js';
 
@@ -206,6 +207,9 @@ export function createMcpApp(deps: McpAppDeps): Express {
   const auditor = new Auditor(auditLogger, metrics);
   // Agent safety: rate limits are counted per process (docs/security.md).
   const rateLimiter = new RateLimiter();
+  // SubjectAccessReviews of requireKubernetesRBAC, cached at most 10 s (safety/access.ts).
+  const reviewAccess = deps.backend.reviewAccess?.bind(deps.backend);
+  const access = new AccessReviewer(reviewAccess, { now: opts.now });
   const anyHost = opts.allowedHosts.includes('*');
   const anyOrigin = opts.allowedOrigins.includes('*');
 
@@ -216,7 +220,7 @@ export function createMcpApp(deps: McpAppDeps): Express {
       const client = new GuardedClient(context.caller, deps.getIndex(), deps.backend, {
         now: opts.now,
         maxScaleAttempts: opts.maxScaleAttempts,
-        safety: { rateLimiter },
+        safety: { rateLimiter, access },
       });
       return buildMcpServer(
         {

@@ -129,14 +129,18 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
     return server.projectCallToolResult(result, outputJsonSchema(def));
   });
 
-  server.setRequestHandler('resources/list', (request) =>
-    listResources(scope.client, request.params?.cursor, {
+  server.setRequestHandler('resources/list', async (request) => {
+    await scope.client.admitReads(); // RBAC second key (no-op unless a policy sets it)
+    return listResources(scope.client, request.params?.cursor, {
       pageSize: scope.resourcePageSize,
       now: scope.now(),
-    }),
-  );
+    });
+  });
   server.setRequestHandler('resources/templates/list', () => listResourceTemplates());
-  server.setRequestHandler('resources/read', (request) => readResource(scope.client, request.params.uri));
+  server.setRequestHandler('resources/read', async (request) => {
+    await scope.client.admitReads(); // RBAC second key (no-op unless a policy sets it)
+    return readResource(scope.client, request.params.uri);
+  });
 
   return server;
 }

@@ -10,6 +10,9 @@ export interface Caller {
   /** e.g. `alice` or `system:serviceaccount:agents:copilot`. */
   readonly username: string;
   readonly groups: readonly string[];
+  /** From the TokenReview, for SubjectAccessReviews on the caller's behalf (requireKubernetesRBAC). */
+  readonly uid?: string;
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** A namespace and its labels, as the controller's Namespace informer sees it. */

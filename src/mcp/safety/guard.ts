@@ -30,6 +30,33 @@ export function indexHasLimits(index: PolicyIndex): boolean {
   return has;
 }
 
+const hasRbacCache = new WeakMap<PolicyIndex, boolean>();
+
+/** Whether any Ready policy of the index sets requireKubernetesRBAC (computed once per index). */
+export function indexHasRbac(index: PolicyIndex): boolean {
+  let has = hasRbacCache.get(index);
+  if (has === undefined) {
+    has = false;
+    for (const grant of index.grants.values()) {
+      if (grant.limits?.requireKubernetesRBAC === true) {
+        has = true;
+        break;
+      }
+    }
+    hasRbacCache.set(index, has);
+  }
+  return has;
+}
+
+/** True when policies allow the call and every one of them requires Kubernetes RBAC as a second key. */
+export function onlyRbacKeyed(index: PolicyIndex, policies: readonly string[]): boolean {
+  if (policies.length === 0) return false;
+  for (const policy of policies) {
+    if (index.grants.get(policy)?.limits?.requireKubernetesRBAC !== true) return false;
+  }
+  return true;
+}
+
 /** The named policies with their limits; undefined when none of them sets a limit (fast path). */
 export function limitedGrants(index: PolicyIndex, policies: readonly string[]): LimitedGrant[] | undefined {
   if (!indexHasLimits(index)) return undefined;

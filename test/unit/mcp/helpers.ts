@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import pino, { type Level } from 'pino';
 import { Registry } from 'prom-client';
+import type { AccessAnswer, AccessQuestion } from '../../../src/kube/access.js';
 import type { ScaleHistory } from '../../../src/kube/scalehistory.js';
 import type { Deployment, Namespace, Pod, Service, StatefulSet } from '../../../src/kube/types.js';
 import {
@@ -341,6 +342,17 @@ export class FakeBackend implements ClusterBackend {
   clock: () => number = () => NOW;
   /** When each object was last scaled through writeScale (or set by a test). */
   readonly lastScaled = new Map<string, number>();
+
+  /** RBAC of the fake cluster: "user verb resource[/subresource] namespace" lines that are allowed. */
+  readonly rbac = new Set<string>();
+  readonly accessReviews: AccessQuestion[] = [];
+
+  async reviewAccess(q: AccessQuestion): Promise<AccessAnswer> {
+    this.accessReviews.push(q);
+    const resource = q.subresource === undefined ? q.resource : `${q.resource}/${q.subresource}`;
+    const allowed = this.rbac.has(`${q.user} ${q.verb} ${resource} ${q.namespace ?? '*'}`);
+    return allowed ? { allowed } : { allowed, reason: 'no RBAC rule allows it' };
+  }
 
   async readScaleHistory(kind: ScalableKind, namespace: string, name: string): Promise<ScaleHistory> {
     this.calls.push(`readScaleHistory ${kind} ${namespace}/${name}`);

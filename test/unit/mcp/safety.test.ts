@@ -222,4 +222,75 @@ describe('agent safety', () => {
       });
     });
   });
+
+  describe('requireKubernetesRBAC', () => {
+    const copilot = 'system:serviceaccount:agents:copilot';
+
+    it("denies what the caller's own RBAC does not allow, naming the permission; allows once it does", async () => {
+      withPolicy(h, webAgents({ requireKubernetesRBAC: true }));
+      const client = await connect(h, TOKENS.copilot);
+      const denied = await call(client, 'list_pods', { namespace: 'web' });
+      expect(errorOf(denied).code).toBe('PolicyDenied');
+      expect(errorOf(denied).message).toContain('list pods in namespace web');
+      expect(h.backend.accessReviews).toEqual([
+        expect.objectContaining({
+          user: copilot,
+          verb: 'list',
+          resource: 'pods',
+          namespace: 'web',
+          group: '',
+        }),
+      ]);
+      h.backend.rbac.add(`${copilot} list pods web`);
+      now += 10_001; // the cached denial expires after at most 10 s
+      expect((await call(client, 'list_pods', { namespace: 'web' })).isError).toBeFalsy();
+    });
+
+    it('caches answers: one review per caller, action and namespace per 10 s', async () => {
+      withPolicy(h, webAgents({ requireKubernetesRBAC: true }));
+      h.backend.rbac.add(`${copilot} list pods web`);
+      const client = await connect(h, TOKENS.copilot);
+      for (let i = 0; i < 3; i++)
+        expect((await call(client, 'list_pods', { namespace: 'web' })).isError).toBeFalsy();
+      expect(h.backend.accessReviews).toHaveLength(1);
+    });
+
+    it('checks a scale as update deployments/scale, dry runs included', async () => {
+      withPolicy(h, webAgents({ requireKubernetesRBAC: true }));
+      const client = await connect(h, TOKENS.copilot);
+      const denied = await call(client, 'scale_deployment', {
+        namespace: 'web',
+        name: 'web',
+        replicas: 4,
+        dryRun: true,
+      });
+      expect(errorOf(denied).message).toContain('update deployments/scale (API group apps) in namespace web');
+      expect(h.backend.writes).toEqual([]);
+      h.backend.rbac.add(`${copilot} update deployments/scale web`);
+      now += 10_001;
+      expect(
+        (await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 4 })).isError,
+      ).toBeFalsy();
+    });
+
+    it('leaves out of a list across namespaces those the RBAC refuses, and out of resources', async () => {
+      withPolicy(h, webAgents({ requireKubernetesRBAC: true }));
+      h.backend.rbac.add(`${copilot} list pods web-dev`);
+      const client = await connect(h, TOKENS.copilot);
+      const listed = await call(client, 'list_pods', {});
+      const items = (listed.structuredContent?.items ?? []) as { namespace: string }[];
+      expect(new Set(items.map((i) => i.namespace))).toEqual(new Set(['web-dev']));
+      const { resources } = await client.listResources();
+      expect(resources.map((r) => r.uri).filter((u) => u.startsWith('k8s://pod/'))).toEqual([
+        'k8s://pod/web-dev/api-dev-5c6d7-xxxxx',
+      ]);
+    });
+
+    it('does not apply when another policy grants the call without the second key', async () => {
+      withPolicy(h, webAgents({ requireKubernetesRBAC: true }));
+      const alice = await connect(h, TOKENS.alice);
+      expect((await call(alice, 'list_pods', { namespace: 'web' })).isError).toBeFalsy();
+      expect(h.backend.accessReviews).toEqual([]);
+    });
+  });
 });
