@@ -34,7 +34,7 @@ import { eventually } from './support.js';
 
 const s = uniqueSuffix();
 const NS = { web: `e2e-safety-web-${s}`, agents: `e2e-safety-agents-${s}` } as const;
-const AGENTS = ['dry', 'stepper', 'cooler', 'limited', 'confirmer'] as const;
+const AGENTS = ['dry', 'stepper', 'cooler', 'limited', 'confirmer', 'keyed'] as const;
 type Agent = (typeof AGENTS)[number];
 const policyName = (agent: Agent) => `e2e-safety-${s}-${agent}`;
 const ADMISSION = `e2e-safety-${s}-max4`;
@@ -149,6 +149,13 @@ beforeAll(async () => {
     subjects: [sa('confirmer')],
     replicas: { min: 0, max: 10 },
     confirm: { above: 2, scaleToZero: true },
+  });
+
+  await createPolicy(policyName('keyed'), {
+    ...base,
+    subjects: [sa('keyed')],
+    replicas: { min: 0, max: 10 },
+    requireKubernetesRBAC: true,
   });
 
   const lease = `kubemcp-e2e-safety-${s}`;
@@ -282,6 +289,49 @@ describe('rateLimit', () => {
     for (let i = 0; i < 3; i++) okOf(await b.callTool('list_deployments', { namespace: NS.web }));
     expect(errorOf(await b.callTool('list_deployments', { namespace: NS.web })).code).toBe('RateLimited');
   });
+});
+
+describe('requireKubernetesRBAC', () => {
+  it.each(['v2', 'v1'] as const)(
+    'denies a caller with the McpPolicy but no RBAC, and allows it once a RoleBinding grants it (%s client)',
+    async (kind) => {
+      const c = await client(kind, 'keyed');
+      const denied = errorOf(await c.callTool('list_deployments', { namespace: NS.web }));
+      expect(denied.code).toBe('PolicyDenied');
+      expect(denied.message).toContain(`list deployments (API group apps) in namespace ${NS.web}`);
+      const role = `e2e-safety-keyed-${kind}`;
+      runKubectl(['create', 'role', role, '-n', NS.web, '--verb=list', '--resource=deployments.apps']);
+      runKubectl([
+        'create',
+        'rolebinding',
+        role,
+        '-n',
+        NS.web,
+        `--role=${role}`,
+        `--serviceaccount=${NS.agents}:keyed`,
+      ]);
+      try {
+        // The denial is cached for at most 10 s.
+        await eventually(
+          'the RoleBinding to let the call through',
+          async () => (await c.callTool('list_deployments', { namespace: NS.web })).isError !== true,
+          30_000,
+        );
+        // list is not update deployments/scale: the scale is still refused.
+        const scale = errorOf(
+          await c.callTool('scale_deployment', { namespace: NS.web, name: 'dry', replicas: 2 }),
+        );
+        expect(scale.message).toContain('update deployments/scale');
+      } finally {
+        runKubectl(['delete', 'rolebinding,role', role, '-n', NS.web, '--ignore-not-found']);
+      }
+      await eventually(
+        'the removed RoleBinding to deny again',
+        async () => (await c.callTool('list_deployments', { namespace: NS.web })).isError === true,
+        30_000,
+      );
+    },
+  );
 });
 
 describe('confirm', () => {
