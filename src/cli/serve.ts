@@ -117,6 +117,8 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
     logger,
     reportingInstance: identity,
     backoff: watchBackoff,
+    // Cool-down records (one Lease per scaled object) live next to the leader-election Lease.
+    scaleLeaseNamespace: config.leaderElection.namespace,
   });
   for (const kind of CACHED_KINDS) metrics.trackCache(kind, () => backend.health(kind));
 

@@ -13,7 +13,7 @@ import type { KubeClient } from './client.js';
 import { toBackendError } from './errors.js';
 import { EventRecorder } from './events.js';
 import { ResilientInformer } from './informer.js';
-import { readScaleHistory, SCALE_FIELD_MANAGER, type ScaleHistory } from './scalehistory.js';
+import { claimScale, readScaleHistory, type ScaleClaim, type ScaleHistory } from './scalehistory.js';
 import { compactObject, trimMetadata, trimPod, trimWorkload } from './trim.js';
 import {
   BackendError,
@@ -30,6 +30,9 @@ import {
   type WriteScaleOptions,
 } from './types.js';
 
+/** The field manager of every /scale write KubeMCP makes. */
+export const SCALE_FIELD_MANAGER = 'kubemcp';
+
 export const CACHED_KINDS: readonly CachedKind[] = [
   'namespace',
   'pod',
@@ -45,6 +48,8 @@ export interface KubeBackendOptions {
   readonly reportingInstance?: string;
   /** Reconnect backoff of the informers. */
   readonly backoff?: BackoffOptions;
+  /** Namespace of the Leases that record each object's last KubeMCP scale (cool-downs). Default kubemcp-system. */
+  readonly scaleLeaseNamespace?: string;
   /** Upper bound of a /scale read, in ms. Default 10 s. Writes are never cut short (no half-known outcome). */
   readonly readTimeoutMs?: number;
   /** Called when any cache's health changes. */
@@ -70,11 +75,15 @@ export class KubeBackend implements ClusterBackend {
   private readonly events: EventRecorder;
   private readonly log: Logger | undefined;
   private readonly readTimeoutMs: number;
+  private readonly scaleLeaseNamespace: string;
+  private readonly instance: string;
 
   constructor(options: KubeBackendOptions) {
     this.client = options.client;
     this.log = options.logger?.child({ component: 'backend' });
     this.readTimeoutMs = options.readTimeoutMs ?? 10_000;
+    this.scaleLeaseNamespace = options.scaleLeaseNamespace ?? 'kubemcp-system';
+    this.instance = options.reportingInstance ?? os.hostname();
     this.events = new EventRecorder(
       options.client,
       options.reportingInstance ?? os.hostname(),
@@ -208,7 +217,7 @@ export class KubeBackend implements ClusterBackend {
       spec: { replicas },
     };
     try {
-      // fieldManager names the writer in managedFields: the cool-down reads it back (scalehistory.ts).
+      // fieldManager names the writer in the object's managedFields.
       const scale = await this.client.request<V1Scale>('PUT', scalePath(kind, namespace, name), {
         body,
         query: { fieldManager: SCALE_FIELD_MANAGER, ...(options.dryRun === true ? { dryRun: 'All' } : {}) },
@@ -224,8 +233,21 @@ export class KubeBackend implements ClusterBackend {
     return subjectAccessReview(this.client, question, this.readTimeoutMs);
   }
 
-  readScaleHistory(kind: ScalableKind, namespace: string, name: string): Promise<ScaleHistory> {
-    return readScaleHistory(this.client, kind, namespace, name, this.readTimeoutMs);
+  async readScaleHistory(kind: ScalableKind, namespace: string, name: string): Promise<ScaleHistory> {
+    const scale = await this.readScale(kind, namespace, name);
+    return readScaleHistory(
+      this.client,
+      this.scaleLeaseNamespace,
+      kind,
+      namespace,
+      name,
+      scale,
+      this.readTimeoutMs,
+    );
+  }
+
+  claimScale(claim: ScaleClaim, at: number, cooldownSeconds: number): Promise<void> {
+    return claimScale(this.client, claim, at, this.instance, cooldownSeconds, this.readTimeoutMs);
   }
 
   async recordScaleEvent(event: ScaleEvent): Promise<void> {

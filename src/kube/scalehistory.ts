@@ -1,107 +1,133 @@
 /**
- * When did KubeMCP last scale an object? Read from the cluster, not from a process's memory, so that
- * every replica of the operator sees the same answer: the object's managedFields. Every /scale write
- * of the operator names the field manager {@link SCALE_FIELD_MANAGER}; the API server keeps one
- * managedFields entry per manager (operation Update, subresource scale) and updates its `time`
- * whenever that manager changes the value of a field it owns (spec.replicas). Reading it needs only
- * the `list` the operator already has on the workload kinds (a list narrowed to one name by a
- * fieldSelector, so the answer is fresh, not an informer's).
+ * When did KubeMCP last scale an object? Kept in the cluster, not in a process's memory, so that
+ * every replica of the operator sees the same answer: one coordination.k8s.io Lease per scaled
+ * object (named after its uid) in the operator's own namespace, whose `spec.renewTime` is the time of
+ * the last KubeMCP scale. The operator already may get, create and update Leases there (the leader
+ * election Role): no new permission.
  *
- * Limits (docs/security.md): the time has a resolution of one second (we count from the end of that
- * second, so a cool-down is never shorter than configured); when another manager (kubectl, an
- * autoscaler) later takes spec.replicas over, the API server drops our entry and the cool-down of the
- * earlier KubeMCP scale no longer applies.
+ * A scale under a cool-down first claims the Lease (an update carrying the Lease's resourceVersion,
+ * or a create), then writes /scale: of two replicas racing to scale the same object, one claim fails
+ * with Conflict, and its retry sees the other's scale and the cool-down.
+ *
+ * Why not the object's own state: the operator may only update /scale (no annotations), and the
+ * managedFields entry of a /scale update carries no time. Why not the `Scaled` Events: reading them
+ * needs `list events`, they are best effort, and anyone who may create Events could forge them.
  */
 
 import type { KubeClient } from './client.js';
-import { toBackendError } from './errors.js';
-import { BackendError, type ScalableKind } from './types.js';
+import { httpStatus, toBackendError } from './errors.js';
+import { microTime, parseMicroTime } from './microtime.js';
+import { BackendError, type ScalableKind, type ScaleInfo } from './types.js';
 
-/** The field manager of every /scale write KubeMCP makes. */
-export const SCALE_FIELD_MANAGER = 'kubemcp';
+export const SCALE_LEASE_PREFIX = 'kubemcp-scale-';
+export const SCALE_LEASE_LABELS = {
+  'app.kubernetes.io/managed-by': 'kubemcp',
+  'kubemcp.io/purpose': 'scale-cooldown',
+} as const;
 
-/** A managedFields entry, as the API server sends it (only what is read here). */
-export interface ManagedFieldsEntry {
-  readonly manager?: string;
-  readonly operation?: string;
-  readonly subresource?: string;
-  readonly time?: string;
-  readonly fieldsV1?: unknown;
+/** Where the record of an object's last scale lives, as read (to claim it with optimistic concurrency). */
+export interface ScaleClaim {
+  readonly namespace: string;
+  readonly leaseName: string;
+  /** The Lease's resourceVersion when read; undefined when there was no Lease yet. */
+  readonly leaseVersion?: string;
+  /** "deployment web/api", for people reading the Lease. */
+  readonly object: string;
 }
 
-/** The state of a workload a cool-down needs, from one fresh read. */
-export interface ScaleHistory {
-  readonly replicas: number;
-  readonly resourceVersion: string;
-  readonly uid?: string;
-  /** When KubeMCP last changed the replica count (ms since epoch, end of the recorded second); undefined when never (or since taken over). */
+/** The state of a workload a cool-down needs. */
+export interface ScaleHistory extends ScaleInfo {
+  /** When KubeMCP last scaled it (ms since epoch); undefined when never. */
   readonly lastScaledAt?: number;
+  readonly claim: ScaleClaim;
 }
 
-function ownsReplicas(fields: unknown): boolean {
-  if (typeof fields !== 'object' || fields === null) return false;
-  const spec = (fields as Record<string, unknown>)['f:spec'];
-  return typeof spec === 'object' && spec !== null && 'f:replicas' in spec;
+interface LeaseWire {
+  metadata?: { resourceVersion?: string };
+  spec?: { renewTime?: string };
 }
 
-/** The last KubeMCP scale recorded in managedFields (ms since epoch, end of its second), if any. Pure. */
-export function lastKubeMcpScale(
-  managedFields: readonly ManagedFieldsEntry[] | undefined,
-  manager: string = SCALE_FIELD_MANAGER,
-): number | undefined {
-  let last: number | undefined;
-  for (const entry of managedFields ?? []) {
-    if (entry.manager !== manager || entry.subresource !== 'scale' || entry.time === undefined) continue;
-    if (!ownsReplicas(entry.fieldsV1)) continue;
-    const at = Date.parse(entry.time);
-    if (Number.isNaN(at)) continue;
-    // managedFields times have a resolution of one second: count from the end of that second.
-    const end = Math.floor(at / 1000) * 1000 + 1000;
-    if (last === undefined || end > last) last = end;
-  }
-  return last;
+function leasePath(namespace: string, name?: string): string {
+  const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+  return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
 }
 
-const RESOURCE: Record<ScalableKind, string> = { deployment: 'deployments', statefulset: 'statefulsets' };
-
-interface WorkloadList {
-  readonly items?: readonly {
-    metadata?: { resourceVersion?: string; uid?: string; managedFields?: ManagedFieldsEntry[] };
-    spec?: { replicas?: number };
-  }[];
-}
-
-/**
- * Reads one workload fresh from the API server (a list narrowed to its name: the operator may list,
- * not get). Throws BackendError: NotFound when it does not exist.
- */
+/** Reads the last KubeMCP scale of the object `scale` describes (its uid names the Lease). Throws BackendError. */
 export async function readScaleHistory(
   client: KubeClient,
+  leaseNamespace: string,
   kind: ScalableKind,
   namespace: string,
   name: string,
+  scale: ScaleInfo,
   timeoutMs: number,
 ): Promise<ScaleHistory> {
-  const what = `read the scale history of ${RESOURCE[kind]} ${namespace}/${name}`;
-  let list: WorkloadList;
+  if (scale.uid === undefined || scale.uid === '') {
+    throw new BackendError('Unavailable', `${kind} ${namespace}/${name}: the API server did not say its uid`);
+  }
+  const leaseName = `${SCALE_LEASE_PREFIX}${scale.uid}`;
+  const object = `${kind} ${namespace}/${name}`;
+  let lease: LeaseWire | undefined;
   try {
-    list = await client.request<WorkloadList>(
-      'GET',
-      `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/${RESOURCE[kind]}`,
-      { query: { fieldSelector: `metadata.name=${name}` }, timeoutMs },
-    );
+    lease = await client.request<LeaseWire>('GET', leasePath(leaseNamespace, leaseName), { timeoutMs });
   } catch (err) {
-    throw toBackendError(err, what);
+    if (httpStatus(err) !== 404) throw toBackendError(err, `read the last scale of ${object}`);
   }
-  const item = list.items?.[0];
-  if (item === undefined) {
-    throw new BackendError('NotFound', `${what}: not found`);
-  }
-  const lastScaledAt = lastKubeMcpScale(item.metadata?.managedFields);
+  const at = parseMicroTime(lease?.spec?.renewTime);
+  const version = lease?.metadata?.resourceVersion;
   return {
-    replicas: item.spec?.replicas ?? 1,
-    resourceVersion: item.metadata?.resourceVersion ?? '',
-    ...(item.metadata?.uid === undefined ? {} : { uid: item.metadata.uid }),
-    ...(lastScaledAt === undefined ? {} : { lastScaledAt }),
+    ...scale,
+    ...(at === undefined ? {} : { lastScaledAt: at }),
+    claim: {
+      namespace: leaseNamespace,
+      leaseName,
+      object,
+      ...(lease === undefined || version === undefined ? {} : { leaseVersion: version }),
+    },
   };
+}
+
+/**
+ * Records a scale at `at` (ms since epoch) in the claim's Lease, with optimistic concurrency: throws
+ * BackendError Conflict when another replica recorded one since the claim was read.
+ */
+export async function claimScale(
+  client: KubeClient,
+  claim: ScaleClaim,
+  at: number,
+  holder: string,
+  cooldownSeconds: number,
+  timeoutMs: number,
+): Promise<void> {
+  const body = {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: {
+      name: claim.leaseName,
+      namespace: claim.namespace,
+      labels: { ...SCALE_LEASE_LABELS },
+      annotations: { 'kubemcp.io/object': claim.object },
+      ...(claim.leaseVersion === undefined ? {} : { resourceVersion: claim.leaseVersion }),
+    },
+    spec: {
+      holderIdentity: holder.slice(0, 128),
+      renewTime: microTime(at),
+      leaseDurationSeconds: Math.max(1, Math.min(cooldownSeconds, 2_147_483_647)),
+    },
+  };
+  try {
+    if (claim.leaseVersion === undefined) {
+      await client.request('POST', leasePath(claim.namespace), { body, timeoutMs });
+    } else {
+      await client.request('PUT', leasePath(claim.namespace, claim.leaseName), { body, timeoutMs });
+    }
+  } catch (err) {
+    // A create that finds the Lease already there lost a race just like a stale update.
+    if (httpStatus(err) === 409) {
+      throw new BackendError('Conflict', `another scale of ${claim.object} was recorded first`, {
+        cause: err,
+      });
+    }
+    throw toBackendError(err, `record the scale of ${claim.object}`);
+  }
 }

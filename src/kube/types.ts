@@ -1,6 +1,6 @@
 import type { V1Deployment, V1Namespace, V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { AccessAnswer, AccessQuestion } from './access.js';
-import type { ScaleHistory } from './scalehistory.js';
+import type { ScaleClaim, ScaleHistory } from './scalehistory.js';
 
 /**
  * A client-node model as the API server sends it: plain JSON, timestamps as RFC 3339 strings (the
@@ -128,10 +128,12 @@ export interface ClusterBackend {
   /** Best effort: records a Kubernetes Event on the scaled object. Never throws. */
   recordScaleEvent(event: ScaleEvent): Promise<void>;
   /**
-   * A fresh read of a workload with the time KubeMCP last scaled it (cool-downs). Throws BackendError.
-   * A backend without it cannot enforce a cool-down: such calls are refused (fail closed).
+   * The scale of a workload with the time KubeMCP last scaled it (cool-downs), from the cluster.
+   * Throws BackendError. A backend without it cannot enforce a cool-down: such calls are refused.
    */
   readScaleHistory?(kind: ScalableKind, namespace: string, name: string): Promise<ScaleHistory>;
+  /** Records a scale about to be made under a cool-down; throws BackendError Conflict when another replica was first. */
+  claimScale?(claim: ScaleClaim, at: number, cooldownSeconds: number): Promise<void>;
   /**
    * A SubjectAccessReview for an MCP caller (requireKubernetesRBAC). Throws BackendError. A backend
    * without it cannot check the caller's RBAC: such calls are refused (fail closed).

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ScaleClaim } from '../kube/scalehistory.js';
 import type {
   CacheHealth,
   ClusterBackend,
@@ -438,7 +439,7 @@ export class GuardedClient {
     let attempts = 0;
     while (attempts < this.maxScaleAttempts) {
       attempts++;
-      let current: ScaleInfo & { lastScaledAt?: number };
+      let current: ScaleInfo & { lastScaledAt?: number; claim?: ScaleClaim };
       try {
         current = await this.readForScale(kind, namespace, name, limited);
       } catch (err) {
@@ -499,6 +500,19 @@ export class GuardedClient {
             if (answer.outcome === 'declined') throw confirmationDeclined(request, answer.via);
             confirmation = { reasons: verdict.reasons, via: answer.via };
           }
+        }
+      }
+      if (!dryRun && current.claim !== undefined && limited !== undefined) {
+        // Record this scale for the cool-down before making it: a replica that lost the race retries
+        // from a fresh read and then sees the cool-down.
+        try {
+          await this.claimScale(current.claim, limited);
+        } catch (err) {
+          if (err instanceof BackendError && err.code === 'Conflict') {
+            if (attempts < this.maxScaleAttempts) await sleep(conflictBackoffMs(attempts));
+            continue;
+          }
+          throw this.scaleError(err, what, kind, namespace);
         }
       }
       let written: ScaleInfo;
@@ -575,17 +589,16 @@ export class GuardedClient {
   }
 
   /**
-   * The current scale. With a cool-down to enforce, a fresh read of the object that also says when
-   * KubeMCP last scaled it (its managedFields; the same for every replica of the operator), and whose
-   * resourceVersion the write then carries: a concurrent scale by another replica makes the write
-   * fail with Conflict, and the retry sees the new scale and its cool-down.
+   * The current scale. With a cool-down to enforce, also when KubeMCP last scaled the object (a
+   * Lease in the cluster, the same for every replica of the operator) and the claim to record the
+   * next scale with (src/kube/scalehistory.ts).
    */
   private async readForScale(
     kind: ScalableKind,
     namespace: string,
     name: string,
     limited: readonly LimitedGrant[] | undefined,
-  ): Promise<ScaleInfo & { lastScaledAt?: number }> {
+  ): Promise<ScaleInfo & { lastScaledAt?: number; claim?: ScaleClaim }> {
     if (limited === undefined || !needsCooldown(limited.map((g) => g.limits))) {
       return this.backend.readScale(kind, namespace, name);
     }
@@ -594,8 +607,17 @@ export class GuardedClient {
         reason: 'A cool-down applies, and this backend cannot enforce it: the call is refused (fail closed)',
       });
     }
-    const history = await this.backend.readScaleHistory(kind, namespace, name);
-    return history;
+    return this.backend.readScaleHistory(kind, namespace, name);
+  }
+
+  private async claimScale(claim: ScaleClaim, limited: readonly LimitedGrant[]): Promise<void> {
+    if (this.backend.claimScale === undefined) {
+      throw new ToolError('Unavailable', 'This server cannot record scales for the cool-down', {
+        reason: 'A cool-down applies, and this backend cannot enforce it: the call is refused (fail closed)',
+      });
+    }
+    const longest = Math.max(...limited.map((g) => g.limits?.cooldownSeconds ?? 0));
+    await this.backend.claimScale(claim, this.now(), longest);
   }
 
   private readyOf(kind: ScalableKind, namespace: string, name: string, info: ScaleInfo): number {

@@ -4,7 +4,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import pino, { type Level } from 'pino';
 import { Registry } from 'prom-client';
 import type { AccessAnswer, AccessQuestion } from '../../../src/kube/access.js';
-import type { ScaleHistory } from '../../../src/kube/scalehistory.js';
+import type { ScaleClaim, ScaleHistory } from '../../../src/kube/scalehistory.js';
 import type { Deployment, Namespace, Pod, Service, StatefulSet } from '../../../src/kube/types.js';
 import {
   BackendError,
@@ -332,7 +332,6 @@ export class FakeBackend implements ClusterBackend {
     }
     if (dryRun) return { ...this.info(obj), replicas };
     this.bump(obj, replicas);
-    this.lastScaled.set(`${kind}/${namespace}/${name}`, this.clock());
     return this.info(obj);
   }
 
@@ -357,13 +356,26 @@ export class FakeBackend implements ClusterBackend {
   async readScaleHistory(kind: ScalableKind, namespace: string, name: string): Promise<ScaleHistory> {
     this.calls.push(`readScaleHistory ${kind} ${namespace}/${name}`);
     const info = this.info(this.workload(kind, namespace, name));
-    const at = this.lastScaled.get(`${kind}/${namespace}/${name}`);
+    const object = `${kind}/${namespace}/${name}`;
+    const at = this.lastScaled.get(object);
     return {
-      replicas: info.replicas,
-      resourceVersion: info.resourceVersion,
-      ...(info.uid === undefined ? {} : { uid: info.uid }),
+      ...info,
       ...(at === undefined ? {} : { lastScaledAt: at }),
+      claim: { namespace: 'kubemcp-system', leaseName: `kubemcp-scale-${object}`, object },
     };
+  }
+
+  /** The next N claims lose to another replica, which records a scale at the current clock. */
+  lostClaims = 0;
+
+  async claimScale(claim: ScaleClaim, at: number): Promise<void> {
+    this.calls.push(`claimScale ${claim.object}`);
+    if (this.lostClaims > 0) {
+      this.lostClaims--;
+      this.lastScaled.set(claim.object, this.clock());
+      throw new BackendError('Conflict', 'another scale was recorded first');
+    }
+    this.lastScaled.set(claim.object, at);
   }
 
   async recordScaleEvent(event: ScaleEvent): Promise<void> {

@@ -161,6 +161,21 @@ describe('agent safety', () => {
       expect(result.structuredContent?.error).toMatchObject({ code: 'RateLimited', retryAfterSeconds: 50 });
       expect(h.backend.calls).toContain('readScaleHistory deployment web/web');
     });
+
+    it('records the scale before making it; a replica that loses the race sees the cool-down', async () => {
+      withPolicy(h, webAgents({ cooldownSeconds: 60 }));
+      const client = await connect(h, TOKENS.copilot);
+      h.backend.lostClaims = 1;
+      const raced = await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 4 });
+      expect(raced.structuredContent?.error).toMatchObject({ code: 'RateLimited', retryAfterSeconds: 60 });
+      expect(h.backend.writes).toEqual([]);
+      now += 60_000;
+      await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 4, dryRun: true });
+      expect(h.backend.calls.filter((c) => c.startsWith('claimScale'))).toHaveLength(1); // a dry run claims nothing
+      await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 4 });
+      const order = h.backend.calls.filter((c) => c.startsWith('claimScale') || c.startsWith('writeScale'));
+      expect(order.slice(-2)).toEqual(['claimScale deployment/web/web', 'writeScale deployment web/web 4']);
+    });
   });
 
   describe('rateLimit', () => {
