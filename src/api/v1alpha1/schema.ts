@@ -341,7 +341,7 @@ export const SafetySpecFields = {
     .max(LIMITS.cooldownSeconds, `cooldownSeconds must be at most ${LIMITS.cooldownSeconds}`)
     .optional()
     .describe(
-      'Minimum time between two KubeMCP scales of the same object, by any caller, on any operator replica (read from the object itself).',
+      'Minimum time between two KubeMCP scales of the same object, by any caller, on any operator replica (recorded in the cluster).',
     )
     .meta({ format: 'int32' }),
   rateLimit: RateLimitSchema.optional(),
