@@ -144,7 +144,7 @@ export class GuardedClient {
   private readonly backend: ClusterBackend;
   private readonly now: () => number;
   private readonly maxScaleAttempts: number;
-  private readonly safety: SafetyOptions;
+  private safety: SafetyOptions;
   /** (tool, namespace) pairs whose RBAC second key a SubjectAccessReview allowed during this request. */
   private readonly rbacAllowed = new Set<string>();
   private readonly records: DecisionRecord[] = [];
@@ -158,6 +158,12 @@ export class GuardedClient {
     this.now = options.now ?? Date.now;
     this.maxScaleAttempts = Math.max(1, options.maxScaleAttempts ?? 3);
     this.safety = options.safety ?? {};
+  }
+
+  /** Sets how this request's client asks a human (confirmations); one tools/call per request. */
+  setConfirmer(confirm: Confirmer | undefined): void {
+    const { confirm: _old, ...rest } = this.safety;
+    this.safety = confirm === undefined ? rest : { ...rest, confirm };
   }
 
   /**

@@ -1,6 +1,16 @@
 import { performance } from 'node:perf_hooks';
-import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
-import { ProtocolError, ProtocolErrorCode, Server } from '@modelcontextprotocol/server';
+import type {
+  CallToolResult,
+  InputRequiredResult,
+  RequestStateCodec,
+  Tool,
+} from '@modelcontextprotocol/server';
+import {
+  isInputRequiredResult,
+  ProtocolError,
+  ProtocolErrorCode,
+  Server,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { BackendError } from '../kube/types.js';
@@ -10,6 +20,7 @@ import { type Auditor, type AuditSafety, summariseDecisions } from './audit.js';
 import { ToolError, toolErrorResult, toToolError } from './errors.js';
 import type { GuardedClient } from './guarded.js';
 import { listResources, listResourceTemplates, readResource } from './resources.js';
+import { type ConfirmationState, confirmerFor, InputNeeded } from './safety/elicit.js';
 import { advertisedOutputSchema, findTool, invalidArguments, TOOLS, type ToolDefinition } from './tools.js';
 
 /**
@@ -32,6 +43,8 @@ export interface RequestScope {
   readonly auditor: Auditor;
   readonly logger: Logger;
   readonly resourcePageSize: number;
+  /** Signs the requestState of human confirmations (2026-07-28); absent: confirmations fail closed. */
+  readonly confirmationCodec?: RequestStateCodec<ConfirmationState>;
 }
 
 export const SERVER_INSTRUCTIONS =
@@ -107,6 +120,10 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
   const server = new Server(info, {
     capabilities: { tools: { listChanged: false }, resources: { listChanged: false } },
     instructions: SERVER_INSTRUCTIONS,
+    // A confirmation's requestState comes back from the client: verified (HMAC, expiry) before the handler runs.
+    ...(scope.confirmationCodec === undefined
+      ? {}
+      : { requestState: { verify: scope.confirmationCodec.verify } }),
     // Lists and reads depend on who asks: never share them between callers.
     cacheHints: {
       'tools/list': { ttlMs: 0, cacheScope: 'private' },
@@ -121,11 +138,14 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
     return { tools: visibleTools(scope.client).map((t) => describeTool(t, permissions)) };
   });
 
-  server.setRequestHandler('tools/call', async (request) => {
+  server.setRequestHandler('tools/call', async (request, ctx) => {
     const { name, arguments: args } = request.params;
     const def = findTool(name);
     if (def === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    if (scope.confirmationCodec !== undefined)
+      scope.client.setConfirmer(confirmerFor(ctx, scope.confirmationCodec));
     const result = await callTool(scope, def, args);
+    if (isInputRequiredResult(result)) return result;
     return server.projectCallToolResult(result, outputJsonSchema(def));
   });
 
@@ -146,7 +166,11 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
 }
 
 /** Validates, runs, audits. Every refusal or failure becomes an isError result with a stable code. */
-async function callTool(scope: RequestScope, def: ToolDefinition, args: unknown): Promise<CallToolResult> {
+async function callTool(
+  scope: RequestScope,
+  def: ToolDefinition,
+  args: unknown,
+): Promise<CallToolResult | InputRequiredResult> {
   const started = performance.now();
   const firstDecision = scope.client.decisions.length;
   let result: CallToolResult;
@@ -165,6 +189,20 @@ async function callTool(scope: RequestScope, def: ToolDefinition, args: unknown)
       structuredContent: out.structured as Record<string, unknown>,
     };
   } catch (err) {
+    if (err instanceof InputNeeded) {
+      // A human must confirm: answer input_required (2026-07-28); the client retries with the answer.
+      scope.auditor.record({
+        requestId: scope.requestId,
+        caller: scope.caller,
+        tool: def.name,
+        arguments: args,
+        decision: 'none',
+        policies: [],
+        outcome: 'InputRequired',
+        durationMs: performance.now() - started,
+      });
+      return err.result;
+    }
     const toolError = toToolError(err, `the ${def.name} call`);
     if (!(err instanceof ToolError) && !(err instanceof BackendError)) {
       scope.logger.error(

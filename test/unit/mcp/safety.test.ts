@@ -1,3 +1,4 @@
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PolicyObject } from '../../../src/policy/index.js';
 import {
@@ -5,6 +6,7 @@ import {
   connect,
   errorOf,
   type Harness,
+  MODERN,
   NOW,
   POLICIES,
   startHarness,
@@ -219,6 +221,122 @@ describe('agent safety', () => {
       expect(h.backend.writes).toEqual([]);
       const small = await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 5 });
       expect(small.isError).toBeFalsy();
+    });
+
+    async function askingClient(
+      answer: { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, boolean> },
+      asked: string[],
+    ): Promise<Client> {
+      const client = new Client(
+        { name: 'confirming-client', version: '1.0.0' },
+        { versionNegotiation: { mode: { pin: MODERN } }, capabilities: { elicitation: { form: {} } } },
+      );
+      client.setRequestHandler('elicitation/create', async (request) => {
+        asked.push(String((request.params as { message?: unknown }).message));
+        return answer;
+      });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(h.url), {
+          requestInit: { headers: { Authorization: `Bearer ${TOKENS.copilot}` } },
+        }),
+      );
+      return client;
+    }
+
+    it('2026-07-28: asks the human through elicitation (input_required) and scales when they accept', async () => {
+      withPolicy(h, webAgents({ confirm: { above: 5 } }));
+      const asked: string[] = [];
+      const client = await askingClient({ action: 'accept', content: { confirm: true } }, asked);
+      const result = await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 6 });
+      expect(result.isError).toBeFalsy();
+      expect(asked).toEqual([
+        expect.stringMatching(
+          /from 3 to 6 replicas\? A human must confirm because it sets more than 5 replicas/,
+        ),
+      ]);
+      expect(result.structuredContent).toMatchObject({
+        changed: true,
+        confirmation: { via: 'elicitation through confirming-client 1.0.0' },
+      });
+      expect(h.backend.writes.map((w) => w.replicas)).toEqual([6]);
+      expect(audits(h).find((a) => a.tool === 'scale_deployment' && a.outcome === 'ok')).toMatchObject({
+        confirmedVia: 'elicitation through confirming-client 1.0.0',
+      });
+    });
+
+    it('2026-07-28: changes nothing when the human declines', async () => {
+      withPolicy(h, webAgents({ confirm: { above: 5 } }));
+      const client = await askingClient({ action: 'decline' }, []);
+      const result = await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 6 });
+      expect(errorOf(result).code).toBe('ConfirmationRequired');
+      expect(errorOf(result).reason).toMatch(/declined/);
+      expect(h.backend.writes).toEqual([]);
+    });
+
+    it('2026-07-28: an answer signed for another call does not count', async () => {
+      withPolicy(h, webAgents({ confirm: { above: 5 } }));
+      const raw = async (body: unknown) =>
+        fetch(h.url, {
+          method: 'POST',
+          headers: {
+            'Content-Type': 'application/json',
+            Accept: 'application/json, text/event-stream',
+            Authorization: `Bearer ${TOKENS.copilot}`,
+            'MCP-Protocol-Version': MODERN,
+            'Mcp-Method': 'tools/call',
+            'Mcp-Name': 'scale_deployment',
+          },
+          body: JSON.stringify(body),
+        }).then(
+          async (r) => JSON.parse(await r.text()) as { result?: Record<string, unknown>; error?: unknown },
+        );
+      const meta = {
+        'io.modelcontextprotocol/protocolVersion': MODERN,
+        'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+        'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } },
+      };
+      const first = await raw({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: {
+          name: 'scale_deployment',
+          arguments: { namespace: 'web', name: 'web', replicas: 6 },
+          _meta: meta,
+        },
+      });
+      expect(first.result?.resultType).toBe('input_required');
+      const state = first.result?.requestState;
+      // The same signed state and an "accept", replayed for another target count: asked again, not scaled.
+      const replay = await raw({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: {
+          name: 'scale_deployment',
+          arguments: { namespace: 'web', name: 'web', replicas: 9 },
+          _meta: meta,
+          requestState: state,
+          inputResponses: { confirm: { action: 'accept', content: { confirm: true } } },
+        },
+      });
+      expect(replay.result?.resultType).toBe('input_required');
+      expect(h.backend.writes).toEqual([]);
+      // A forged state is refused outright.
+      const forged = await raw({
+        jsonrpc: '2.0',
+        id: 3,
+        method: 'tools/call',
+        params: {
+          name: 'scale_deployment',
+          arguments: { namespace: 'web', name: 'web', replicas: 6 },
+          _meta: meta,
+          requestState: 'v1.eyJwIjp7fX0.AAAA',
+          inputResponses: { confirm: { action: 'accept', content: { confirm: true } } },
+        },
+      });
+      expect(forged.error).toMatchObject({ code: -32602 });
+      expect(h.backend.writes).toEqual([]);
     });
 
     it('a dry run reports that a human would have to confirm, without asking', async () => {
