@@ -5,6 +5,10 @@
  * the v2 SDK client (2026-07-28) and the v1 SDK client (legacy revisions).
  */
 
+import {
+  Client as ClientV2,
+  StreamableHTTPClientTransport as TransportV2,
+} from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   agentToken,
@@ -20,12 +24,14 @@ import {
   errorOf,
   installShippedManifests,
   type McpCaller,
+  MODERN,
   okOf,
   readDeployment,
   runKubectl,
   type ServeProcess,
   scaledEvents,
   startServe,
+  type ToolResult,
   uniqueSuffix,
   waitPolicyReady,
   waitReady,
@@ -351,4 +357,56 @@ describe('confirm', () => {
       okOf(await c.callTool('scale_deployment', { namespace: NS.web, name: 'confirm', replicas: 1 }));
     },
   );
+
+  /** The v2 SDK client (2026-07-28) with the elicitation capability, answering every form with `answer`. */
+  async function askingClient(answer: 'accept' | 'decline', asked: string[]): Promise<ClientV2> {
+    const c = new ClientV2(
+      { name: 'kubemcp-e2e-confirming', version: '1.0.0' },
+      { versionNegotiation: { mode: { pin: MODERN } }, capabilities: { elicitation: { form: {} } } },
+    );
+    c.setRequestHandler('elicitation/create', async (request) => {
+      asked.push(String((request.params as { message?: unknown }).message));
+      return answer === 'accept' ? { action: 'accept', content: { confirm: true } } : { action: 'decline' };
+    });
+    await c.connect(
+      new TransportV2(new URL(replica('A').url), {
+        requestInit: { headers: { Authorization: `Bearer ${tokens.confirmer}` } },
+      }),
+    );
+    return c;
+  }
+
+  it('an elicitation-capable client (2026-07-28) asks; declined changes nothing, accepted scales', async () => {
+    const asked: string[] = [];
+    const declining = await askingClient('decline', asked);
+    try {
+      const declined = (await declining.callTool({
+        name: 'scale_deployment',
+        arguments: { namespace: NS.web, name: 'confirm', replicas: 3 },
+      })) as ToolResult;
+      expect(errorOf(declined).code).toBe('ConfirmationRequired');
+      expect(await replicasOf('confirm')).toBe(1);
+    } finally {
+      await declining.close();
+    }
+    const accepting = await askingClient('accept', asked);
+    try {
+      const accepted = okOf(
+        (await accepting.callTool({
+          name: 'scale_deployment',
+          arguments: { namespace: NS.web, name: 'confirm', replicas: 3 },
+        })) as ToolResult,
+      );
+      expect(accepted).toMatchObject({ from: 1, to: 3, changed: true });
+      expect(await replicasOf('confirm')).toBe(3);
+    } finally {
+      await accepting.close();
+    }
+    expect(asked).toHaveLength(2);
+    expect(asked[0]).toContain('from 1 to 3 replicas');
+    const audit = replica('A')
+      .audits()
+      .filter((a) => a.tool === 'scale_deployment' && a.arguments.name === 'confirm' && a.outcome === 'ok');
+    expect(audit.at(-1)).toMatchObject({ confirmedVia: 'elicitation through kubemcp-e2e-confirming 1.0.0' });
+  });
 });
