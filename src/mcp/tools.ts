@@ -426,7 +426,14 @@ function scaleTool(kind: ScalableKind): ToolDefinition<typeof ScaleInputSchema, 
           .int()
           .min(bounds.min)
           .max(bounds.max)
-          .describe(`Target replica count (you may set ${bounds.min} to ${bounds.max})`),
+          .describe(
+            `Target replica count (you may set ${bounds.min} to ${bounds.max})${scaleLimitsText(
+              p.grants,
+              name,
+            )
+              .replace(/^Limits: /, '; ')
+              .replace(/\. $/, '')}`,
+          ),
       });
     },
     handler: async (input, { client }) => {

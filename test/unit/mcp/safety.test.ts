@@ -129,6 +129,12 @@ describe('agent safety', () => {
       expect(tools.find((t) => t.name === 'scale_deployment')?.description).toMatch(
         /at most 3 replicas of change per call/,
       );
+      const replicas = tools.find((t) => t.name === 'scale_deployment')?.inputSchema.properties?.replicas as {
+        description?: string;
+      };
+      expect(replicas.description).toBe(
+        'Target replica count (you may set 1 to 10); at most 3 replicas of change per call (policy web-agents)',
+      );
     });
   });
 
