@@ -26,6 +26,7 @@ import { mcpMetrics } from './metrics.js';
 import { DEFAULT_RESOURCE_PAGE_SIZE } from './resources.js';
 import { AccessReviewer } from './safety/access.js';
 import { CONFIRMATION_TTL_SECONDS, type ConfirmationState } from './safety/elicit.js';
+import { safetyMetrics } from './safety/metrics.js';
 import { RateLimiter } from './safety/ratelimit.js';
 import { buildMcpServer } from './server.js';
 
@@ -215,7 +216,11 @@ export function createMcpApp(deps: McpAppDeps): Express {
   const rateLimiter = new RateLimiter();
   // SubjectAccessReviews of requireKubernetesRBAC, cached at most 10 s (safety/access.ts).
   const reviewAccess = deps.backend.reviewAccess?.bind(deps.backend);
-  const access = new AccessReviewer(reviewAccess, { now: opts.now });
+  const accessReviews = safetyMetrics(deps.registry).accessReviews;
+  const access = new AccessReviewer(reviewAccess, {
+    now: opts.now,
+    onLookup: (result) => accessReviews.inc({ result }),
+  });
   // Signs the state of human confirmations (safety/elicit.ts). Every replica that may receive the
   // retry must share the key: set confirmationKey (e.g. from a mounted Secret); the default, a
   // random key per process, only verifies answers that come back to the same process.

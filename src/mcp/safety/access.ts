@@ -69,14 +69,22 @@ export class AccessReviewer {
 
   constructor(
     private readonly review: ((q: AccessQuestion) => Promise<AccessAnswer>) | undefined,
-    options: { ttlMs?: number; maxEntries?: number; now?: () => number } = {},
+    options: {
+      ttlMs?: number;
+      maxEntries?: number;
+      now?: () => number;
+      /** Called per look-up: a cache hit, or the result of a review sent. */
+      onLookup?: (result: 'cache_hit' | 'allowed' | 'denied' | 'error') => void;
+    } = {},
   ) {
+    this.onLookup = options.onLookup;
     this.ttlMs = Math.min(MAX_ACCESS_TTL_MS, Math.max(0, options.ttlMs ?? MAX_ACCESS_TTL_MS));
     this.maxEntries = Math.max(1, options.maxEntries ?? 10_000);
     this.now = options.now ?? Date.now;
   }
 
   private readonly now: () => number;
+  private readonly onLookup: ((result: 'cache_hit' | 'allowed' | 'denied' | 'error') => void) | undefined;
 
   /** Whether the cluster allows `caller` the action (in `namespace`). Throws ToolError Unavailable when it cannot tell. */
   async allowed(caller: Caller, action: Action, namespace: string | undefined): Promise<AccessAnswer> {
@@ -111,7 +119,10 @@ export class AccessReviewer {
     const now = this.now();
     const hit = this.cache.get(key);
     if (hit !== undefined) {
-      if (hit.expires > now) return hit.answer;
+      if (hit.expires > now) {
+        this.onLookup?.('cache_hit');
+        return hit.answer;
+      }
       this.cache.delete(key);
     }
     let pending = this.inflight.get(key);
@@ -125,12 +136,14 @@ export class AccessReviewer {
     try {
       answer = await pending;
     } catch (err) {
+      this.onLookup?.('error');
       throw new ToolError('Unavailable', 'Kubernetes RBAC could not be checked right now; nothing was done', {
         reason: 'The SubjectAccessReview an McpPolicy requires failed (the API server did not answer)',
         suggestions: ['Retry in a little while'],
         cause: err,
       });
     }
+    this.onLookup?.(answer.allowed ? 'allowed' : 'denied');
     if (this.ttlMs > 0) {
       this.cache.set(key, { answer, expires: now + this.ttlMs });
       if (this.cache.size > this.maxEntries) {

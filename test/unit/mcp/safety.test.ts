@@ -392,6 +392,9 @@ describe('agent safety', () => {
       for (let i = 0; i < 3; i++)
         expect((await call(client, 'list_pods', { namespace: 'web' })).isError).toBeFalsy();
       expect(h.backend.accessReviews).toHaveLength(1);
+      const metrics = await h.registry.getSingleMetricAsString('kubemcp_subjectaccessreview_lookups_total');
+      expect(metrics).toContain('kubemcp_subjectaccessreview_lookups_total{result="allowed"} 1');
+      expect(metrics).toContain('kubemcp_subjectaccessreview_lookups_total{result="cache_hit"} 2');
     });
 
     it('checks a scale as update deployments/scale, dry runs included', async () => {
