@@ -8,6 +8,7 @@ import { MCP_POLICIES_PATH, type McpPolicyObject } from '../controller/index.js'
 import { KubeClient, loadKubeConfig, type Wire } from '../kube/index.js';
 import { compile, evaluate, isKnownTool, KNOWN_TOOLS, type PolicyIndex } from '../policy/index.js';
 import type { Caller, Decision, PolicyWarning } from '../policy/types.js';
+import { limitNotes } from './check-limits.js';
 
 export const EXIT_ALLOWED = 0;
 export const EXIT_DENIED = 1;
@@ -161,6 +162,7 @@ export function renderDecision(
     const by =
       decision.policies.length > 0 ? `allowed by McpPolicy ${decision.policies.join(', ')}` : decision.reason;
     lines.push(`yes — ${by}`);
+    for (const n of notes) lines.push(`  note: ${n}`);
   } else {
     lines.push(`no — ${decision.reason}`);
     if (decision.code) lines.push(`  code: ${decision.code}`);
@@ -238,7 +240,9 @@ export async function runCheck(args: CheckArgs, io: CheckIo): Promise<number> {
     return EXIT_ERROR;
   }
   const decision = evaluate(index, req);
-  const notes = decision.allowed ? [] : invalidPoliciesNaming(index, policies, req.caller);
+  const notes = decision.allowed
+    ? limitNotes(index, decision)
+    : invalidPoliciesNaming(index, policies, req.caller);
   const warnings = decisionWarnings(index, decision);
   if (args.output === 'json') {
     io.out(JSON.stringify({ request: req, decision, notes, warnings }, null, 2));

@@ -4,6 +4,7 @@
  * reverse order on shutdown (the leader releases its Lease so a follower takes over at once).
  */
 
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Level, Logger } from 'pino';
@@ -63,11 +64,21 @@ function createMcpServer(deps: McpDeps): Server {
       bodyLimitBytes: config.bodyLimitBytes,
       audit: config.audit,
       maxInflightPerCaller: config.maxInflightPerCaller,
+      ...(config.confirmationKeyFile === undefined
+        ? {}
+        : { confirmationKey: readConfirmationKey(config.confirmationKeyFile) }),
       ...(config.logLevel === 'silent' ? {} : { logLevel: config.logLevel as Level }),
       serverInfo: { name: 'kubemcp', version: VERSION },
     },
   });
   return app.listen(config.mcpPort, config.bindAddress);
+}
+
+/** The shared HMAC key of human confirmations; refuses to start with a short one. */
+function readConfirmationKey(path: string): Uint8Array {
+  const key = readFileSync(path);
+  if (key.length < 32) throw new Error(`--confirmation-key-file ${path}: the key needs at least 32 bytes`);
+  return key;
 }
 
 function listening(server: Server): Promise<number> {
@@ -120,6 +131,8 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
     logger,
     reportingInstance: identity,
     backoff: watchBackoff,
+    // Cool-down records (one Lease per scaled object) live next to the leader-election Lease.
+    scaleLeaseNamespace: config.leaderElection.namespace,
   });
   for (const kind of CACHED_KINDS) metrics.trackCache(kind, () => backend.health(kind));
 

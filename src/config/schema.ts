@@ -71,6 +71,8 @@ export const ConfigSchema = z
     allowedHosts: hostList.optional(),
     /** Origin hostnames accepted on :8080; default: allowedHosts. */
     allowedOrigins: hostList.optional(),
+    /** File holding the HMAC key (≥ 32 bytes) of human confirmations, the same on every replica (a mounted Secret). */
+    confirmationKeyFile: z.string().min(1).optional(),
     /** Largest accepted MCP request body, in bytes. */
     bodyLimitBytes: z
       .number()
@@ -287,6 +289,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'integer',
     value: 'N',
     help: 'TokenReviews run at once (a few more wait up to 2 s; beyond that 503 with Retry-After)',
+  },
+  {
+    key: 'confirmationKeyFile',
+    flag: 'confirmation-key-file',
+    env: 'KUBEMCP_CONFIRMATION_KEY_FILE',
+    type: 'string',
+    value: 'PATH',
+    help: 'HMAC key (at least 32 bytes) signing human confirmations, shared by every replica (default: a random key per process)',
   },
   {
     key: 'watchBackoffMaxSeconds',

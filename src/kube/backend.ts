@@ -7,11 +7,13 @@
 import os from 'node:os';
 import type { V1Scale } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { type AccessAnswer, type AccessQuestion, subjectAccessReview } from './access.js';
 import type { BackoffOptions } from './backoff.js';
 import { type KubeClient, KubeTimeoutError } from './client.js';
 import { toBackendError } from './errors.js';
 import { EventRecorder } from './events.js';
 import { ResilientInformer } from './informer.js';
+import { claimScale, readScaleHistory, type ScaleClaim, type ScaleHistory } from './scalehistory.js';
 import { compactObject, trimMetadata, trimPod, trimWorkload } from './trim.js';
 import {
   BackendError,
@@ -25,7 +27,11 @@ import {
   type ScaleEvent,
   type ScaleInfo,
   type SortedSnapshot,
+  type WriteScaleOptions,
 } from './types.js';
+
+/** The field manager of every /scale write KubeMCP makes. */
+export const SCALE_FIELD_MANAGER = 'kubemcp';
 
 export const CACHED_KINDS: readonly CachedKind[] = [
   'namespace',
@@ -42,6 +48,8 @@ export interface KubeBackendOptions {
   readonly reportingInstance?: string;
   /** Reconnect backoff of the informers. */
   readonly backoff?: BackoffOptions;
+  /** Namespace of the Leases that record each object's last KubeMCP scale (cool-downs). Default kubemcp-system. */
+  readonly scaleLeaseNamespace?: string;
   /** Upper bound of a /scale read, in ms. Default 10 s. */
   readonly readTimeoutMs?: number;
   /**
@@ -73,12 +81,16 @@ export class KubeBackend implements ClusterBackend {
   private readonly log: Logger | undefined;
   private readonly readTimeoutMs: number;
   private readonly writeTimeoutMs: number;
+  private readonly scaleLeaseNamespace: string;
+  private readonly instance: string;
 
   constructor(options: KubeBackendOptions) {
     this.client = options.client;
     this.log = options.logger?.child({ component: 'backend' });
     this.readTimeoutMs = options.readTimeoutMs ?? 10_000;
     this.writeTimeoutMs = options.writeTimeoutMs ?? 10_000;
+    this.scaleLeaseNamespace = options.scaleLeaseNamespace ?? 'kubemcp-system';
+    this.instance = options.reportingInstance ?? os.hostname();
     this.events = new EventRecorder(
       options.client,
       options.reportingInstance ?? os.hostname(),
@@ -196,8 +208,9 @@ export class KubeBackend implements ClusterBackend {
     name: string,
     replicas: number,
     resourceVersion: string,
+    options: WriteScaleOptions = {},
   ): Promise<ScaleInfo> {
-    const what = `scale ${WORKLOAD[kind].resource} ${namespace}/${name} to ${replicas}`;
+    const what = `${options.dryRun === true ? 'dry-run ' : ''}scale ${WORKLOAD[kind].resource} ${namespace}/${name} to ${replicas}`;
     if (!Number.isSafeInteger(replicas) || replicas < 0) {
       throw new BackendError('Invalid', `${what}: replicas must be a whole number ≥ 0`);
     }
@@ -211,11 +224,13 @@ export class KubeBackend implements ClusterBackend {
       spec: { replicas },
     };
     try {
+      // fieldManager names the writer in the object's managedFields.
       const scale = await this.client.request<V1Scale>('PUT', scalePath(kind, namespace, name), {
         body,
+        query: { fieldManager: SCALE_FIELD_MANAGER, ...(options.dryRun === true ? { dryRun: 'All' } : {}) },
         timeoutMs: this.writeTimeoutMs,
       });
-      this.log?.debug({ kind, namespace, name, replicas }, 'scaled');
+      this.log?.debug({ kind, namespace, name, replicas, dryRun: options.dryRun === true }, 'scaled');
       return this.scaleInfo(kind, namespace, name, scale);
     } catch (err) {
       if (err instanceof KubeTimeoutError) {
@@ -228,6 +243,27 @@ export class KubeBackend implements ClusterBackend {
       }
       throw toBackendError(err, what);
     }
+  }
+
+  reviewAccess(question: AccessQuestion): Promise<AccessAnswer> {
+    return subjectAccessReview(this.client, question, this.readTimeoutMs);
+  }
+
+  async readScaleHistory(kind: ScalableKind, namespace: string, name: string): Promise<ScaleHistory> {
+    const scale = await this.readScale(kind, namespace, name);
+    return readScaleHistory(
+      this.client,
+      this.scaleLeaseNamespace,
+      kind,
+      namespace,
+      name,
+      scale,
+      this.readTimeoutMs,
+    );
+  }
+
+  claimScale(claim: ScaleClaim, at: number, cooldownSeconds: number): Promise<void> {
+    return claimScale(this.client, claim, at, this.instance, cooldownSeconds, this.readTimeoutMs);
   }
 
   async recordScaleEvent(event: ScaleEvent): Promise<void> {

@@ -1,4 +1,6 @@
 import type { V1Deployment, V1Namespace, V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { AccessAnswer, AccessQuestion } from './access.js';
+import type { ScaleClaim, ScaleHistory } from './scalehistory.js';
 
 /**
  * A client-node model as the API server sends it: plain JSON, timestamps as RFC 3339 strings (the
@@ -90,6 +92,12 @@ export class BackendError extends Error {
   }
 }
 
+/** Options of a /scale write. */
+export interface WriteScaleOptions {
+  /** Send the write with `dryRun=All`: validated and admitted by the API server, never persisted. */
+  readonly dryRun?: boolean;
+}
+
 export interface ScaleEvent {
   readonly kind: ScalableKind;
   readonly namespace: string;
@@ -118,7 +126,20 @@ export interface ClusterBackend {
     name: string,
     replicas: number,
     resourceVersion: string,
+    options?: WriteScaleOptions,
   ): Promise<ScaleInfo>;
   /** Best effort: records a Kubernetes Event on the scaled object. Never throws. */
   recordScaleEvent(event: ScaleEvent): Promise<void>;
+  /**
+   * The scale of a workload with the time KubeMCP last scaled it (cool-downs), from the cluster.
+   * Throws BackendError. A backend without it cannot enforce a cool-down: such calls are refused.
+   */
+  readScaleHistory?(kind: ScalableKind, namespace: string, name: string): Promise<ScaleHistory>;
+  /** Records a scale about to be made under a cool-down; throws BackendError Conflict when another replica was first. */
+  claimScale?(claim: ScaleClaim, at: number, cooldownSeconds: number): Promise<void>;
+  /**
+   * A SubjectAccessReview for an MCP caller (requireKubernetesRBAC). Throws BackendError. A backend
+   * without it cannot check the caller's RBAC: such calls are refused (fail closed).
+   */
+  reviewAccess?(question: AccessQuestion): Promise<AccessAnswer>;
 }

@@ -40,7 +40,14 @@ export interface AuditRecord {
   /** `ok`, or the error code of the result. */
   readonly outcome: string;
   readonly durationMs: number;
+  /** Agent safety: present (true) on a dry run. */
+  readonly dryRun?: true;
+  /** Agent safety: how a human confirmed the call (client name and the person's answer), when one did. */
+  readonly confirmedVia?: string;
 }
+
+/** The agent-safety fields of an audit record. */
+export type AuditSafety = Pick<AuditRecord, 'dryRun' | 'confirmedVia'>;
 
 /** Summarises the decisions a GuardedClient took during one tool call or resource read. */
 export function summariseDecisions(
@@ -119,6 +126,10 @@ export interface AuditEntry {
   readonly policies: readonly string[];
   readonly outcome: string;
   readonly durationMs: number;
+  /** Agent safety: true on a dry run. */
+  readonly dryRun?: boolean;
+  /** Agent safety: how a human confirmed the call, when one did. */
+  readonly confirmedVia?: string;
 }
 
 export interface AuditorOptions {
@@ -165,6 +176,8 @@ export class Auditor {
       policies: entry.policies,
       outcome: entry.outcome,
       durationMs,
+      ...(entry.dryRun === true ? { dryRun: true } : {}),
+      ...(entry.confirmedVia === undefined ? {} : { confirmedVia: entry.confirmedVia }),
     };
     this.logger.info({ audit: record }, MESSAGE[entry.method]);
   }

@@ -26,7 +26,12 @@ import { mcpMetrics } from './metrics.js';
 /** The answer of one TokenReview, as the authenticator needs it. */
 export interface ReviewResult {
   readonly authenticated: boolean;
-  readonly user?: { readonly username: string; readonly groups?: readonly string[] };
+  readonly user?: {
+    readonly username: string;
+    readonly groups?: readonly string[];
+    readonly uid?: string;
+    readonly extra?: Readonly<Record<string, readonly string[]>>;
+  };
   /** Audiences the token is valid for, as the API server reports them (intersection with those asked). */
   readonly audiences?: readonly string[];
   readonly error?: string;
@@ -319,7 +324,13 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
     } else {
       outcome = {
         ok: true,
-        caller: { username: result.user.username, groups: [...(result.user.groups ?? [])] },
+        caller: {
+          username: result.user.username,
+          groups: [...(result.user.groups ?? [])],
+          // Kept for SubjectAccessReviews on the caller's behalf (requireKubernetesRBAC).
+          ...(result.user.uid === undefined ? {} : { uid: result.user.uid }),
+          ...(result.user.extra === undefined ? {} : { extra: result.user.extra }),
+        },
         ...(exp === undefined ? {} : { expiresAt: exp }),
       };
     }
@@ -379,7 +390,16 @@ export function kubeTokenReview(client: KubeClient): TokenReviewFn {
     const username = status?.user?.username;
     return {
       authenticated: status?.authenticated === true,
-      ...(username === undefined ? {} : { user: { username, groups: status?.user?.groups ?? [] } }),
+      ...(username === undefined
+        ? {}
+        : {
+            user: {
+              username,
+              groups: status?.user?.groups ?? [],
+              ...(status?.user?.uid === undefined ? {} : { uid: status.user.uid }),
+              ...(status?.user?.extra === undefined ? {} : { extra: status.user.extra }),
+            },
+          }),
       ...(status?.audiences === undefined ? {} : { audiences: status.audiences }),
       ...(status?.error === undefined ? {} : { error: status.error }),
     };

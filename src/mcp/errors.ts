@@ -13,6 +13,10 @@ export const TOOL_ERROR_CODES = [
   'Conflict',
   'Unavailable',
   'Invalid',
+  // Agent safety (v0.2): a rate limit or cool-down (with retryAfterSeconds), and a call a human must
+  // confirm when the client cannot ask one (fail closed).
+  'RateLimited',
+  'ConfirmationRequired',
 ] as const;
 export type ToolErrorCode = (typeof TOOL_ERROR_CODES)[number];
 
@@ -22,6 +26,11 @@ export const ToolErrorBodySchema = z
     message: z.string().describe('What went wrong, in one sentence'),
     reason: z.string().describe('Why'),
     suggestions: z.array(z.string()).describe('What to try next'),
+    retryAfterSeconds: z
+      .number()
+      .int()
+      .optional()
+      .describe('RateLimited only: seconds to wait before the call can pass'),
   })
   .describe('Present only when the call was refused or failed (isError: true)');
 export type ToolErrorBody = z.infer<typeof ToolErrorBodySchema>;
@@ -34,17 +43,24 @@ export class ToolError extends Error {
   readonly code: ToolErrorCode;
   readonly reason: string;
   readonly suggestions: readonly string[];
+  readonly retryAfterSeconds?: number;
 
   constructor(
     code: ToolErrorCode,
     message: string,
-    details: { reason?: string; suggestions?: readonly string[]; cause?: unknown } = {},
+    details: {
+      reason?: string;
+      suggestions?: readonly string[];
+      cause?: unknown;
+      retryAfterSeconds?: number;
+    } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'ToolError';
     this.code = code;
     this.reason = details.reason ?? message;
     this.suggestions = details.suggestions ?? [];
+    if (details.retryAfterSeconds !== undefined) this.retryAfterSeconds = details.retryAfterSeconds;
   }
 
   toBody(): ToolErrorBody {
@@ -53,6 +69,7 @@ export class ToolError extends Error {
       message: this.message,
       reason: this.reason,
       suggestions: [...this.suggestions],
+      ...(this.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: this.retryAfterSeconds }),
     };
   }
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ScaleClaim } from '../kube/scalehistory.js';
 import type {
   CacheHealth,
   ClusterBackend,
@@ -8,12 +9,38 @@ import type {
   ScaleInfo,
 } from '../kube/types.js';
 import { BackendError } from '../kube/types.js';
-import { evaluate, grantedTools, namespaceFilter, type PolicyIndex, permissions } from '../policy/index.js';
+import {
+  decideScale,
+  evaluate,
+  grantedTools,
+  type LimitedGrant,
+  namespaceFilter,
+  needsCooldown,
+  type PolicyIndex,
+  permissions,
+} from '../policy/index.js';
 import type { Caller, Decision, DecisionRequest, Permissions } from '../policy/types.js';
 import { type CursorKey, type Page, paginate, paginateSorted } from './cursor.js';
 import { fromBackendError, ToolError } from './errors.js';
 import { staleness } from './format.js';
 import type { LabelSelector } from './labels.js';
+import { type AccessReviewer, rbacDenied, TOOL_ACTIONS } from './safety/access.js';
+import {
+  type ConfirmationRequest,
+  type Confirmer,
+  confirmationDeclined,
+  confirmationRequired,
+} from './safety/confirm.js';
+import {
+  admitRate,
+  grantsOfTool,
+  indexHasLimits,
+  indexHasRbac,
+  limitedGrants,
+  onlyRbacKeyed,
+  scaleRefusal,
+} from './safety/guard.js';
+import type { RateLimiter } from './safety/ratelimit.js';
 
 /**
  * THE enforcement point. A GuardedClient is built per request from (caller, policy index snapshot,
@@ -64,6 +91,23 @@ export interface GuardedOptions {
   readonly now?: () => number;
   /** How many times a scale is attempted when the API server answers Conflict. Default 3. */
   readonly maxScaleAttempts?: number;
+  /** Agent safety (McpPolicy limits): shared rate limiter, and how to ask a human. */
+  readonly safety?: SafetyOptions;
+}
+
+/** Agent-safety services of a GuardedClient. Without them, rate limits never refuse and confirmations fail closed. */
+export interface SafetyOptions {
+  /** Process-wide: counts calls per caller and policy. */
+  readonly rateLimiter?: RateLimiter;
+  /** Asks the human behind this request's client; absent: every confirmation is refused (ConfirmationRequired). */
+  readonly confirm?: Confirmer;
+  /** Process-wide: SubjectAccessReviews with their short cache; absent: RBAC-keyed grants allow nothing. */
+  readonly access?: AccessReviewer;
+}
+
+export interface ScaleOptions {
+  /** Check everything and send the write with dryRun=All: nothing changes, no Event is recorded. */
+  readonly dryRun?: boolean;
 }
 
 export interface Listed<T> {
@@ -88,6 +132,10 @@ export interface ScaleOutcome {
   readonly readyReplicas: number;
   readonly policies: readonly string[];
   readonly attempts: number;
+  /** True when nothing was written: the API server validated and admitted the change, and discarded it. */
+  readonly dryRun: boolean;
+  /** Set when a human confirmed the change (or, on a dry run, would have to). */
+  readonly confirmation?: { readonly reasons: readonly string[]; readonly via?: string };
 }
 
 export class GuardedClient {
@@ -96,6 +144,9 @@ export class GuardedClient {
   private readonly backend: ClusterBackend;
   private readonly now: () => number;
   private readonly maxScaleAttempts: number;
+  private safety: SafetyOptions;
+  /** (tool, namespace) pairs whose RBAC second key a SubjectAccessReview allowed during this request. */
+  private readonly rbacAllowed = new Set<string>();
   private readonly records: DecisionRecord[] = [];
   private cachedPermissions: Permissions | undefined;
   private cachedGranted: ReadonlySet<string> | undefined;
@@ -106,6 +157,107 @@ export class GuardedClient {
     this.backend = backend;
     this.now = options.now ?? Date.now;
     this.maxScaleAttempts = Math.max(1, options.maxScaleAttempts ?? 3);
+    this.safety = options.safety ?? {};
+  }
+
+  /** Sets how this request's client asks a human (confirmations); one tools/call per request. */
+  setConfirmer(confirm: Confirmer | undefined): void {
+    const { confirm: _old, ...rest } = this.safety;
+    this.safety = confirm === undefined ? rest : { ...rest, confirm };
+  }
+
+  /**
+   * The checks of a tool call that hold across requests (agent safety): counts the call against the
+   * rate limits of the policies that allow it. Called once per tools/call, before the handler; a
+   * call no policy allows is left to the handler's own check (which refuses it). No-op when no
+   * policy sets a limit.
+   */
+  async admit(tool: string, namespace: string | undefined): Promise<void> {
+    if (!indexHasLimits(this.index)) return;
+    let policies: readonly string[];
+    if (namespace !== undefined) {
+      const decision = evaluate(this.index, { caller: this.caller, tool, namespace });
+      if (!decision.allowed) return;
+      policies = decision.policies;
+    } else {
+      policies = grantsOfTool(this.index, this.caller, tool).map((g) => g.policy);
+    }
+    const grants = limitedGrants(this.index, policies);
+    if (grants === undefined) return;
+    admitRate(this.safety.rateLimiter, this.caller.username, tool, grants, this.now());
+    await this.reviewRbac(tool, namespace);
+  }
+
+  /**
+   * The RBAC second key of reads that span namespaces (resources/list and resources/read): reviews
+   * each list tool in every namespace only RBAC-keyed policies let the caller read.
+   */
+  async admitReads(): Promise<void> {
+    if (!indexHasRbac(this.index)) return;
+    for (const kind of SERVED_KINDS) await this.reviewRbac(LIST_TOOL[kind], undefined);
+  }
+
+  /**
+   * Runs the SubjectAccessReviews (cached) this call needs and remembers what they allowed. A
+   * namespaced call the caller's RBAC refuses throws PolicyDenied naming the missing permission; for
+   * a call across namespaces, namespaces the RBAC refuses are left out of the answer.
+   */
+  private async reviewRbac(tool: string, namespace: string | undefined): Promise<void> {
+    if (!indexHasRbac(this.index)) return;
+    const action = TOOL_ACTIONS[tool];
+    if (action === undefined) return;
+    const ask = async (ns: string | undefined): Promise<boolean> => {
+      const key = rbacKey(tool, ns);
+      if (this.rbacAllowed.has(key)) return true;
+      const policies = evaluate(this.index, {
+        caller: this.caller,
+        tool,
+        ...(ns === undefined ? {} : { namespace: ns }),
+      }).policies;
+      if (!onlyRbacKeyed(this.index, policies)) return true;
+      if (this.safety.access === undefined) return false;
+      const answer = await this.safety.access.allowed(this.caller, action, ns);
+      if (answer.allowed) this.rbacAllowed.add(key);
+      return answer.allowed;
+    };
+    if (namespace !== undefined || action.clusterScoped === true) {
+      if (!(await ask(namespace))) {
+        this.records.push({
+          tool,
+          ...(namespace === undefined ? {} : { namespace }),
+          allowed: false,
+          code: 'PolicyDenied',
+          policies: [],
+        });
+        throw rbacDenied(this.caller, tool, action, namespace);
+      }
+      return;
+    }
+    // Across namespaces: one review per namespace that only RBAC-keyed grants cover.
+    const allows = namespaceFilter(this.index, this.caller, tool);
+    const namespaces = [...this.index.namespaces].filter(allows);
+    // A review that fails leaves its namespace out (fail closed), rather than failing the whole list.
+    await Promise.all(namespaces.map((ns) => ask(ns).catch(() => false)));
+  }
+
+  /** The sync gate of the RBAC second key: false when only RBAC-keyed policies allow and no review allowed it. */
+  private rbacPasses(tool: string, namespace: string | undefined, policies?: readonly string[]): boolean {
+    if (!indexHasRbac(this.index) || TOOL_ACTIONS[tool] === undefined) return true;
+    if (this.rbacAllowed.has(rbacKey(tool, namespace))) return true;
+    const allowing =
+      policies ??
+      evaluate(this.index, {
+        caller: this.caller,
+        tool,
+        ...(namespace === undefined ? {} : { namespace }),
+      }).policies;
+    return !onlyRbacKeyed(this.index, allowing);
+  }
+
+  /** A namespace filter narrowed by the RBAC second key (unchanged when no policy sets it). */
+  private rbacFilter(tool: string, allows: (ns: string) => boolean): (ns: string) => boolean {
+    if (!indexHasRbac(this.index)) return allows;
+    return (ns) => allows(ns) && this.rbacPasses(tool, ns);
   }
 
   /** The decisions taken so far through this client (one call: see forCall()). */
@@ -123,6 +275,7 @@ export class GuardedClient {
     const child = new GuardedClient(this.caller, this.index, this.backend, {
       now: this.now,
       maxScaleAttempts: this.maxScaleAttempts,
+      safety: this.safety,
     });
     child.cachedPermissions = this.cachedPermissions;
     child.cachedGranted = this.cachedGranted;
@@ -231,7 +384,10 @@ export class GuardedClient {
   listReadable<K extends ServedKind>(kind: K): Listed<KindMap[K]> {
     const snapshot = this.backend.list(kind);
     if (!this.recordGrant(LIST_TOOL[kind])) return { items: [], health: snapshot.health };
-    const allows = namespaceFilter(this.index, this.caller, LIST_TOOL[kind]);
+    const allows = this.rbacFilter(
+      LIST_TOOL[kind],
+      namespaceFilter(this.index, this.caller, LIST_TOOL[kind]),
+    );
     return {
       items: snapshot.items.filter(
         (o) => o.metadata?.namespace !== undefined && allows(o.metadata.namespace),
@@ -253,7 +409,10 @@ export class GuardedClient {
     if (this.backend.listSorted === undefined) return undefined;
     const sorted = this.backend.listSorted(kind);
     if (!this.recordGrant(LIST_TOOL[kind])) return { namespaces: [], inNamespace: () => [] };
-    const allows = namespaceFilter(this.index, this.caller, LIST_TOOL[kind]);
+    const allows = this.rbacFilter(
+      LIST_TOOL[kind],
+      namespaceFilter(this.index, this.caller, LIST_TOOL[kind]),
+    );
     return { namespaces: sorted.namespaces.filter(allows), inNamespace: sorted.inNamespace };
   }
 
@@ -263,14 +422,15 @@ export class GuardedClient {
    */
   getReadable<K extends ServedKind>(kind: K, namespace: string, name: string): KindMap[K] | undefined {
     const decision = evaluate(this.index, { caller: this.caller, tool: LIST_TOOL[kind], namespace });
+    const allowed = decision.allowed && this.rbacPasses(LIST_TOOL[kind], namespace, decision.policies);
     this.records.push({
       tool: LIST_TOOL[kind],
       namespace,
-      allowed: decision.allowed,
-      ...(decision.code === undefined ? {} : { code: decision.code }),
+      allowed,
+      ...(allowed ? {} : { code: decision.code ?? 'PolicyDenied' }),
       policies: decision.policies,
     });
-    if (!decision.allowed) return undefined;
+    if (!allowed) return undefined;
     return this.backend.get(kind, namespace, name);
   }
 
@@ -279,9 +439,18 @@ export class GuardedClient {
    * backend is touched; a stale resourceVersion (Conflict) is retried from a fresh read, so the
    * result is never a lost update; scaling to the current count changes nothing.
    */
-  async scale(kind: ScalableKind, namespace: string, name: string, replicas: number): Promise<ScaleOutcome> {
+  async scale(
+    kind: ScalableKind,
+    namespace: string,
+    name: string,
+    replicas: number,
+    options: ScaleOptions = {},
+  ): Promise<ScaleOutcome> {
     const tool = SCALE_TOOL[kind];
+    const dryRun = options.dryRun === true;
     const decision = this.check({ caller: this.caller, tool, namespace, replicas });
+    // Agent-safety limits of the allowing policies; undefined when they set none (fast path).
+    const limited = limitedGrants(this.index, decision.policies);
     const health = this.backend.list(kind).health;
     if (!health.connected || !health.synced) {
       throw new ToolError(
@@ -300,9 +469,9 @@ export class GuardedClient {
     let attempts = 0;
     while (attempts < this.maxScaleAttempts) {
       attempts++;
-      let current: ScaleInfo;
+      let current: ScaleInfo & { lastScaledAt?: number; claim?: ScaleClaim };
       try {
-        current = await this.backend.readScale(kind, namespace, name);
+        current = await this.readForScale(kind, namespace, name, limited);
       } catch (err) {
         throw this.scaleError(err, what, kind, namespace);
       }
@@ -317,11 +486,75 @@ export class GuardedClient {
           readyReplicas: this.readyOf(kind, namespace, name, current),
           policies: decision.policies,
           attempts,
+          dryRun,
         };
+      }
+      let policies = decision.policies;
+      let confirmation: ScaleOutcome['confirmation'];
+      if (limited !== undefined) {
+        const verdict = decideScale(limited, {
+          from: current.replicas,
+          to: replicas,
+          now: this.now(),
+          ...(current.lastScaledAt === undefined ? {} : { lastScaledAt: current.lastScaledAt }),
+        });
+        this.records.push({
+          tool,
+          namespace,
+          replicas,
+          allowed: verdict.kind !== 'deny',
+          ...(verdict.kind === 'deny' ? { code: verdict.code } : {}),
+          policies: verdict.policies,
+        });
+        if (verdict.kind === 'deny') throw scaleRefusal(verdict, what);
+        policies = verdict.policies;
+        if (verdict.kind === 'confirm') {
+          const request: ConfirmationRequest = {
+            caller: this.caller.username,
+            kind,
+            namespace,
+            name,
+            from: current.replicas,
+            to: replicas,
+            reasons: verdict.reasons,
+          };
+          if (dryRun) {
+            // A dry run asks nobody: it says that the real call would need a human to confirm.
+            confirmation = { reasons: verdict.reasons };
+          } else {
+            const answer =
+              this.safety.confirm === undefined
+                ? ({ outcome: 'unavailable', why: 'this client cannot ask a human' } as const)
+                : await this.safety.confirm(request);
+            if (answer.outcome === 'unavailable') throw confirmationRequired(request, answer.why);
+            if (answer.outcome === 'declined') throw confirmationDeclined(request, answer.via);
+            confirmation = { reasons: verdict.reasons, via: answer.via };
+          }
+        }
+      }
+      if (!dryRun && current.claim !== undefined && limited !== undefined) {
+        // Record this scale for the cool-down before making it: a replica that lost the race retries
+        // from a fresh read and then sees the cool-down.
+        try {
+          await this.claimScale(current.claim, limited);
+        } catch (err) {
+          if (err instanceof BackendError && err.code === 'Conflict') {
+            if (attempts < this.maxScaleAttempts) await sleep(conflictBackoffMs(attempts));
+            continue;
+          }
+          throw this.scaleError(err, what, kind, namespace);
+        }
       }
       let written: ScaleInfo;
       try {
-        written = await this.backend.writeScale(kind, namespace, name, replicas, current.resourceVersion);
+        written = await this.backend.writeScale(
+          kind,
+          namespace,
+          name,
+          replicas,
+          current.resourceVersion,
+          dryRun ? { dryRun: true } : undefined,
+        );
       } catch (err) {
         if (err instanceof BackendError && err.code === 'Conflict') {
           // Someone else wrote in between: back off a little (jittered, so concurrent scalers spread
@@ -333,6 +566,21 @@ export class GuardedClient {
         throw this.scaleError(err, what, kind, namespace);
       }
       const uid = written.uid ?? current.uid;
+      if (dryRun) {
+        return {
+          kind,
+          namespace,
+          name,
+          from: current.replicas,
+          to: replicas,
+          changed: false,
+          readyReplicas: this.readyOf(kind, namespace, name, current),
+          policies,
+          attempts,
+          dryRun,
+          ...(confirmation === undefined ? {} : { confirmation }),
+        };
+      }
       try {
         await this.backend.recordScaleEvent({
           kind,
@@ -340,7 +588,7 @@ export class GuardedClient {
           name,
           ...(uid === undefined ? {} : { uid }),
           caller: this.caller.username,
-          policy: decision.policies.join(', '),
+          policy: policies.join(', '),
           from: current.replicas,
           to: replicas,
         });
@@ -355,8 +603,10 @@ export class GuardedClient {
         to: replicas,
         changed: true,
         readyReplicas: this.readyOf(kind, namespace, name, written),
-        policies: decision.policies,
+        policies,
         attempts,
+        dryRun,
+        ...(confirmation === undefined ? {} : { confirmation }),
       };
     }
     throw new ToolError('Conflict', `${what} kept changing while we tried to scale it; nothing was changed`, {
@@ -366,6 +616,38 @@ export class GuardedClient {
         'Check whether an autoscaler or controller owns its replica count',
       ],
     });
+  }
+
+  /**
+   * The current scale. With a cool-down to enforce, also when KubeMCP last scaled the object (a
+   * Lease in the cluster, the same for every replica of the operator) and the claim to record the
+   * next scale with (src/kube/scalehistory.ts).
+   */
+  private async readForScale(
+    kind: ScalableKind,
+    namespace: string,
+    name: string,
+    limited: readonly LimitedGrant[] | undefined,
+  ): Promise<ScaleInfo & { lastScaledAt?: number; claim?: ScaleClaim }> {
+    if (limited === undefined || !needsCooldown(limited.map((g) => g.limits))) {
+      return this.backend.readScale(kind, namespace, name);
+    }
+    if (this.backend.readScaleHistory === undefined) {
+      throw new ToolError('Unavailable', 'This server cannot read when the object was last scaled', {
+        reason: 'A cool-down applies, and this backend cannot enforce it: the call is refused (fail closed)',
+      });
+    }
+    return this.backend.readScaleHistory(kind, namespace, name);
+  }
+
+  private async claimScale(claim: ScaleClaim, limited: readonly LimitedGrant[]): Promise<void> {
+    if (this.backend.claimScale === undefined) {
+      throw new ToolError('Unavailable', 'This server cannot record scales for the cool-down', {
+        reason: 'A cool-down applies, and this backend cannot enforce it: the call is refused (fail closed)',
+      });
+    }
+    const longest = Math.max(...limited.map((g) => g.limits?.cooldownSeconds ?? 0));
+    await this.backend.claimScale(claim, this.now(), longest);
   }
 
   private readyOf(kind: ScalableKind, namespace: string, name: string, info: ScaleInfo): number {
@@ -403,6 +685,10 @@ export class GuardedClient {
       ...(decision.code === undefined ? {} : { code: decision.code }),
       policies: decision.policies,
     });
+    if (decision.allowed && !this.rbacPasses(request.tool, request.namespace, decision.policies)) {
+      const action = TOOL_ACTIONS[request.tool];
+      if (action !== undefined) throw rbacDenied(this.caller, request.tool, action, request.namespace);
+    }
     if (decision.allowed) return decision;
     const where = request.namespace === undefined ? '' : ` in namespace "${request.namespace}"`;
     if (decision.code === 'OutOfBounds') {
@@ -429,7 +715,7 @@ export class GuardedClient {
       return (ns) => ns === namespace;
     }
     this.requireGranted(tool);
-    return namespaceFilter(this.index, this.caller, tool);
+    return this.rbacFilter(tool, namespaceFilter(this.index, this.caller, tool));
   }
 
   /** Records whether `tool` is granted somewhere (by which policies) and returns it. */
@@ -459,6 +745,10 @@ export class GuardedClient {
       ],
     });
   }
+}
+
+function rbacKey(tool: string, namespace: string | undefined): string {
+  return `${tool}\u0000${namespace ?? ''}`;
 }
 
 /** Delay before retry `attempt` after a Conflict: 10-15 ms, doubling per attempt, at most 240 ms. */

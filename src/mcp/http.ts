@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import {
   type AuthInfo,
   createMcpHandler,
+  createRequestStateCodec,
   isJsonContentType,
   validateHostHeader,
   validateOriginHeader,
@@ -23,6 +24,10 @@ import type { Authenticator } from './auth.js';
 import { GuardedClient } from './guarded.js';
 import { mcpMetrics } from './metrics.js';
 import { DEFAULT_RESOURCE_PAGE_SIZE } from './resources.js';
+import { AccessReviewer } from './safety/access.js';
+import { CONFIRMATION_TTL_SECONDS, type ConfirmationState } from './safety/elicit.js';
+import { safetyMetrics } from './safety/metrics.js';
+import { RateLimiter } from './safety/ratelimit.js';
 import { buildMcpServer } from './server.js';
 
 /**
@@ -72,6 +77,8 @@ export interface McpAppOptions {
   readonly resourcePageSize?: number;
   /** Scale attempts on Conflict. Default 3. */
   readonly maxScaleAttempts?: number;
+  /** HMAC key (≥ 32 bytes) of human-confirmation state; shared by every replica. Default: random per process. */
+  readonly confirmationKey?: Uint8Array;
   /** Clock (ms since epoch); injectable for tests. */
   readonly now?: () => number;
   /** serverInfo reported to clients. */
@@ -107,6 +114,7 @@ export interface ResolvedMcpAppOptions {
   readonly authorizationServers: readonly string[];
   readonly resourcePageSize: number;
   readonly maxScaleAttempts: number;
+  readonly confirmationKey: Uint8Array | undefined;
   readonly now: () => number;
   readonly serverInfo: { readonly name: string; readonly version: string };
   readonly audit: boolean;
@@ -130,6 +138,7 @@ export function resolveMcpAppOptions(options: McpAppOptions = {}): ResolvedMcpAp
     authorizationServers: options.authorizationServers ?? [],
     resourcePageSize: options.resourcePageSize ?? DEFAULT_RESOURCE_PAGE_SIZE,
     maxScaleAttempts: options.maxScaleAttempts ?? 3,
+    confirmationKey: options.confirmationKey,
     now: options.now ?? Date.now,
     serverInfo: options.serverInfo ?? { name: 'kubemcp', version: '0.1.0' },
     audit: options.audit ?? true,
@@ -320,6 +329,22 @@ export function createMcpApp(deps: McpAppDeps): Express {
   const auditLogger = deps.logger.child({}, { level: 'info' });
   const auditor = new Auditor(auditLogger, metrics, { enabled: opts.audit });
   const callerSlots = new CallerSlots(opts.maxInflightPerCaller);
+  // Agent safety: rate limits are counted per process (docs/security.md).
+  const rateLimiter = new RateLimiter();
+  // SubjectAccessReviews of requireKubernetesRBAC, cached at most 10 s (safety/access.ts).
+  const reviewAccess = deps.backend.reviewAccess?.bind(deps.backend);
+  const accessReviews = safetyMetrics(deps.registry).accessReviews;
+  const access = new AccessReviewer(reviewAccess, {
+    now: opts.now,
+    onLookup: (result) => accessReviews.inc({ result }),
+  });
+  // Signs the state of human confirmations (safety/elicit.ts). Every replica that may receive the
+  // retry must share the key: set confirmationKey (e.g. from a mounted Secret); the default, a
+  // random key per process, only verifies answers that come back to the same process.
+  const confirmationCodec = createRequestStateCodec<ConfirmationState>({
+    key: opts.confirmationKey ?? randomBytes(32),
+    ttlSeconds: CONFIRMATION_TTL_SECONDS,
+  });
   const anyHost = opts.allowedHosts.includes('*');
   const anyOrigin = opts.allowedOrigins.includes('*');
 
@@ -330,6 +355,7 @@ export function createMcpApp(deps: McpAppDeps): Express {
       const client = new GuardedClient(context.caller, deps.getIndex(), deps.backend, {
         now: opts.now,
         maxScaleAttempts: opts.maxScaleAttempts,
+        safety: { rateLimiter, access },
       });
       return buildMcpServer(
         {
@@ -341,6 +367,7 @@ export function createMcpApp(deps: McpAppDeps): Express {
           auditor,
           logger: log,
           resourcePageSize: opts.resourcePageSize,
+          confirmationCodec,
         },
         opts.serverInfo,
       );

@@ -1,6 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
+import type {
+  CallToolResult,
+  InputRequiredResult,
+  RequestStateCodec,
+  Tool,
+} from '@modelcontextprotocol/server';
 import {
+  isInputRequiredResult,
   ProtocolError,
   ProtocolErrorCode,
   ResourceNotFoundError,
@@ -11,10 +17,18 @@ import { z } from 'zod';
 import { BackendError } from '../kube/types.js';
 import { isAlwaysAllowedTool } from '../policy/tools.js';
 import type { Caller, Permissions } from '../policy/types.js';
-import { type AuditedMethod, type Auditor, summariseDecisions, summariseListDecisions } from './audit.js';
+import {
+  type AuditedMethod,
+  type Auditor,
+  type AuditSafety,
+  summariseDecisions,
+  summariseListDecisions,
+} from './audit.js';
 import { ToolError, toolErrorResult, toToolError } from './errors.js';
 import type { GuardedClient } from './guarded.js';
 import { listResources, listResourceTemplates, readResource } from './resources.js';
+import type { Confirmer } from './safety/confirm.js';
+import { type ConfirmationState, confirmerFor, InputNeeded } from './safety/elicit.js';
 import { advertisedOutputSchema, findTool, invalidArguments, TOOLS, type ToolDefinition } from './tools.js';
 
 /**
@@ -40,6 +54,8 @@ export interface RequestScope {
   readonly auditor: Auditor;
   readonly logger: Logger;
   readonly resourcePageSize: number;
+  /** Signs the requestState of human confirmations (2026-07-28); absent: confirmations fail closed. */
+  readonly confirmationCodec?: RequestStateCodec<ConfirmationState>;
 }
 
 export const SERVER_INSTRUCTIONS =
@@ -115,6 +131,10 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
   const server = new Server(info, {
     capabilities: { tools: { listChanged: false }, resources: { listChanged: false } },
     instructions: SERVER_INSTRUCTIONS,
+    // A confirmation's requestState comes back from the client: verified (HMAC, expiry) before the handler runs.
+    ...(scope.confirmationCodec === undefined
+      ? {}
+      : { requestState: { verify: scope.confirmationCodec.verify } }),
     // Lists and reads depend on who asks: never share them between callers.
     cacheHints: {
       'tools/list': { ttlMs: 0, cacheScope: 'private' },
@@ -129,7 +149,7 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
     return { tools: visibleTools(scope.client).map((t) => describeTool(t, permissions)) };
   });
 
-  server.setRequestHandler('tools/call', async (request) => {
+  server.setRequestHandler('tools/call', async (request, ctx) => {
     const { name, arguments: args } = request.params;
     const def = findTool(name);
     if (def === undefined) {
@@ -151,20 +171,27 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
         `Unknown tool: ${name.length > MAX_AUDITED_TOOL_CHARS ? `${name.slice(0, MAX_AUDITED_TOOL_CHARS)}…` : name}`,
       );
     }
-    const result = await callTool(scope, def, args);
+    const confirmer =
+      scope.confirmationCodec === undefined ? undefined : confirmerFor(ctx, scope.confirmationCodec);
+    const result = await callTool(scope, def, args, confirmer);
+    if (isInputRequiredResult(result)) return result;
     return server.projectCallToolResult(result, outputJsonSchema(def));
   });
 
   server.setRequestHandler('resources/list', (request) => {
     const cursor = request.params?.cursor;
-    return audited(scope, 'resources/list', { cursor: cursor !== undefined }, (client) =>
-      listResources(client, cursor, { pageSize: scope.resourcePageSize, now: scope.now() }),
-    );
+    return audited(scope, 'resources/list', { cursor: cursor !== undefined }, async (client) => {
+      await client.admitReads(); // RBAC second key (no-op unless a policy sets it)
+      return listResources(client, cursor, { pageSize: scope.resourcePageSize, now: scope.now() });
+    });
   });
   server.setRequestHandler('resources/templates/list', () => listResourceTemplates());
   server.setRequestHandler('resources/read', (request) => {
     const uri = request.params.uri;
-    return audited(scope, 'resources/read', { uri }, (client) => readResource(client, uri));
+    return audited(scope, 'resources/read', { uri }, async (client) => {
+      await client.admitReads(); // RBAC second key (no-op unless a policy sets it)
+      return readResource(client, uri);
+    });
   });
 
   return server;
@@ -185,17 +212,17 @@ function protocolOutcome(err: unknown): string {
 }
 
 /** Runs one resource request with its own GuardedClient and writes its audit record. */
-function audited<T>(
+async function audited<T>(
   scope: RequestScope,
   method: Exclude<AuditedMethod, 'tools/call'>,
   what: { uri?: string; cursor?: boolean },
-  run: (client: GuardedClient) => T,
-): T {
+  run: (client: GuardedClient) => Promise<T>,
+): Promise<T> {
   const started = performance.now();
   const client = scope.client.forCall();
   let outcome = 'ok';
   try {
-    return run(client);
+    return await run(client);
   } catch (err) {
     outcome = protocolOutcome(err);
     throw err;
@@ -219,22 +246,49 @@ function audited<T>(
 }
 
 /** Validates, runs, audits. Every refusal or failure becomes an isError result with a stable code. */
-async function callTool(scope: RequestScope, def: ToolDefinition, args: unknown): Promise<CallToolResult> {
+async function callTool(
+  scope: RequestScope,
+  def: ToolDefinition,
+  args: unknown,
+  confirmer?: Confirmer,
+): Promise<CallToolResult | InputRequiredResult> {
   const started = performance.now();
   // A client of its own: the calls of one HTTP request (a JSON-RPC batch) may run concurrently, and
   // each audit record must carry exactly the decisions of its own call.
   const client = scope.client.forCall();
+  if (confirmer !== undefined) client.setConfirmer(confirmer);
   let result: CallToolResult;
   let outcome = 'ok';
+  let safety: AuditSafety = {};
   try {
     const parsed = def.inputSchema.safeParse(args ?? {});
     if (!parsed.success) throw invalidArguments(def.name, parsed.error);
+    safety = auditSafetyOf(parsed.data);
+    // Agent safety: rate limits (a no-op unless a policy sets limits).
+    await client.admit(def.name, namespaceArgument(parsed.data));
     const out = await def.handler(parsed.data, { client, now: scope.now() });
+    safety = { ...safety, ...auditSafetyOf(out.structured) };
     result = {
       content: [{ type: 'text', text: out.text }],
       structuredContent: out.structured as Record<string, unknown>,
     };
   } catch (err) {
+    if (err instanceof InputNeeded) {
+      // A human must confirm: answer input_required (2026-07-28); the client retries with the answer.
+      scope.auditor.record({
+        requestId: scope.requestId,
+        clientRequestId: scope.clientRequestId,
+        caller: scope.caller,
+        method: 'tools/call',
+        tool: def.name,
+        arguments: args,
+        decision: 'none',
+        policies: [],
+        outcome: 'InputRequired',
+        durationMs: performance.now() - started,
+      });
+      return err.result;
+    }
     const toolError = toToolError(err, `the ${def.name} call`);
     if (!(err instanceof ToolError) && !(err instanceof BackendError)) {
       scope.logger.error(
@@ -257,6 +311,23 @@ async function callTool(scope: RequestScope, def: ToolDefinition, args: unknown)
     policies,
     outcome,
     durationMs: performance.now() - started,
+    ...safety,
   });
   return result;
+}
+
+/** The `namespace` argument of a tool call, if it has one. */
+function namespaceArgument(input: unknown): string | undefined {
+  const ns = (input as { namespace?: unknown } | undefined)?.namespace;
+  return typeof ns === 'string' ? ns : undefined;
+}
+
+/** Audit fields of agent safety, read from a call's input or result: dry run, human confirmation. */
+function auditSafetyOf(data: unknown): AuditSafety {
+  if (typeof data !== 'object' || data === null) return {};
+  const { dryRun, confirmation } = data as { dryRun?: unknown; confirmation?: { via?: unknown } };
+  return {
+    ...(dryRun === true ? { dryRun: true as const } : {}),
+    ...(typeof confirmation?.via === 'string' ? { confirmedVia: confirmation.via } : {}),
+  };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { CacheHealth, KindMap, ScalableKind } from '../kube/types.js';
+import { describeLimits } from '../policy/limits.js';
 import type { Grant, Permissions } from '../policy/types.js';
 import { type CursorKey, fingerprint, MAX_CURSOR_LENGTH, paginate } from './cursor.js';
 import { ToolError, ToolErrorResultSchema } from './errors.js';
@@ -109,6 +110,14 @@ type ListInput = z.output<typeof ListInputSchema>;
 
 const ListNamespacesInputSchema = ListInputSchema.omit({ namespace: true });
 
+// Agent safety (v0.2): a dry run checks everything and sends the write with dryRun=All.
+const DRY_RUN_FIELD = z
+  .boolean()
+  .default(false)
+  .describe(
+    'Check everything (policy, bounds, step, cool-down, confirmation rules, and the API server with its admission checks) without changing anything',
+  );
+
 const ScaleInputSchema = z.strictObject({
   namespace: namespaceField.default('default').describe('Namespace of the workload'),
   name: z
@@ -118,6 +127,7 @@ const ScaleInputSchema = z.strictObject({
     .regex(NAME_RE, 'must be a valid object name')
     .describe('Name of the workload'),
   replicas: z.number().int().min(0).max(MAX_REPLICAS).describe('Target replica count'),
+  dryRun: DRY_RUN_FIELD,
 });
 
 const pageFields = {
@@ -148,6 +158,31 @@ const GrantSchema = z.object({
   namespacePatterns: z.array(z.string()).describe('Namespace names and globs as written in the policy'),
   namespaceSelector: z.string().optional(),
   replicas: ReplicaBoundsSchema.optional(),
+  limits: z
+    .object({
+      maxStep: z.number().int().optional().describe('Largest change of the replica count per call'),
+      cooldownSeconds: z
+        .number()
+        .int()
+        .optional()
+        .describe('Minimum seconds between two scales of one object'),
+      callsPerMinute: z.number().int().optional().describe('Your tool calls per minute under this policy'),
+      confirm: z
+        .object({
+          scaleToZero: z.boolean().optional(),
+          above: z.number().int().optional(),
+          stepAbove: z.number().int().optional(),
+        })
+        .optional()
+        .describe('Scales a human must confirm'),
+      requireKubernetesRBAC: z
+        .boolean()
+        .optional()
+        .describe('Your own Kubernetes RBAC must also allow each call'),
+      summary: z.string(),
+    })
+    .optional()
+    .describe('Agent-safety limits of this policy; absent when it sets none'),
 });
 const PermissionsOutputSchema = z.object({
   caller: z.object({ username: z.string(), groups: z.array(z.string()) }),
@@ -165,6 +200,17 @@ const ScaleOutputSchema = z.object({
   readyReplicas: z.number().int(),
   policies: z.array(z.string()).describe('The McpPolicies that allowed the call'),
   message: z.string(),
+  dryRun: z
+    .boolean()
+    .describe(
+      'True when nothing was changed: the API server checked and admitted the change, and discarded it',
+    ),
+  confirmation: z
+    .object({
+      reasons: z.array(z.string()).describe('Why a human had to (or, on a dry run, would have to) confirm'),
+      via: z.string().optional().describe('How the human confirmed it'),
+    })
+    .optional(),
 });
 
 /** The advertised output schema: the success shape, or `{error}` on an isError result. */
@@ -208,6 +254,17 @@ function boundsOf(grants: readonly Grant[], tool: string): { min: number; max: n
     min: Math.min(...bounds.map((b) => b?.min ?? 0)),
     max: Math.max(...bounds.map((b) => b?.max ?? 0)),
   };
+}
+
+/** The agent-safety limits of the caller's scale grants, as one sentence per policy (empty when none). */
+function scaleLimitsText(grants: readonly Grant[], tool: string): string {
+  const parts = grants
+    .filter((g) => g.tools.includes(tool))
+    .flatMap((g) => {
+      const text = describeLimits(g.limits);
+      return text === undefined ? [] : [`${text} (policy ${g.policy})`];
+    });
+  return parts.length === 0 ? '' : `Limits: ${parts.join('; ')}. `;
 }
 
 const KIND_PLURAL: Readonly<Record<ServedKind, string>> = {
@@ -368,8 +425,10 @@ function scaleTool(kind: ScalableKind): ToolDefinition<typeof ScaleInputSchema, 
         (bounds === undefined
           ? ''
           : `You may set between ${bounds.min} and ${bounds.max} replicas: ${perPolicy.join('; ')}. `) +
+        scaleLimitsText(p.grants, name) +
         'Scaling to the current count changes nothing. The result says from what to what, and how many ' +
-        'replicas are ready.'
+        'replicas are ready. When unsure, call it first with dryRun: true: everything is checked, ' +
+        'including by the API server, and nothing changes.'
       );
     },
     advertisedInputSchema: (p) => {
@@ -380,15 +439,31 @@ function scaleTool(kind: ScalableKind): ToolDefinition<typeof ScaleInputSchema, 
           .int()
           .min(bounds.min)
           .max(bounds.max)
-          .describe(`Target replica count (you may set ${bounds.min} to ${bounds.max})`),
+          .describe(
+            `Target replica count (you may set ${bounds.min} to ${bounds.max})${scaleLimitsText(
+              p.grants,
+              name,
+            )
+              .replace(/^Limits: /, '; ')
+              .replace(/\. $/, '')}`,
+          ),
       });
     },
     handler: async (input, { client }) => {
-      const out = await client.scale(kind, input.namespace, input.name, input.replicas);
+      const out = await client.scale(kind, input.namespace, input.name, input.replicas, {
+        dryRun: input.dryRun,
+      });
       const ready = `(${out.readyReplicas}/${out.to} ready)`;
-      const message = out.changed
+      let message = out.changed
         ? `scaled ${out.name} from ${out.from} to ${out.to} ${ready}`
         : `${out.name} already has ${out.to} replicas ${ready}; nothing changed`;
+      if (out.dryRun && out.from !== out.to) {
+        message = `dry run: ${out.name} would be scaled from ${out.from} to ${out.to}; the API server accepted the change and nothing was changed`;
+        if (out.confirmation !== undefined)
+          message += `; a human would have to confirm it (${out.confirmation.reasons.join('; ')})`;
+      } else if (out.dryRun) {
+        message = `dry run: ${message}`;
+      }
       return {
         structured: {
           kind,
@@ -400,6 +475,15 @@ function scaleTool(kind: ScalableKind): ToolDefinition<typeof ScaleInputSchema, 
           readyReplicas: out.readyReplicas,
           policies: [...out.policies],
           message,
+          dryRun: out.dryRun,
+          ...(out.confirmation === undefined
+            ? {}
+            : {
+                confirmation: {
+                  reasons: [...out.confirmation.reasons],
+                  ...(out.confirmation.via === undefined ? {} : { via: out.confirmation.via }),
+                },
+              }),
         },
         text: `${message} in namespace ${out.namespace}`,
       };
@@ -414,7 +498,8 @@ function grantText(g: Grant): string {
         g.namespacePatterns.join(', ') || 'none'
       }${g.namespaceSelector === undefined ? '' : `; selector ${g.namespaceSelector}`})`;
   const bounds = g.replicas === undefined ? '' : `; replicas ${g.replicas.min}-${g.replicas.max}`;
-  return `- policy ${g.policy}: ${g.tools.join(', ')} in ${where}${bounds}`;
+  const limits = describeLimits(g.limits);
+  return `- policy ${g.policy}: ${g.tools.join(', ')} in ${where}${bounds}${limits === undefined ? '' : `; ${limits}`}`;
 }
 
 const getPermissions: ToolDefinition<z.ZodObject<Record<string, never>>, typeof PermissionsOutputSchema> = {
@@ -439,6 +524,9 @@ const getPermissions: ToolDefinition<z.ZodObject<Record<string, never>>, typeof 
         namespacePatterns: [...g.namespacePatterns],
         ...(g.namespaceSelector === undefined ? {} : { namespaceSelector: g.namespaceSelector }),
         ...(g.replicas === undefined ? {} : { replicas: { min: g.replicas.min, max: g.replicas.max } }),
+        ...(g.limits === undefined
+          ? {}
+          : { limits: { ...g.limits, summary: describeLimits(g.limits) ?? '' } }),
       })),
     };
     const lines = [

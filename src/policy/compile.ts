@@ -10,6 +10,7 @@
 import { formatIssues } from '../api/v1alpha1/issues.js';
 import { type McpPolicySpec, McpPolicySpecSchema } from '../api/v1alpha1/schema.js';
 import { compileGlob, isGlob, type Matcher } from './glob.js';
+import { describeLimits, type GrantLimits, limitsOf } from './limits.js';
 import { compileSelector, formatSelector } from './selector.js';
 import { KNOWN_TOOLS } from './tools.js';
 import type { NamespaceInfo, PolicyState, ReplicaBounds } from './types.js';
@@ -47,6 +48,8 @@ export interface CompiledGrant {
   readonly namespacePatterns: readonly string[];
   readonly namespaceSelector?: string;
   readonly replicas?: ReplicaBounds;
+  /** Agent-safety limits (limits.ts); absent when the policy sets none. */
+  readonly limits?: GrantLimits;
 }
 
 export interface PolicyIndex {
@@ -152,7 +155,12 @@ function compileGrant(name: string, spec: McpPolicySpec, matcher: NamespaceMatch
     namespacePatterns: patterns,
     ...(selector ? { namespaceSelector: formatSelector(selector) } : {}),
     ...(spec.replicas ? { replicas: { min: spec.replicas.min, max: spec.replicas.max } } : {}),
+    ...withLimits(limitsOf(spec)),
   };
+}
+
+function withLimits(limits: GrantLimits | undefined): { limits?: GrantLimits } {
+  return limits === undefined ? {} : { limits };
 }
 
 function acceptedMessage(
@@ -164,6 +172,8 @@ function acceptedMessage(
   const where = grant.allNamespaces ? 'every namespace' : `${plural(matched, 'existing namespace')}`;
   let message = `Grants ${plural(spec.subjects.length, 'subject')} ${plural(grant.toolList.length, 'tool')} (${grant.toolList.join(', ')}) in ${where}`;
   if (grant.replicas) message += `, replicas ${grant.replicas.min} to ${grant.replicas.max}`;
+  const limits = describeLimits(grant.limits);
+  if (limits !== undefined) message += `; limits: ${limits}`;
   message += '.';
   if (spec.namespaces.selector && selectorMatches === 0) {
     message += ' The namespace selector matches no namespace yet.';

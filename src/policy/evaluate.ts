@@ -228,6 +228,7 @@ export function permissions(index: PolicyIndex, caller: Caller): Permissions {
     namespacePatterns: g.namespacePatterns,
     ...(g.namespaceSelector === undefined ? {} : { namespaceSelector: g.namespaceSelector }),
     ...(g.replicas === undefined ? {} : { replicas: g.replicas }),
+    ...(g.limits === undefined ? {} : { limits: g.limits }),
   }));
   return { caller, tools: [...grantedTools(index, caller)].sort(), grants };
 }

@@ -30,6 +30,18 @@ export {
   matchGlob,
   toolPatternMayScale,
 } from './glob.js';
+export {
+  type ConfirmRules,
+  confirmReasons,
+  decideScale,
+  describeLimits,
+  type GrantLimits,
+  type LimitedGrant,
+  limitsOf,
+  needsCooldown,
+  type ScaleFacts,
+  type ScaleVerdict,
+} from './limits.js';
 export { compileSelector, formatSelector, type LabelSelector } from './selector.js';
 export {
   ALWAYS_ALLOWED_TOOLS,

@@ -3,11 +3,16 @@
  * plain data in, plain data out.
  */
 
+import type { GrantLimits } from './limits.js';
+
 /** An authenticated caller, as a TokenReview (or `kubemcp check --as`) reports it. */
 export interface Caller {
   /** e.g. `alice` or `system:serviceaccount:agents:copilot`. */
   readonly username: string;
   readonly groups: readonly string[];
+  /** From the TokenReview, for SubjectAccessReviews on the caller's behalf (requireKubernetesRBAC). */
+  readonly uid?: string;
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** A namespace and its labels, as the controller's Namespace informer sees it. */
@@ -85,6 +90,8 @@ export interface Grant {
   readonly namespacePatterns: readonly string[];
   readonly namespaceSelector?: string;
   readonly replicas?: ReplicaBounds;
+  /** Agent-safety limits of the policy (step, cool-down, confirmation, rate, RBAC key); absent when none. */
+  readonly limits?: GrantLimits;
 }
 
 export interface Permissions {

@@ -910,21 +910,9 @@ describe('least privilege of the operator ServiceAccount', () => {
       { group: 'kubemcp.io', resource: 'mcppolicies', subresource: 'status', verb: 'update' },
       { group: 'coordination.k8s.io', resource: 'leases', verb: 'create', namespace: 'default' },
       { group: 'coordination.k8s.io', resource: 'leases', verb: 'delete', namespace: OPERATOR_NAMESPACE },
-      // Only its own Lease: not another component's in its namespace.
-      {
-        group: 'coordination.k8s.io',
-        resource: 'leases',
-        verb: 'get',
-        namespace: OPERATOR_NAMESPACE,
-        name: 'other',
-      },
-      {
-        group: 'coordination.k8s.io',
-        resource: 'leases',
-        verb: 'update',
-        namespace: OPERATOR_NAMESPACE,
-        name: 'other',
-      },
+      // Leases only in its own namespace (leader election and cool-down records), never elsewhere.
+      { group: 'coordination.k8s.io', resource: 'leases', verb: 'get', namespace: 'kube-system' },
+      { group: 'coordination.k8s.io', resource: 'leases', verb: 'update', namespace: 'kube-system' },
       { group: 'coordination.k8s.io', resource: 'leases', verb: 'list', namespace: OPERATOR_NAMESPACE },
       { group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', verb: 'create' },
       { group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verb: 'escalate' },

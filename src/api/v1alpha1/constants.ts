@@ -41,4 +41,7 @@ export const LIMITS = {
   conditionMessage: 32_768,
   conditionReason: 1024,
   conditionType: 316,
+  // Agent safety (v0.2).
+  callsPerMinute: 10_000,
+  cooldownSeconds: 86_400,
 } as const;

@@ -186,6 +186,28 @@ export const PRINTER_COLUMNS: readonly PrinterColumn[] = [
     jsonPath: '.status.matchedNamespaces',
     description: 'How many existing namespaces the policy covers now.',
   },
+  // Agent safety (v0.2), in `kubectl get mcpp -o wide`.
+  {
+    name: 'MaxStep',
+    type: 'integer',
+    jsonPath: '.spec.replicas.maxStep',
+    description: 'Largest change of the replica count per scale call.',
+    priority: 1,
+  },
+  {
+    name: 'Cooldown',
+    type: 'integer',
+    jsonPath: '.spec.cooldownSeconds',
+    description: 'Minimum seconds between two KubeMCP scales of one object.',
+    priority: 1,
+  },
+  {
+    name: 'RBAC',
+    type: 'boolean',
+    jsonPath: '.spec.requireKubernetesRBAC',
+    description: "Whether the caller's own Kubernetes RBAC must also allow each call.",
+    priority: 1,
+  },
   {
     name: 'Warnings',
     type: 'string',

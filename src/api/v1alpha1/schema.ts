@@ -39,6 +39,10 @@ export const RULE_MESSAGES = {
   scaleNeedsReplicas: `a policy whose tools can match a ${SCALE_TOOL_PREFIX}* tool (e.g. "scale_deployment", "scale_*" or "*") needs replicas bounds: set replicas.max (and optionally replicas.min)`,
   expressionValues: 'operators In and NotIn need at least one value; Exists and DoesNotExist take no values',
   tooManyStars: `a pattern has at most ${MAX_PATTERN_STARS} * wildcards`,
+  // Agent safety (v0.2).
+  confirmNeedsARule: 'confirm needs at least one of scaleToZero, above or stepAbove',
+  scaleLimitsNeedReplicas:
+    'cooldownSeconds and confirm limit scale tools: grant a scale_* tool (with replicas bounds) or remove them',
 } as const;
 
 // Patterns are RE2- and ECMAScript-compatible: the API server checks them with Go's regexp.
@@ -273,6 +277,17 @@ export const ReplicaBoundsSchema = z
       .max(MAX_REPLICAS, `replicas.max must be at most ${MAX_REPLICAS}`)
       .describe(`Largest replica count a scale tool may set (at most ${MAX_REPLICAS}).`)
       .meta({ format: 'int32' }),
+    // Agent safety (v0.2).
+    maxStep: z
+      .number()
+      .int()
+      .min(1, 'replicas.maxStep must be at least 1')
+      .max(MAX_REPLICAS, `replicas.maxStep must be at most ${MAX_REPLICAS}`)
+      .optional()
+      .describe(
+        'Largest change of the replica count one scale call may make (|to - from|). Unset: no limit beyond min and max.',
+      )
+      .meta({ format: 'int32' }),
   })
   .superRefine((bounds, ctx) => {
     if (bounds.min > bounds.max)
@@ -289,6 +304,78 @@ export const ReplicaBoundsSchema = z
       reason: 'FieldValueInvalid',
     }),
   );
+
+// Agent safety (v0.2): limits a policy puts on what it grants. All optional; a policy without them
+// behaves exactly as before.
+
+export const RateLimitSchema = z
+  .strictObject({
+    callsPerMinute: z
+      .number()
+      .int()
+      .min(1, 'rateLimit.callsPerMinute must be at least 1')
+      .max(LIMITS.callsPerMinute, `rateLimit.callsPerMinute must be at most ${LIMITS.callsPerMinute}`)
+      .describe(
+        'Tool calls per minute each caller may make under this policy (a sliding one-minute window, counted by each operator replica).',
+      )
+      .meta({ format: 'int32' }),
+  })
+  .describe('A per-caller rate limit on the tool calls this policy allows.');
+
+export const ConfirmSchema = z
+  .strictObject({
+    scaleToZero: z.boolean().optional().describe('A scale to 0 replicas needs a human to confirm.'),
+    above: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_REPLICAS)
+      .optional()
+      .describe('A scale to more than this many replicas needs a human to confirm.')
+      .meta({ format: 'int32' }),
+    stepAbove: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_REPLICAS)
+      .optional()
+      .describe('A scale that changes the replica count by more than this needs a human to confirm.')
+      .meta({ format: 'int32' }),
+  })
+  .superRefine((confirm, ctx) => {
+    if (confirm.scaleToZero === undefined && confirm.above === undefined && confirm.stepAbove === undefined)
+      ctx.addIssue({ code: 'custom', message: RULE_MESSAGES.confirmNeedsARule });
+  })
+  .describe(
+    'Scale calls that need a human to confirm them. A client that cannot ask a human is refused (ConfirmationRequired): fail closed.',
+  )
+  .meta(
+    cel({
+      rule: 'has(self.scaleToZero) || has(self.above) || has(self.stepAbove)',
+      message: RULE_MESSAGES.confirmNeedsARule,
+    }),
+  );
+
+export const SafetySpecFields = {
+  cooldownSeconds: z
+    .number()
+    .int()
+    .min(1, 'cooldownSeconds must be at least 1')
+    .max(LIMITS.cooldownSeconds, `cooldownSeconds must be at most ${LIMITS.cooldownSeconds}`)
+    .optional()
+    .describe(
+      'Minimum time between two KubeMCP scales of the same object, by any caller, on any operator replica (recorded in the cluster).',
+    )
+    .meta({ format: 'int32' }),
+  rateLimit: RateLimitSchema.optional(),
+  confirm: ConfirmSchema.optional(),
+  requireKubernetesRBAC: z
+    .boolean()
+    .optional()
+    .describe(
+      "When true, every call this policy allows must also be allowed by the cluster's RBAC for the caller's own identity (a SubjectAccessReview on the equivalent Kubernetes action).",
+    ),
+};
 
 export const McpPolicySpecSchema = z
   .strictObject({
@@ -313,22 +400,35 @@ export const McpPolicySpecSchema = z
         `MCP tools granted, as exact names (list_pods) or globs (list_*, *; at most ${MAX_PATTERN_STARS} * per pattern). Each must match at least one tool the server knows.`,
       ),
     replicas: ReplicaBoundsSchema.optional(),
+    ...SafetySpecFields,
   })
   .superRefine((spec, ctx) => {
     if (spec.replicas === undefined && spec.tools.some(toolPatternMayScale)) {
       ctx.addIssue({ code: 'custom', path: ['replicas'], message: RULE_MESSAGES.scaleNeedsReplicas });
+    }
+    if (
+      (spec.cooldownSeconds !== undefined || spec.confirm !== undefined) &&
+      (spec.replicas === undefined || !spec.tools.some(toolPatternMayScale))
+    ) {
+      ctx.addIssue({ code: 'custom', message: RULE_MESSAGES.scaleLimitsNeedReplicas });
     }
   })
   .describe(
     'What the policy grants: which subjects may use which tools in which namespaces, within which bounds.',
   )
   .meta(
-    cel({
-      rule: `has(self.replicas) || !self.tools.exists(t, t.matches('${SCALE_PATTERN_REGEX}'))`,
-      message: RULE_MESSAGES.scaleNeedsReplicas,
-      fieldPath: '.replicas',
-      reason: 'FieldValueRequired',
-    }),
+    cel(
+      {
+        rule: `has(self.replicas) || !self.tools.exists(t, t.matches('${SCALE_PATTERN_REGEX}'))`,
+        message: RULE_MESSAGES.scaleNeedsReplicas,
+        fieldPath: '.replicas',
+        reason: 'FieldValueRequired',
+      },
+      {
+        rule: `(!has(self.cooldownSeconds) && !has(self.confirm)) || (has(self.replicas) && self.tools.exists(t, t.matches('${SCALE_PATTERN_REGEX}')))`,
+        message: RULE_MESSAGES.scaleLimitsNeedReplicas,
+      },
+    ),
   );
 
 export const ConditionSchema = z
@@ -414,6 +514,8 @@ export type SelectorRequirement = z.infer<typeof SelectorRequirementSchema>;
 export type LabelSelector = z.infer<typeof LabelSelectorSchema>;
 export type Namespaces = z.infer<typeof NamespacesSchema>;
 export type ReplicaBounds = z.infer<typeof ReplicaBoundsSchema>;
+export type RateLimit = z.infer<typeof RateLimitSchema>;
+export type Confirm = z.infer<typeof ConfirmSchema>;
 export type McpPolicySpec = z.infer<typeof McpPolicySpecSchema>;
 /** The spec as a user writes it (defaults not yet applied). */
 export type McpPolicySpecInput = z.input<typeof McpPolicySpecSchema>;

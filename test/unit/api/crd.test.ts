@@ -191,6 +191,10 @@ describe('the cross-field rules are CEL rules with the same messages as the zod 
     ]);
     expect(spec['x-kubernetes-validations']?.map((r) => r.rule)).toEqual([
       "has(self.replicas) || !self.tools.exists(t, t.matches('^([*]|[s?]([*]|[c?]([*]|[a?]([*]|[l?]([*]|[e?]([*]|[_?]))))))'))",
+      "(!has(self.cooldownSeconds) && !has(self.confirm)) || (has(self.replicas) && self.tools.exists(t, t.matches('^([*]|[s?]([*]|[c?]([*]|[a?]([*]|[l?]([*]|[e?]([*]|[_?]))))))')))",
+    ]);
+    expect(spec.properties?.confirm?.['x-kubernetes-validations']?.map((r) => r.rule)).toEqual([
+      'has(self.scaleToZero) || has(self.above) || has(self.stepAbove)',
     ]);
   });
 

@@ -88,7 +88,7 @@ describe('KubeBackend.writeScale', () => {
       /^scale deployments web\/api to 3: no answer from the API server within 100 ms; the outcome is unknown/,
     );
     expect(seen.map((r) => [r.method, r.url])).toEqual([
-      ['PUT', '/apis/apps/v1/namespaces/web/deployments/api/scale'],
+      ['PUT', '/apis/apps/v1/namespaces/web/deployments/api/scale?fieldManager=kubemcp'],
     ]);
     await new Promise<void>((resolve) => {
       const req = seen[0];

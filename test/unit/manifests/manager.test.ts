@@ -81,21 +81,14 @@ describe('config/manager/network_policy.yaml', () => {
 });
 
 describe('config/rbac/leader_election_role.yaml', () => {
-  it('lets the operator read and renew only its own Lease (the default --lease-name); create stays unnamed', async () => {
-    const { ConfigSchema } = await import('../../../src/config/index.js');
-    const leaseName = ConfigSchema.parse({}).leaderElection.leaseName;
+  it('lets the operator get, create and update Leases in its own namespace only: no list, watch or delete', () => {
     const role = docsOf('config/rbac/leader_election_role.yaml').find((d) => d.kind === 'Role') as {
-      rules: Array<{ resources: string[]; resourceNames?: string[]; verbs: string[] }>;
+      metadata: { namespace: string };
+      rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
     };
-    const leaseRules = role.rules.filter((r) => r.resources.includes('leases'));
-    for (const rule of leaseRules) {
-      if (rule.verbs.includes('create')) {
-        expect(rule.verbs).toEqual(['create']);
-        expect(rule.resourceNames).toBeUndefined();
-      } else {
-        expect(rule.resourceNames).toEqual([leaseName]);
-      }
-    }
-    expect(leaseRules.flatMap((r) => r.verbs).sort()).toEqual(['create', 'get', 'update']);
+    expect(role.metadata.namespace).toBe('kubemcp-system');
+    expect(role.rules).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+    ]);
   });
 });

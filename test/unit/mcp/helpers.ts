@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import pino, { type Level } from 'pino';
 import { Registry } from 'prom-client';
+import type { AccessAnswer, AccessQuestion } from '../../../src/kube/access.js';
+import type { ScaleClaim, ScaleHistory } from '../../../src/kube/scalehistory.js';
 import type { Deployment, Namespace, Pod, Service, StatefulSet } from '../../../src/kube/types.js';
 import {
   BackendError,
@@ -14,6 +16,7 @@ import {
   type ScalableKind,
   type ScaleEvent,
   type ScaleInfo,
+  type WriteScaleOptions,
 } from '../../../src/kube/types.js';
 import {
   type Authenticator,
@@ -252,6 +255,7 @@ export class FakeBackend implements ClusterBackend {
     name: string;
     replicas: number;
     resourceVersion: string;
+    dryRun?: boolean;
   }[] = [];
   /** Every call that reached the backend, in order ("list pod", "readScale deployment web/web", ...). */
   readonly calls: string[] = [];
@@ -310,9 +314,11 @@ export class FakeBackend implements ClusterBackend {
     name: string,
     replicas: number,
     resourceVersion: string,
+    options: WriteScaleOptions = {},
   ): Promise<ScaleInfo> {
-    this.calls.push(`writeScale ${kind} ${namespace}/${name} ${replicas}`);
-    this.writes.push({ kind, namespace, name, replicas, resourceVersion });
+    const dryRun = options.dryRun === true;
+    this.calls.push(`writeScale ${kind} ${namespace}/${name} ${replicas}${dryRun ? ' dryRun' : ''}`);
+    this.writes.push({ kind, namespace, name, replicas, resourceVersion, ...(dryRun ? { dryRun } : {}) });
     const obj = this.workload(kind, namespace, name);
     const other = this.concurrentWriters.shift();
     if (other !== undefined) this.bump(obj, other.replicas);
@@ -322,8 +328,55 @@ export class FakeBackend implements ClusterBackend {
         'the object has been modified; please apply your changes to the latest version',
       );
     }
+    if (this.refuseAbove !== undefined && replicas > this.refuseAbove) {
+      throw new BackendError('Invalid', `admission denied: replicas must be at most ${this.refuseAbove}`);
+    }
+    if (dryRun) return { ...this.info(obj), replicas };
     this.bump(obj, replicas);
     return this.info(obj);
+  }
+
+  /** Like the API server's admission: writes above this count are refused (dry runs too). */
+  refuseAbove: number | undefined;
+  /** The clock of lastScaledAt (ms since epoch). */
+  clock: () => number = () => NOW;
+  /** When each object was last scaled through writeScale (or set by a test). */
+  readonly lastScaled = new Map<string, number>();
+
+  /** RBAC of the fake cluster: "user verb resource[/subresource] namespace" lines that are allowed. */
+  readonly rbac = new Set<string>();
+  readonly accessReviews: AccessQuestion[] = [];
+
+  async reviewAccess(q: AccessQuestion): Promise<AccessAnswer> {
+    this.accessReviews.push(q);
+    const resource = q.subresource === undefined ? q.resource : `${q.resource}/${q.subresource}`;
+    const allowed = this.rbac.has(`${q.user} ${q.verb} ${resource} ${q.namespace ?? '*'}`);
+    return allowed ? { allowed } : { allowed, reason: 'no RBAC rule allows it' };
+  }
+
+  async readScaleHistory(kind: ScalableKind, namespace: string, name: string): Promise<ScaleHistory> {
+    this.calls.push(`readScaleHistory ${kind} ${namespace}/${name}`);
+    const info = this.info(this.workload(kind, namespace, name));
+    const object = `${kind}/${namespace}/${name}`;
+    const at = this.lastScaled.get(object);
+    return {
+      ...info,
+      ...(at === undefined ? {} : { lastScaledAt: at }),
+      claim: { namespace: 'kubemcp-system', leaseName: `kubemcp-scale-${object}`, object },
+    };
+  }
+
+  /** The next N claims lose to another replica, which records a scale at the current clock. */
+  lostClaims = 0;
+
+  async claimScale(claim: ScaleClaim, at: number): Promise<void> {
+    this.calls.push(`claimScale ${claim.object}`);
+    if (this.lostClaims > 0) {
+      this.lostClaims--;
+      this.lastScaled.set(claim.object, this.clock());
+      throw new BackendError('Conflict', 'another scale was recorded first');
+    }
+    this.lastScaled.set(claim.object, at);
   }
 
   async recordScaleEvent(event: ScaleEvent): Promise<void> {

@@ -1,0 +1,58 @@
+/**
+ * Per-call cost of the agent-safety checks in the guarded client (admit: rate limits and the RBAC
+ * key's gate), with none of the limits set (the fast path: it must cost nothing measurable) and with
+ * a rate-limited policy.
+ *
+ *   npm run bench:policy
+ */
+
+import { bench, describe } from 'vitest';
+import type { ClusterBackend } from '../src/kube/types.js';
+import { GuardedClient } from '../src/mcp/guarded.js';
+import { RateLimiter } from '../src/mcp/safety/ratelimit.js';
+import { type Caller, compile, type PolicyObject } from '../src/policy/index.js';
+
+const namespaces = Array.from({ length: 100 }, (_, i) => ({ name: `team-${i}`, labels: {} }));
+const caller: Caller = { username: 'system:serviceaccount:agents:agent-0', groups: ['system:authenticated'] };
+
+function policy(extra: Record<string, unknown>): PolicyObject[] {
+  return [
+    {
+      name: 'agent-0',
+      generation: 1,
+      spec: {
+        subjects: [{ kind: 'ServiceAccount', name: 'agent-0', namespace: 'agents' }],
+        namespaces: { names: ['team-*'] },
+        tools: ['list_*', 'scale_deployment'],
+        replicas: { min: 1, max: 10 },
+        ...extra,
+      },
+    },
+  ];
+}
+
+// admit() never touches the backend.
+const backend = {} as ClusterBackend;
+const plain = compile({ policies: policy({}), namespaces });
+const limited = compile({ policies: policy({ rateLimit: { callsPerMinute: 10_000 } }), namespaces });
+const rateLimiter = new RateLimiter();
+let clock = 0;
+const now = () => (clock += 7); // 10,000 calls per minute never run out at this pace
+
+describe('GuardedClient.admit (per tool call)', () => {
+  bench('no limits set (fast path)', async () => {
+    await new GuardedClient(caller, plain, backend, { safety: { rateLimiter }, now }).admit(
+      'list_pods',
+      'team-1',
+    );
+  });
+  bench('rateLimit set', async () => {
+    await new GuardedClient(caller, limited, backend, { safety: { rateLimiter }, now }).admit(
+      'list_pods',
+      'team-1',
+    );
+  });
+  bench('baseline: constructing the GuardedClient only', () => {
+    new GuardedClient(caller, plain, backend, { safety: { rateLimiter }, now });
+  });
+});

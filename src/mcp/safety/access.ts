@@ -1,0 +1,177 @@
+/**
+ * Kubernetes RBAC as a second key (McpPolicy `requireKubernetesRBAC: true`): before a call that only
+ * such policies allow, the caller's own identity (user, groups, uid and extra from its TokenReview)
+ * must also be allowed the equivalent Kubernetes action by a SubjectAccessReview.
+ *
+ * Answers are cached for at most `ttlMs` (default and maximum 10 s) in a bounded LRU map, and
+ * concurrent questions share one review: at most one SubjectAccessReview per caller, action and
+ * namespace per cache period. Failures (API server unreachable) are never cached and refuse the call.
+ */
+
+import type { AccessAnswer, AccessQuestion } from '../../kube/access.js';
+import type { ScalableKind } from '../../kube/types.js';
+import type { Caller } from '../../policy/types.js';
+import { ToolError } from '../errors.js';
+
+export const MAX_ACCESS_TTL_MS = 10_000;
+
+/** The Kubernetes action equivalent to a tool. */
+export interface Action {
+  readonly verb: string;
+  readonly group: string;
+  readonly resource: string;
+  readonly subresource?: string;
+  /** Cluster-scoped (list_namespaces): asked without a namespace. */
+  readonly clusterScoped?: boolean;
+}
+
+const SCALE: Record<ScalableKind, Action> = {
+  deployment: { verb: 'update', group: 'apps', resource: 'deployments', subresource: 'scale' },
+  statefulset: { verb: 'update', group: 'apps', resource: 'statefulsets', subresource: 'scale' },
+};
+
+/** Tool → the Kubernetes action a caller would need to do the same with kubectl. */
+export const TOOL_ACTIONS: Readonly<Record<string, Action>> = {
+  list_namespaces: { verb: 'list', group: '', resource: 'namespaces', clusterScoped: true },
+  list_pods: { verb: 'list', group: '', resource: 'pods' },
+  list_services: { verb: 'list', group: '', resource: 'services' },
+  list_deployments: { verb: 'list', group: 'apps', resource: 'deployments' },
+  list_statefulsets: { verb: 'list', group: 'apps', resource: 'statefulsets' },
+  scale_deployment: SCALE.deployment,
+  scale_statefulset: SCALE.statefulset,
+};
+
+/** "update deployments/scale (apps) in namespace web", as a denial names it. */
+export function describeAction(action: Action, namespace: string | undefined): string {
+  const resource = `${action.resource}${action.subresource === undefined ? '' : `/${action.subresource}`}`;
+  const group = action.group === '' ? '' : ` (API group ${action.group})`;
+  const where =
+    action.clusterScoped === true
+      ? ''
+      : namespace === undefined
+        ? ' in every namespace'
+        : ` in namespace ${namespace}`;
+  return `${action.verb} ${resource}${group}${where}`;
+}
+
+interface Entry {
+  readonly answer: AccessAnswer;
+  readonly expires: number;
+}
+
+export class AccessReviewer {
+  private readonly cache = new Map<string, Entry>();
+  private readonly inflight = new Map<string, Promise<AccessAnswer>>();
+  private readonly ttlMs: number;
+  private readonly maxEntries: number;
+  /** Reviews sent to the API server (for metrics and tests). */
+  reviews = 0;
+
+  constructor(
+    private readonly review: ((q: AccessQuestion) => Promise<AccessAnswer>) | undefined,
+    options: {
+      ttlMs?: number;
+      maxEntries?: number;
+      now?: () => number;
+      /** Called per look-up: a cache hit, or the result of a review sent. */
+      onLookup?: (result: 'cache_hit' | 'allowed' | 'denied' | 'error') => void;
+    } = {},
+  ) {
+    this.onLookup = options.onLookup;
+    this.ttlMs = Math.min(MAX_ACCESS_TTL_MS, Math.max(0, options.ttlMs ?? MAX_ACCESS_TTL_MS));
+    this.maxEntries = Math.max(1, options.maxEntries ?? 10_000);
+    this.now = options.now ?? Date.now;
+  }
+
+  private readonly now: () => number;
+  private readonly onLookup: ((result: 'cache_hit' | 'allowed' | 'denied' | 'error') => void) | undefined;
+
+  /** Whether the cluster allows `caller` the action (in `namespace`). Throws ToolError Unavailable when it cannot tell. */
+  async allowed(caller: Caller, action: Action, namespace: string | undefined): Promise<AccessAnswer> {
+    if (this.review === undefined) {
+      throw new ToolError('Unavailable', 'This server cannot check Kubernetes RBAC', {
+        reason:
+          "An McpPolicy requires the caller's own Kubernetes RBAC to allow the call, and this server cannot ask (fail closed)",
+      });
+    }
+    const question: AccessQuestion = {
+      user: caller.username,
+      groups: caller.groups,
+      ...(caller.uid === undefined ? {} : { uid: caller.uid }),
+      ...(caller.extra === undefined ? {} : { extra: caller.extra }),
+      verb: action.verb,
+      group: action.group,
+      resource: action.resource,
+      ...(action.subresource === undefined ? {} : { subresource: action.subresource }),
+      ...(action.clusterScoped === true || namespace === undefined ? {} : { namespace }),
+    };
+    const key = JSON.stringify([
+      question.user,
+      [...question.groups].sort(),
+      question.uid ?? '',
+      question.extra ?? {},
+      question.verb,
+      question.group,
+      question.resource,
+      question.subresource ?? '',
+      question.namespace ?? '',
+    ]);
+    const now = this.now();
+    const hit = this.cache.get(key);
+    if (hit !== undefined) {
+      if (hit.expires > now) {
+        this.onLookup?.('cache_hit');
+        return hit.answer;
+      }
+      this.cache.delete(key);
+    }
+    let pending = this.inflight.get(key);
+    if (pending === undefined) {
+      const review = this.review;
+      this.reviews++;
+      pending = review(question).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
+    }
+    let answer: AccessAnswer;
+    try {
+      answer = await pending;
+    } catch (err) {
+      this.onLookup?.('error');
+      throw new ToolError('Unavailable', 'Kubernetes RBAC could not be checked right now; nothing was done', {
+        reason: 'The SubjectAccessReview an McpPolicy requires failed (the API server did not answer)',
+        suggestions: ['Retry in a little while'],
+        cause: err,
+      });
+    }
+    this.onLookup?.(answer.allowed ? 'allowed' : 'denied');
+    if (this.ttlMs > 0) {
+      this.cache.set(key, { answer, expires: now + this.ttlMs });
+      if (this.cache.size > this.maxEntries) {
+        const oldest = this.cache.keys().next().value;
+        if (oldest !== undefined) this.cache.delete(oldest);
+      }
+    }
+    return answer;
+  }
+}
+
+/** The refusal of a call the McpPolicy allows and the caller's own RBAC does not. */
+export function rbacDenied(
+  caller: Caller,
+  tool: string,
+  action: Action,
+  namespace: string | undefined,
+): ToolError {
+  const needed = describeAction(action, namespace);
+  return new ToolError(
+    'PolicyDenied',
+    `Your Kubernetes RBAC does not allow ${needed}, which ${tool} needs here`,
+    {
+      reason: `The McpPolicy that grants ${tool} requires the caller's own Kubernetes RBAC to allow it too (requireKubernetesRBAC), and a SubjectAccessReview for ${caller.username} denied: ${needed}`,
+      suggestions: [
+        `Ask a cluster admin for a Role/RoleBinding that grants ${needed} to ${caller.username}`,
+        'Call get_permissions to see what you may do',
+      ],
+    },
+  );
+}

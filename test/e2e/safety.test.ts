@@ -1,0 +1,411 @@
+/**
+ * Agent safety on a real cluster: dry runs (admission included), replicas.maxStep, cooldownSeconds
+ * across two `kubemcp serve` replicas, rateLimit per replica, and fail-closed confirmation. Both
+ * serve processes run AS the operator ServiceAccount with the shipped ClusterRole; agents talk through
+ * the v2 SDK client (2026-07-28) and the v1 SDK client (legacy revisions).
+ */
+
+import {
+  Client as ClientV2,
+  StreamableHTTPClientTransport as TransportV2,
+} from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  agentToken,
+  type ClientKind,
+  connect,
+  createDeployment,
+  createNamespace,
+  createPolicy,
+  createServiceAccount,
+  deleteNamespace,
+  deletePolicy,
+  dumpMcpDiagnostics,
+  errorOf,
+  installShippedManifests,
+  type McpCaller,
+  MODERN,
+  okOf,
+  readDeployment,
+  runKubectl,
+  type ServeProcess,
+  scaledEvents,
+  startServe,
+  type ToolResult,
+  uniqueSuffix,
+  waitPolicyReady,
+  waitReady,
+} from './mcp-support.js';
+import { eventually } from './support.js';
+
+const s = uniqueSuffix();
+const NS = { web: `e2e-safety-web-${s}`, agents: `e2e-safety-agents-${s}` } as const;
+const AGENTS = ['dry', 'stepper', 'cooler', 'limited', 'confirmer', 'keyed'] as const;
+type Agent = (typeof AGENTS)[number];
+const policyName = (agent: Agent) => `e2e-safety-${s}-${agent}`;
+const ADMISSION = `e2e-safety-${s}-max4`;
+const ADMISSION_LIMIT = 4;
+
+let serveA: ServeProcess | undefined;
+let serveB: ServeProcess | undefined;
+const tokens = {} as Record<Agent, string>;
+const clients: McpCaller[] = [];
+
+function replica(which: 'A' | 'B'): ServeProcess {
+  const serve = which === 'A' ? serveA : serveB;
+  if (!serve) throw new Error(`kubemcp serve ${which} is not running`);
+  return serve;
+}
+
+async function client(kind: ClientKind, agent: Agent, which: 'A' | 'B' = 'A'): Promise<McpCaller> {
+  const c = await connect(kind, replica(which).url, tokens[agent]);
+  clients.push(c);
+  return c;
+}
+
+async function replicasOf(name: string): Promise<number | undefined> {
+  return (await readDeployment(NS.web, name)).spec?.replicas;
+}
+
+beforeEach(({ onTestFailed }) => {
+  onTestFailed(async () => {
+    await dumpMcpDiagnostics(serveA, [NS.web], AGENTS.map(policyName));
+  });
+});
+
+beforeAll(async () => {
+  await installShippedManifests();
+  await createNamespace(NS.web);
+  await createNamespace(NS.agents);
+  for (const name of ['dry', 'step', 'cool', 'confirm']) await createDeployment(NS.web, name, 1);
+  for (const agent of AGENTS) await createServiceAccount(NS.agents, agent);
+
+  // What the API server's admission refuses: more than 4 replicas through /scale in NS.web.
+  runKubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'List',
+      items: [
+        {
+          apiVersion: 'admissionregistration.k8s.io/v1',
+          kind: 'ValidatingAdmissionPolicy',
+          metadata: { name: ADMISSION },
+          spec: {
+            failurePolicy: 'Fail',
+            matchConstraints: {
+              resourceRules: [
+                {
+                  apiGroups: ['apps'],
+                  apiVersions: ['v1'],
+                  operations: ['UPDATE'],
+                  resources: ['deployments/scale'],
+                },
+              ],
+            },
+            validations: [
+              {
+                expression: `object.spec.replicas <= ${ADMISSION_LIMIT}`,
+                message: `at most ${ADMISSION_LIMIT} replicas in this namespace`,
+              },
+            ],
+          },
+        },
+        {
+          apiVersion: 'admissionregistration.k8s.io/v1',
+          kind: 'ValidatingAdmissionPolicyBinding',
+          metadata: { name: ADMISSION },
+          spec: {
+            policyName: ADMISSION,
+            validationActions: ['Deny'],
+            matchResources: {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NS.web } },
+            },
+          },
+        },
+      ],
+    }),
+  );
+
+  const sa = (name: string) => ({ kind: 'ServiceAccount', name, namespace: NS.agents });
+  const base = {
+    namespaces: { names: [NS.web] },
+    tools: ['list_deployments', 'scale_deployment'],
+  };
+  await createPolicy(policyName('dry'), { ...base, subjects: [sa('dry')], replicas: { min: 0, max: 10 } });
+  await createPolicy(policyName('stepper'), {
+    ...base,
+    subjects: [sa('stepper')],
+    replicas: { min: 0, max: 10, maxStep: 2 },
+  });
+  await createPolicy(policyName('cooler'), {
+    ...base,
+    subjects: [sa('cooler')],
+    replicas: { min: 0, max: 10 },
+    cooldownSeconds: 300,
+  });
+  await createPolicy(policyName('limited'), {
+    ...base,
+    subjects: [sa('limited')],
+    replicas: { min: 0, max: 10 },
+    rateLimit: { callsPerMinute: 3 },
+  });
+  await createPolicy(policyName('confirmer'), {
+    ...base,
+    subjects: [sa('confirmer')],
+    replicas: { min: 0, max: 10 },
+    confirm: { above: 2, scaleToZero: true },
+  });
+
+  await createPolicy(policyName('keyed'), {
+    ...base,
+    subjects: [sa('keyed')],
+    replicas: { min: 0, max: 10 },
+    requireKubernetesRBAC: true,
+  });
+
+  serveA = await startServe({ identity: `e2e-safety-a-${s}` });
+  serveB = await startServe({ identity: `e2e-safety-b-${s}` });
+  for (const agent of AGENTS) tokens[agent] = await agentToken(NS.agents, agent);
+  for (const agent of AGENTS) await waitPolicyReady(policyName(agent));
+  for (const name of ['dry', 'step', 'cool', 'confirm']) await waitReady(NS.web, name, 1);
+  // Both replicas' indexes hold the policies (each compiles them itself).
+  for (const which of ['A', 'B'] as const) {
+    const probe = await client('v2', 'dry', which);
+    await eventually(`replica ${which} to grant list_deployments`, async () => {
+      const result = await probe.callTool('list_deployments', { namespace: NS.web });
+      return result.isError !== true;
+    });
+  }
+}, 240_000);
+
+afterAll(async () => {
+  for (const c of clients) await c.close().catch(() => undefined);
+  await serveA?.stop();
+  await serveB?.stop();
+  for (const agent of AGENTS) await deletePolicy(policyName(agent));
+  runKubectl([
+    'delete',
+    'validatingadmissionpolicybinding,validatingadmissionpolicy',
+    ADMISSION,
+    '--ignore-not-found',
+  ]);
+  await deleteNamespace(NS.web);
+  await deleteNamespace(NS.agents);
+});
+
+describe.each(['v2', 'v1'] as const)('dryRun (%s client)', (kind) => {
+  it('checks everything, changes nothing, records no Event, and is audited as a dry run', async () => {
+    const c = await client(kind, 'dry');
+    const out = okOf(
+      await c.callTool('scale_deployment', { namespace: NS.web, name: 'dry', replicas: 3, dryRun: true }),
+    );
+    expect(out).toMatchObject({ from: 1, to: 3, changed: false, dryRun: true });
+    expect(await replicasOf('dry')).toBe(1);
+    expect(await scaledEvents(NS.web, 'Deployment', 'dry')).toEqual([]);
+    const audit = replica('A')
+      .audits()
+      .filter((a) => a.tool === 'scale_deployment' && a.arguments.name === 'dry');
+    expect(audit.at(-1)).toMatchObject({ decision: 'allow', outcome: 'ok', dryRun: true });
+  });
+
+  it('reports a change the API server would refuse (admission) as refused', async () => {
+    const c = await client(kind, 'dry');
+    const result = await c.callTool('scale_deployment', {
+      namespace: NS.web,
+      name: 'dry',
+      replicas: ADMISSION_LIMIT + 1,
+      dryRun: true,
+    });
+    expect(errorOf(result).code).toBe('Invalid');
+    expect(errorOf(result).reason).toContain(`at most ${ADMISSION_LIMIT} replicas in this namespace`);
+    expect(await replicasOf('dry')).toBe(1);
+  });
+
+  it('is refused by the policy before the API server is asked', async () => {
+    const c = await client(kind, 'dry');
+    const result = await c.callTool('scale_deployment', {
+      namespace: NS.web,
+      name: 'dry',
+      replicas: 11,
+      dryRun: true,
+    });
+    expect(errorOf(result).code).toBe('OutOfBounds');
+  });
+});
+
+describe('replicas.maxStep', () => {
+  it.each(['v2', 'v1'] as const)(
+    'refuses a larger step and allows one within it (%s client)',
+    async (kind) => {
+      const c = await client(kind, 'stepper');
+      const from = (await replicasOf('step')) ?? 1;
+      const jump = await c.callTool('scale_deployment', {
+        namespace: NS.web,
+        name: 'step',
+        replicas: from + 3,
+      });
+      expect(errorOf(jump).code).toBe('OutOfBounds');
+      expect(errorOf(jump).suggestions.join(' ')).toContain(`scale to ${from + 2} first`);
+      expect(await replicasOf('step')).toBe(from);
+      okOf(await c.callTool('scale_deployment', { namespace: NS.web, name: 'step', replicas: from + 1 }));
+      expect(await replicasOf('step')).toBe(from + 1);
+    },
+  );
+});
+
+describe('cooldownSeconds across two replicas', () => {
+  it('a scale through replica A puts the object in its cool-down for replica B too', async () => {
+    const a = await client('v2', 'cooler', 'A');
+    const b = await client('v1', 'cooler', 'B');
+    okOf(await a.callTool('scale_deployment', { namespace: NS.web, name: 'cool', replicas: 2 }));
+    const refused = await b.callTool('scale_deployment', { namespace: NS.web, name: 'cool', replicas: 3 });
+    const error = errorOf(refused) as ReturnType<typeof errorOf> & { retryAfterSeconds?: number };
+    expect(error.code).toBe('RateLimited');
+    expect(error.retryAfterSeconds).toBeGreaterThan(200);
+    expect(error.retryAfterSeconds).toBeLessThanOrEqual(301);
+    expect(error.suggestions.length).toBeGreaterThan(0);
+    // And for A itself, from the cluster state.
+    expect(
+      errorOf(await a.callTool('scale_deployment', { namespace: NS.web, name: 'cool', replicas: 3 })).code,
+    ).toBe('RateLimited');
+    expect(await replicasOf('cool')).toBe(2);
+    // A dry run is checked the same way.
+    expect(
+      errorOf(
+        await b.callTool('scale_deployment', { namespace: NS.web, name: 'cool', replicas: 3, dryRun: true }),
+      ).code,
+    ).toBe('RateLimited');
+  });
+});
+
+describe('rateLimit', () => {
+  it('refuses with retryAfterSeconds; each replica counts its own calls', async () => {
+    const a = await client('v2', 'limited', 'A');
+    const b = await client('v1', 'limited', 'B');
+    for (let i = 0; i < 3; i++) okOf(await a.callTool('list_deployments', { namespace: NS.web }));
+    const refused = await a.callTool('list_deployments', { namespace: NS.web });
+    const error = errorOf(refused) as ReturnType<typeof errorOf> & { retryAfterSeconds?: number };
+    expect(error.code).toBe('RateLimited');
+    expect(error.retryAfterSeconds).toBeGreaterThan(0);
+    expect(error.retryAfterSeconds).toBeLessThanOrEqual(60);
+    expect(error.suggestions.length).toBeGreaterThan(0);
+    // Per replica (documented): replica B has its own window of 3.
+    for (let i = 0; i < 3; i++) okOf(await b.callTool('list_deployments', { namespace: NS.web }));
+    expect(errorOf(await b.callTool('list_deployments', { namespace: NS.web })).code).toBe('RateLimited');
+  });
+});
+
+describe('requireKubernetesRBAC', () => {
+  it.each(['v2', 'v1'] as const)(
+    'denies a caller with the McpPolicy but no RBAC, and allows it once a RoleBinding grants it (%s client)',
+    async (kind) => {
+      const c = await client(kind, 'keyed');
+      const denied = errorOf(await c.callTool('list_deployments', { namespace: NS.web }));
+      expect(denied.code).toBe('PolicyDenied');
+      expect(denied.message).toContain(`list deployments (API group apps) in namespace ${NS.web}`);
+      const role = `e2e-safety-keyed-${kind}`;
+      runKubectl(['create', 'role', role, '-n', NS.web, '--verb=list', '--resource=deployments.apps']);
+      runKubectl([
+        'create',
+        'rolebinding',
+        role,
+        '-n',
+        NS.web,
+        `--role=${role}`,
+        `--serviceaccount=${NS.agents}:keyed`,
+      ]);
+      try {
+        // The denial is cached for at most 10 s.
+        await eventually(
+          'the RoleBinding to let the call through',
+          async () => (await c.callTool('list_deployments', { namespace: NS.web })).isError !== true,
+          30_000,
+        );
+        // list is not update deployments/scale: the scale is still refused.
+        const scale = errorOf(
+          await c.callTool('scale_deployment', { namespace: NS.web, name: 'dry', replicas: 2 }),
+        );
+        expect(scale.message).toContain('update deployments/scale');
+      } finally {
+        runKubectl(['delete', 'rolebinding,role', role, '-n', NS.web, '--ignore-not-found']);
+      }
+      await eventually(
+        'the removed RoleBinding to deny again',
+        async () => (await c.callTool('list_deployments', { namespace: NS.web })).isError === true,
+        30_000,
+      );
+    },
+  );
+});
+
+describe('confirm', () => {
+  it.each(['v2', 'v1'] as const)(
+    'a client that cannot ask a human is refused with ConfirmationRequired (%s client)',
+    async (kind) => {
+      const c = await client(kind, 'confirmer');
+      const result = await c.callTool('scale_deployment', {
+        namespace: NS.web,
+        name: 'confirm',
+        replicas: 3,
+      });
+      expect(errorOf(result).code).toBe('ConfirmationRequired');
+      expect(await replicasOf('confirm')).toBe(1);
+      // A change no rule matches needs no confirmation.
+      okOf(await c.callTool('scale_deployment', { namespace: NS.web, name: 'confirm', replicas: 2 }));
+      okOf(await c.callTool('scale_deployment', { namespace: NS.web, name: 'confirm', replicas: 1 }));
+    },
+  );
+
+  /** The v2 SDK client (2026-07-28) with the elicitation capability, answering every form with `answer`. */
+  async function askingClient(answer: 'accept' | 'decline', asked: string[]): Promise<ClientV2> {
+    const c = new ClientV2(
+      { name: 'kubemcp-e2e-confirming', version: '1.0.0' },
+      { versionNegotiation: { mode: { pin: MODERN } }, capabilities: { elicitation: { form: {} } } },
+    );
+    c.setRequestHandler('elicitation/create', async (request) => {
+      asked.push(String((request.params as { message?: unknown }).message));
+      return answer === 'accept' ? { action: 'accept', content: { confirm: true } } : { action: 'decline' };
+    });
+    await c.connect(
+      new TransportV2(new URL(replica('A').url), {
+        requestInit: { headers: { Authorization: `Bearer ${tokens.confirmer}` } },
+      }),
+    );
+    return c;
+  }
+
+  it('an elicitation-capable client (2026-07-28) asks; declined changes nothing, accepted scales', async () => {
+    const asked: string[] = [];
+    const declining = await askingClient('decline', asked);
+    try {
+      const declined = (await declining.callTool({
+        name: 'scale_deployment',
+        arguments: { namespace: NS.web, name: 'confirm', replicas: 3 },
+      })) as ToolResult;
+      expect(errorOf(declined).code).toBe('ConfirmationRequired');
+      expect(await replicasOf('confirm')).toBe(1);
+    } finally {
+      await declining.close();
+    }
+    const accepting = await askingClient('accept', asked);
+    try {
+      const accepted = okOf(
+        (await accepting.callTool({
+          name: 'scale_deployment',
+          arguments: { namespace: NS.web, name: 'confirm', replicas: 3 },
+        })) as ToolResult,
+      );
+      expect(accepted).toMatchObject({ from: 1, to: 3, changed: true });
+      expect(await replicasOf('confirm')).toBe(3);
+    } finally {
+      await accepting.close();
+    }
+    expect(asked).toHaveLength(2);
+    expect(asked[0]).toContain('from 1 to 3 replicas');
+    const audit = replica('A')
+      .audits()
+      .filter((a) => a.tool === 'scale_deployment' && a.arguments.name === 'confirm' && a.outcome === 'ok');
+    expect(audit.at(-1)).toMatchObject({ confirmedVia: 'elicitation through kubemcp-e2e-confirming 1.0.0' });
+  });
+});
