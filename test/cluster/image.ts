@@ -10,13 +10,14 @@
  * NODE_EXTRA_CA_CERTS, because HTTPS may go through a proxy only that bundle trusts; it is passed
  * as --build-arg NODE_IMAGE, so the Dockerfile's own base stays the official image.
  *
- * Options: --tag NAME (default kubemcp:dev), --local-base (skip the pull attempt), --no-build (base only).
+ * Options: --tag NAME (default kubemcp:dev), --local-base (skip the pull attempt), --no-build (base
+ * only), --stop-docker (stop the dockerd this project started, e.g. at the end of CI).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { aptInstall, DOCKER_ENV, docker, dockerOut, ensureDocker, which } from './docker.js';
+import { aptInstall, DOCKER_ENV, docker, dockerOut, ensureDocker, stopDocker, which } from './docker.js';
 import { HarnessError, log } from './log.js';
 import { cacheDir, REPO_ROOT } from './paths.js';
 
@@ -189,17 +190,22 @@ export interface ImageOptions {
   readonly localBase?: boolean;
 }
 
+/** The base to build on: the Dockerfile's own when present or pullable, else the local equivalent. */
+export async function resolveBase(
+  opts: { localBase?: boolean } = {},
+): Promise<{ spec: BaseSpec; base: string }> {
+  await ensureDocker();
+  const spec = dockerfileBase();
+  const local = opts.localBase || process.env.KUBEMCP_LOCAL_BASE === '1';
+  if (!local && (imageExists(spec.image) || tryPull(spec.image))) return { spec, base: spec.image };
+  if (!local) log(`  ${spec.image} cannot be pulled here: using a locally built equivalent`);
+  return { spec, base: ensureLocalBase(spec) };
+}
+
 /** Builds the operator image from the Dockerfile; returns the base it was built on. */
 export async function buildImage(opts: ImageOptions = {}): Promise<{ tag: string; base: string }> {
   const tag = opts.tag ?? DEFAULT_IMAGE;
-  await ensureDocker();
-  const spec = dockerfileBase();
-  let base = spec.image;
-  const local = opts.localBase || process.env.KUBEMCP_LOCAL_BASE === '1';
-  if (local || (!imageExists(spec.image) && !tryPull(spec.image))) {
-    if (!local) log(`  ${spec.image} cannot be pulled here: using a locally built equivalent`);
-    base = ensureLocalBase(spec);
-  }
+  const { spec, base } = await resolveBase(opts);
   const args = ['build', '--network', 'host', '-t', tag];
   if (base !== spec.image) args.push('--build-arg', `NODE_IMAGE=${base}`);
   args.push(REPO_ROOT);
@@ -208,6 +214,40 @@ export async function buildImage(opts: ImageOptions = {}): Promise<{ tag: string
   docker(args, `building ${tag}`);
   log(`  ✓ built ${tag} in ${Math.round((Date.now() - started) / 1000)}s`);
   return { tag, base };
+}
+
+export const AGENT_IMAGE = 'kubemcp.local/e2e-agent:dev';
+
+/**
+ * The e2e tests' in-cluster agent (test/e2e/agent): the official MCP client at the version of
+ * package-lock.json, on the same base as the operator image.
+ */
+export async function buildAgentImage(): Promise<string> {
+  const { base } = await resolveBase();
+  const lock = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { version?: string }>;
+  };
+  const version = lock.packages['node_modules/@modelcontextprotocol/client']?.version;
+  if (!version)
+    throw new HarnessError('agent image', 'package-lock.json has no @modelcontextprotocol/client');
+  log(`▸ building ${AGENT_IMAGE} (@modelcontextprotocol/client ${version})`);
+  docker(
+    [
+      'build',
+      '-q',
+      '--network',
+      'host',
+      '--build-arg',
+      `NODE_IMAGE=${base}`,
+      '--build-arg',
+      `CLIENT_VERSION=${version}`,
+      '-t',
+      AGENT_IMAGE,
+      path.join(REPO_ROOT, 'test/e2e/agent'),
+    ],
+    `building ${AGENT_IMAGE}`,
+  );
+  return AGENT_IMAGE;
 }
 
 function mib(bytes: number): string {
@@ -253,6 +293,10 @@ async function main(): Promise<void> {
   const tag = tagIdx >= 0 ? args[tagIdx + 1] : undefined;
   if (tagIdx >= 0 && !tag) throw new HarnessError('image', '--tag needs a name');
   const started = Date.now();
+  if (args.includes('--stop-docker')) {
+    if (await stopDocker()) log('stopped the dockerd this project started');
+    return;
+  }
   if (args.includes('--no-build')) {
     await ensureDocker();
     ensureLocalBase(dockerfileBase());
