@@ -5,6 +5,7 @@
  * starts and stops.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { binaryPaths, ensureBinaries } from './build.js';
 import { isRunning, killClusterSync, type RealNodeInfo, startCluster, stopCluster } from './cluster.js';
@@ -45,7 +46,12 @@ async function reachable(kubeconfigPath: string): Promise<boolean> {
 }
 
 export async function acquireCluster(): Promise<{ cluster: E2ECluster; release: () => Promise<void> }> {
-  const external = process.env.KUBEMCP_E2E_KUBECONFIG ?? process.env.KUBECONFIG;
+  let external = process.env.KUBEMCP_E2E_KUBECONFIG ?? process.env.KUBECONFIG;
+  // KUBECONFIG=.cluster/kubeconfig (as `cluster:up` suggests) is the local control plane itself:
+  // reuse it with everything the harness knows about it (logs, real node).
+  if (external && path.resolve(external.split(':')[0] ?? external) === path.join(CLUSTER_DIR, 'kubeconfig')) {
+    external = undefined;
+  }
   if (external) {
     const file = external.split(':')[0] ?? external;
     if (fs.existsSync(file) && (await reachable(file))) {
