@@ -700,7 +700,7 @@ function removeChains(): void {
   }
 }
 
-function removeCgroups(): void {
+async function removeCgroups(): Promise<void> {
   const root = '/sys/fs/cgroup';
   let controllers: string[];
   try {
@@ -722,6 +722,35 @@ function removeCgroups(): void {
       // busy or gone
     }
   };
+  // Container processes outlive their shims: whatever still runs in a kubepods cgroup is a
+  // container of this node (a Pod the kubelet had not stopped yet), and goes first.
+  const procs = new Set<number>();
+  const collect = (d: string) => {
+    let entries: fs.Dirent[] = [];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    try {
+      for (const pid of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n')) {
+        if (/^\d+$/.test(pid)) procs.add(Number(pid));
+      }
+    } catch {
+      // not a cgroup directory
+    }
+    for (const e of entries) if (e.isDirectory()) collect(path.join(d, e.name));
+  };
+  for (const c of controllers) collect(path.join(root, c, 'kubepods'));
+  for (const pid of procs) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  const deadline = Date.now() + 5000;
+  while ([...procs].some((p) => fs.existsSync(`/proc/${p}`)) && Date.now() < deadline) await sleep(50);
   for (const c of controllers) {
     const k = path.join(root, c, 'kubepods');
     if (fs.existsSync(k)) rmTree(k);
@@ -796,6 +825,8 @@ export async function teardownRealNode(dir: string, opts: TeardownOptions): Prom
     pidsMatching((c) => c.includes('containerd-shim-runc-v2') && c.includes(sock)),
     5000,
   );
+  // Container processes of Pods the kubelet had not stopped (they outlive their shims).
+  await removeCgroups();
   await opts.stopProcess('api-proxy');
   // 5. mounts, deepest first (sandbox shm, overlay rootfs, pod volumes; runc state).
   for (const m of mountsUnder(nd)) {
@@ -812,7 +843,7 @@ export async function teardownRealNode(dir: string, opts: TeardownOptions): Prom
   }
   sh('ip', ['link', 'del', BRIDGE]);
   // 8. cgroups.
-  removeCgroups();
+  await removeCgroups();
   // 9. sysctls and host paths.
   let state: NodeState | undefined;
   try {
