@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 # KubeMCP operator image: multi-stage, production dependencies only, non-root, works with a
 # read-only root filesystem. The runtime is the current Node.js LTS; CI smoke-tests the same major.
-ARG NODE_IMAGE=node:26.10.0-trixie-slim
+# The base is pinned by digest (the tag can be rebuilt). Where no registry is reachable,
+# `npm run image` builds an equivalent base locally and passes it as --build-arg NODE_IMAGE=….
+ARG NODE_IMAGE=node:26.10.0-trixie-slim@sha256:ec7758ee051e457b468b32bde57b0879010b325bb9862718e9615225ce4aaae1
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src

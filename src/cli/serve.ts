@@ -5,7 +5,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Level, Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -94,6 +94,15 @@ function listening(server: Server): Promise<number> {
     });
   });
 }
+
+/**
+ * In a Pod, the Service keeps sending new connections to a terminating Pod until its endpoint is
+ * removed and every node's proxy rules follow (about a second, more on a busy cluster). On
+ * shutdown the MCP server therefore keeps serving this long (not ready, every response closing its
+ * connection so that clients reconnect through the Service) before it stops accepting. Outside a
+ * Pod (no KUBERNETES_SERVICE_HOST) nothing routes to it that way, and it stops at once.
+ */
+export const DRAIN_DELAY_MS = process.env.KUBERNETES_SERVICE_HOST ? 5_000 : 0;
 
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
@@ -199,6 +208,9 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
   });
 
   const mcpServer = createMcpServer({ config, client, store, backend, logger, registry });
+  mcpServer.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (stopping && !res.headersSent) res.setHeader('Connection', 'close');
+  });
   const mcpPort = await listening(mcpServer);
   logger.info({ mcpPort, healthPort: health.port, bindAddress: config.bindAddress }, 'listening');
 
@@ -207,9 +219,14 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
     if (done) return done;
     stopping = true;
     done = (async () => {
-      logger.info({ reason }, 'shutting down');
-      await Promise.all([closeServer(mcpServer), controller.stop()]);
-      await elector?.stop(); // releases the Lease
+      logger.info({ reason, drainMs: DRAIN_DELAY_MS }, 'shutting down');
+      // Leadership is handed over at once (serving MCP needs none) while the MCP server drains.
+      const handOver = (async () => {
+        await controller.stop();
+        await elector?.stop(); // releases the Lease
+      })();
+      if (DRAIN_DELAY_MS > 0) await new Promise((r) => setTimeout(r, DRAIN_DELAY_MS));
+      await Promise.all([closeServer(mcpServer), handOver]);
       await backend.stop();
       await health.close();
       client.close();

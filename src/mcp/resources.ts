@@ -70,6 +70,8 @@ function invalidUri(uri: string): ProtocolError {
   return new ProtocolError(
     ProtocolErrorCode.InvalidParams,
     `Invalid resource URI ${JSON.stringify(shown)}: expected k8s://{kind}/{namespace}/{name} with kind one of ${SERVED_KINDS.join(', ')}, a namespace of at most ${MAX_URI_NAMESPACE} and a name of at most ${MAX_URI_NAME} characters`,
+    // SEP-2164: the error names the URI it is about (as much of it as the message repeats).
+    { uri: uri.length > SHOWN_URI ? uri.slice(0, SHOWN_URI) : uri },
   );
 }
 

@@ -20,6 +20,7 @@ export function apiRequest(
   path: string,
   body?: unknown,
   timeoutMs = 5000,
+  contentType = 'application/json',
 ): Promise<ApiResponse> {
   const url = new URL(path, target.server);
   const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -32,7 +33,7 @@ export function apiRequest(
         headers: {
           authorization: `Bearer ${target.token}`,
           accept: 'application/json',
-          ...(payload ? { 'content-type': 'application/json' } : {}),
+          ...(payload ? { 'content-type': contentType } : {}),
         },
         timeout: timeoutMs,
       },

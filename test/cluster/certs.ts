@@ -127,3 +127,48 @@ export function generateCredentials(dir: string): Credentials {
     users,
   };
 }
+
+/**
+ * A client certificate signed by the cluster CA in `dir` (from generateCredentials), e.g. for the
+ * API server's calls to a kubelet (logs, exec, port-forward). Returns the certificate and key paths.
+ */
+export function generateClientCert(dir: string, name: string, org: string): { cert: string; key: string } {
+  const key = `${name}.key`;
+  const cert = `${name}.crt`;
+  fs.writeFileSync(
+    path.join(dir, `${name}.cnf`),
+    [
+      '[req]',
+      'distinguished_name = dn',
+      '[dn]',
+      '[ext]',
+      'basicConstraints = CA:FALSE',
+      'keyUsage = digitalSignature, keyEncipherment',
+      'extendedKeyUsage = clientAuth',
+      '',
+    ].join('\n'),
+  );
+  openssl(dir, ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key]);
+  openssl(dir, ['req', '-new', '-key', key, '-subj', `/O=${org}/CN=${name}`, '-out', `${name}.csr`]);
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '30',
+    '-extfile',
+    `${name}.cnf`,
+    '-extensions',
+    'ext',
+    '-out',
+    cert,
+  ]);
+  fs.chmodSync(path.join(dir, key), 0o600);
+  return { cert: path.join(dir, cert), key: path.join(dir, key) };
+}

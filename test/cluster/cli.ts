@@ -6,12 +6,15 @@ import path from 'node:path';
 import { binaryPaths, ensureBinaries } from './build.js';
 import { isRunning, killClusterSync, startCluster, stopCluster } from './cluster.js';
 import { HarnessError, log } from './log.js';
+import { prepareRealNode, realNodeWanted } from './node.js';
 import { CLUSTER_DIR, REPO_ROOT } from './paths.js';
 
 const USAGE = `Usage: tsx test/cluster/cli.ts <command>
 
 Commands:
-  up      build (or reuse cached) binaries and start the local control plane in .cluster/
+  up      build (or reuse cached) binaries and start the local control plane in .cluster/,
+          with a real node (kubelet on containerd) where the machine can run one
+          (--no-real-node: kwok nodes only)
   down    stop it; no process of the harness keeps running
   build   only build and cache the binaries
   status  say whether a local cluster is running
@@ -19,16 +22,19 @@ Commands:
 Environment:
   KUBEMCP_CACHE_DIR       where built binaries are cached (default ~/.cache/kubemcp)
   KUBEMCP_CLUSTER_DIR     state directory of the cluster (default .cluster/ in the repository)
-  KUBEMCP_APISERVER_PORT  fixed kube-apiserver port (default: a free port)`;
+  KUBEMCP_APISERVER_PORT  fixed kube-apiserver port (default: a free port)
+  KUBEMCP_REAL_NODE=0     no real node (as --no-real-node)`;
 
 function rel(p: string): string {
   const r = path.relative(process.cwd(), p);
   return r.startsWith('..') ? p : r;
 }
 
-async function up(): Promise<void> {
+async function up(argv: readonly string[]): Promise<void> {
   const started = Date.now();
-  const built = await ensureBinaries();
+  const realNode = realNodeWanted(argv);
+  const built = await ensureBinaries({ realNode });
+  if (realNode) await prepareRealNode(binaryPaths(built));
   const port = process.env.KUBEMCP_APISERVER_PORT;
   if (port !== undefined && !/^\d+$/.test(port)) {
     throw new HarnessError('kube-apiserver', `KUBEMCP_APISERVER_PORT must be a port number, got "${port}"`);
@@ -45,6 +51,7 @@ async function up(): Promise<void> {
   const state = await startCluster({
     dir: CLUSTER_DIR,
     binaries: binaryPaths(built),
+    realNode,
     ...(port ? { apiserverPort: Number(port) } : {}),
   });
   process.off('SIGINT', abort);
@@ -59,6 +66,10 @@ async function up(): Promise<void> {
       `  export PATH=${rel(path.dirname(state.kubectl))}:$PATH   # kubectl matching the server`,
       '  kubectl get nodes',
       '',
+      state.realNode
+        ? `Real node: ${state.realNode.name} (kubelet on containerd; tainted ${'kubemcp.test/real-node'}: workloads need a toleration). Pods: 10.244.0.0/24, DNS 10.0.0.10.`
+        : 'Nodes: kwok only (no real node).',
+      '',
       'Contexts: kubemcp-local (admin), kubemcp-local-alice, kubemcp-local-bob (ordinary users).',
       `Logs: ${rel(path.join(state.dir, 'logs'))}/   Stop it with: npm run cluster:down`,
       '',
@@ -71,7 +82,7 @@ async function main(): Promise<void> {
   process.chdir(REPO_ROOT);
   switch (cmd) {
     case 'up':
-      return up();
+      return up(process.argv.slice(3));
     case 'down': {
       const n = await stopCluster(CLUSTER_DIR);
       process.stdout.write(
@@ -82,7 +93,7 @@ async function main(): Promise<void> {
       return;
     }
     case 'build': {
-      const built = await ensureBinaries();
+      const built = await ensureBinaries({ realNode: !process.argv.includes('--no-real-node') });
       for (const b of built) {
         process.stdout.write(
           `${b.component.name} ${b.component.version}: ${b.dir}${b.built ? ` (built in ${b.seconds.toFixed(0)}s)` : ' (cached)'}\n`,

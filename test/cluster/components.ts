@@ -11,6 +11,8 @@ import { REPO_ROOT } from './paths.js';
 export const KUBERNETES_VERSION = 'v1.37.2';
 export const ETCD_VERSION = 'v3.6.16';
 export const KWOK_VERSION = 'v0.8.0';
+export const CONTAINERD_VERSION = 'v2.2.9';
+export const COREDNS_VERSION = 'v1.14.7';
 
 export interface Component {
   /** Name used in progress output, log files and the cache directory. */
@@ -22,6 +24,8 @@ export interface Component {
   readonly binaries: Readonly<Record<string, string>>;
   readonly tags?: readonly string[];
   readonly ldflags: readonly string[];
+  /** Only needed for the real node (kubelet, containerd, CoreDNS); built when it is enabled. */
+  readonly realNode?: boolean;
   /** Extra files written next to the binaries after the build (name -> writer). */
   readonly files?: Readonly<Record<string, (outDir: string, moduleDir: string) => void>>;
 }
@@ -96,5 +100,46 @@ export const COMPONENTS: readonly Component[] = [
     binaries: { 'sigs.k8s.io/kwok/cmd/kwok': 'kwok' },
     ldflags: ['-s', '-w'],
     files: { 'kwok-stages.yaml': writeKwokStages },
+  },
+  {
+    // A module of its own (same kubernetes version and replaces as ../k8s): the node binaries need
+    // go.sum entries the control plane does not, and they must not change its build key.
+    name: 'kubernetes-node',
+    version: KUBERNETES_VERSION,
+    moduleDir: path.join(REPO_ROOT, 'test/cluster/go/k8s-node'),
+    binaries: {
+      'k8s.io/kubernetes/cmd/kubelet': 'kubelet',
+      'k8s.io/kubernetes/cmd/kube-proxy': 'kube-proxy',
+    },
+    tags: ['selinux', 'notest'],
+    ldflags: [
+      '-s',
+      '-w',
+      ...versionLdflags('k8s.io/component-base/version', KUBERNETES_VERSION),
+      ...versionLdflags('k8s.io/client-go/pkg/version', KUBERNETES_VERSION),
+    ],
+    realNode: true,
+  },
+  {
+    name: 'containerd',
+    version: CONTAINERD_VERSION,
+    moduleDir: path.join(REPO_ROOT, 'test/cluster/go/containerd'),
+    binaries: {
+      'github.com/containerd/containerd/v2/cmd/containerd': 'containerd',
+      'github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2': 'containerd-shim-runc-v2',
+      'github.com/containerd/containerd/v2/cmd/ctr': 'ctr',
+    },
+    // Static binaries without the snapshotters that need C libraries.
+    tags: ['no_btrfs', 'no_devmapper', 'no_zfs'],
+    ldflags: ['-s', '-w', `-X github.com/containerd/containerd/v2/version.Version=${CONTAINERD_VERSION}`],
+    realNode: true,
+  },
+  {
+    name: 'coredns',
+    version: COREDNS_VERSION,
+    moduleDir: path.join(REPO_ROOT, 'test/cluster/go/coredns'),
+    binaries: { 'github.com/coredns/coredns': 'coredns' },
+    ldflags: ['-s', '-w'],
+    realNode: true,
   },
 ];

@@ -5,10 +5,12 @@
  * starts and stops.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { binaryPaths, ensureBinaries } from './build.js';
-import { isRunning, killClusterSync, startCluster, stopCluster } from './cluster.js';
+import { isRunning, killClusterSync, type RealNodeInfo, startCluster, stopCluster } from './cluster.js';
 import { log } from './log.js';
+import { prepareRealNode, realNodeWanted } from './node.js';
 import { CLUSTER_DIR } from './paths.js';
 
 export interface E2ECluster {
@@ -24,6 +26,8 @@ export interface E2ECluster {
   readonly dir?: string;
   /** The kubectl matching the local control plane; absent for an external cluster (use `kubectl`). */
   readonly kubectl?: string;
+  /** The local control plane's real node, when it has one (the in-cluster tier runs on it). */
+  readonly realNode?: RealNodeInfo;
 }
 
 async function reachable(kubeconfigPath: string): Promise<boolean> {
@@ -42,7 +46,12 @@ async function reachable(kubeconfigPath: string): Promise<boolean> {
 }
 
 export async function acquireCluster(): Promise<{ cluster: E2ECluster; release: () => Promise<void> }> {
-  const external = process.env.KUBEMCP_E2E_KUBECONFIG ?? process.env.KUBECONFIG;
+  let external = process.env.KUBEMCP_E2E_KUBECONFIG ?? process.env.KUBECONFIG;
+  // KUBECONFIG=.cluster/kubeconfig (as `cluster:up` suggests) is the local control plane itself:
+  // reuse it with everything the harness knows about it (logs, real node).
+  if (external && path.resolve(external.split(':')[0] ?? external) === path.join(CLUSTER_DIR, 'kubeconfig')) {
+    external = undefined;
+  }
   if (external) {
     const file = external.split(':')[0] ?? external;
     if (fs.existsSync(file) && (await reachable(file))) {
@@ -61,16 +70,19 @@ export async function acquireCluster(): Promise<{ cluster: E2ECluster; release: 
         logsDir: `${CLUSTER_DIR}/logs`,
         dir: CLUSTER_DIR,
         kubectl: running.kubectl,
+        ...(running.realNode ? { realNode: running.realNode } : {}),
       },
       release: async () => {},
     };
   }
-  const built = await ensureBinaries();
+  const realNode = realNodeWanted();
+  const built = await ensureBinaries({ realNode });
+  if (realNode) await prepareRealNode(binaryPaths(built));
   log('e2e: starting the local control plane …');
   const t0 = Date.now();
   const onExit = () => killClusterSync(CLUSTER_DIR);
   process.once('exit', onExit);
-  const state = await startCluster({ dir: CLUSTER_DIR, binaries: binaryPaths(built) });
+  const state = await startCluster({ dir: CLUSTER_DIR, binaries: binaryPaths(built), realNode });
   log(`e2e: control plane ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   return {
     cluster: {
@@ -79,6 +91,7 @@ export async function acquireCluster(): Promise<{ cluster: E2ECluster; release: 
       logsDir: `${CLUSTER_DIR}/logs`,
       dir: CLUSTER_DIR,
       kubectl: state.kubectl,
+      ...(state.realNode ? { realNode: state.realNode } : {}),
     },
     release: async () => {
       await stopCluster(CLUSTER_DIR);

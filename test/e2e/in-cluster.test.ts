@@ -1,37 +1,159 @@
 /**
- * Runs only when KUBEMCP_E2E_MCP_URL names the MCP endpoint of an operator installed in the cluster
- * (`npm run test:e2e:kind` installs config/default on kind and port-forwards its Service): real agent
- * tokens against the real Deployment, both SDK clients.
+ * The operator as users run it: `kubectl apply -k config/default` unchanged, the image built from
+ * the Dockerfile, two real Pods under the shipped securityContext, resources and probes, and an
+ * agent Pod that calls `http://kubemcp.kubemcp-system.svc:8080/mcp` with the official MCP client and
+ * a projected ServiceAccount token for audience `kubemcp`.
+ *
+ * Runs on the local control plane's real node (kubelet on containerd; `npm run cluster:up` starts it
+ * where the machine can) and on kind (`npm run test:e2e:kind` builds and loads the images and sets
+ * KUBEMCP_E2E_IN_CLUSTER=kind). Skipped on a cluster with kwok nodes only.
+ *
+ * On the local control plane the kwok nodes are cordoned and the real node's taint is lifted for the
+ * duration of this file, so every Pod here (operator, agent, workload) runs for real; both are
+ * restored afterwards.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { CoordinationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { freePort } from '../cluster/cluster.js';
+import { AGENT_IMAGE, buildAgentImage, buildImage, DEFAULT_IMAGE } from '../cluster/image.js';
+import { loadImages, REAL_NODE_TAINT } from '../cluster/node.js';
 import {
+  AUDIENCE,
   agentToken,
-  type ClientKind,
-  connect,
+  connectV2,
   createDeployment,
   createNamespace,
   createPolicy,
   createServiceAccount,
   deleteNamespace,
   deletePolicy,
-  errorOf,
-  okOf,
   readDeployment,
+  runKubectl,
   uniqueSuffix,
   waitPolicyReady,
   waitReady,
 } from './mcp-support.js';
+import { cluster, eventually, kubeConfig } from './support.js';
 
-const url = process.env.KUBEMCP_E2E_MCP_URL;
+const OPERATOR_NS = 'kubemcp-system';
+const SELECTOR = 'app.kubernetes.io/name=kubemcp,app.kubernetes.io/component=operator';
+const LEASE = 'kubemcp-operator';
+/** The operator's default lease duration (src/config/schema.ts); config/default does not change it. */
+const LEASE_DURATION_S = 15;
+/** The default retry period: a follower looks at the Lease this often. */
+const RETRY_PERIOD_S = 2;
+/**
+ * The longest hand-over: a leader that releases its Lease on SIGTERM hands over within a retry
+ * period; one that vanishes without releasing it is replaced once the Lease expires (its duration
+ * after the last renewal the follower saw) plus one retry period. 2 s more for a busy machine.
+ */
+const TAKEOVER_BOUND_MS = (LEASE_DURATION_S + RETRY_PERIOD_S + 2) * 1000;
 
-describe.skipIf(url === undefined)('the in-cluster operator (config/default)', () => {
+const mode = cluster().realNode
+  ? 'real-node'
+  : process.env.KUBEMCP_E2E_IN_CLUSTER === 'kind'
+    ? 'kind'
+    : undefined;
+
+interface ToolAnswer {
+  isError?: boolean;
+  structuredContent?: Record<string, unknown> & { error?: { code: string; message: string } };
+}
+
+function portForward(
+  target: string,
+  namespace: string,
+  remote: number,
+): Promise<{ port: number; stop: () => void }> {
+  return freePort().then((port) => {
+    const c = cluster();
+    const child: ChildProcess = spawn(
+      c.kubectl ?? 'kubectl',
+      [`--kubeconfig=${c.kubeconfig}`, '-n', namespace, 'port-forward', target, `${port}:${remote}`],
+      { stdio: 'ignore' },
+    );
+    return { port, stop: () => child.kill() };
+  });
+}
+
+async function operatorPods(): Promise<V1Pod[]> {
+  const res = await kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .listNamespacedPod({ namespace: OPERATOR_NS, labelSelector: SELECTOR });
+  return res.items.filter((p) => !p.metadata?.deletionTimestamp);
+}
+
+function ready(p: V1Pod): boolean {
+  return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+async function leaseHolder(): Promise<string | undefined> {
+  const lease = await kubeConfig()
+    .makeApiClient(CoordinationV1Api)
+    .readNamespacedLease({ namespace: OPERATOR_NS, name: LEASE });
+  return lease.spec?.holderIdentity ?? undefined;
+}
+
+/** The pod whose name the holder identity starts with (identity = pod name + a random suffix). */
+function holderPod(holder: string | undefined, pods: readonly V1Pod[]): V1Pod[] {
+  if (!holder) return [];
+  return pods.filter((p) => {
+    const name = p.metadata?.name ?? '';
+    return holder === name || holder.startsWith(`${name}_`);
+  });
+}
+
+function setScheduling(realOnly: boolean): void {
+  const node = cluster().realNode?.name;
+  if (!node) return;
+  if (realOnly) {
+    runKubectl(['cordon', '-l', 'type=kwok']);
+    runKubectl(['taint', 'nodes', node, `${REAL_NODE_TAINT.key}:${REAL_NODE_TAINT.effect}-`]);
+  } else {
+    runKubectl([
+      'taint',
+      'nodes',
+      node,
+      `${REAL_NODE_TAINT.key}=${REAL_NODE_TAINT.value}:${REAL_NODE_TAINT.effect}`,
+      '--overwrite',
+    ]);
+    runKubectl(['uncordon', '-l', 'type=kwok']);
+  }
+}
+
+describe.skipIf(mode === undefined)(`the operator in the cluster (config/default, ${mode})`, () => {
   const suffix = uniqueSuffix();
   const ns = `e2e-incluster-${suffix}`;
   const agents = `e2e-incluster-agents-${suffix}`;
   const policy = `e2e-incluster-${suffix}`;
-  let token = '';
+  const forwards: Array<() => void> = [];
+  let agentUrl = '';
+
+  async function agent<T = unknown>(path: string, body: unknown = {}): Promise<T> {
+    const res = await fetch(`${agentUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    return (await res.json()) as T;
+  }
+
+  async function callTool(tool: string, args: Record<string, unknown>): Promise<ToolAnswer> {
+    const r = await agent<{ ok: boolean; result?: ToolAnswer; error?: string }>('/call', { tool, args });
+    if (!r.ok || !r.result) throw new Error(`the agent's call of ${tool} failed: ${r.error}`);
+    return r.result;
+  }
 
   beforeAll(async () => {
+    const c = cluster();
+    if (mode === 'real-node' && c.realNode && c.dir) {
+      await buildImage();
+      await buildAgentImage();
+      loadImages(c.dir, c.realNode.ctr, [DEFAULT_IMAGE, AGENT_IMAGE]);
+      setScheduling(true);
+    }
+    runKubectl(['apply', '--server-side', '--force-conflicts', '-k', 'config/default']);
+    runKubectl(['-n', OPERATOR_NS, 'rollout', 'status', 'deployment/kubemcp-operator', '--timeout=180s']);
+
     await createNamespace(ns);
     await createNamespace(agents);
     await createServiceAccount(agents, 'agent');
@@ -44,39 +166,226 @@ describe.skipIf(url === undefined)('the in-cluster operator (config/default)', (
       replicas: { min: 1, max: 3 },
     });
     await waitPolicyReady(policy);
-    token = await agentToken(agents, 'agent');
-  });
+
+    await kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .createNamespacedPod({
+        namespace: agents,
+        body: {
+          metadata: { name: 'agent', labels: { app: 'agent' } },
+          spec: {
+            serviceAccountName: 'agent',
+            automountServiceAccountToken: false,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 65532,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            containers: [
+              {
+                name: 'agent',
+                image: AGENT_IMAGE,
+                imagePullPolicy: 'Never',
+                ports: [{ containerPort: 9000 }],
+                readinessProbe: { httpGet: { path: '/healthz', port: 9000 }, periodSeconds: 1 },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'] },
+                },
+                volumeMounts: [{ name: 'token', mountPath: '/var/run/secrets/kubemcp', readOnly: true }],
+              },
+            ],
+            volumes: [
+              {
+                name: 'token',
+                projected: {
+                  sources: [
+                    { serviceAccountToken: { audience: AUDIENCE, expirationSeconds: 3600, path: 'token' } },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+      });
+    runKubectl(['-n', agents, 'wait', '--for=condition=Ready', 'pod/agent', '--timeout=120s']);
+    const pf = await portForward('pod/agent', agents, 9000);
+    forwards.push(pf.stop);
+    agentUrl = `http://127.0.0.1:${pf.port}`;
+    await eventually(
+      'the agent behind its port-forward',
+      async () =>
+        (await fetch(`${agentUrl}/healthz`, { method: 'POST' }).catch(() => undefined))?.status === 200,
+      30_000,
+    );
+  }, 900_000);
 
   afterAll(async () => {
+    for (const stop of forwards) stop();
+    // Two sets of controllers would write the same status: the in-cluster operator goes before the
+    // next file starts its own `kubemcp serve` processes. The rest of config/default stays.
+    try {
+      runKubectl([
+        '-n',
+        OPERATOR_NS,
+        'delete',
+        'deployment',
+        'kubemcp-operator',
+        '--ignore-not-found',
+        '--wait=true',
+      ]);
+      runKubectl(['-n', OPERATOR_NS, 'wait', '--for=delete', 'pod', '-l', SELECTOR, '--timeout=90s']);
+    } catch {
+      // no pods left to wait for
+    }
     await deletePolicy(policy).catch(() => undefined);
-    await deleteNamespace(ns).catch(() => undefined);
-    await deleteNamespace(agents).catch(() => undefined);
+    await deleteNamespace(ns);
+    await deleteNamespace(agents);
+    if (mode === 'real-node') setScheduling(false);
+  }, 300_000);
+
+  it('runs 2 operator Pods, Ready, under the shipped securityContext and resources; exactly one holds the Lease', async () => {
+    const shipped = parse(fs.readFileSync('config/manager/deployment.yaml', 'utf8')) as {
+      spec: { template: { spec: { containers: Array<{ securityContext: unknown; resources: unknown }> } } };
+    };
+    const want = shipped.spec.template.spec.containers[0];
+    const pods = await operatorPods();
+    expect(pods).toHaveLength(2);
+    for (const p of pods) {
+      expect(p.status?.phase).toBe('Running');
+      expect(ready(p)).toBe(true);
+      if (mode === 'real-node') expect(p.spec?.nodeName).toBe(cluster().realNode?.name);
+      expect(p.spec?.containers[0]?.image).toBe(DEFAULT_IMAGE);
+      expect(p.spec?.containers[0]?.securityContext).toEqual(want?.securityContext);
+      expect(p.spec?.containers[0]?.resources).toEqual(want?.resources);
+      expect(p.status?.containerStatuses?.[0]?.restartCount).toBe(0);
+    }
+    const holder = await eventually(
+      'a Lease holder among the operator Pods',
+      async () => {
+        const h = await leaseHolder();
+        return holderPod(h, pods).length === 1 ? h : undefined;
+      },
+      30_000,
+    );
+    expect(holderPod(holder, pods)).toHaveLength(1);
+
+    // Memory of the operator Pods as the kubelet measures it (working set, from cgroups).
+    const node = pods[0]?.spec?.nodeName;
+    if (node) {
+      // The kubelet's summary may lack a new Pod's figures for a few seconds.
+      const mem = await eventually(
+        'memory figures of both operator Pods in the kubelet summary',
+        async () => {
+          const summary = JSON.parse(
+            runKubectl(['get', '--raw', `/api/v1/nodes/${node}/proxy/stats/summary`]),
+          ) as {
+            pods: Array<{
+              podRef: { name: string; namespace: string };
+              memory?: { workingSetBytes?: number };
+            }>;
+          };
+          const ours = summary.pods.filter((p) => p.podRef.namespace === OPERATOR_NS);
+          return ours.length === 2 && ours.every((p) => (p.memory?.workingSetBytes ?? 0) > 0)
+            ? ours
+            : undefined;
+        },
+        60_000,
+      );
+      console.log(
+        `operator Pods' memory (kubelet working set): ${mem
+          .map((p) => `${p.podRef.name}=${((p.memory?.workingSetBytes ?? 0) / 1048576).toFixed(1)} MiB`)
+          .join(', ')}`,
+      );
+    }
   });
 
-  for (const kind of ['v2', 'v1'] as ClientKind[]) {
-    it(`lists, refuses out-of-bounds and scales within bounds (${kind} client)`, async () => {
-      const client = await connect(kind, url as string, token);
-      try {
-        const tools = (await client.listTools()).map((t) => t.name).sort();
-        expect(tools).toEqual(['get_permissions', 'list_deployments', 'list_pods', 'scale_deployment']);
-        const pods = okOf<{ items: Array<{ namespace: string }> }>(
-          await client.callTool('list_pods', { namespace: ns }),
-        );
-        expect(pods.items.length).toBeGreaterThan(0);
-        expect(pods.items.every((p) => p.namespace === ns)).toBe(true);
-        const refused = errorOf(
-          await client.callTool('scale_deployment', { namespace: ns, name: 'web', replicas: 9 }),
-        );
-        expect(refused.code).toBe('OutOfBounds');
-        const target = kind === 'v2' ? 2 : 3;
-        const scaled = okOf<{ to: number }>(
-          await client.callTool('scale_deployment', { namespace: ns, name: 'web', replicas: target }),
-        );
-        expect(scaled.to).toBe(target);
-        expect((await readDeployment(ns, 'web')).spec?.replicas).toBe(target);
-      } finally {
-        await client.close();
-      }
-    });
-  }
+  it('serves an agent Pod through the Service: calls within its policy succeed, others are denied', async () => {
+    const listed = await callTool('list_pods', { namespace: ns });
+    expect(listed.isError).toBeFalsy();
+    const items = (listed.structuredContent?.items ?? []) as Array<{ namespace: string }>;
+    expect(items.length).toBeGreaterThan(0);
+    expect(items.every((p) => p.namespace === ns)).toBe(true);
+
+    const scaled = await callTool('scale_deployment', { namespace: ns, name: 'web', replicas: 2 });
+    expect(scaled.isError).toBeFalsy();
+    expect((await readDeployment(ns, 'web')).spec?.replicas).toBe(2);
+
+    const tooMany = await callTool('scale_deployment', { namespace: ns, name: 'web', replicas: 9 });
+    expect(tooMany.isError).toBe(true);
+    expect(tooMany.structuredContent?.error?.code).toBe('OutOfBounds');
+    expect((await readDeployment(ns, 'web')).spec?.replicas).toBe(2);
+
+    const elsewhere = await callTool('list_pods', { namespace: OPERATOR_NS });
+    expect(elsewhere.isError).toBe(true);
+    expect(JSON.stringify(elsewhere)).not.toContain('kubemcp-operator-');
+  });
+
+  it('fails over when the leader Pod is deleted: the other takes over within the lease duration plus a retry period; no agent call fails', async () => {
+    const pods = await operatorPods();
+    const leader = holderPod(await leaseHolder(), pods)[0]?.metadata?.name;
+    expect(leader).toBeDefined();
+    const other = pods.find((p) => p.metadata?.name !== leader)?.metadata?.name as string;
+    await agent('/load/start', { tool: 'list_pods', args: { namespace: ns } });
+    await new Promise((r) => setTimeout(r, 2000));
+    const t0 = Date.now();
+    runKubectl(['-n', OPERATOR_NS, 'delete', 'pod', leader as string, '--wait=false']);
+    const holder = await eventually(
+      `${other} to take the Lease`,
+      async () => {
+        const h = await leaseHolder();
+        return h !== undefined && holderPod(h, pods)[0]?.metadata?.name === other ? h : undefined;
+      },
+      TAKEOVER_BOUND_MS + 10_000,
+    );
+    const takeover = Date.now() - t0;
+    console.log(`leader ${leader} deleted; ${holder} took the Lease after ${(takeover / 1000).toFixed(1)}s`);
+    runKubectl(['-n', OPERATOR_NS, 'rollout', 'status', 'deployment/kubemcp-operator', '--timeout=180s']);
+    await new Promise((r) => setTimeout(r, 3000));
+    const load = await agent<{ calls: number; failures: unknown[] }>('/load/stop');
+    console.log(`agent calls during the failover: ${load.calls}, failed: ${load.failures.length}`);
+    expect(load.failures).toEqual([]);
+    expect(load.calls).toBeGreaterThan(10);
+    expect(takeover).toBeLessThanOrEqual(TAKEOVER_BOUND_MS);
+  });
+
+  it('rolls out a restart with no failed agent call', async () => {
+    await agent('/load/start', { tool: 'list_pods', args: { namespace: ns } });
+    await new Promise((r) => setTimeout(r, 2000));
+    runKubectl(['-n', OPERATOR_NS, 'rollout', 'restart', 'deployment/kubemcp-operator']);
+    runKubectl(['-n', OPERATOR_NS, 'rollout', 'status', 'deployment/kubemcp-operator', '--timeout=240s']);
+    await new Promise((r) => setTimeout(r, 3000));
+    const load = await agent<{ calls: number; failures: unknown[] }>('/load/stop');
+    console.log(`agent calls during the rollout: ${load.calls}, failed: ${load.failures.length}`);
+    expect(load.failures).toEqual([]);
+    expect(load.calls).toBeGreaterThan(10);
+    expect(await operatorPods()).toHaveLength(2);
+  });
+
+  it('answers through `kubectl port-forward svc/kubemcp` as the README shows', async () => {
+    const pf = await portForward('svc/kubemcp', OPERATOR_NS, 8080);
+    forwards.push(pf.stop);
+    const url = `http://127.0.0.1:${pf.port}/mcp`;
+    const status = await eventually(
+      'a 401 through the port-forward',
+      async () => {
+        const s = (await fetch(url, { method: 'POST', body: '{}' }).catch(() => undefined))?.status;
+        return s === 401 ? s : undefined;
+      },
+      30_000,
+    );
+    expect(status).toBe(401);
+    const client = await connectV2(url, await agentToken(agents, 'agent'));
+    try {
+      expect((await client.listTools()).map((t) => t.name).sort()).toEqual([
+        'get_permissions',
+        'list_deployments',
+        'list_pods',
+        'scale_deployment',
+      ]);
+    } finally {
+      await client.close();
+    }
+  });
 });

@@ -223,10 +223,12 @@ describe('resources/read', () => {
       { token: TOKENS.mallory },
     );
     expect(res.status).toBe(200);
-    const error = (res.json as { error: { code: number; message: string } }).error;
+    const error = (res.json as { error: { code: number; message: string; data?: { uri?: string } } }).error;
     expect(error.code).toBe(-32602);
     expect(error.message).toContain('Invalid resource URI');
     expect(error.message).toContain('(100014 characters)');
+    // The error names its URI (SEP-2164), cut like the message.
+    expect(error.data?.uri).toBe(uri.slice(0, 100));
     expect(res.text.length).toBeLessThan(1_000);
     expect(h.backend.calls.filter((c) => c.startsWith('get '))).toEqual([]);
   });
