@@ -2,7 +2,12 @@
  * A legitimate caller's list latency while a flood of random bearer tokens hits the MCP endpoint.
  *
  *   npm run bench:token-flood [-- --rate 1000 --duration 30 --concurrency 4 --warmup 3 --jwt-share 0
- *                                --no-baseline]
+ *                                --no-baseline --server-cpus LIST]
+ *
+ * On a small machine the flood generator, the legitimate load and the API server compete with the
+ * operator for the same cores. To measure the operator alone, give it cores of its own:
+ *   taskset -c 1 npm run bench:token-flood -- --server-cpus 0
+ * runs everything on core 1 and moves every thread of `kubemcp serve` to core 0 (taskset -a -p).
  *
  * Uses the e2e cluster rules (a running `cluster:up` in KUBEMCP_CLUSTER_DIR is reused; otherwise a
  * local control plane is started and stopped). Then:
@@ -21,7 +26,7 @@
  * under flood ≤ 2 × its baseline p99, and 0 errors. A missed target is reported, not an exit code.
  * Results: bench/results/token-flood-<time>.json.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -57,6 +62,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '3' },
     'jwt-share': { type: 'string', default: '0' },
     'no-baseline': { type: 'boolean', default: false },
+    'server-cpus': { type: 'string' },
     // Internal: run as the flood child.
     'flood-url': { type: 'string' },
   },
@@ -174,6 +180,10 @@ async function main(): Promise<void> {
       tools: ['list_pods'],
     });
     serve = await startKubemcp({ kc: live.kc, dir, entry: 'tsx', logLevel: 'warn' });
+    if (args['server-cpus'] !== undefined) {
+      execFileSync('taskset', ['-a', '-pc', args['server-cpus'], String(serve.pid)], { stdio: 'ignore' });
+      console.log(`kubemcp serve (pid ${serve.pid}) pinned to CPU(s) ${args['server-cpus']}`);
+    }
     const token = await mintToken(live.kc, NAMESPACE, AGENT, { audiences: ['kubemcp'] });
     await waitToolVisible(serve.url, token, 'list_pods');
     console.log(`kubemcp serve on ${serve.url} (log ${serve.logFile})`);
@@ -249,7 +259,7 @@ async function main(): Promise<void> {
     const file = path.join(RESULTS, `token-flood-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     fs.writeFileSync(
       file,
-      `${JSON.stringify({ rate, seconds, concurrency, jwtShare, baseline, underFlood, flood: floodReport, reviews, avoided, p99Ratio: ratio }, null, 2)}\n`,
+      `${JSON.stringify({ rate, seconds, concurrency, jwtShare, serverCpus: args['server-cpus'] ?? null, baseline, underFlood, flood: floodReport, reviews, avoided, p99Ratio: ratio }, null, 2)}\n`,
     );
     console.log(`results: ${path.relative(ROOT, file)}`);
   } finally {
