@@ -3,60 +3,27 @@
  * Unavailable, request aborted; a write cut short says its outcome is unknown.
  */
 
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeBackend } from '../../../src/kube/backend.js';
-import { KubeClient } from '../../../src/kube/client.js';
 import { BackendError } from '../../../src/kube/types.js';
 import { fromBackendError } from '../../../src/mcp/errors.js';
+import { type Cleanups, localApi } from './local-api.js';
 
 async function hangingBackend(options: { readTimeoutMs?: number; writeTimeoutMs?: number }) {
   const seen: IncomingMessage[] = [];
-  const server = createServer((req) => void seen.push(req)); // never answers
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  const client = new KubeClient({
-    server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    tls: {},
-    credentials: { get: async () => ({}), refresh: () => false },
-    source: 'test',
-  });
-  cleanups.push(() => client.close());
+  const client = await localApi((req) => void seen.push(req), cleanups); // never answers
   return { backend: new KubeBackend({ client, ...options }), seen };
 }
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 describe('KubeBackend.readScale', () => {
   it('gives up after readTimeoutMs with Unavailable and aborts the request it sent', async () => {
-    const seen: IncomingMessage[] = [];
-    const server = createServer((req) => void seen.push(req)); // never answers
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    );
-    const client = new KubeClient({
-      server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      tls: {},
-      credentials: { get: async () => ({}), refresh: () => false },
-      source: 'test',
-    });
-    cleanups.push(() => client.close());
-    const backend = new KubeBackend({ client, readTimeoutMs: 100 });
+    const { backend, seen } = await hangingBackend({ readTimeoutMs: 100 });
 
     const started = Date.now();
     const err = await backend.readScale('deployment', 'web', 'api').catch((e: unknown) => e);

@@ -1,14 +1,12 @@
 /** Event names stay valid object names for every object name, including 253-character ones. */
 
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KubeClient } from '../../../src/kube/client.js';
 import { EventRecorder, eventName, MAX_EVENT_NAME } from '../../../src/kube/events.js';
+import { type Cleanups, localApi } from './local-api.js';
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
@@ -40,7 +38,7 @@ describe('Event names', () => {
 
   it('EventRecorder posts a valid name for a 253-character object name', async () => {
     const bodies: { metadata: { name: string }; regarding: { name: string } }[] = [];
-    const server = createServer((req, res) => {
+    const client = await localApi((req, res) => {
       let data = '';
       req.on('data', (c: Buffer) => {
         data += c.toString();
@@ -49,22 +47,7 @@ describe('Event names', () => {
         bodies.push(JSON.parse(data));
         res.writeHead(201, { 'content-type': 'application/json' }).end('{}');
       });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    );
-    const client = new KubeClient({
-      server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      tls: {},
-      credentials: { get: async () => ({}), refresh: () => false },
-      source: 'test',
-    });
-    cleanups.push(() => client.close());
+    }, cleanups);
     const name = longName();
     const ok = await new EventRecorder(client, 'test').record({
       regarding: { apiVersion: 'apps/v1', kind: 'Deployment', name, namespace: 'web' },
