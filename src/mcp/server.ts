@@ -18,6 +18,7 @@ import { BackendError } from '../kube/types.js';
 import { isAlwaysAllowedTool } from '../policy/tools.js';
 import type { Caller, Permissions } from '../policy/types.js';
 import {
+  type AuditEntry,
   type AuditedMethod,
   type Auditor,
   type AuditSafety,
@@ -260,6 +261,17 @@ async function callTool(
   let result: CallToolResult;
   let outcome = 'ok';
   let safety: AuditSafety = {};
+  const audit = (entry: Pick<AuditEntry, 'decision' | 'policies' | 'outcome' | 'dryRun' | 'confirmedVia'>) =>
+    scope.auditor.record({
+      requestId: scope.requestId,
+      clientRequestId: scope.clientRequestId,
+      caller: scope.caller,
+      method: 'tools/call',
+      tool: def.name,
+      arguments: args,
+      durationMs: performance.now() - started,
+      ...entry,
+    });
   try {
     const parsed = def.inputSchema.safeParse(args ?? {});
     if (!parsed.success) throw invalidArguments(def.name, parsed.error);
@@ -275,18 +287,7 @@ async function callTool(
   } catch (err) {
     if (err instanceof InputNeeded) {
       // A human must confirm: answer input_required (2026-07-28); the client retries with the answer.
-      scope.auditor.record({
-        requestId: scope.requestId,
-        clientRequestId: scope.clientRequestId,
-        caller: scope.caller,
-        method: 'tools/call',
-        tool: def.name,
-        arguments: args,
-        decision: 'none',
-        policies: [],
-        outcome: 'InputRequired',
-        durationMs: performance.now() - started,
-      });
+      audit({ decision: 'none', policies: [], outcome: 'InputRequired' });
       return err.result;
     }
     const toolError = toToolError(err, `the ${def.name} call`);
@@ -299,20 +300,7 @@ async function callTool(
     outcome = toolError.code;
     result = toolErrorResult(toolError);
   }
-  const { decision, policies } = summariseDecisions(def.name, client.decisions);
-  scope.auditor.record({
-    requestId: scope.requestId,
-    clientRequestId: scope.clientRequestId,
-    caller: scope.caller,
-    method: 'tools/call',
-    tool: def.name,
-    arguments: args,
-    decision,
-    policies,
-    outcome,
-    durationMs: performance.now() - started,
-    ...safety,
-  });
+  audit({ ...summariseDecisions(def.name, client.decisions), outcome, ...safety });
   return result;
 }
 
