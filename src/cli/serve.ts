@@ -5,7 +5,12 @@
  */
 
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Level, Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -71,7 +76,7 @@ function createMcpServer(deps: McpDeps): Server {
       serverInfo: { name: 'kubemcp', version: VERSION },
     },
   });
-  return app.listen(config.mcpPort, config.bindAddress);
+  return createHttpServer(app).listen(config.mcpPort, config.bindAddress);
 }
 
 /** The shared HMAC key of human confirmations; refuses to start with a short one. */

@@ -29,6 +29,7 @@ export {
   MCP_PATH,
   type McpAppDeps,
   type McpAppOptions,
+  type McpRequestListener,
   PROTECTED_RESOURCE_METADATA_PATH,
   resolveMcpAppOptions,
 } from './http.js';

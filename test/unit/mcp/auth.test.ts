@@ -310,6 +310,32 @@ describe('over HTTP', () => {
     expect(res.json).toMatchObject({ error: expect.any(String), error_description: expect.any(String) });
   });
 
+  it.each([
+    ['no token', undefined],
+    ['an unknown token', TOKENS.bad],
+    ['a malformed header value', 'not a token!'],
+  ])('refuses %s the same way in front of Express (/mcp) as through it (/mcp/)', async (_what, token) => {
+    // POST /mcp is authenticated before Express (the cheap path for floods); /mcp/ reaches the same
+    // route through Express's router. Both must answer byte for byte alike.
+    const h = await harness();
+    const message = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
+    const fast = await post(h, message, token === undefined ? {} : { token });
+    const routed = await post(h, message, { ...(token === undefined ? {} : { token }), path: '/mcp/' });
+    expect(fast.status).toBe(401);
+    expect(routed.status).toBe(fast.status);
+    expect(routed.text).toBe(fast.text);
+    for (const name of ['www-authenticate', 'cache-control', 'content-type', 'content-length']) {
+      expect(routed.headers.get(name), name).toBe(fast.headers.get(name));
+    }
+    expect(fast.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(fast.headers.get('cache-control')).toBe('no-store');
+    for (const res of [fast, routed]) {
+      expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      expect(res.headers.get('x-powered-by')).toBeNull();
+    }
+    expect(fast.headers.get('x-request-id')).not.toBe(routed.headers.get('x-request-id'));
+  });
+
   it('serves the RFC 9728 protected-resource metadata the challenge points at', async () => {
     const h = await harness({
       options: { authorizationServers: ['https://kubernetes.default.svc.cluster.local'] },
