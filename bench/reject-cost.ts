@@ -22,6 +22,8 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import * as mcp from '../src/mcp/index.js';
 import { compile } from '../src/policy/index.js';
+import { mcpRequest } from '../test/conformance/live.js';
+import { flood } from './lib/flood.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -33,47 +35,6 @@ const { values: args } = parseArgs({
     bare: { type: 'boolean', default: false },
   },
 });
-
-async function client(url: string, rate: number, seconds: number, mode: string): Promise<void> {
-  const target = new URL(url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  const statuses: Record<string, number> = {};
-  let sent = 0;
-  let inflight = 0;
-  const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }));
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  while (performance.now() < end) {
-    const due = Math.floor(((performance.now() - start) / 1000) * rate);
-    while (sent < due && inflight < 256) {
-      sent++;
-      inflight++;
-      const headers: http.OutgoingHttpHeaders = {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2025-11-25',
-        'content-length': body.length,
-      };
-      if (mode === 'random') headers.authorization = `Bearer ${randomBytes(32).toString('base64url')}`;
-      const req = http.request(
-        { agent, host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            inflight--;
-            statuses[res.statusCode ?? 0] = (statuses[res.statusCode ?? 0] ?? 0) + 1;
-          });
-        },
-      );
-      req.on('error', () => inflight--);
-      req.end(body);
-    }
-    await sleep(5);
-  }
-  while (inflight > 0) await sleep(10);
-  agent.destroy();
-  process.stdout.write(`${JSON.stringify({ sent, statuses })}\n`);
-}
 
 async function main(): Promise<void> {
   const reviewMs = Number(args['review-ms']);
@@ -145,6 +106,9 @@ async function main(): Promise<void> {
   server.close();
 }
 
-if (args.client !== undefined)
-  await client(args.client, Number(args.rate), Number(args.duration), args.mode ?? 'random');
-else await main();
+if (args.client !== undefined) {
+  const report = await flood(args.client, Number(args.rate), Number(args.duration), () =>
+    mcpRequest(args.mode === 'none' ? undefined : randomBytes(32).toString('base64url'), 'tools/list'),
+  );
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+} else await main();

@@ -29,9 +29,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import {
@@ -45,6 +43,7 @@ import {
   startKubemcp,
   waitToolVisible,
 } from '../test/conformance/live.js';
+import { flood } from './lib/flood.js';
 import { type LoadResult, mergeRuns, runLoad } from './lib/loadgen.js';
 import { fmt } from './lib/stats.js';
 
@@ -78,61 +77,6 @@ function randomToken(jwtShare: number): string {
     return `${b64({ alg: 'RS256' })}.${b64({ aud: ['https://kubernetes.default.svc'], exp: now + 3600, sub: randomBytes(8).toString('hex') })}.${randomBytes(32).toString('base64url')}`;
   }
   return randomBytes(32).toString('base64url');
-}
-
-async function flood(url: string, rate: number, seconds: number, jwtShare: number): Promise<void> {
-  const target = new URL(url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  const statuses: Record<string, number> = {};
-  let sent = 0;
-  let inflight = 0;
-  let skipped = 0;
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  const fire = (): void => {
-    if (inflight >= 256) {
-      skipped++;
-      return;
-    }
-    inflight++;
-    sent++;
-    const r = mcpRequest(randomToken(jwtShare), 'tools/list');
-    const body = Buffer.from(r.body);
-    const req = http.request(
-      {
-        agent,
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: 'POST',
-        headers: { ...r.headers, 'content-length': body.length },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => {
-          inflight--;
-          const key = String(res.statusCode);
-          statuses[key] = (statuses[key] ?? 0) + 1;
-        });
-      },
-    );
-    req.on('error', (err) => {
-      inflight--;
-      const key = `error ${(err as NodeJS.ErrnoException).code ?? err.message}`;
-      statuses[key] = (statuses[key] ?? 0) + 1;
-    });
-    req.end(body);
-  };
-  // Open loop: every 10 ms, send what the schedule says is due.
-  while (performance.now() < end) {
-    const due = Math.floor(((performance.now() - start) / 1000) * rate);
-    while (sent + skipped < due) fire();
-    await sleep(10);
-  }
-  while (inflight > 0 && performance.now() < end + 15_000) await sleep(20);
-  agent.destroy();
-  const wall = (performance.now() - start) / 1000;
-  process.stdout.write(`${JSON.stringify({ sent, skipped, statuses, seconds: wall })}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,7 +213,11 @@ async function main(): Promise<void> {
 }
 
 if (args['flood-url'] !== undefined) {
-  await flood(args['flood-url'], Number(args.rate), Number(args.duration), Number(args['jwt-share']));
+  const jwtShare = Number(args['jwt-share']);
+  const report = await flood(args['flood-url'], Number(args.rate), Number(args.duration), () =>
+    mcpRequest(randomToken(jwtShare), 'tools/list'),
+  );
+  process.stdout.write(`${JSON.stringify(report)}\n`);
 } else {
   await main();
 }
