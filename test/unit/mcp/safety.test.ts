@@ -445,6 +445,35 @@ describe('agent safety', () => {
       ).toEqual(['declined', 'declined']);
     });
 
+    it('2025-era through the v2 SDK client (initialize handshake): asked within the call, accepted scales', async () => {
+      withPolicy(h, webAgents({ confirm: { above: 5 } }));
+      const client = new Client(
+        { name: 'v2-legacy-confirming', version: '2.0.0' },
+        { capabilities: { elicitation: { form: {} } } },
+      );
+      client.setRequestHandler('elicitation/create', async () => ({
+        action: 'accept',
+        content: { confirm: true },
+      }));
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(h.url), {
+          requestInit: { headers: { Authorization: `Bearer ${TOKENS.copilot}` } },
+        }),
+      );
+      const result = await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 6 });
+      expect(result.isError).toBeFalsy();
+      expect(h.backend.writes.map((w) => w.replicas)).toEqual([6]);
+      expect(audits(h).find((a) => a.tool === 'scale_deployment' && a.outcome === 'ok')).toMatchObject({
+        confirmation: {
+          answer: 'accepted',
+          flow: 'elicitation/create',
+          revision: expect.stringMatching(/^2025-/),
+          client: 'v2-legacy-confirming 2.0.0',
+        },
+      });
+      await client.close();
+    });
+
     it('2025-era: a client without the elicitation capability is refused (fail closed) and gets no session id', async () => {
       withPolicy(h, webAgents({ confirm: { above: 5 } }));
       const { client, transport } = await legacyClient(undefined);
