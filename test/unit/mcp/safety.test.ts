@@ -2,7 +2,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PolicyObject } from '../../../src/policy/index.js';
 import {
   call,
@@ -550,6 +550,47 @@ describe('agent safety', () => {
       });
       expect(altered.text).not.toMatch(/elicitation\/create/);
       expect(altered.text).toMatch(/does not verify here/);
+      expect(h.backend.writes).toEqual([]);
+    });
+
+    it('2025-era: a client that disconnects while asked frees its question at once', async () => {
+      withPolicy(h, webAgents({ confirm: { above: 5 } }));
+      const { transport } = await legacyClient(async () => ({
+        action: 'accept',
+        content: { confirm: true },
+      }));
+      const abort = new AbortController();
+      const res = await fetch(h.url, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          Accept: 'application/json, text/event-stream',
+          Authorization: `Bearer ${TOKENS.copilot}`,
+          'MCP-Protocol-Version': '2025-06-18',
+          'Mcp-Session-Id': transport.sessionId ?? '',
+        },
+        body: JSON.stringify(toolCall('scale_deployment', { namespace: 'web', name: 'web', replicas: 6 })),
+        signal: abort.signal,
+      });
+      const reader = res.body?.getReader();
+      let seen = '';
+      while (reader !== undefined && !seen.includes('elicitation/create')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += new TextDecoder().decode(value);
+      }
+      expect(seen).toContain('"method":"elicitation/create"');
+      expect(await h.registry.metrics()).toMatch(/kubemcp_confirmations_pending 1/);
+      abort.abort();
+      await vi.waitFor(async () => {
+        expect(await h.registry.metrics()).toMatch(/kubemcp_confirmations_pending 0/);
+      });
+      await vi.waitFor(() => {
+        expect(audits(h).find((a) => a.tool === 'scale_deployment')).toMatchObject({
+          outcome: 'ConfirmationRequired',
+          confirmation: { answer: 'unavailable', reason: 'gone' },
+        });
+      });
       expect(h.backend.writes).toEqual([]);
     });
 
