@@ -72,6 +72,7 @@ function createMcpServer(deps: McpDeps): Server {
       ...(config.confirmationKeyFile === undefined
         ? {}
         : { confirmationKey: readConfirmationKey(config.confirmationKeyFile) }),
+      confirmationTimeoutSeconds: config.confirmationTimeoutSeconds,
       ...(config.logLevel === 'silent' ? {} : { logLevel: config.logLevel as Level }),
       serverInfo: { name: 'kubemcp', version: VERSION },
     },

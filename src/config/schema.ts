@@ -73,6 +73,13 @@ export const ConfigSchema = z
     allowedOrigins: hostList.optional(),
     /** File holding the HMAC key (≥ 32 bytes) of human confirmations, the same on every replica (a mounted Secret). */
     confirmationKeyFile: z.string().min(1).optional(),
+    /** How long a 2025-era tools/call waits for the person's answer to a confirmation question. */
+    confirmationTimeoutSeconds: z
+      .number()
+      .int()
+      .min(5, 'at least 5 seconds')
+      .max(600, 'at most 600 seconds')
+      .default(120),
     /** Largest accepted MCP request body, in bytes. */
     bodyLimitBytes: z
       .number()
@@ -297,6 +304,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'string',
     value: 'PATH',
     help: 'HMAC key (at least 32 bytes) signing human confirmations, shared by every replica (default: a random key per process)',
+  },
+  {
+    key: 'confirmationTimeoutSeconds',
+    flag: 'confirmation-timeout',
+    env: 'KUBEMCP_CONFIRMATION_TIMEOUT',
+    type: 'integer',
+    value: 'SECONDS',
+    help: 'how long a 2025-era tool call waits for the person to answer a confirmation question (5-600; then ConfirmationRequired)',
   },
   {
     key: 'watchBackoffMaxSeconds',

@@ -44,6 +44,22 @@ export interface AuditRecord {
   readonly dryRun?: true;
   /** Agent safety: how a human confirmed the call (client name and the person's answer), when one did. */
   readonly confirmedVia?: string;
+  /**
+   * Agent safety: a call a policy's `confirm` rules matched. The person was asked through the
+   * caller's own client (the answer is authenticated as `caller`): `answer` accepted | declined |
+   * asked (2026-07-28: input_required sent, the retry carries the answer) | unavailable (nobody could
+   * be asked: `reason`); `flow` input_required | elicitation/create; the request's MCP `revision`;
+   * the `client` (clientInfo name and version) when known.
+   */
+  readonly confirmation?: AuditConfirmation;
+}
+
+export interface AuditConfirmation {
+  readonly answer: 'accepted' | 'declined' | 'asked' | 'unavailable';
+  readonly flow: 'input_required' | 'elicitation/create';
+  readonly revision: string;
+  readonly client?: string;
+  readonly reason?: string;
 }
 
 /** The agent-safety fields of an audit record. */
@@ -130,6 +146,8 @@ export interface AuditEntry {
   readonly dryRun?: boolean;
   /** Agent safety: how a human confirmed the call, when one did. */
   readonly confirmedVia?: string;
+  /** Agent safety: how the confirmation of a call went, when a rule matched. */
+  readonly confirmation?: AuditConfirmation;
 }
 
 export interface AuditorOptions {
@@ -178,6 +196,7 @@ export class Auditor {
       durationMs,
       ...(entry.dryRun === true ? { dryRun: true } : {}),
       ...(entry.confirmedVia === undefined ? {} : { confirmedVia: entry.confirmedVia }),
+      ...(entry.confirmation === undefined ? {} : { confirmation: entry.confirmation }),
     };
     this.logger.info({ audit: record }, MESSAGE[entry.method]);
   }

@@ -24,9 +24,15 @@ import { GuardedClient } from './guarded.js';
 import { mcpMetrics } from './metrics.js';
 import { DEFAULT_RESOURCE_PAGE_SIZE } from './resources.js';
 import { AccessReviewer } from './safety/access.js';
-import { CONFIRMATION_TTL_SECONDS, type ConfirmationState } from './safety/elicit.js';
+import {
+  CONFIRMATION_TTL_SECONDS,
+  type ConfirmationState,
+  DEFAULT_CONFIRMATION_TIMEOUT_SECONDS,
+} from './safety/elicit.js';
 import { safetyMetrics } from './safety/metrics.js';
+import { PendingElicitations } from './safety/pending.js';
 import { RateLimiter } from './safety/ratelimit.js';
+import { clientOfInitialize, declaresFormElicitation, LegacySessions } from './safety/session.js';
 import { buildMcpServer } from './server.js';
 
 /**
@@ -78,6 +84,10 @@ export interface McpAppOptions {
   readonly maxScaleAttempts?: number;
   /** HMAC key (≥ 32 bytes) of human-confirmation state; shared by every replica. Default: random per process. */
   readonly confirmationKey?: Uint8Array;
+  /** How long a 2025-era tools/call waits for the person's answer to elicitation/create. Default 120 s. */
+  readonly confirmationTimeoutSeconds?: number;
+  /** Questions waiting for an answer (2025-era) per caller, and in all; beyond them fail closed. Default 2 and 256. */
+  readonly maxPendingConfirmations?: { readonly perCaller?: number; readonly total?: number };
   /** Clock (ms since epoch); injectable for tests. */
   readonly now?: () => number;
   /** serverInfo reported to clients. */
@@ -114,6 +124,8 @@ export interface ResolvedMcpAppOptions {
   readonly resourcePageSize: number;
   readonly maxScaleAttempts: number;
   readonly confirmationKey: Uint8Array | undefined;
+  readonly confirmationTimeoutMs: number;
+  readonly maxPendingConfirmations: { readonly perCaller?: number; readonly total?: number };
   readonly now: () => number;
   readonly serverInfo: { readonly name: string; readonly version: string };
   readonly audit: boolean;
@@ -138,6 +150,9 @@ export function resolveMcpAppOptions(options: McpAppOptions = {}): ResolvedMcpAp
     resourcePageSize: options.resourcePageSize ?? DEFAULT_RESOURCE_PAGE_SIZE,
     maxScaleAttempts: options.maxScaleAttempts ?? 3,
     confirmationKey: options.confirmationKey,
+    confirmationTimeoutMs:
+      Math.max(1, options.confirmationTimeoutSeconds ?? DEFAULT_CONFIRMATION_TIMEOUT_SECONDS) * 1000,
+    maxPendingConfirmations: options.maxPendingConfirmations ?? {},
     now: options.now ?? Date.now,
     serverInfo: options.serverInfo ?? { name: 'kubemcp', version: '0.1.0' },
     audit: options.audit ?? true,
@@ -338,6 +353,23 @@ function quoteParam(text: string): string {
   return text.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, ' ');
 }
 
+/** A JSON-RPC response whose id has the shape of our elicitation ids. */
+interface ElicitationAnswer extends Record<string, unknown> {
+  readonly id: string;
+}
+
+function isElicitationAnswer(parsed: unknown): parsed is ElicitationAnswer {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return false;
+  const m = parsed as Record<string, unknown>;
+  return m.method === undefined && ('result' in m || 'error' in m) && PendingElicitations.isOurs(m.id);
+}
+
+function declaresElicitationAtInitialize(parsed: unknown): parsed is { params: unknown } {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return false;
+  const m = parsed as { method?: unknown; params?: unknown };
+  return m.method === 'initialize' && declaresFormElicitation(m.params);
+}
+
 export function createMcpApp(deps: McpAppDeps): McpRequestListener {
   const opts = resolveMcpAppOptions(deps.options);
   const log =
@@ -358,13 +390,26 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
     now: opts.now,
     onLookup: (result) => accessReviews.inc({ result }),
   });
-  // Signs the state of human confirmations (safety/elicit.ts). Every replica that may receive the
-  // retry must share the key: set confirmationKey (e.g. from a mounted Secret); the default, a
-  // random key per process, only verifies answers that come back to the same process.
+  // Signs the state of human confirmations (safety/elicit.ts) and the session ids of 2025-era
+  // clients that can be asked (safety/session.ts). Every replica that may receive the retry must
+  // share the key: set confirmationKey (e.g. from a mounted Secret); the default, a random key per
+  // process, only verifies what comes back to the same process.
+  const confirmationKey = opts.confirmationKey ?? randomBytes(32);
   const confirmationCodec = createRequestStateCodec<ConfirmationState>({
-    key: opts.confirmationKey ?? randomBytes(32),
+    key: confirmationKey,
     ttlSeconds: CONFIRMATION_TTL_SECONDS,
   });
+  const safety = safetyMetrics(deps.registry);
+  const sessions = new LegacySessions(confirmationKey, opts.now);
+  // 2025-era questions waiting for the answer POST: bounded per caller and in all (safety/pending.ts).
+  const pending = new PendingElicitations({
+    maxPerCaller: opts.maxPendingConfirmations.perCaller,
+    maxTotal: opts.maxPendingConfirmations.total,
+    onSize: (n) => safety.confirmationsPending.set(n),
+  });
+  const onConfirmation = (n: { flow: string; answer: string; reason?: string }): void => {
+    safety.confirmations.inc({ flow: n.flow, answer: n.answer, reason: n.reason ?? '' });
+  };
   const anyHost = opts.allowedHosts.includes('*');
   const anyOrigin = opts.allowedOrigins.includes('*');
 
@@ -388,6 +433,23 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
           logger: log,
           resourcePageSize: opts.resourcePageSize,
           confirmationCodec,
+          onConfirmation,
+          ...(ctx.era === 'legacy'
+            ? {
+                legacyElicitation: {
+                  session: () =>
+                    sessions.check(
+                      ctx.requestInfo?.headers.get('mcp-session-id') ?? undefined,
+                      context.caller.username,
+                    ),
+                  // Absent header: the revision the transport assumes (2025-03-26).
+                  revision:
+                    ctx.requestInfo?.headers.get('mcp-protocol-version')?.slice(0, 32) ?? '2025-03-26',
+                  pending,
+                  timeoutMs: opts.confirmationTimeoutMs,
+                },
+              }
+            : {}),
         },
         opts.serverInfo,
       );
@@ -688,6 +750,14 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
         (context as { slots: number }).slots += extra;
       }
     }
+    if (isElicitationAnswer(parsed)) {
+      answerElicitation(parsed, context, res);
+      return;
+    }
+    // A 2025-era client that can be asked for confirmations gets a session id saying so (safety/session.ts).
+    const sessionId = declaresElicitationAtInitialize(parsed)
+      ? sessions.issue(context.caller.username, clientOfInitialize(parsed.params))
+      : undefined;
     const debug = log.isLevelEnabled('debug');
     if (debug) {
       log.debug(
@@ -737,6 +807,7 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
     response.headers.forEach((value, key) => {
       res.setHeader(key, value);
     });
+    if (sessionId !== undefined && response.status === 200) res.setHeader('Mcp-Session-Id', sessionId);
     // Answers depend on the caller: never let a shared cache keep them.
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Vary', 'Authorization');
@@ -783,6 +854,45 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
         'JSON-RPC out',
       );
     }
+  };
+
+  /**
+   * The client's answer to an elicitation/create of a 2025-era tools/call: handed to the waiting call
+   * when it is that caller's pending question (once), refused otherwise. Never reaches the SDK.
+   */
+  const answerElicitation = (
+    message: ElicitationAnswer,
+    context: RequestContext,
+    res: ExpressResponse,
+  ): void => {
+    const result = pending.deliver(message.id, context.caller.username, message);
+    safety.elicitationAnswers.inc({ result });
+    if (result === 'delivered') {
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(202).end();
+      return;
+    }
+    if (result === 'other_replica') {
+      log.info(
+        { requestId: context.requestId, caller: context.caller.username },
+        'an answer to a confirmation reached a replica that did not ask it: route each client to one replica (session affinity)',
+      );
+      sendJsonRpcError(
+        res,
+        409,
+        -32600,
+        'Invalid Request: this answer belongs to a question another KubeMCP replica asked; it was not delivered (the load balancer must send a client to one replica: session affinity)',
+      );
+      return;
+    }
+    log.debug({ requestId: context.requestId }, 'answer to an unknown elicitation refused');
+    // 400, not 404: a 404 would tell a 2025-era client that its session is gone.
+    sendJsonRpcError(
+      res,
+      400,
+      -32600,
+      'Invalid Request: no question with this id is waiting for your answer (already answered, expired, or not asked of you)',
+    );
   };
 
   app.post(MCP_PATH, originCheck, authenticate, requireJson, readBody, serve);

@@ -29,7 +29,13 @@ import { ToolError, toolErrorResult, toToolError } from './errors.js';
 import type { GuardedClient } from './guarded.js';
 import { listResources, listResourceTemplates, readResource } from './resources.js';
 import type { Confirmer } from './safety/confirm.js';
-import { type ConfirmationState, confirmerFor, InputNeeded } from './safety/elicit.js';
+import {
+  type ConfirmationNote,
+  type ConfirmationState,
+  confirmerFor,
+  InputNeeded,
+  type LegacyElicitation,
+} from './safety/elicit.js';
 import { advertisedOutputSchema, findTool, invalidArguments, TOOLS, type ToolDefinition } from './tools.js';
 
 /**
@@ -57,6 +63,10 @@ export interface RequestScope {
   readonly resourcePageSize: number;
   /** Signs the requestState of human confirmations (2026-07-28); absent: confirmations fail closed. */
   readonly confirmationCodec?: RequestStateCodec<ConfirmationState>;
+  /** 2025-era requests: what the client declared and where answers come back; absent: fail closed. */
+  readonly legacyElicitation?: Omit<LegacyElicitation, 'send'>;
+  /** Learns how each confirmation went (metrics). */
+  readonly onConfirmation?: (note: ConfirmationNote) => void;
 }
 
 export const SERVER_INSTRUCTIONS =
@@ -172,9 +182,27 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
         `Unknown tool: ${name.length > MAX_AUDITED_TOOL_CHARS ? `${name.slice(0, MAX_AUDITED_TOOL_CHARS)}…` : name}`,
       );
     }
+    let note: ConfirmationNote | undefined;
+    const legacy: LegacyElicitation | undefined =
+      scope.legacyElicitation === undefined
+        ? undefined
+        : {
+            ...scope.legacyElicitation,
+            // On this call's own SSE response (the transport routes by the related request id).
+            send: async (message) => {
+              const transport = server.transport;
+              if (transport === undefined) throw new Error('the request is no longer connected');
+              await transport.send(message, { relatedRequestId: ctx.mcpReq.id });
+            },
+          };
     const confirmer =
-      scope.confirmationCodec === undefined ? undefined : confirmerFor(ctx, scope.confirmationCodec);
-    const result = await callTool(scope, def, args, confirmer);
+      scope.confirmationCodec === undefined
+        ? undefined
+        : confirmerFor(ctx, scope.confirmationCodec, legacy, (n) => {
+            note = n;
+            scope.onConfirmation?.(n);
+          });
+    const result = await callTool(scope, def, args, confirmer, () => note);
     if (isInputRequiredResult(result)) return result;
     return server.projectCallToolResult(result, outputJsonSchema(def));
   });
@@ -252,6 +280,7 @@ async function callTool(
   def: ToolDefinition,
   args: unknown,
   confirmer?: Confirmer,
+  confirmation?: () => ConfirmationNote | undefined,
 ): Promise<CallToolResult | InputRequiredResult> {
   const started = performance.now();
   // A client of its own: the calls of one HTTP request (a JSON-RPC batch) may run concurrently, and
@@ -261,7 +290,10 @@ async function callTool(
   let result: CallToolResult;
   let outcome = 'ok';
   let safety: AuditSafety = {};
-  const audit = (entry: Pick<AuditEntry, 'decision' | 'policies' | 'outcome' | 'dryRun' | 'confirmedVia'>) =>
+  const audit = (
+    entry: Pick<AuditEntry, 'decision' | 'policies' | 'outcome' | 'dryRun' | 'confirmedVia'>,
+  ) => {
+    const note = confirmation?.();
     scope.auditor.record({
       requestId: scope.requestId,
       clientRequestId: scope.clientRequestId,
@@ -271,7 +303,9 @@ async function callTool(
       arguments: args,
       durationMs: performance.now() - started,
       ...entry,
+      ...(note === undefined ? {} : { confirmation: note }),
     });
+  };
   try {
     const parsed = def.inputSchema.safeParse(args ?? {});
     if (!parsed.success) throw invalidArguments(def.name, parsed.error);

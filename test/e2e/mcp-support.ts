@@ -293,6 +293,15 @@ export interface AuditRecord {
   readonly policies: readonly string[];
   readonly outcome: string;
   readonly durationMs: number;
+  readonly dryRun?: true;
+  readonly confirmedVia?: string;
+  readonly confirmation?: {
+    readonly answer: string;
+    readonly flow: string;
+    readonly revision: string;
+    readonly client?: string;
+    readonly reason?: string;
+  };
 }
 
 /**

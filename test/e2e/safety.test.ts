@@ -2,13 +2,21 @@
  * Agent safety on a real cluster: dry runs (admission included), replicas.maxStep, cooldownSeconds
  * across two `kubemcp serve` replicas, rateLimit per replica, and fail-closed confirmation. Both
  * serve processes run AS the operator ServiceAccount with the shipped ClusterRole; agents talk through
- * the v2 SDK client (2026-07-28) and the v1 SDK client (legacy revisions).
+ * the v2 SDK client (2026-07-28) and the v1 SDK client (legacy revisions). The two replicas share a
+ * confirmation key (--confirmation-key-file), as the shipped Deployment's replicas should.
  */
 
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   Client as ClientV2,
   StreamableHTTPClientTransport as TransportV2,
 } from '@modelcontextprotocol/client';
+import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   agentToken,
@@ -77,7 +85,8 @@ beforeAll(async () => {
   await installShippedManifests();
   await createNamespace(NS.web);
   await createNamespace(NS.agents);
-  for (const name of ['dry', 'step', 'cool', 'confirm']) await createDeployment(NS.web, name, 1);
+  for (const name of ['dry', 'step', 'cool', 'confirm', 'confirm-v1'])
+    await createDeployment(NS.web, name, 1);
   for (const agent of AGENTS) await createServiceAccount(NS.agents, agent);
 
   // What the API server's admission refuses: more than 4 replicas through /scale in NS.web.
@@ -164,11 +173,14 @@ beforeAll(async () => {
     requireKubernetesRBAC: true,
   });
 
-  serveA = await startServe({ identity: `e2e-safety-a-${s}` });
-  serveB = await startServe({ identity: `e2e-safety-b-${s}` });
+  const keyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kubemcp-e2e-key-')), 'confirmation.key');
+  fs.writeFileSync(keyFile, randomBytes(32), { mode: 0o600 });
+  const shared = ['--confirmation-key-file', keyFile];
+  serveA = await startServe({ identity: `e2e-safety-a-${s}`, extraArgs: shared });
+  serveB = await startServe({ identity: `e2e-safety-b-${s}`, extraArgs: shared });
   for (const agent of AGENTS) tokens[agent] = await agentToken(NS.agents, agent);
   for (const agent of AGENTS) await waitPolicyReady(policyName(agent));
-  for (const name of ['dry', 'step', 'cool', 'confirm']) await waitReady(NS.web, name, 1);
+  for (const name of ['dry', 'step', 'cool', 'confirm', 'confirm-v1']) await waitReady(NS.web, name, 1);
   // Both replicas' indexes hold the policies (each compiles them itself).
   for (const which of ['A', 'B'] as const) {
     const probe = await client('v2', 'dry', which);
@@ -406,6 +418,144 @@ describe('confirm', () => {
     const audit = replica('A')
       .audits()
       .filter((a) => a.tool === 'scale_deployment' && a.arguments.name === 'confirm' && a.outcome === 'ok');
-    expect(audit.at(-1)).toMatchObject({ confirmedVia: 'elicitation through kubemcp-e2e-confirming 1.0.0' });
+    expect(audit.at(-1)).toMatchObject({
+      confirmedVia: 'elicitation through kubemcp-e2e-confirming 1.0.0',
+      confirmation: { answer: 'accepted', flow: 'input_required', revision: MODERN },
+    });
+  });
+
+  /** The v1 SDK client (2025-era initialize) with the elicitation capability; `answer` decides. */
+  async function askingV1(
+    answer: (id: string | number, message: string) => Promise<ElicitResult>,
+  ): Promise<{ client: ClientV1; transport: TransportV1 }> {
+    const client = new ClientV1(
+      { name: 'kubemcp-e2e-v1-confirming', version: '1.0.0' },
+      { capabilities: { elicitation: { form: {} } } },
+    );
+    client.setRequestHandler(ElicitRequestSchema, (request, extra) =>
+      answer(extra.requestId, String(request.params.message)),
+    );
+    const transport = new TransportV1(new URL(replica('A').url), {
+      requestInit: { headers: { Authorization: `Bearer ${tokens.confirmer}` } },
+    });
+    await client.connect(transport);
+    clients.push({ close: () => client.close() } as McpCaller);
+    return { client, transport };
+  }
+
+  const scaleV1 = async (client: ClientV1, replicas: number) =>
+    (await client.callTool({
+      name: 'scale_deployment',
+      arguments: { namespace: NS.web, name: 'confirm-v1', replicas },
+    })) as ToolResult;
+
+  /** A raw 2025-era POST of an answer to elicitation/create. */
+  async function answerPost(
+    which: 'A' | 'B',
+    id: string | number,
+    token: string,
+    sessionId: string | undefined,
+  ): Promise<{ status: number; body: string }> {
+    const res = await fetch(replica(which).url, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Accept: 'application/json, text/event-stream',
+        Authorization: `Bearer ${token}`,
+        'MCP-Protocol-Version': '2025-06-18',
+        ...(sessionId === undefined ? {} : { 'Mcp-Session-Id': sessionId }),
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id, result: { action: 'accept', content: { confirm: true } } }),
+    });
+    return { status: res.status, body: await res.text() };
+  }
+
+  it('an elicitation-capable v1 client (2025-era) is asked within the call; declined changes nothing, accepted scales', async () => {
+    const asked: string[] = [];
+    const declining = await askingV1(async (_id, message) => {
+      asked.push(message);
+      return { action: 'decline' };
+    });
+    expect(declining.transport.sessionId).toMatch(/^kmcs1\./);
+    const declined = errorOf(await scaleV1(declining.client, 3));
+    expect(declined.code).toBe('ConfirmationRequired');
+    expect(declined.reason).toContain('declined or cancelled');
+    expect(await replicasOf('confirm-v1')).toBe(1);
+    await declining.client.close();
+
+    const accepting = await askingV1(async (_id, message) => {
+      asked.push(message);
+      return { action: 'accept', content: { confirm: true } };
+    });
+    expect(okOf(await scaleV1(accepting.client, 3))).toMatchObject({ from: 1, to: 3, changed: true });
+    expect(await replicasOf('confirm-v1')).toBe(3);
+    await accepting.client.close();
+
+    expect(asked).toHaveLength(2);
+    expect(asked[0]).toContain(`Deployment ${NS.web}/confirm-v1 from 1 to 3 replicas`);
+    const audit = replica('A')
+      .audits()
+      .filter((a) => a.tool === 'scale_deployment' && a.arguments.name === 'confirm-v1');
+    const revision = accepting.transport.protocolVersion;
+    expect(revision).toMatch(/^2025-/);
+    expect(audit.map((a) => [a.outcome, a.confirmation])).toEqual([
+      [
+        'ConfirmationRequired',
+        {
+          answer: 'declined',
+          flow: 'elicitation/create',
+          revision,
+          client: 'kubemcp-e2e-v1-confirming 1.0.0',
+        },
+      ],
+      [
+        'ok',
+        {
+          answer: 'accepted',
+          flow: 'elicitation/create',
+          revision,
+          client: 'kubemcp-e2e-v1-confirming 1.0.0',
+        },
+      ],
+    ]);
+    expect(audit.at(-1)).toMatchObject({
+      caller: { user: `system:serviceaccount:${NS.agents}:confirmer` },
+      confirmedVia: 'elicitation through kubemcp-e2e-v1-confirming 1.0.0',
+    });
+  });
+
+  it('a v1 answer counts once, from the caller asked, at the replica that asked', async () => {
+    const from = (await replicasOf('confirm-v1')) ?? 3;
+    const tries: { id: string | number; foreign: number; misrouted: number }[] = [];
+    let sessionId: string | undefined;
+    const { client, transport } = await askingV1(async (id) => {
+      // Another agent holding the id: refused, the question stays open.
+      const foreign = await answerPost('A', id, tokens.dry, sessionId);
+      // The right caller, at the other replica: refused there as misrouted (fail closed).
+      const misrouted = await answerPost('B', id, tokens.confirmer, sessionId);
+      tries.push({ id, foreign: foreign.status, misrouted: misrouted.status });
+      return { action: 'accept', content: { confirm: true } };
+    });
+    sessionId = transport.sessionId;
+    okOf(await scaleV1(client, from + 1));
+    expect(await replicasOf('confirm-v1')).toBe(from + 1);
+    expect(tries).toHaveLength(1);
+    expect(tries[0]).toMatchObject({ foreign: 400, misrouted: 409 });
+    // Replayed after it counted, and a forged id: nothing is waiting for either.
+    const replay = await answerPost('A', tries[0]?.id ?? '', tokens.confirmer, sessionId);
+    expect(replay.status).toBe(400);
+    expect(replay.body).toContain('no question with this id is waiting for your answer');
+    // A made-up id in the shape of A's own ids (same process tag).
+    const tag = String(tries[0]?.id).split('.')[1];
+    const forged = await answerPost('A', `kmce1.${tag}.${'A'.repeat(43)}`, tokens.confirmer, sessionId);
+    expect(forged.status).toBe(400);
+    expect(await replicasOf('confirm-v1')).toBe(from + 1);
+    expect(
+      replica('B')
+        .records()
+        .some((r) =>
+          String(r.msg).includes('an answer to a confirmation reached a replica that did not ask it'),
+        ),
+    ).toBe(true);
   });
 });

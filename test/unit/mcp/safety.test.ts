@@ -1,17 +1,23 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PolicyObject } from '../../../src/policy/index.js';
 import {
   call,
   connect,
   errorOf,
   type Harness,
+  IDENTITIES,
   MODERN,
   NOW,
   POLICIES,
+  post,
   startHarness,
   TOKENS,
   textOf,
+  toolCall,
 } from './helpers.js';
 
 /** The copilot's policy (web, web-*; replicas 1-10), with agent-safety fields added. */
@@ -343,6 +349,266 @@ describe('agent safety', () => {
       });
       expect(forged.error).toMatchObject({ code: -32602 });
       expect(h.backend.writes).toEqual([]);
+    });
+
+    /** The v1 SDK client (2025-era initialize handshake); `answer` decides each elicitation/create. */
+    async function legacyClient(
+      answer: ((id: string | number, message: string) => Promise<Record<string, unknown>>) | undefined,
+      token: string = TOKENS.copilot,
+    ): Promise<{ client: ClientV1; transport: TransportV1 }> {
+      const client = new ClientV1(
+        { name: 'legacy-confirming', version: '0.3.1' },
+        answer === undefined ? {} : { capabilities: { elicitation: { form: {} } } },
+      );
+      if (answer !== undefined) {
+        client.setRequestHandler(ElicitRequestSchema, async (request, extra) => {
+          return (await answer(extra.requestId, String(request.params.message))) as never;
+        });
+      }
+      const transport = new TransportV1(new URL(h.url), {
+        requestInit: { headers: { Authorization: `Bearer ${token}` } },
+      });
+      await client.connect(transport);
+      return { client, transport };
+    }
+
+    /** The raw answer POST of a 2025-era client, as `token`. */
+    async function answerPost(id: string | number, token: string, sessionId?: string) {
+      return post(
+        h,
+        { jsonrpc: '2.0', id, result: { action: 'accept', content: { confirm: true } } },
+        {
+          token,
+          headers: {
+            'MCP-Protocol-Version': '2025-06-18',
+            ...(sessionId ? { 'Mcp-Session-Id': sessionId } : {}),
+          },
+        },
+      );
+    }
+
+    it('2025-era: asks with elicitation/create within the call and scales when the person accepts', async () => {
+      withPolicy(h, webAgents({ confirm: { above: 5 } }));
+      const asked: string[] = [];
+      const { client, transport } = await legacyClient(async (_id, message) => {
+        asked.push(message);
+        return { action: 'accept', content: { confirm: true } };
+      });
+      expect(transport.sessionId).toMatch(/^kmcs1\./);
+      const result = (await client.callTool({
+        name: 'scale_deployment',
+        arguments: { namespace: 'web', name: 'web', replicas: 6 },
+      })) as Parameters<typeof errorOf>[0];
+      expect(result.isError).toBeFalsy();
+      expect(asked).toEqual([expect.stringMatching(/from 3 to 6 replicas\? A human must confirm/)]);
+      expect(result.structuredContent).toMatchObject({
+        changed: true,
+        confirmation: { via: 'elicitation through legacy-confirming 0.3.1' },
+      });
+      expect(h.backend.writes.map((w) => w.replicas)).toEqual([6]);
+      expect(audits(h).find((a) => a.tool === 'scale_deployment' && a.outcome === 'ok')).toMatchObject({
+        caller: { user: IDENTITIES.copilot.username },
+        confirmedVia: 'elicitation through legacy-confirming 0.3.1',
+        confirmation: {
+          answer: 'accepted',
+          flow: 'elicitation/create',
+          revision: transport.protocolVersion,
+          client: 'legacy-confirming 0.3.1',
+        },
+      });
+      const metrics = await h.registry.metrics();
+      expect(metrics).toMatch(
+        /kubemcp_confirmations_total\{flow="elicitation\/create",answer="accepted",reason=""\} 1/,
+      );
+      expect(metrics).toMatch(/kubemcp_elicitation_answers_total\{result="delivered"\} 1/);
+      expect(metrics).toMatch(/kubemcp_confirmations_pending 0/);
+      await client.close();
+    });
+
+    it('2025-era: changes nothing when the person declines or cancels', async () => {
+      withPolicy(h, webAgents({ confirm: { above: 5 } }));
+      for (const action of ['decline', 'cancel'] as const) {
+        const { client } = await legacyClient(async () => ({ action }));
+        const result = (await client.callTool({
+          name: 'scale_deployment',
+          arguments: { namespace: 'web', name: 'web', replicas: 6 },
+        })) as Parameters<typeof errorOf>[0];
+        expect(errorOf(result).code).toBe('ConfirmationRequired');
+        expect(errorOf(result).reason).toMatch(/declined or cancelled/);
+        await client.close();
+      }
+      expect(h.backend.writes).toEqual([]);
+      expect(
+        audits(h)
+          .filter((a) => a.tool === 'scale_deployment')
+          .map((a) => (a.confirmation as { answer?: string } | undefined)?.answer),
+      ).toEqual(['declined', 'declined']);
+    });
+
+    it('2025-era through the v2 SDK client (initialize handshake): asked within the call, accepted scales', async () => {
+      withPolicy(h, webAgents({ confirm: { above: 5 } }));
+      const client = new Client(
+        { name: 'v2-legacy-confirming', version: '2.0.0' },
+        { capabilities: { elicitation: { form: {} } } },
+      );
+      client.setRequestHandler('elicitation/create', async () => ({
+        action: 'accept',
+        content: { confirm: true },
+      }));
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(h.url), {
+          requestInit: { headers: { Authorization: `Bearer ${TOKENS.copilot}` } },
+        }),
+      );
+      const result = await call(client, 'scale_deployment', { namespace: 'web', name: 'web', replicas: 6 });
+      expect(result.isError).toBeFalsy();
+      expect(h.backend.writes.map((w) => w.replicas)).toEqual([6]);
+      expect(audits(h).find((a) => a.tool === 'scale_deployment' && a.outcome === 'ok')).toMatchObject({
+        confirmation: {
+          answer: 'accepted',
+          flow: 'elicitation/create',
+          revision: expect.stringMatching(/^2025-/),
+          client: 'v2-legacy-confirming 2.0.0',
+        },
+      });
+      await client.close();
+    });
+
+    it('2025-era: a client without the elicitation capability is refused (fail closed) and gets no session id', async () => {
+      withPolicy(h, webAgents({ confirm: { above: 5 } }));
+      const { client, transport } = await legacyClient(undefined);
+      expect(transport.sessionId).toBeUndefined();
+      const result = (await client.callTool({
+        name: 'scale_deployment',
+        arguments: { namespace: 'web', name: 'web', replicas: 6 },
+      })) as Parameters<typeof errorOf>[0];
+      expect(errorOf(result).code).toBe('ConfirmationRequired');
+      expect(errorOf(result).reason).toMatch(/did not declare the elicitation capability/);
+      expect(h.backend.writes).toEqual([]);
+      expect(audits(h).find((a) => a.tool === 'scale_deployment')).toMatchObject({
+        outcome: 'ConfirmationRequired',
+        confirmation: { answer: 'unavailable', flow: 'elicitation/create', reason: 'no-capability' },
+      });
+    });
+
+    it("2025-era: another caller's answer and a replayed answer are refused; only the asker's counts, once", async () => {
+      withPolicy(h, webAgents({ confirm: { above: 5 } }));
+      const seen: { id: string | number; foreign: number; early: number }[] = [];
+      const { client, transport } = await legacyClient(async (id) => {
+        // Mallory, holding the id, answers first: refused, and the question stays open.
+        const foreign = await answerPost(id, TOKENS.mallory);
+        // A made-up id of the same shape: refused.
+        const early = await answerPost(`kmce1.x.${'A'.repeat(43)}`, TOKENS.copilot, transport.sessionId);
+        seen.push({ id, foreign: foreign.status, early: early.status });
+        return { action: 'accept', content: { confirm: true } };
+      });
+      const result = (await client.callTool({
+        name: 'scale_deployment',
+        arguments: { namespace: 'web', name: 'web', replicas: 6 },
+      })) as Parameters<typeof errorOf>[0];
+      expect(result.isError).toBeFalsy();
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toMatchObject({ foreign: 400, early: 409 });
+      // Replayed after it counted: nothing is waiting for it.
+      const replay = await answerPost(seen[0]?.id ?? '', TOKENS.copilot, transport.sessionId);
+      expect(replay.status).toBe(400);
+      expect(replay.json).toMatchObject({
+        error: { message: expect.stringMatching(/no question with this id/) },
+      });
+      expect(h.backend.writes.map((w) => w.replicas)).toEqual([6]);
+      await client.close();
+    });
+
+    it('2025-era: a session id presented by another caller, or altered, does not let anyone be asked', async () => {
+      // bob may scale web under the same rules as copilot.
+      withPolicy(
+        h,
+        webAgents({
+          confirm: { above: 5 },
+          subjects: [
+            { kind: 'ServiceAccount', name: 'copilot', namespace: 'agents' },
+            { kind: 'User', name: 'bob' },
+          ],
+        }),
+      );
+      const { transport } = await legacyClient(async () => ({
+        action: 'accept',
+        content: { confirm: true },
+      }));
+      const issued = transport.sessionId ?? '';
+      const scale = toolCall('scale_deployment', { namespace: 'web', name: 'web', replicas: 6 });
+      const asBob = await post(h, scale, {
+        token: TOKENS.bob,
+        headers: { 'MCP-Protocol-Version': '2025-06-18', 'Mcp-Session-Id': issued },
+      });
+      expect(asBob.text).not.toMatch(/elicitation\/create/);
+      expect(asBob.text).toMatch(/ConfirmationRequired/);
+      expect(asBob.text).toMatch(/issued to another caller/);
+      const altered = await post(h, scale, {
+        token: TOKENS.copilot,
+        headers: { 'MCP-Protocol-Version': '2025-06-18', 'Mcp-Session-Id': `${issued.slice(0, -2)}xx` },
+      });
+      expect(altered.text).not.toMatch(/elicitation\/create/);
+      expect(altered.text).toMatch(/does not verify here/);
+      expect(h.backend.writes).toEqual([]);
+    });
+
+    it('2025-era: a client that disconnects while asked frees its question at once', async () => {
+      withPolicy(h, webAgents({ confirm: { above: 5 } }));
+      const { transport } = await legacyClient(async () => ({
+        action: 'accept',
+        content: { confirm: true },
+      }));
+      const abort = new AbortController();
+      const res = await fetch(h.url, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          Accept: 'application/json, text/event-stream',
+          Authorization: `Bearer ${TOKENS.copilot}`,
+          'MCP-Protocol-Version': '2025-06-18',
+          'Mcp-Session-Id': transport.sessionId ?? '',
+        },
+        body: JSON.stringify(toolCall('scale_deployment', { namespace: 'web', name: 'web', replicas: 6 })),
+        signal: abort.signal,
+      });
+      const reader = res.body?.getReader();
+      let seen = '';
+      while (reader !== undefined && !seen.includes('elicitation/create')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += new TextDecoder().decode(value);
+      }
+      expect(seen).toContain('"method":"elicitation/create"');
+      expect(await h.registry.metrics()).toMatch(/kubemcp_confirmations_pending 1/);
+      abort.abort();
+      await vi.waitFor(async () => {
+        expect(await h.registry.metrics()).toMatch(/kubemcp_confirmations_pending 0/);
+      });
+      await vi.waitFor(() => {
+        expect(audits(h).find((a) => a.tool === 'scale_deployment')).toMatchObject({
+          outcome: 'ConfirmationRequired',
+          confirmation: { answer: 'unavailable', reason: 'gone' },
+        });
+      });
+      expect(h.backend.writes).toEqual([]);
+    });
+
+    it('2025-era: no answer within the timeout is refused, and the question is dropped', async () => {
+      await h.close();
+      h = await startHarness({ now: () => now, options: { confirmationTimeoutSeconds: 1 } });
+      h.backend.clock = () => now;
+      withPolicy(h, webAgents({ confirm: { above: 5 } }));
+      const { client } = await legacyClient(() => new Promise(() => {}));
+      const result = (await client.callTool({
+        name: 'scale_deployment',
+        arguments: { namespace: 'web', name: 'web', replicas: 6 },
+      })) as Parameters<typeof errorOf>[0];
+      expect(errorOf(result).code).toBe('ConfirmationRequired');
+      expect(errorOf(result).reason).toMatch(/no answer came back within 1 s/);
+      expect(h.backend.writes).toEqual([]);
+      expect(await h.registry.metrics()).toMatch(/kubemcp_confirmations_pending 0/);
+      await client.close();
     });
 
     it('a dry run reports that a human would have to confirm, without asking', async () => {
