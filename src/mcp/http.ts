@@ -28,6 +28,7 @@ import { AccessReviewer } from './safety/access.js';
 import { CONFIRMATION_TTL_SECONDS, type ConfirmationState } from './safety/elicit.js';
 import { safetyMetrics } from './safety/metrics.js';
 import { RateLimiter } from './safety/ratelimit.js';
+import { currentKeyCodec } from './safety/statecodec.js';
 import { buildMcpServer } from './server.js';
 
 /**
@@ -77,8 +78,12 @@ export interface McpAppOptions {
   readonly resourcePageSize?: number;
   /** Scale attempts on Conflict. Default 3. */
   readonly maxScaleAttempts?: number;
-  /** HMAC key (≥ 32 bytes) of human-confirmation state; shared by every replica. Default: random per process. */
-  readonly confirmationKey?: Uint8Array;
+  /**
+   * HMAC key (≥ 32 bytes) of human-confirmation state; shared by every replica. A function is asked
+   * at every sign and verify (the key may arrive or change while the server runs). Default: random
+   * per process.
+   */
+  readonly confirmationKey?: Uint8Array | (() => Uint8Array);
   /** Clock (ms since epoch); injectable for tests. */
   readonly now?: () => number;
   /** serverInfo reported to clients. */
@@ -114,7 +119,7 @@ export interface ResolvedMcpAppOptions {
   readonly authorizationServers: readonly string[];
   readonly resourcePageSize: number;
   readonly maxScaleAttempts: number;
-  readonly confirmationKey: Uint8Array | undefined;
+  readonly confirmationKey: Uint8Array | (() => Uint8Array) | undefined;
   readonly now: () => number;
   readonly serverInfo: { readonly name: string; readonly version: string };
   readonly audit: boolean;
@@ -339,12 +344,17 @@ export function createMcpApp(deps: McpAppDeps): Express {
     onLookup: (result) => accessReviews.inc({ result }),
   });
   // Signs the state of human confirmations (safety/elicit.ts). Every replica that may receive the
-  // retry must share the key: set confirmationKey (e.g. from a mounted Secret); the default, a
-  // random key per process, only verifies answers that come back to the same process.
-  const confirmationCodec = createRequestStateCodec<ConfirmationState>({
-    key: opts.confirmationKey ?? randomBytes(32),
-    ttlSeconds: CONFIRMATION_TTL_SECONDS,
-  });
+  // retry must share the key: set confirmationKey (`kubemcp serve` reads it from a Secret or a
+  // file); the default, a random key per process, only verifies answers that come back to the same
+  // process.
+  const key = opts.confirmationKey;
+  const confirmationCodec =
+    typeof key === 'function'
+      ? currentKeyCodec<ConfirmationState>(key, CONFIRMATION_TTL_SECONDS)
+      : createRequestStateCodec<ConfirmationState>({
+          key: key ?? randomBytes(32),
+          ttlSeconds: CONFIRMATION_TTL_SECONDS,
+        });
   const anyHost = opts.allowedHosts.includes('*');
   const anyOrigin = opts.allowedOrigins.includes('*');
 
