@@ -2,8 +2,8 @@
  * When did KubeMCP last scale an object? Kept in the cluster, not in a process's memory, so that
  * every replica of the operator sees the same answer: one coordination.k8s.io Lease per scaled
  * object (named after its uid) in the operator's own namespace, whose `spec.renewTime` is the time of
- * the last KubeMCP scale. The operator already may get, create and update Leases there (the leader
- * election Role): no new permission.
+ * the last KubeMCP scale. The operator may get, create and update Leases there (the leader-election
+ * Role), and list and delete them for the leader's sweep of records too old to matter (below).
  *
  * A scale under a cool-down first claims the Lease (an update carrying the Lease's resourceVersion,
  * or a create), then writes /scale: of two replicas racing to scale the same object, one claim fails
