@@ -159,6 +159,7 @@ interface Cell extends LoadResult {
 interface AccessReviewCount {
   /** Reviews sent to the API server (allowed + denied + error). */
   readonly sent: number;
+  /** Look-ups answered without a review of their own (cache hits, and joins of a review in flight). */
   readonly cacheHits: number;
   /** Calls answered in the runs, warm-up included. */
   readonly calls: number;
@@ -261,7 +262,8 @@ async function accessLookups(serve: ServeProcess): Promise<{ sent: number; cache
         text,
       )?.[1] ?? 0,
     );
-  return { sent: of('allowed') + of('denied') + of('error'), cacheHits: of('cache_hit') };
+  // A call that joined a review in flight (`shared`) sent none either.
+  return { sent: of('allowed') + of('denied') + of('error'), cacheHits: of('cache_hit') + of('shared') };
 }
 
 /** Namespaces the bench caller may list in (the policy's bench-* and the scale namespace), as the server sees them. */
