@@ -3,7 +3,8 @@
  *
  *   npm run bench:mcp [-- --pods 1000,10000 --concurrency 1,8,32 --duration 6 --warmup 1.5
  *                        --repeat 2 --cases noop,list,list-ns --scale-calls 20 --pod-timeout 900
- *                        --profile --node-options="--max-old-space-size=128" --no-build]
+ *                        --profile --node-options="--max-old-space-size=128" --no-build
+ *                        --require-rbac]
  *
  * The server runs with the NODE_OPTIONS of config/manager/deployment.yaml unless --node-options is given.
  *
@@ -24,6 +25,12 @@
  *      Deployment;
  *   6. VmRSS / VmHWM from /proc and the V8 heap from the server's /metrics, 10 s after sync, right
  *      after the load and 10 s later.
+ * With --require-rbac the bench policy sets `requireKubernetesRBAC: true` (a ClusterRole bound to the
+ * bench agent grants the equivalent Kubernetes actions), and every cell also reports the
+ * SubjectAccessReviews the server sent (kubemcp_subjectaccessreview_lookups_total) against the bound
+ * the RBAC key promises: at most one per caller, namespace and action per 10 s cache period. Each
+ * virtual client has its own token, and a ServiceAccount token's TokenReview carries its credential
+ * ID in `extra`, so each token is its own caller (the review is asked with the caller's exact identity).
  * Prints tables with the targets and writes JSON to bench/results/ (gitignored). With --profile the
  * server runs with --cpu-prof and the profile's hot spots are printed (bench/lib/profile.ts).
  *
@@ -36,7 +43,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { AppsV1Api, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  PatchStrategy,
+  RbacAuthorizationV1Api,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import {
   acquireLiveCluster,
@@ -86,8 +100,12 @@ const { values } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     cases: { type: 'string', default: 'noop,list,list-ns' },
     'node-options': { type: 'string' },
+    'require-rbac': { type: 'boolean', default: false },
   },
 });
+const REQUIRE_RBAC = values['require-rbac'];
+/** How long the server caches a SubjectAccessReview answer (src/mcp/safety/access.ts). */
+const ACCESS_TTL_S = 10;
 const POD_COUNTS = values.pods.split(',').map(Number);
 const CONCURRENCY = values.concurrency.split(',').map(Number);
 const DURATION_MS = Number(values.duration) * 1000;
@@ -133,6 +151,22 @@ interface Cell extends LoadResult {
   readonly case: string;
   /** Server CPU over the measured window, % of one core. */
   readonly serverCpuPercent: number;
+  /** With --require-rbac: what the RBAC key cost over the runs (warm-up included). */
+  readonly accessReviews?: AccessReviewCount;
+}
+
+/** SubjectAccessReview look-ups of the server over some runs (deltas of its /metrics). */
+interface AccessReviewCount {
+  /** Reviews sent to the API server (allowed + denied + error). */
+  readonly sent: number;
+  /** Look-ups answered without a review of their own (cache hits, and joins of a review in flight). */
+  readonly cacheHits: number;
+  /** Calls answered in the runs, warm-up included. */
+  readonly calls: number;
+  /** Distinct (caller, namespace, action) keys a call of this case asks about, times the callers. */
+  readonly keys: number;
+  /** The promise: keys × (⌊run seconds / 10⌋ + 1), summed over the runs. */
+  readonly bound: number;
 }
 
 interface ScaleResult {
@@ -183,12 +217,62 @@ async function setup(kc: KubeConfig): Promise<void> {
   await ensureServiceAccount(kc, AGENTS_NS, AGENT);
   await ensureNamespace(kc, SCALE_NS);
   await ensureDeployment(kc, SCALE_NS, SCALE_TARGET, 1);
+  // The Kubernetes RBAC the second key asks about: what the bench agent does through KubeMCP.
+  await ensureAgentRbac(kc);
   await applyPolicy(kc, POLICY, {
     subjects: [{ kind: 'ServiceAccount', name: AGENT, namespace: AGENTS_NS }],
     namespaces: { names: ['bench-*', SCALE_NS] },
     tools: ['list_*', 'scale_deployment'],
     replicas: { min: 0, max: 100 },
+    ...(REQUIRE_RBAC ? { requireKubernetesRBAC: true } : {}),
   });
+}
+
+async function ensureAgentRbac(kc: KubeConfig): Promise<void> {
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  const name = 'kubemcp-bench-agent';
+  const role = {
+    metadata: { name },
+    rules: [
+      { apiGroups: [''], resources: ['namespaces', 'pods', 'services'], verbs: ['list'] },
+      { apiGroups: ['apps'], resources: ['deployments', 'statefulsets'], verbs: ['list'] },
+      { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['update'] },
+    ],
+  };
+  const binding = {
+    metadata: { name },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+    subjects: [{ kind: 'ServiceAccount', name: AGENT, namespace: AGENTS_NS }],
+  };
+  const conflict = (err: unknown) => (err as { code?: number }).code === 409;
+  await rbac.createClusterRole({ body: role }).catch((err: unknown) => {
+    if (!conflict(err)) throw err;
+  });
+  await rbac.createClusterRoleBinding({ body: binding }).catch((err: unknown) => {
+    if (!conflict(err)) throw err;
+  });
+}
+
+/** The server's SubjectAccessReview look-ups so far, by result. */
+async function accessLookups(serve: ServeProcess): Promise<{ sent: number; cacheHits: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${serve.healthPort}/metrics`)).text();
+  const of = (result: string): number =>
+    Number(
+      new RegExp(`^kubemcp_subjectaccessreview_lookups_total\\{result="${result}"\\} ([0-9.e+]+)$`, 'm').exec(
+        text,
+      )?.[1] ?? 0,
+    );
+  // A call that joined a review in flight (`shared`) sent none either.
+  return { sent: of('allowed') + of('denied') + of('error'), cacheHits: of('cache_hit') + of('shared') };
+}
+
+/** Namespaces the bench caller may list in (the policy's bench-* and the scale namespace), as the server sees them. */
+async function namespacesInScope(kc: KubeConfig): Promise<number> {
+  const list = await kc.makeApiClient(CoreV1Api).listNamespace();
+  return list.items.filter((n) => {
+    const name = n.metadata?.name ?? '';
+    return name.startsWith('bench-') || name === SCALE_NS;
+  }).length;
 }
 
 const callOk = (status: number, body: Buffer): boolean =>
@@ -219,6 +303,8 @@ async function memoryOf(serve: ServeProcess): Promise<Memory> {
 interface CellRun {
   readonly run: LoadRun;
   readonly serverCpuSeconds: number;
+  /** With --require-rbac: the server's look-ups during the run (warm-up included). */
+  readonly lookups?: { sent: number; cacheHits: number };
 }
 
 /** One closed-loop run of a case; the server's CPU is sampled from /proc around it (warm-up included). */
@@ -228,6 +314,7 @@ async function measureRun(
   c: Case,
   concurrency: number,
 ): Promise<CellRun> {
+  const before = REQUIRE_RBAC ? await accessLookups(serve) : undefined;
   const cpu0 = procCpuSeconds(serve.pid);
   const run = await runLoad({
     url: serve.url,
@@ -238,17 +325,51 @@ async function measureRun(
     request: (token) => mcpRequest(token, 'tools/call', { name: c.tool, arguments: c.args }),
     ok: callOk,
   });
-  return { run, serverCpuSeconds: procCpuSeconds(serve.pid) - cpu0 };
+  const serverCpuSeconds = procCpuSeconds(serve.pid) - cpu0;
+  if (before === undefined) return { run, serverCpuSeconds };
+  const after = await accessLookups(serve);
+  return {
+    run,
+    serverCpuSeconds,
+    lookups: { sent: after.sent - before.sent, cacheHits: after.cacheHits - before.cacheHits },
+  };
 }
 
-function mergeCell(c: Case, concurrency: number, runs: readonly CellRun[]): Cell {
+/** Distinct (namespace, action) questions one call of a case asks with the RBAC key on. */
+function questionsPerCall(c: Case, scope: number): number {
+  if (c.tool === 'get_permissions') return 0;
+  return c.args.namespace === undefined ? scope : 1;
+}
+
+function mergeCell(
+  c: Case,
+  concurrency: number,
+  runs: readonly CellRun[],
+  callers: number,
+  scope: number,
+): Cell {
   const merged = mergeRuns(
     concurrency,
     runs.map((r) => r.run),
   );
   const wall = runs.reduce((a, r) => a + r.run.wallSeconds, 0);
   const cpu = runs.reduce((a, r) => a + r.serverCpuSeconds, 0);
-  return { ...merged, case: c.key, serverCpuPercent: (100 * cpu) / wall };
+  const cell: Cell = { ...merged, case: c.key, serverCpuPercent: (100 * cpu) / wall };
+  if (!REQUIRE_RBAC) return cell;
+  const keys = callers * questionsPerCall(c, scope);
+  const sent = runs.reduce((a, r) => a + (r.lookups?.sent ?? 0), 0);
+  const cacheHits = runs.reduce((a, r) => a + (r.lookups?.cacheHits ?? 0), 0);
+  return {
+    ...cell,
+    accessReviews: {
+      sent,
+      cacheHits,
+      // Every call asks each of its questions once: a review sent or a cache hit.
+      calls: questionsPerCall(c, scope) === 0 ? 0 : (sent + cacheHits) / questionsPerCall(c, scope),
+      keys,
+      bound: runs.reduce((a, r) => a + keys * (Math.floor(r.run.wallSeconds / ACCESS_TTL_S) + 1), 0),
+    },
+  };
 }
 
 /**
@@ -373,6 +494,16 @@ function evaluateTargets(pods: number, cells: readonly Cell[], mem: Memory): Tar
       ok: list.callsPerSec >= 0.8 * noop.callsPerSec,
     });
   }
+  for (const c of cells) {
+    const a = c.accessReviews;
+    if (a === undefined || a.keys === 0) continue;
+    targets.push({
+      what: `SubjectAccessReviews, ${c.case} c=${c.concurrency} (${a.keys} caller×namespace×action keys)`,
+      value: `${a.sent} for ${fmt(a.calls, 0)} calls`,
+      target: `≤ ${a.bound} (one per key per ${ACCESS_TTL_S} s)`,
+      ok: a.sent <= a.bound,
+    });
+  }
   if (pods >= 10_000) {
     targets.push({
       what: `RSS with ${pods.toLocaleString('en-US')} pods cached (10 s after the load)`,
@@ -410,6 +541,7 @@ function printStage(s: StageResult): void {
         'server CPU',
         'CPU ms/call',
         'loadgen CPU',
+        ...(REQUIRE_RBAC ? ['SARs sent'] : []),
       ],
       s.cells.map((c) => [
         label(c.case),
@@ -424,6 +556,7 @@ function printStage(s: StageResult): void {
         `${fmt(c.serverCpuPercent, 0)} %`,
         fmt((10 * c.serverCpuPercent) / c.callsPerSec, 3),
         `${fmt(c.loadgenCpuPercent, 0)} %`,
+        ...(c.accessReviews ? [String(c.accessReviews.sent)] : []),
       ]),
     ),
     '',
@@ -506,6 +639,7 @@ async function stage(kc: KubeConfig, pods: number): Promise<StageResult> {
     // heap only when the process is idle), as a pod that just became Ready would have.
     await sleep(IDLE_SETTLE_MS);
     const memoryAfterSync = await memoryOf(serve);
+    const scope = await namespacesInScope(kc);
     // Cases are interleaved (noop, list, list-ns, noop, ...) and each is repeated REPEAT times, then
     // pooled: slow drift of the machine (GC state, neighbours) then hits every case alike.
     const cells: Cell[] = [];
@@ -515,11 +649,17 @@ async function stage(kc: KubeConfig, pods: number): Promise<StageResult> {
         for (const c of CASES) runs.get(c.key)?.push(await measureRun(serve, tokens, c, conc));
       }
       for (const c of CASES) {
-        const cell = mergeCell(c, conc, runs.get(c.key) ?? []);
+        const cell = mergeCell(c, conc, runs.get(c.key) ?? [], Math.min(conc, tokens.length), scope);
         log(
           `  ${c.label.padEnd(30)} c=${String(conc).padEnd(3)} ${fmt(cell.callsPerSec, 0).padStart(6)} calls/s  p50 ${fmt(cell.p50, 2)} ms  p99 ${fmt(cell.p99, 2)} ms  errors ${cell.errors}`,
         );
         if (cell.errors > 0) log(`    first error: ${cell.firstError}`);
+        if (cell.accessReviews) {
+          const a = cell.accessReviews;
+          log(
+            `    SubjectAccessReviews sent ${a.sent} for ${fmt(a.calls, 0)} calls (cache hits ${a.cacheHits}); bound ${a.bound} (${a.keys} keys)`,
+          );
+        }
         cells.push(cell);
       }
     }
@@ -559,6 +699,7 @@ async function main(): Promise<number> {
     `▸ server Node flags: ${NODE_OPTIONS.join(' ') || '(none)'}${values['node-options'] === undefined ? " (the shipped Deployment's NODE_OPTIONS)" : ''}`,
   );
   const started = new Date();
+  const loadAtStart = os.loadavg();
   const live = await acquireLiveCluster();
   const stages: StageResult[] = [];
   try {
@@ -589,7 +730,9 @@ async function main(): Promise<number> {
       serverNodeOptions: NODE_OPTIONS,
       scaleCalls: SCALE_CALLS,
       namespaces: BENCH_NAMESPACES,
+      requireKubernetesRBAC: REQUIRE_RBAC,
     },
+    loadAverage: { atStart: loadAtStart, atEnd: os.loadavg() },
     stages,
   };
   const file = path.join(RESULTS, `mcp-${started.toISOString().replace(/[:.]/g, '-')}.json`);

@@ -1,7 +1,8 @@
 /**
  * Per-call cost of the agent-safety checks in the guarded client (admit: rate limits and the RBAC
- * key's gate), with none of the limits set (the fast path: it must cost nothing measurable) and with
- * a rate-limited policy.
+ * key's gate), with none of the limits set (the fast path: it must cost nothing measurable), with
+ * a rate-limited policy, and with requireKubernetesRBAC answered from the review cache (the review
+ * itself is an API call: bench:mcp -- --require-rbac counts those).
  *
  *   npm run bench:policy
  */
@@ -9,6 +10,7 @@
 import { bench, describe } from 'vitest';
 import type { ClusterBackend } from '../src/kube/types.js';
 import { GuardedClient } from '../src/mcp/guarded.js';
+import { AccessReviewer } from '../src/mcp/safety/access.js';
 import { RateLimiter } from '../src/mcp/safety/ratelimit.js';
 import { type Caller, compile, type PolicyObject } from '../src/policy/index.js';
 
@@ -35,9 +37,12 @@ function policy(extra: Record<string, unknown>): PolicyObject[] {
 const backend = {} as ClusterBackend;
 const plain = compile({ policies: policy({}), namespaces });
 const limited = compile({ policies: policy({ rateLimit: { callsPerMinute: 10_000 } }), namespaces });
+const keyed = compile({ policies: policy({ requireKubernetesRBAC: true }), namespaces });
 const rateLimiter = new RateLimiter();
 let clock = 0;
 const now = () => (clock += 7); // 10,000 calls per minute never run out at this pace
+// A review answered at once: one per 10 s of the bench clock (about every 1,400 calls), the rest cached.
+const access = new AccessReviewer(async () => ({ allowed: true }), { now: () => clock });
 
 describe('GuardedClient.admit (per tool call)', () => {
   bench('no limits set (fast path)', async () => {
@@ -48,6 +53,12 @@ describe('GuardedClient.admit (per tool call)', () => {
   });
   bench('rateLimit set', async () => {
     await new GuardedClient(caller, limited, backend, { safety: { rateLimiter }, now }).admit(
+      'list_pods',
+      'team-1',
+    );
+  });
+  bench('requireKubernetesRBAC set (answer cached)', async () => {
+    await new GuardedClient(caller, keyed, backend, { safety: { rateLimiter, access }, now }).admit(
       'list_pods',
       'team-1',
     );

@@ -15,9 +15,22 @@ import type { AddressInfo } from 'node:net';
 import type { Level, Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Config } from '../config/index.js';
-import { KubeLeaseClient, LeaderElector, PolicyController, PolicyStore } from '../controller/index.js';
+import {
+  KubeLeaseClient,
+  LeaderElector,
+  PolicyController,
+  PolicyStore,
+  ScaleLeaseSweeper,
+} from '../controller/index.js';
 import { operatorMetrics, startHealthServer } from '../health/index.js';
-import { CACHED_KINDS, EventRecorder, KubeBackend, KubeClient, loadKubeConfig } from '../kube/index.js';
+import {
+  CACHED_KINDS,
+  EventRecorder,
+  KubeBackend,
+  KubeClient,
+  loadKubeConfig,
+  SharedConfirmationKey,
+} from '../kube/index.js';
 import { createMcpApp, createTokenReviewAuthenticator, kubeTokenReview } from '../mcp/index.js';
 import { VERSION } from './version.js';
 
@@ -36,6 +49,8 @@ export interface ServeHandle {
 
 interface McpDeps {
   readonly config: Config;
+  /** The confirmation key: from --confirmation-key-file, else the shared Secret's, else undefined (random per process). */
+  readonly confirmationKey: Uint8Array | (() => Uint8Array) | undefined;
   readonly client: KubeClient;
   readonly store: PolicyStore;
   readonly backend: KubeBackend;
@@ -69,9 +84,7 @@ function createMcpServer(deps: McpDeps): Server {
       bodyLimitBytes: config.bodyLimitBytes,
       audit: config.audit,
       maxInflightPerCaller: config.maxInflightPerCaller,
-      ...(config.confirmationKeyFile === undefined
-        ? {}
-        : { confirmationKey: readConfirmationKey(config.confirmationKeyFile) }),
+      ...(deps.confirmationKey === undefined ? {} : { confirmationKey: deps.confirmationKey }),
       confirmationTimeoutSeconds: config.confirmationTimeoutSeconds,
       ...(config.logLevel === 'silent' ? {} : { logLevel: config.logLevel as Level }),
       serverInfo: { name: 'kubemcp', version: VERSION },
@@ -139,6 +152,30 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const metrics = operatorMetrics(registry);
+
+  // The confirmation key, before anything else starts: a key file is read (a short one refuses to
+  // start); else the Secret shared by every replica is read or created (the first attempt is
+  // awaited, so normally the first request already uses it; on failure a per-process key stands in
+  // and the read is retried in the background).
+  let confirmationKey: Uint8Array | (() => Uint8Array) | undefined;
+  let sharedKey: SharedConfirmationKey | undefined;
+  if (config.confirmationKeyFile !== undefined) {
+    confirmationKey = readConfirmationKey(config.confirmationKeyFile);
+    metrics.confirmationKeyShared.set(1);
+  } else if (config.confirmationKeySecret !== undefined) {
+    const holder = new SharedConfirmationKey({
+      client,
+      namespace: config.leaderElection.namespace,
+      name: config.confirmationKeySecret,
+      logger,
+      onProblem: (reason) => metrics.confirmationKeyShared.set(reason === undefined ? 1 : 0),
+    });
+    sharedKey = holder;
+    await holder.start();
+    confirmationKey = () => holder.current();
+  } else {
+    metrics.confirmationKeyShared.set(0);
+  }
   const watchBackoff = { maxMs: config.watchBackoffMaxSeconds * 1000 };
 
   const backend = new KubeBackend({
@@ -176,13 +213,28 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
     // The Pod's namespace (or the Lease namespace set explicitly, kubemcp-system by default).
     operatorNamespace: config.leaderElection.namespace,
   });
+  // The leader deletes cool-down Leases that can no longer refuse a scale.
+  const sweeper = new ScaleLeaseSweeper({
+    client,
+    namespace: config.leaderElection.namespace,
+    intervalMs: config.scaleLeaseSweepSeconds * 1000,
+    logger,
+    deleted: metrics.scaleLeasesDeleted,
+    errors: metrics.scaleLeaseSweepErrors,
+  });
   if (elector) {
     elector.onChange((leading) => {
       metrics.leader.set(leading ? 1 : 0);
-      if (leading) controller.resyncStatus();
+      if (leading) {
+        controller.resyncStatus();
+        sweeper.start();
+      } else {
+        void sweeper.stop();
+      }
     });
   } else {
     metrics.leader.set(1);
+    sweeper.start();
   }
 
   let stopping = false;
@@ -198,6 +250,15 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
       { name: 'shutdown', check: () => !stopping || 'shutting down' },
       { name: 'caches', check: () => backend.isSynced() || 'watch caches have not synced yet' },
       { name: 'policies', check: () => controller.ready() || 'no policy index built yet' },
+      ...(sharedKey
+        ? [
+            {
+              name: 'confirmation-key',
+              warnOnly: true,
+              check: () => sharedKey.problemMessage() ?? true,
+            },
+          ]
+        : []),
       ...(elector
         ? [
             {
@@ -213,7 +274,7 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
     ],
   });
 
-  const mcpServer = createMcpServer({ config, client, store, backend, logger, registry });
+  const mcpServer = createMcpServer({ config, confirmationKey, client, store, backend, logger, registry });
   mcpServer.on('request', (_req: IncomingMessage, res: ServerResponse) => {
     if (stopping && !res.headersSent) res.setHeader('Connection', 'close');
   });
@@ -228,6 +289,8 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
       logger.info({ reason, drainMs: DRAIN_DELAY_MS }, 'shutting down');
       // Leadership is handed over at once (serving MCP needs none) while the MCP server drains.
       const handOver = (async () => {
+        sharedKey?.stop();
+        await sweeper.stop();
         await controller.stop();
         await elector?.stop(); // releases the Lease
       })();

@@ -15,6 +15,7 @@ export {
   type Config,
   type ConfigInput,
   ConfigSchema,
+  DEFAULT_CONFIRMATION_KEY_SECRET,
   LOG_LEVELS,
   type LeaderElectionConfig,
   LeaderElectionConfigSchema,

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
-import { type Config, ConfigSchema, OPTIONS, type OptionSpec } from './schema.js';
+import { type Config, ConfigSchema, DEFAULT_CONFIRMATION_KEY_SECRET, OPTIONS, type OptionSpec } from './schema.js';
 
 /** A configuration value that cannot be used; the message names the flag and variable to fix. */
 export class ConfigError extends Error {
@@ -202,17 +202,26 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const mountedNamespace = readNamespaceFile(
     options.serviceAccountNamespaceFile ?? SERVICE_ACCOUNT_NAMESPACE_FILE,
   );
+  const inPod = Boolean(env.KUBERNETES_SERVICE_HOST || env.POD_NAME || mountedNamespace);
   // Leader election: on in a Pod (replicas share a Lease), off for a process outside one (a
   // developer's `kubemcp serve` would otherwise wait forever for a Lease in a namespace that may
   // not exist, and write no status), unless a Lease namespace or name is set explicitly.
   if (getPath(input, 'leaderElection.enabled') === undefined) {
-    const inPod = Boolean(env.KUBERNETES_SERVICE_HOST || env.POD_NAME || mountedNamespace);
     const leaseNamed = sources.has('leaderElection.namespace') || sources.has('leaderElection.leaseName');
     setPath(input, 'leaderElection.enabled', inPod || leaseNamed);
   }
   if (getPath(input, 'leaderElection.namespace') === undefined) {
     const ns = env.POD_NAMESPACE || mountedNamespace;
     if (ns) setPath(input, 'leaderElection.namespace', ns);
+  }
+  // The confirmation key: shared through a Secret in the operator's namespace when the process
+  // knows that namespace (in a Pod, or named explicitly), unless a key file is given.
+  if (
+    input.confirmationKeySecret === undefined &&
+    input.confirmationKeyFile === undefined &&
+    (inPod || sources.has('leaderElection.namespace'))
+  ) {
+    input.confirmationKeySecret = DEFAULT_CONFIRMATION_KEY_SECRET;
   }
   if (getPath(input, 'leaderElection.identity') === undefined) {
     const base = env.POD_NAME || env.HOSTNAME || os.hostname() || 'kubemcp';

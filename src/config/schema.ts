@@ -11,6 +11,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const port = z.number().int().min(0, 'a port is 0 to 65535').max(65535, 'a port is 0 to 65535');
 const seconds = z.number().positive('must be a positive number of seconds').max(3600, 'at most 3600 seconds');
+/** The Secret that shares the confirmation key between replicas (src/kube/confirmationkey.ts). */
+export const DEFAULT_CONFIRMATION_KEY_SECRET = 'kubemcp-confirmation-key';
 const hostList = z.array(z.string().min(1)).min(1, 'needs at least one entry');
 
 export const LeaderElectionConfigSchema = z
@@ -80,6 +82,23 @@ export const ConfigSchema = z
       .min(5, 'at least 5 seconds')
       .max(600, 'at most 600 seconds')
       .default(120),
+    /**
+     * Secret in the operator's namespace (leaderElection.namespace) holding that key, created with 32
+     * random bytes when missing. The loader's default: kubemcp-confirmation-key in a Pod or when a
+     * Lease namespace is set, none outside (a random key per process). Ignored with confirmationKeyFile.
+     */
+    confirmationKeySecret: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a Secret name is a DNS subdomain')
+      .optional(),
+    /** How often the leader deletes cool-down Leases that can no longer refuse a scale (jittered). */
+    scaleLeaseSweepSeconds: z
+      .number()
+      .min(1, 'at least 1 second')
+      .max(86_400, 'at most 86400 seconds')
+      .default(600),
     /** Largest accepted MCP request body, in bytes. */
     bodyLimitBytes: z
       .number()
@@ -303,7 +322,26 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'KUBEMCP_CONFIRMATION_KEY_FILE',
     type: 'string',
     value: 'PATH',
-    help: 'HMAC key (at least 32 bytes) signing human confirmations, shared by every replica (default: a random key per process)',
+    help: 'HMAC key (at least 32 bytes) signing human confirmations, shared by every replica',
+    defaultHelp: 'the key in --confirmation-key-secret, else a random key per process',
+  },
+  {
+    key: 'confirmationKeySecret',
+    flag: 'confirmation-key-secret',
+    env: 'KUBEMCP_CONFIRMATION_KEY_SECRET',
+    type: 'string',
+    value: 'NAME',
+    help: "Secret in the operator's namespace holding that key, created with 32 random bytes when missing (ignored with --confirmation-key-file)",
+    defaultHelp:
+      'kubemcp-confirmation-key in a Pod or when --leader-election-namespace is set; otherwise none (a random key per process)',
+  },
+  {
+    key: 'scaleLeaseSweepSeconds',
+    flag: 'scale-lease-sweep-interval',
+    env: 'KUBEMCP_SCALE_LEASE_SWEEP_INTERVAL',
+    type: 'number',
+    value: 'SECONDS',
+    help: 'how often the leader deletes cool-down Leases (kubemcp-scale-*) too old to refuse any scale (±20 % jitter)',
   },
   {
     key: 'confirmationTimeoutSeconds',

@@ -19,6 +19,7 @@ export {
   type LeaseRecord,
   realClock,
 } from './leader.js';
+export { ScaleLeaseSweeper, type ScaleLeaseSweeperOptions } from './leasesweep.js';
 export { WorkQueue, type WorkQueueOptions } from './queue.js';
 export {
   desiredStatus,

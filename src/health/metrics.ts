@@ -23,6 +23,12 @@ export interface OperatorMetrics {
   readonly leaderElectionErrors: Counter<'reason'>;
   /** 1 for the reason the Lease cannot be used right now, 0 once it can. */
   readonly leaderElectionFailing: Gauge<'reason'>;
+  /** Cool-down Leases the leader's sweep deleted. */
+  readonly scaleLeasesDeleted: Counter;
+  /** Sweeps of cool-down Leases that failed (list or delete refused, API server unreachable). */
+  readonly scaleLeaseSweepErrors: Counter;
+  /** 1 while human confirmations are signed with the shared key (Secret or file), 0 with a per-process one. */
+  readonly confirmationKeyShared: Gauge;
   /** Registers a cache for the cache gauges (age, connected, synced). */
   trackCache(kind: string, health: () => CacheHealth): void;
 }
@@ -84,6 +90,21 @@ export function operatorMetrics(registry: Registry, now: () => number = Date.now
       name: 'kubemcp_leader_election_failing',
       help: '1 while the leader-election Lease cannot be used, by reason; 0 once it can',
       labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    scaleLeasesDeleted: new Counter({
+      name: 'kubemcp_scale_leases_deleted_total',
+      help: 'Cool-down Leases (kubemcp-scale-*) deleted by the leader because they can no longer refuse a scale',
+      registers: [registry],
+    }),
+    scaleLeaseSweepErrors: new Counter({
+      name: 'kubemcp_scale_lease_sweep_errors_total',
+      help: 'Sweeps of expired cool-down Leases that failed (retried at the next interval)',
+      registers: [registry],
+    }),
+    confirmationKeyShared: new Gauge({
+      name: 'kubemcp_confirmation_key_shared',
+      help: '1 while human confirmations are signed with the key shared by every replica (Secret or file), 0 while with a key of this process only',
       registers: [registry],
     }),
     trackCache(kind, health) {

@@ -13,6 +13,15 @@ export {
   type RequestOptions,
   type WatchEvent,
 } from './client.js';
+export {
+  CONFIRMATION_KEY_BYTES,
+  CONFIRMATION_KEY_DATA,
+  ConfirmationKeyError,
+  keyOfSecret,
+  loadOrCreateConfirmationKey,
+  SharedConfirmationKey,
+  type SharedConfirmationKeyOptions,
+} from './confirmationkey.js';
 export { apiMessage, codeForStatus, httpStatus, toBackendError } from './errors.js';
 export {
   CLUSTER_SCOPED_EVENT_NAMESPACE,

@@ -2,8 +2,8 @@
  * When did KubeMCP last scale an object? Kept in the cluster, not in a process's memory, so that
  * every replica of the operator sees the same answer: one coordination.k8s.io Lease per scaled
  * object (named after its uid) in the operator's own namespace, whose `spec.renewTime` is the time of
- * the last KubeMCP scale. The operator already may get, create and update Leases there (the leader
- * election Role): no new permission.
+ * the last KubeMCP scale. The operator may get, create and update Leases there (the leader-election
+ * Role), and list and delete them for the leader's sweep of records too old to matter (below).
  *
  * A scale under a cool-down first claims the Lease (an update carrying the Lease's resourceVersion,
  * or a create), then writes /scale: of two replicas racing to scale the same object, one claim fails
@@ -130,4 +130,121 @@ export async function claimScale(
     }
     throw toBackendError(err, `record the scale of ${claim.object}`);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Garbage collection of cool-down Leases (run by the leader; src/controller/leasesweep.ts)
+
+/**
+ * The longest cool-down any McpPolicy may set (LIMITS.cooldownSeconds in src/api/v1alpha1). The
+ * check compares a Lease's time with the cool-down of the policy as it is *now*, which may have been
+ * raised since the scale; a Lease older than this can no longer refuse any scale, so deleting it
+ * never changes a decision.
+ */
+export const MAX_COOLDOWN_SECONDS = 86_400;
+
+/** The fields of a listed Lease the sweep reads. */
+export interface ScaleLeaseListItem {
+  readonly metadata?: {
+    readonly name?: string;
+    readonly uid?: string;
+    readonly resourceVersion?: string;
+    readonly creationTimestamp?: string;
+  };
+  readonly spec?: { readonly renewTime?: string; readonly leaseDurationSeconds?: number };
+}
+
+/** A Lease to delete, with the preconditions that keep a fresh claim from being deleted. */
+export interface ExpiredScaleLease {
+  readonly name: string;
+  readonly uid: string;
+  readonly resourceVersion: string;
+}
+
+/**
+ * Which cool-down Leases may go (pure): named `kubemcp-scale-*` (labelled or not), and last scaled
+ * (spec.renewTime, else the creation time) longer ago than both twice their own cool-down (their hold
+ * expired more than a cool-down ago) and MAX_COOLDOWN_SECONDS. Leases without a name, uid or
+ * resourceVersion, or without any time, are kept.
+ */
+export function expiredScaleLeases(items: readonly ScaleLeaseListItem[], now: number): ExpiredScaleLease[] {
+  const out: ExpiredScaleLease[] = [];
+  for (const item of items) {
+    const name = item.metadata?.name;
+    const uid = item.metadata?.uid;
+    const resourceVersion = item.metadata?.resourceVersion;
+    if (name === undefined || !name.startsWith(SCALE_LEASE_PREFIX) || !uid || !resourceVersion) continue;
+    const at = parseMicroTime(item.spec?.renewTime) ?? parseMicroTime(item.metadata?.creationTimestamp);
+    if (at === undefined) continue;
+    const duration = item.spec?.leaseDurationSeconds;
+    const hold = typeof duration === 'number' && Number.isFinite(duration) && duration > 0 ? duration : 0;
+    const keepMs = Math.max(2 * hold, MAX_COOLDOWN_SECONDS) * 1000;
+    if (now - at > keepMs) out.push({ name, uid, resourceVersion });
+  }
+  return out;
+}
+
+export interface SweepResult {
+  /** Leases listed (every Lease of the namespace). */
+  readonly listed: number;
+  readonly deleted: number;
+  /** Deletes refused because the Lease changed (a new claim) or was gone already. */
+  readonly skipped: number;
+}
+
+/**
+ * Lists the Leases of `namespace` (pages of 500) and deletes the expired cool-down records, one at a
+ * time, each with preconditions on its uid and resourceVersion: a Lease claimed again since the list
+ * is answered 409 and kept. At most `maxDeletes` per sweep. Throws (list or delete failures other
+ * than 404/409) after counting what it deleted so far in `onDeleted`.
+ */
+export async function sweepScaleLeases(
+  client: KubeClient,
+  namespace: string,
+  now: () => number,
+  options: { timeoutMs?: number; maxDeletes?: number; onDeleted?: () => void; signal?: AbortSignal } = {},
+): Promise<SweepResult> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const maxDeletes = options.maxDeletes ?? 1_000;
+  let listed = 0;
+  let deleted = 0;
+  let skipped = 0;
+  const expired: ExpiredScaleLease[] = [];
+  let cont: string | undefined;
+  do {
+    const page = await client.request<{ items?: ScaleLeaseListItem[]; metadata?: { continue?: string } }>(
+      'GET',
+      leasePath(namespace),
+      {
+        query: { limit: 500, ...(cont ? { continue: cont } : {}) },
+        timeoutMs,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      },
+    );
+    const items = page.items ?? [];
+    listed += items.length;
+    expired.push(...expiredScaleLeases(items, now()));
+    cont = page.metadata?.continue || undefined;
+  } while (cont !== undefined && expired.length < maxDeletes && options.signal?.aborted !== true);
+  for (const lease of expired.slice(0, maxDeletes)) {
+    if (options.signal?.aborted === true) break;
+    try {
+      await client.request('DELETE', leasePath(namespace, lease.name), {
+        body: {
+          apiVersion: 'v1',
+          kind: 'DeleteOptions',
+          preconditions: { uid: lease.uid, resourceVersion: lease.resourceVersion },
+        },
+        timeoutMs,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+      deleted++;
+      options.onDeleted?.();
+    } catch (err) {
+      const status = httpStatus(err);
+      if (status === 409 || status === 404) skipped++;
+      else throw toBackendError(err, `delete the cool-down Lease ${namespace}/${lease.name}`);
+    }
+  }
+  return { listed, deleted, skipped };
 }

@@ -33,6 +33,7 @@ import { safetyMetrics } from './safety/metrics.js';
 import { PendingElicitations } from './safety/pending.js';
 import { RateLimiter } from './safety/ratelimit.js';
 import { clientOfInitialize, declaresFormElicitation, LegacySessions } from './safety/session.js';
+import { currentKeyCodec } from './safety/statecodec.js';
 import { buildMcpServer } from './server.js';
 
 /**
@@ -82,8 +83,12 @@ export interface McpAppOptions {
   readonly resourcePageSize?: number;
   /** Scale attempts on Conflict. Default 3. */
   readonly maxScaleAttempts?: number;
-  /** HMAC key (≥ 32 bytes) of human-confirmation state; shared by every replica. Default: random per process. */
-  readonly confirmationKey?: Uint8Array;
+  /**
+   * HMAC key (≥ 32 bytes) of human-confirmation state and of 2025-era session ids; shared by every
+   * replica. A function is asked at every sign and verify (the key may arrive or change while the
+   * server runs). Default: random per process.
+   */
+  readonly confirmationKey?: Uint8Array | (() => Uint8Array);
   /** How long a 2025-era tools/call waits for the person's answer to elicitation/create. Default 120 s. */
   readonly confirmationTimeoutSeconds?: number;
   /** Questions waiting for an answer (2025-era) per caller, and in all; beyond them fail closed. Default 2 and 256. */
@@ -123,7 +128,7 @@ export interface ResolvedMcpAppOptions {
   readonly authorizationServers: readonly string[];
   readonly resourcePageSize: number;
   readonly maxScaleAttempts: number;
-  readonly confirmationKey: Uint8Array | undefined;
+  readonly confirmationKey: Uint8Array | (() => Uint8Array) | undefined;
   readonly confirmationTimeoutMs: number;
   readonly maxPendingConfirmations: { readonly perCaller?: number; readonly total?: number };
   readonly now: () => number;
@@ -392,13 +397,16 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
   });
   // Signs the state of human confirmations (safety/elicit.ts) and the session ids of 2025-era
   // clients that can be asked (safety/session.ts). Every replica that may receive the retry must
-  // share the key: set confirmationKey (e.g. from a mounted Secret); the default, a random key per
-  // process, only verifies what comes back to the same process.
+  // share the key: set confirmationKey (`kubemcp serve` reads it from a Secret or a file); the
+  // default, a random key per process, only verifies what comes back to the same process.
   const confirmationKey = opts.confirmationKey ?? randomBytes(32);
-  const confirmationCodec = createRequestStateCodec<ConfirmationState>({
-    key: confirmationKey,
-    ttlSeconds: CONFIRMATION_TTL_SECONDS,
-  });
+  const confirmationCodec =
+    typeof confirmationKey === 'function'
+      ? currentKeyCodec<ConfirmationState>(confirmationKey, CONFIRMATION_TTL_SECONDS)
+      : createRequestStateCodec<ConfirmationState>({
+          key: confirmationKey,
+          ttlSeconds: CONFIRMATION_TTL_SECONDS,
+        });
   const safety = safetyMetrics(deps.registry);
   const sessions = new LegacySessions(confirmationKey, opts.now);
   // 2025-era questions waiting for the answer POST: bounded per caller and in all (safety/pending.ts).

@@ -840,7 +840,7 @@ describe('least privilege of the operator ServiceAccount', () => {
   };
 
   it('may do every rule of the shipped roles', async () => {
-    const docs = ['role.yaml', 'leader_election_role.yaml'].flatMap((f) =>
+    const docs = ['role.yaml', 'leader_election_role.yaml', 'confirmation_key_role.yaml'].flatMap((f) =>
       parseAllDocuments(fs.readFileSync(path.join(ROOT, 'config/rbac', f), 'utf8')).map(
         (d) =>
           d.toJS() as {
@@ -908,12 +908,31 @@ describe('least privilege of the operator ServiceAccount', () => {
       { group: 'kubemcp.io', resource: 'mcppolicies', verb: 'patch' },
       { group: 'kubemcp.io', resource: 'mcppolicies', verb: 'delete' },
       { group: 'kubemcp.io', resource: 'mcppolicies', subresource: 'status', verb: 'update' },
+      // Secrets: only get on the confirmation key, and create, in its own namespace (checked above).
+      { group: '', resource: 'secrets', verb: 'get', namespace: OPERATOR_NAMESPACE, name: 'other' },
+      {
+        group: '',
+        resource: 'secrets',
+        verb: 'update',
+        namespace: OPERATOR_NAMESPACE,
+        name: 'kubemcp-confirmation-key',
+      },
+      {
+        group: '',
+        resource: 'secrets',
+        verb: 'delete',
+        namespace: OPERATOR_NAMESPACE,
+        name: 'kubemcp-confirmation-key',
+      },
+      { group: '', resource: 'secrets', verb: 'watch', namespace: OPERATOR_NAMESPACE },
+      { group: '', resource: 'secrets', verb: 'create', namespace: 'default' },
+      // Leases only in its own namespace (leader election, cool-down records and their sweep), never elsewhere.
       { group: 'coordination.k8s.io', resource: 'leases', verb: 'create', namespace: 'default' },
-      { group: 'coordination.k8s.io', resource: 'leases', verb: 'delete', namespace: OPERATOR_NAMESPACE },
-      // Leases only in its own namespace (leader election and cool-down records), never elsewhere.
       { group: 'coordination.k8s.io', resource: 'leases', verb: 'get', namespace: 'kube-system' },
       { group: 'coordination.k8s.io', resource: 'leases', verb: 'update', namespace: 'kube-system' },
-      { group: 'coordination.k8s.io', resource: 'leases', verb: 'list', namespace: OPERATOR_NAMESPACE },
+      { group: 'coordination.k8s.io', resource: 'leases', verb: 'list', namespace: 'kube-system' },
+      { group: 'coordination.k8s.io', resource: 'leases', verb: 'delete', namespace: 'kube-system' },
+      { group: 'coordination.k8s.io', resource: 'leases', verb: 'watch', namespace: OPERATOR_NAMESPACE },
       { group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', verb: 'create' },
       { group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verb: 'escalate' },
       { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verb: 'update' },

@@ -54,6 +54,12 @@ export function describeAction(action: Action, namespace: string | undefined): s
   return `${action.verb} ${resource}${group}${where}`;
 }
 
+/**
+ * How a look-up was answered: from the cache, by joining a review another call had already sent
+ * (`shared`), or by a review this call sent (its answer: allowed, denied, or error).
+ */
+export type AccessLookupResult = 'cache_hit' | 'shared' | 'allowed' | 'denied' | 'error';
+
 interface Entry {
   readonly answer: AccessAnswer;
   readonly expires: number;
@@ -74,7 +80,7 @@ export class AccessReviewer {
       maxEntries?: number;
       now?: () => number;
       /** Called per look-up: a cache hit, or the result of a review sent. */
-      onLookup?: (result: 'cache_hit' | 'allowed' | 'denied' | 'error') => void;
+      onLookup?: (result: AccessLookupResult) => void;
     } = {},
   ) {
     this.onLookup = options.onLookup;
@@ -84,7 +90,7 @@ export class AccessReviewer {
   }
 
   private readonly now: () => number;
-  private readonly onLookup: ((result: 'cache_hit' | 'allowed' | 'denied' | 'error') => void) | undefined;
+  private readonly onLookup: ((result: AccessLookupResult) => void) | undefined;
 
   /** Whether the cluster allows `caller` the action (in `namespace`). Throws ToolError Unavailable when it cannot tell. */
   async allowed(caller: Caller, action: Action, namespace: string | undefined): Promise<AccessAnswer> {
@@ -126,6 +132,9 @@ export class AccessReviewer {
       this.cache.delete(key);
     }
     let pending = this.inflight.get(key);
+    // Only the question that sent the review reports its answer; the ones that joined it report
+    // `shared`, so the counts of allowed, denied and error are the reviews sent.
+    const sent = pending === undefined;
     if (pending === undefined) {
       const review = this.review;
       this.reviews++;
@@ -136,12 +145,16 @@ export class AccessReviewer {
     try {
       answer = await pending;
     } catch (err) {
-      this.onLookup?.('error');
+      this.onLookup?.(sent ? 'error' : 'shared');
       throw new ToolError('Unavailable', 'Kubernetes RBAC could not be checked right now; nothing was done', {
         reason: 'The SubjectAccessReview an McpPolicy requires failed (the API server did not answer)',
         suggestions: ['Retry in a little while'],
         cause: err,
       });
+    }
+    if (!sent) {
+      this.onLookup?.('shared');
+      return answer;
     }
     this.onLookup?.(answer.allowed ? 'allowed' : 'denied');
     if (this.ttlMs > 0) {

@@ -5,7 +5,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
  * kubemcp_mcp_tool_calls_total{outcome="RateLimited"|"ConfirmationRequired"|...}.
  */
 export interface SafetyMetrics {
-  /** SubjectAccessReview look-ups of requireKubernetesRBAC, by result (cache_hit | allowed | denied | error). */
+  /** SubjectAccessReview look-ups of requireKubernetesRBAC, by result (cache_hit | shared | allowed | denied | error). */
   readonly accessReviews: Counter<'result'>;
   /**
    * Confirmations a policy's `confirm` rules asked for, by flow (input_required | elicitation/create)
@@ -26,7 +26,7 @@ export function safetyMetrics(registry: Registry): SafetyMetrics {
   const metrics: SafetyMetrics = {
     accessReviews: new Counter({
       name: 'kubemcp_subjectaccessreview_lookups_total',
-      help: 'SubjectAccessReview look-ups for requireKubernetesRBAC, by result (cache_hit, or the answer of a review sent: allowed, denied, error)',
+      help: 'SubjectAccessReview look-ups for requireKubernetesRBAC, by result (cache_hit; shared: joined a review in flight; or the answer of a review sent: allowed, denied, error)',
       labelNames: ['result'] as const,
       registers: [registry],
     }),

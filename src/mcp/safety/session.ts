@@ -73,15 +73,31 @@ function printable(text: string, max: number): string {
 }
 
 export class LegacySessions {
-  private readonly key: Buffer;
+  private readonly confirmationKey: () => Uint8Array;
+  private derivedFrom: Uint8Array | undefined;
+  private derived: Buffer | undefined;
 
+  /**
+   * `confirmationKey` may be a function, asked at every issue and check: the shared key can arrive
+   * (from its Secret) after start-up. Ids issued under an earlier key then stop verifying: the
+   * client reconnects, and until then it is treated as one that cannot be asked (fail closed).
+   */
   constructor(
-    confirmationKey: Uint8Array,
+    confirmationKey: Uint8Array | (() => Uint8Array),
     private readonly now: () => number = Date.now,
     private readonly ttlMs: number = SESSION_TTL_MS,
   ) {
-    // A key of its own, so a session id can never be mistaken for any other signed value.
-    this.key = createHmac('sha256', confirmationKey).update('kubemcp legacy session id v1').digest();
+    this.confirmationKey = typeof confirmationKey === 'function' ? confirmationKey : () => confirmationKey;
+  }
+
+  /** A key of its own, derived from the confirmation key, so a session id can never be mistaken for any other signed value. */
+  private key(): Buffer {
+    const base = this.confirmationKey();
+    if (this.derived === undefined || base !== this.derivedFrom) {
+      this.derived = createHmac('sha256', base).update('kubemcp legacy session id v1').digest();
+      this.derivedFrom = base;
+    }
+    return this.derived;
   }
 
   /** The session id of a client that declared form-mode elicitation at initialize. */
@@ -138,6 +154,6 @@ export class LegacySessions {
   }
 
   private mac(body: string): string {
-    return createHmac('sha256', this.key).update(body).digest('base64url');
+    return createHmac('sha256', this.key()).update(body).digest('base64url');
   }
 }

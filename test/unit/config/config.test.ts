@@ -50,9 +50,12 @@ describe('config defaults', () => {
     });
     expect(c.kubeconfig).toBeUndefined();
     expect(c.allowedHosts).toBeUndefined();
-    // The schema alone gives the same defaults (identity aside, which depends on the host).
+    expect(c.scaleLeaseSweepSeconds).toBe(600);
+    // The schema alone gives the same defaults (identity and the confirmation key's Secret aside,
+    // which depend on where the process runs).
     const { leaderElection, ...rest } = ConfigSchema.parse({});
-    const { leaderElection: loadedLe, ...loadedRest } = c;
+    const { leaderElection: loadedLe, confirmationKeySecret, ...loadedRest } = c;
+    expect(confirmationKeySecret).toBe('kubemcp-confirmation-key');
     expect(loadedRest).toEqual(rest);
     expect({ ...loadedLe, identity: undefined }).toEqual({ ...leaderElection, identity: undefined });
   });
@@ -73,6 +76,25 @@ describe('config defaults', () => {
     const inPod = loadConfig({ flags: {}, env: {}, serviceAccountNamespaceFile: path.join(dir, 'namespace') });
     expect(inPod.leaderElection).toMatchObject({ enabled: true, namespace: 'ops' });
     expect(serveFlagHelp()).toContain('(default on in a Pod; outside one, on only when');
+  });
+
+  it('shares the confirmation key through a Secret in a Pod or with a Lease namespace, unless a key file is given', () => {
+    expect(load().confirmationKeySecret).toBeUndefined();
+    expect(load({}, { POD_NAME: 'kubemcp-7d9f' }).confirmationKeySecret).toBe('kubemcp-confirmation-key');
+    expect(load({ 'leader-election-namespace': 'ops' }).confirmationKeySecret).toBe('kubemcp-confirmation-key');
+    // A Lease name alone says nothing about the namespace.
+    expect(load({ 'lease-name': 'mine' }).confirmationKeySecret).toBeUndefined();
+    expect(load({ 'confirmation-key-secret': 'mine' }).confirmationKeySecret).toBe('mine');
+    expect(
+      load({ 'confirmation-key-file': '/keys/k' }, { POD_NAME: 'kubemcp-7d9f' }).confirmationKeySecret,
+    ).toBeUndefined();
+    expect(errorOf(() => load({ 'confirmation-key-secret': 'Not_A_Name' })).message).toContain(
+      '--confirmation-key-secret: a Secret name is a DNS subdomain',
+    );
+    expect(load({}, { KUBEMCP_SCALE_LEASE_SWEEP_INTERVAL: '2' }).scaleLeaseSweepSeconds).toBe(2);
+    expect(errorOf(() => load({ 'scale-lease-sweep-interval': '0' })).message).toContain(
+      '--scale-lease-sweep-interval: at least 1 second',
+    );
   });
 
   it('derives the identity from the pod name with a random suffix, and the namespace from the pod', () => {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { OPTIONS } from '../../../src/config/index.js';
 import { operatorMetrics } from '../../../src/health/metrics.js';
 import { mcpMetrics } from '../../../src/mcp/metrics.js';
+import { safetyMetrics } from '../../../src/mcp/safety/metrics.js';
 
 const doc = fs.readFileSync('docs/operations.md', 'utf8');
 
@@ -13,6 +14,7 @@ describe('docs/operations.md', () => {
     const registry = new Registry();
     operatorMetrics(registry);
     mcpMetrics(registry);
+    safetyMetrics(registry);
     const names = (await registry.getMetricsAsJSON())
       .map((m) => m.name)
       .filter((n) => n.startsWith('kubemcp_'));

@@ -35,6 +35,9 @@ describe('config/manager/deployment.yaml', () => {
     expect(config.leaderElection.identity).toMatch(/^kubemcp-operator-abc_/);
     expect(config.publicUrl).toContain('kubemcp.kubemcp-system.svc');
     expect(config.allowedHosts).toContain('kubemcp.kubemcp-system.svc.cluster.local');
+    // Replicas share the confirmation key through the Secret the Role below lets them get and create.
+    expect(config.confirmationKeyFile).toBeUndefined();
+    expect(config.confirmationKeySecret).toBe('kubemcp-confirmation-key');
     expect(c.env?.map((e) => e.name).sort()).toEqual(['NODE_OPTIONS', 'POD_NAME', 'POD_NAMESPACE']);
   });
 
@@ -80,15 +83,63 @@ describe('config/manager/network_policy.yaml', () => {
   });
 });
 
-describe('config/rbac/leader_election_role.yaml', () => {
-  it('lets the operator get, create and update Leases in its own namespace only: no list, watch or delete', () => {
-    const role = docsOf('config/rbac/leader_election_role.yaml').find((d) => d.kind === 'Role') as {
-      metadata: { namespace: string };
-      rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
-    };
+interface Role {
+  metadata: { name: string; namespace: string };
+  rules: Array<{ apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }>;
+}
+interface RoleBinding {
+  metadata: { namespace: string };
+  roleRef: { kind: string; name: string };
+  subjects: Array<{ kind: string; name: string; namespace: string }>;
+}
+
+/** The Role of a file and the check that its binding gives it to the operator, in the same namespace. */
+function boundRole(file: string): Role {
+  const docs = docsOf(file);
+  const role = docs.find((d) => d.kind === 'Role') as unknown as Role;
+  const binding = docs.find((d) => d.kind === 'RoleBinding') as unknown as RoleBinding;
+  expect(binding.metadata.namespace).toBe(role.metadata.namespace);
+  expect(binding.roleRef).toMatchObject({ kind: 'Role', name: role.metadata.name });
+  expect(binding.subjects).toEqual([
+    { kind: 'ServiceAccount', name: 'kubemcp-operator', namespace: 'kubemcp-system' },
+  ]);
+  return role;
+}
+
+describe('config/rbac', () => {
+  it('lists every RBAC file in its kustomization', () => {
+    const k = docsOf('config/rbac/kustomization.yaml')[0] as { resources: string[] };
+    const files = fs
+      .readdirSync('config/rbac')
+      .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+    expect([...k.resources].sort()).toEqual(files.sort());
+  });
+
+  it('leader_election_role.yaml: Leases in the operator namespace only; list and delete for the sweep, no watch', () => {
+    const role = boundRole('config/rbac/leader_election_role.yaml');
     expect(role.metadata.namespace).toBe('kubemcp-system');
     expect(role.rules).toEqual([
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['list', 'delete'] },
     ]);
+  });
+
+  it('confirmation_key_role.yaml: get on the one key Secret, create on secrets, in the operator namespace only', () => {
+    const role = boundRole('config/rbac/confirmation_key_role.yaml');
+    expect(role.metadata.namespace).toBe('kubemcp-system');
+    expect(role.rules).toEqual([
+      {
+        apiGroups: [''],
+        resources: ['secrets'],
+        resourceNames: ['kubemcp-confirmation-key'],
+        verbs: ['get'],
+      },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    ]);
+  });
+
+  it('the ClusterRole grants nothing on Secrets', () => {
+    const role = docsOf('config/rbac/role.yaml').find((d) => d.kind === 'ClusterRole') as unknown as Role;
+    expect(role.rules.filter((r) => r.resources.includes('secrets'))).toEqual([]);
   });
 });

@@ -10,15 +10,18 @@ describe('AccessReviewer', () => {
   it('shares one review among concurrent questions and caches it for at most 10 s', async () => {
     let now = 0;
     const asked: AccessQuestion[] = [];
+    const lookups: string[] = [];
     const reviewer = new AccessReviewer(
       async (q) => {
         asked.push(q);
         return { allowed: true };
       },
-      { ttlMs: 60_000, now: () => now },
+      { ttlMs: 60_000, now: () => now, onLookup: (r) => lookups.push(r) },
     );
     await Promise.all([1, 2, 3].map(() => reviewer.allowed(caller, pods, 'web')));
     expect(asked).toHaveLength(1);
+    // The metric counts one review sent, not one per question that waited for it.
+    expect(lookups.sort()).toEqual(['allowed', 'shared', 'shared']);
     now = 9_999;
     await reviewer.allowed(caller, pods, 'web');
     expect(asked).toHaveLength(1);
