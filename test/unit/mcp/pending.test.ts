@@ -120,6 +120,23 @@ describe('LegacySessions', () => {
     expect(sessions.check(id, 'alice')).toMatchObject({ ok: false, why: expect.stringMatching(/expired/) });
   });
 
+  it('follows a key that changes while the server runs (the shared key arriving from its Secret)', () => {
+    let current: Uint8Array = new Uint8Array(32).fill(1);
+    const sessions = new LegacySessions(() => current);
+    const before = sessions.issue('alice', 'x');
+    expect(sessions.check(before, 'alice').ok).toBe(true);
+    current = key;
+    // Issued under the stand-in key: no longer verifies (fail closed: the client reconnects).
+    expect(sessions.check(before, 'alice')).toMatchObject({
+      ok: false,
+      why: expect.stringMatching(/does not verify/),
+    });
+    const after = sessions.issue('alice', 'x');
+    expect(sessions.check(after, 'alice').ok).toBe(true);
+    // The same id as a replica given the shared key from the start reads.
+    expect(new LegacySessions(key).check(after, 'alice').ok).toBe(true);
+  });
+
   it('refuses altered, foreign and missing session ids', () => {
     const sessions = new LegacySessions(key);
     const id = sessions.issue('alice', 'x');
