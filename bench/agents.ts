@@ -16,8 +16,9 @@
  *      of `npm run bench:mcp` (bench-x-*) are deleted so the server caches this workload only;
  *   2. one audience-bound token per caller (TokenRequest), minted fresh every run;
  *   3. `node dist/cli/main.js serve` (the compiled operator) as the operator ServiceAccount, with the
- *      NODE_OPTIONS of config/manager/deployment.yaml and --max-inflight-per-caller=<concurrency> (the
- *      baseline is one identity with that many calls in flight; the default of 8 would answer 429);
+ *      NODE_OPTIONS of config/manager/deployment.yaml and --max-inflight-per-caller=<2 × concurrency>
+ *      (the baseline is one identity with that many calls in flight; the default of 8 would answer
+ *      429; twice the concurrency leaves room for a slot released a moment after its answer);
  *      waits until every McpPolicy has status.observedGeneration = generation and Ready=True, and the
  *      server's index holds them all; memory 10 s later (idle);
  *   4. phases, interleaved --repeat times (baseline, 1,000 callers, baseline, …) after a warm-up each:
@@ -49,6 +50,7 @@ import {
   type Plan,
   type PlanCaller,
   QUICK,
+  roundRobin,
   type Sizes,
 } from './lib/agents-plan.js';
 import {
@@ -473,7 +475,7 @@ async function main(): Promise<number> {
         ...s.nodeOptions,
         ...(s.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${profName}`] : []),
       ],
-      extraArgs: [`--max-inflight-per-caller=${s.concurrency}`],
+      extraArgs: [`--max-inflight-per-caller=${2 * s.concurrency}`],
     });
     const syncSeconds = (performance.now() - spawned) / 1000;
     log(
@@ -502,10 +504,8 @@ async function main(): Promise<number> {
     let k = 0;
     const n = many.length;
     const nextMany = () => {
-      const idx = k++;
-      const c = idx % n;
-      // Caller c's own sequence, offset by c so the callers are spread over the block at every moment.
-      return (many[c] as CallerRequests).get(Math.floor(idx / n) + c + 1);
+      const next = roundRobin(n, k++);
+      return (many[next.caller] as CallerRequests).get(next.n);
     };
     const baseFirst = await firstCalls(serve, [baseline]);
     const baseT0 = performance.now() - baseFirst.seconds * 1000;
@@ -643,7 +643,7 @@ async function main(): Promise<number> {
         durationS: s.durationMs / 1000,
         repeat: s.repeat,
         serverNodeOptions: s.nodeOptions,
-        serverArgs: [`--max-inflight-per-caller=${s.concurrency}`],
+        serverArgs: [`--max-inflight-per-caller=${2 * s.concurrency}`],
         policyKinds: Object.fromEntries(
           [...new Set(plan.callers.map((c) => c.kind))].map((kind) => [
             kind,

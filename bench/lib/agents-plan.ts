@@ -249,3 +249,14 @@ export function callOf(caller: PlanCaller, n: number): PlannedCall {
 export function distinctCalls(caller: PlanCaller): number {
   return BLOCK + 2 * caller.scaleTargets.length;
 }
+
+/**
+ * Call `idx` (0, 1, …) of the round-robin phase: caller idx mod count, at its own position in its
+ * sequence. Each caller starts at its own offset, c + 4⌊c / 40⌋ (the scaling callers are 0–3 mod 40:
+ * the second term spreads them over the block), so every round of `count` calls sends the same tool
+ * mix, scales included. Call 0 of every caller (get_permissions) is made before the phase starts.
+ */
+export function roundRobin(count: number, idx: number): { caller: number; n: number } {
+  const caller = idx % count;
+  return { caller, n: Math.floor(idx / count) + caller + 4 * Math.floor(caller / 40) + 1 };
+}

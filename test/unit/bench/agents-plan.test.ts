@@ -16,6 +16,7 @@ import {
   type Plan,
   type PlanCaller,
   QUICK,
+  roundRobin,
 } from '../../../bench/lib/agents-plan.js';
 import { metricSum, parseMetrics } from '../../../bench/lib/metrics.js';
 import {
@@ -113,7 +114,7 @@ describe.each([
         expect(d.allowed, `${c.sa} ${call.tool} ${JSON.stringify(call.args)}: ${d.reason}`).toBe(true);
       }
     }
-  });
+  }, 30_000); // about 80,000 decisions: seconds on a busy 2-core machine
 
   it('prebuilt requests are keyed consistently: one key, one call', () => {
     for (const c of [plan.baseline, plan.callers[0] as PlanCaller, plan.callers[1] as PlanCaller]) {
@@ -148,6 +149,20 @@ describe('the tool mix', () => {
     for (const [tool, share] of Object.entries(shares)) {
       expect((base.get(tool) ?? 0) / total, `baseline ${tool}`).toBeCloseTo(share, 4);
       expect((many.get(tool) ?? 0) / manyTotal, `many ${tool}`).toBeCloseTo(share, 4);
+    }
+  });
+
+  it('round-robin over 1,000 callers sends the same mix in every round, scales included', () => {
+    const n = plan.callers.length;
+    for (let round = 0; round < 2 * BLOCK; round++) {
+      const tools = new Map<string, number>();
+      for (let i = round * n; i < (round + 1) * n; i++) {
+        const next = roundRobin(n, i);
+        const t = callOf(plan.callers[next.caller] as PlanCaller, next.n).tool;
+        tools.set(t, (tools.get(t) ?? 0) + 1);
+      }
+      expect(tools.get('scale_deployment'), `round ${round}`).toBe(5);
+      expect(tools.get('list_pods'), `round ${round}`).toBe(450);
     }
   });
 
