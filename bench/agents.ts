@@ -10,8 +10,9 @@
  * Uses the e2e cluster rules (a running `cluster:up` in KUBEMCP_CLUSTER_DIR is reused and keeps the
  * workload between runs; otherwise a local control plane is started and stopped). Then:
  *   1. setup (bench/lib/agents-workload.ts, idempotent): 100 namespaces in teams of four, 10,000 bare
- *      pods bound to the kwok fake node (created in parallel, 32 at a time; kwok makes them Ready),
- *      idle Deployments, one scale target per scaling caller, 1,001 ServiceAccounts and McpPolicies
+ *      pods bound to the kwok fake node (created in parallel, --setup-concurrency at a time; kwok
+ *      makes them Ready), idle Deployments, one scale target per scaling caller, 1,001
+ *      ServiceAccounts and McpPolicies
  *      (exact names, globs, selectors, some scale grants; bench/lib/agents-plan.ts); the extra pods
  *      of `npm run bench:mcp` (bench-x-*) are deleted so the server caches this workload only;
  *   2. one audience-bound token per caller (TokenRequest), minted fresh every run;
@@ -24,10 +25,11 @@
  *   4. phases, interleaved --repeat times (baseline, 1,000 callers, baseline, …) after a warm-up each:
  *      (1) the baseline caller (a glob over one team of four namespaces, a scale grant) alone;
  *      (2) every caller in turn (call k goes to caller k mod 1,000), all at --concurrency. Before the
- *      first phase-2 run each caller makes its first call (get_permissions, 32 at a time, within the
- *      server's TokenReview queue), which is when its token is reviewed. Both phases send the same
- *      mix: list_pods 45 %, list_deployments 25 %, get_permissions 29.5 %, scale_deployment 0.5 %
- *      (1 ↔ 2 replicas of the caller's own Deployment, within its bounds);
+ *      first phase-2 run each caller makes its first call (get_permissions, 8 at a time: twice the
+ *      server's 4 concurrent TokenReviews, so none waits long in its queue), which is when its token is
+ *      reviewed. Both phases send the same mix: list_pods 45 %, list_deployments 25 %,
+ *      get_permissions 29.5 %, scale_deployment 0.5 % (1 ↔ 2 replicas of the caller's own
+ *      Deployment, within its bounds);
  *   5. TokenReviews from the server's /metrics (kubemcp_tokenreviews_total), RSS sampled every
  *      250 ms and VmHWM from /proc, the V8 heap from /metrics, right after the load and 10 s later.
  * Prints per-tool tables and the targets; writes bench/results/agents-<time>.json.
@@ -91,7 +93,7 @@ const AUDIENCE = 'kubemcp';
 /** The TokenReview cache keeps a success at most this long (src/mcp/auth.ts, maxTtlMs). */
 const TOKEN_CACHE_MS = 60_000;
 const IDLE_SETTLE_MS = 10_000;
-const FIRST_CALL_CONCURRENCY = 32;
+const FIRST_CALL_CONCURRENCY = 8;
 const TARGET_THROUGHPUT = 0.9;
 const TARGET_P99_RATIO = 3;
 const TARGET_RSS_MIB = 160;

@@ -301,35 +301,40 @@ export async function ensureDeployments(
     for (const name of IDLE_DEPLOYMENTS) want.push({ namespace: ns.name, name, replicas: 0 });
   for (const c of [plan.baseline, ...plan.callers])
     for (const t of c.scaleTargets) want.push({ ...t, replicas: 1 });
+  const key = (d: { metadata?: { namespace?: string; name?: string } }) =>
+    `${d.metadata?.namespace}/${d.metadata?.name}`;
+  const list = async () =>
+    new Map(
+      (await apps.listDeploymentForAllNamespaces({ labelSelector: SELECT })).items.map((d) => [key(d), d]),
+    );
+  const have = await list();
   await pool(want, concurrency, async (d) => {
-    try {
+    const cur = have.get(`${d.namespace}/${d.name}`);
+    if (cur === undefined) {
       await apps.createNamespacedDeployment({
         namespace: d.namespace,
         body: deploymentBody(d.namespace, d.name, d.replicas, node),
       });
-    } catch (err) {
-      if (code(err) !== 409) throw err;
-      const cur = await apps.readNamespacedDeployment({ namespace: d.namespace, name: d.name });
-      if (cur.spec?.replicas !== d.replicas)
-        await apps.patchNamespacedDeployment(
-          { namespace: d.namespace, name: d.name, body: { spec: { replicas: d.replicas } } },
-          merge,
-        );
+    } else if (cur.spec?.replicas !== d.replicas) {
+      await apps.patchNamespacedDeployment(
+        { namespace: d.namespace, name: d.name, body: { spec: { replicas: d.replicas } } },
+        merge,
+      );
     }
   });
   const targets = want.filter((d) => d.replicas > 0);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    let settled = 0;
-    await pool(targets, 8, async (t) => {
-      const d = await apps.readNamespacedDeployment(t);
-      if (
+    const now = await list();
+    const settled = targets.filter((t) => {
+      const d = now.get(`${t.namespace}/${t.name}`);
+      return (
+        d !== undefined &&
         (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
         d.status?.replicas === t.replicas &&
         d.status?.readyReplicas === t.replicas
-      )
-        settled++;
-    });
+      );
+    }).length;
     if (settled === targets.length) return;
     if (Date.now() > deadline)
       throw new Error(`${settled} of ${targets.length} scale targets Ready after ${timeoutMs / 1000} s`);
