@@ -562,7 +562,8 @@ async function main(): Promise<number> {
     const baseReviews = baseFirst.tokenReviews + base.tokenReviews;
     const reviewBound = n * periods(manySpanS);
     const errors = base.errors + multi.errors + firstRun.errors + baseFirst.errors;
-    const peakRss = Math.max(memoryAfter.hwmMiB, memoryRightAfter.hwmMiB);
+    // VmHWM is updated lazily by the kernel: a sample of VmRSS may be a little above it.
+    const peakRss = Math.max(memoryAfter.hwmMiB, memoryRightAfter.hwmMiB, base.rssPeakMiB, multi.rssPeakMiB);
     const targets: Target[] = [
       {
         what: `calls/s, ${n} callers vs one caller (c=${s.concurrency})`,
@@ -577,7 +578,7 @@ async function main(): Promise<number> {
         ok: multi.p99 <= TARGET_P99_RATIO * multi.p50,
       },
       {
-        what: 'peak RSS (VmHWM, whole life of the server)',
+        what: 'peak RSS (VmHWM over the whole life of the server, or a higher 250 ms sample)',
         value: `${fmt(peakRss)} MiB`,
         target: `≤ ${TARGET_RSS_MIB} MiB`,
         ok: peakRss <= TARGET_RSS_MIB,
