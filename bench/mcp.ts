@@ -37,12 +37,10 @@
  * Targets (issue): list_pods p50 ≤ 2 × no-op p50; list_pods calls/s at concurrency 32 ≥ 80 % of the
  * no-op's; RSS ≤ 120 MiB with 10,000 pods cached. A missed target is reported, not an exit code.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -51,7 +49,6 @@ import {
   RbacAuthorizationV1Api,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { parse as parseYaml } from 'yaml';
 import {
   acquireLiveCluster,
   applyPolicy,
@@ -65,20 +62,26 @@ import {
   startKubemcp,
   waitToolVisible,
 } from '../test/conformance/live.js';
-import { type LoadResult, type LoadRun, mergeRuns, runLoad } from './lib/loadgen.js';
-import { formatProfile, type ProfileSummary, summariseProfile } from './lib/profile.js';
+import { removeAgentsWorkload } from './lib/agents-workload.js';
 import {
-  fmt,
-  type LatencySummary,
-  type ProcMemory,
-  procCpuSeconds,
-  procMemory,
-  summarise,
-} from './lib/stats.js';
+  buildDist,
+  log,
+  machine,
+  parseCounts,
+  parseFlags,
+  RESULTS,
+  ROOT,
+  runMain,
+  serverNodeOptions,
+  table,
+  writeResult,
+} from './lib/cli.js';
+import { type LoadResult, type LoadRun, mergeRuns, runLoad } from './lib/loadgen.js';
+import { type Memory, memoryOf } from './lib/metrics.js';
+import { formatProfile, type ProfileSummary, summariseProfile } from './lib/profile.js';
+import { fmt, type LatencySummary, procCpuSeconds, summarise } from './lib/stats.js';
 import { BENCH_NAMESPACES, ensurePods } from './lib/workload.js';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const RESULTS = path.join(ROOT, 'bench', 'results');
 const AGENTS_NS = 'kubemcp-bench-agents';
 const AGENT = 'bench-agent';
 const POLICY = 'kubemcp-bench';
@@ -87,8 +90,13 @@ const SCALE_TARGET = 'target';
 const TARGET_RSS_MIB = 120;
 const IDLE_SETTLE_MS = 10_000;
 
-const { values } = parseArgs({
-  options: {
+const USAGE = `npm run bench:mcp -- [--pods 1000,10000] [--concurrency 1,8,32] [--duration 6] [--warmup 1.5]
+  [--repeat 2] [--cases noop,list,list-ns] [--scale-calls 20] [--pod-timeout 900] [--profile]
+  [--node-options=…] [--no-build] [--require-rbac]    (durations in seconds; see the header of bench/mcp.ts)
+`;
+
+const values = parseFlags(
+  {
     pods: { type: 'string', default: '1000,10000' },
     concurrency: { type: 'string', default: '1,8,32' },
     duration: { type: 'string', default: '6' },
@@ -102,12 +110,13 @@ const { values } = parseArgs({
     'node-options': { type: 'string' },
     'require-rbac': { type: 'boolean', default: false },
   },
-});
+  USAGE,
+);
 const REQUIRE_RBAC = values['require-rbac'];
 /** How long the server caches a SubjectAccessReview answer (src/mcp/safety/access.ts). */
 const ACCESS_TTL_S = 10;
-const POD_COUNTS = values.pods.split(',').map(Number);
-const CONCURRENCY = values.concurrency.split(',').map(Number);
+const POD_COUNTS = parseCounts(values.pods, '--pods');
+const CONCURRENCY = parseCounts(values.concurrency, '--concurrency');
 const DURATION_MS = Number(values.duration) * 1000;
 const WARMUP_MS = Number(values.warmup) * 1000;
 const SCALE_CALLS = Number(values['scale-calls']);
@@ -116,18 +125,7 @@ const REPEAT = Number(values.repeat);
  * Node flags of the server: by default the NODE_OPTIONS the shipped Deployment sets (so memory is
  * measured as the operator runs); --node-options replaces them (--node-options= for none).
  */
-const NODE_OPTIONS = (values['node-options'] ?? shippedNodeOptions()).split(' ').filter((f) => f !== '');
-
-/** NODE_OPTIONS of the manager container in config/manager/deployment.yaml. */
-function shippedNodeOptions(): string {
-  const manifest = parseYaml(
-    fs.readFileSync(path.join(ROOT, 'config', 'manager', 'deployment.yaml'), 'utf8'),
-  ) as {
-    spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } };
-  };
-  const env = manifest.spec?.template?.spec?.containers?.flatMap((c) => c.env ?? []) ?? [];
-  return env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
-}
+const NODE_OPTIONS = serverNodeOptions(values['node-options']);
 
 interface Case {
   readonly key: string;
@@ -202,17 +200,9 @@ interface StageResult {
   readonly profile?: ProfileSummary;
 }
 
-function log(message: string): void {
-  process.stderr.write(`${message}\n`);
-}
-
-function build(): void {
-  log('▸ npm run build (the bench runs the compiled dist/, as the image does)');
-  const res = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  if (res.status !== 0) throw new Error('npm run build failed');
-}
-
 async function setup(kc: KubeConfig): Promise<void> {
+  if (await removeAgentsWorkload(kc))
+    log('  deleted the workload of npm run bench:agents (its 10,000 pods would be cached too)');
   await ensureNamespace(kc, AGENTS_NS);
   await ensureServiceAccount(kc, AGENTS_NS, AGENT);
   await ensureNamespace(kc, SCALE_NS);
@@ -277,28 +267,6 @@ async function namespacesInScope(kc: KubeConfig): Promise<number> {
 
 const callOk = (status: number, body: Buffer): boolean =>
   status === 200 && body.includes('"structuredContent"') && !body.includes('"isError":true');
-
-interface Memory extends ProcMemory {
-  /** V8 heap (from the server's /metrics): committed and used, MiB. */
-  readonly heapTotalMiB: number;
-  readonly heapUsedMiB: number;
-  /** Memory of Buffers and other objects outside the V8 heap, MiB. */
-  readonly externalMiB: number;
-}
-
-/** VmRSS/VmHWM from /proc plus the V8 heap figures the server exports on /metrics. */
-async function memoryOf(serve: ServeProcess): Promise<Memory> {
-  const proc = procMemory(serve.pid);
-  const text = await (await fetch(`http://127.0.0.1:${serve.healthPort}/metrics`)).text();
-  const mib = (name: string): number =>
-    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? Number.NaN) / 2 ** 20;
-  return {
-    ...proc,
-    heapTotalMiB: mib('nodejs_heap_size_total_bytes'),
-    heapUsedMiB: mib('nodejs_heap_size_used_bytes'),
-    externalMiB: mib('nodejs_external_memory_bytes'),
-  };
-}
 
 interface CellRun {
   readonly run: LoadRun;
@@ -515,13 +483,6 @@ function evaluateTargets(pods: number, cells: readonly Cell[], mem: Memory): Tar
   return targets;
 }
 
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cols: string[]) =>
-    cols.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
 function printStage(s: StageResult): void {
   const label = (k: string) => CASES.find((c) => c.key === k)?.label ?? k;
   const out: string[] = [
@@ -694,7 +655,7 @@ async function stage(kc: KubeConfig, pods: number): Promise<StageResult> {
 
 async function main(): Promise<number> {
   fs.mkdirSync(RESULTS, { recursive: true });
-  if (!values['no-build']) build();
+  if (!values['no-build']) buildDist();
   log(
     `▸ server Node flags: ${NODE_OPTIONS.join(' ') || '(none)'}${values['node-options'] === undefined ? " (the shipped Deployment's NODE_OPTIONS)" : ''}`,
   );
@@ -715,12 +676,7 @@ async function main(): Promise<number> {
   const result = {
     benchmark: 'mcp',
     startedAt: started.toISOString(),
-    machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model,
-      memGiB: os.totalmem() / 2 ** 30,
-      node: process.version,
-    },
+    machine: machine(),
     cluster: live.cluster.mode,
     settings: {
       concurrency: CONCURRENCY,
@@ -735,9 +691,7 @@ async function main(): Promise<number> {
     loadAverage: { atStart: loadAtStart, atEnd: os.loadavg() },
     stages,
   };
-  const file = path.join(RESULTS, `mcp-${started.toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-  fs.writeFileSync(path.join(RESULTS, 'mcp-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const file = writeResult('mcp', started, result);
   const missed = stages.flatMap((s) =>
     s.targets.filter((t) => !t.ok).map((t) => `${s.pods} pods: ${t.what}`),
   );
@@ -747,12 +701,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`\n✗ ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runMain(main, USAGE);

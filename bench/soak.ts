@@ -37,15 +37,11 @@
  * Prints per-window latency percentiles (all calls, warm-up included) and writes JSON to
  * bench/results/soak-<time>.json and soak-latest.json.
  */
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { parse as parseYaml } from 'yaml';
 import { compile } from '../src/policy/index.js';
 import {
   acquireLiveCluster,
@@ -60,7 +56,23 @@ import {
   startKubemcp,
   waitPolicyReady,
 } from '../test/conformance/live.js';
+import {
+  buildDist,
+  log,
+  machine,
+  parseCount,
+  parseDuration,
+  parseFlags,
+  RESULTS,
+  ROOT,
+  runMain,
+  serverNodeOptions,
+  table,
+  UsageError,
+  writeResult,
+} from './lib/cli.js';
 import { post } from './lib/loadgen.js';
+import { memoryOf } from './lib/metrics.js';
 import {
   CALLER_NAMES,
   CALLERS_NS,
@@ -78,8 +90,6 @@ import {
 } from './lib/soak-oracle.js';
 import { fmt, type LatencySummary, procCpuSeconds, procMemory, summarise } from './lib/stats.js';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const RESULTS = path.join(ROOT, 'bench', 'results');
 const RSS_GROWTH_LIMIT = 0.1;
 const WARMUP_FRACTION = 0.2;
 
@@ -97,54 +107,21 @@ Fails (exit code 1) on a policy contradiction, on any error, or when the server'
 or more after warm-up. Results: bench/results/soak-*.json.
 `;
 
-class UsageError extends Error {}
-
-function parseFlags() {
-  try {
-    return parseArgs({
-      options: {
-        duration: { type: 'string', default: '5m' },
-        concurrency: { type: 'string', default: '32' },
-        window: { type: 'string', default: '30s' },
-        seed: { type: 'string', default: '1' },
-        'no-build': { type: 'boolean', default: false },
-        'node-options': { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-}
-
-/** "60s", "5m", "1500ms" or plain seconds → ms. */
-function parseDuration(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!m)
-    throw new UsageError(`${flag}: expected a duration like 60s, 5m or 300, got ${JSON.stringify(text)}`);
-  const n = Number(m[1]);
-  const ms = m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
-  if (ms <= 0) throw new UsageError(`${flag} must be positive`);
-  return ms;
+function flags() {
+  return parseFlags({
+    duration: { type: 'string', default: '5m' },
+    concurrency: { type: 'string', default: '32' },
+    window: { type: 'string', default: '30s' },
+    seed: { type: 'string', default: '1' },
+    'no-build': { type: 'boolean', default: false },
+    'node-options': { type: 'string' },
+    help: { type: 'boolean', default: false },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Setup
 // ---------------------------------------------------------------------------------------------
-
-function log(message: string): void {
-  process.stderr.write(`${message}\n`);
-}
-
-function shippedNodeOptions(): string {
-  const manifest = parseYaml(
-    fs.readFileSync(path.join(ROOT, 'config', 'manager', 'deployment.yaml'), 'utf8'),
-  ) as {
-    spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } };
-  };
-  const env = manifest.spec?.template?.spec?.containers?.flatMap((c) => c.env ?? []) ?? [];
-  return env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
-}
 
 async function ensureService(kc: KubeConfig, namespace: string): Promise<void> {
   try {
@@ -369,13 +346,8 @@ function sampleRss(pid: number, t0: number): { samples: MemorySample[]; stop: ()
 }
 
 async function heapOf(serve: ServeProcess): Promise<{ heapTotalMiB: number; heapUsedMiB: number }> {
-  const text = await (await fetch(`http://127.0.0.1:${serve.healthPort}/metrics`)).text();
-  const mib = (name: string): number =>
-    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? Number.NaN) / 2 ** 20;
-  return {
-    heapTotalMiB: mib('nodejs_heap_size_total_bytes'),
-    heapUsedMiB: mib('nodejs_heap_size_used_bytes'),
-  };
+  const { heapTotalMiB, heapUsedMiB } = await memoryOf(serve);
+  return { heapTotalMiB, heapUsedMiB };
 }
 
 function median(xs: readonly number[]): number {
@@ -383,13 +355,6 @@ function median(xs: readonly number[]): number {
   if (s.length === 0) return Number.NaN;
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cols: string[]) =>
-    cols.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 interface WindowRow extends LatencySummary {
@@ -404,28 +369,19 @@ interface WindowRow extends LatencySummary {
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
-  const values = parseFlags();
+  const values = flags();
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
   }
   const durationMs = parseDuration(values.duration, '--duration');
   const windowMs = parseDuration(values.window, '--window');
-  const concurrency = Number(values.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1)
-    throw new UsageError(
-      `--concurrency: expected a whole number ≥ 1, got ${JSON.stringify(values.concurrency)}`,
-    );
+  const concurrency = parseCount(values.concurrency, '--concurrency');
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) throw new UsageError(`--seed: expected a whole number, got ${values.seed}`);
-  const nodeOptions = (values['node-options'] ?? shippedNodeOptions()).split(' ').filter((f) => f !== '');
+  const nodeOptions = serverNodeOptions(values['node-options']);
 
-  fs.mkdirSync(RESULTS, { recursive: true });
-  if (!values['no-build']) {
-    log('▸ npm run build (the soak runs the compiled dist/, as the image does)');
-    const res = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
-    if (res.status !== 0) throw new Error('npm run build failed');
-  }
+  if (!values['no-build']) buildDist();
   log(`▸ server Node flags: ${nodeOptions.join(' ') || '(none)'}`);
   const started = new Date();
   const live = await acquireLiveCluster();
@@ -607,13 +563,7 @@ async function main(): Promise<number> {
     const result = {
       benchmark: 'soak',
       startedAt: started.toISOString(),
-      machine: {
-        cpus: os.cpus().length,
-        cpuModel: os.cpus()[0]?.model,
-        memGiB: os.totalmem() / 2 ** 30,
-        node: process.version,
-        loadavg: os.loadavg(),
-      },
+      machine: machine(),
       cluster: live.cluster.mode,
       settings: {
         durationS: durationMs / 1000,
@@ -649,9 +599,7 @@ async function main(): Promise<number> {
       violations: outcome.violations,
       errors: outcome.errors,
     };
-    const file = path.join(RESULTS, `soak-${started.toISOString().replace(/[:.]/g, '-')}.json`);
-    fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-    fs.writeFileSync(path.join(RESULTS, 'soak-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+    const file = writeResult('soak', started, result);
     const missed = targets.filter((t) => !t.ok);
     process.stdout.write(
       `\nResults: ${path.relative(ROOT, file)}\n${missed.length === 0 ? 'All targets met.' : `Targets missed: ${missed.map((t) => t.what).join('; ')}`}\n`,
@@ -663,17 +611,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    if (err instanceof UsageError) {
-      process.stderr.write(`${err.message}\n\n${USAGE}`);
-      process.exitCode = 2;
-      return;
-    }
-    process.stderr.write(`\n✗ ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runMain(main, USAGE);

@@ -45,6 +45,7 @@ import {
 } from '../test/conformance/live.js';
 import { flood } from './lib/flood.js';
 import { type LoadResult, mergeRuns, runLoad } from './lib/loadgen.js';
+import { metricSum, scrapeMetrics } from './lib/metrics.js';
 import { fmt } from './lib/stats.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -81,24 +82,6 @@ function randomToken(jwtShare: number): string {
 
 // ---------------------------------------------------------------------------------------------
 // The measurement
-
-async function scrape(healthPort: number): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const m = /^(kubemcp_tokenreviews_total|kubemcp_tokenreviews_avoided_total)(\{[^}]*\})? (\S+)$/.exec(
-      line,
-    );
-    if (m) out[`${m[1]}${m[2] ?? ''}`] = Number(m[3]);
-  }
-  return out;
-}
-
-function sum(metrics: Record<string, number>, prefix: string): number {
-  return Object.entries(metrics)
-    .filter(([k]) => k === prefix || k.startsWith(`${prefix}{`))
-    .reduce((a, [, v]) => a + v, 0);
-}
 
 function row(label: string, r: LoadResult): string {
   return `${label.padEnd(22)} ${fmt(r.callsPerSec, 0).padStart(8)} calls/s   p50 ${fmt(r.p50, 2).padStart(7)} ms   p99 ${fmt(r.p99, 2).padStart(7)} ms   max ${fmt(r.max, 1).padStart(7)} ms   errors ${r.errors}${r.firstError ? ` (${r.firstError.slice(0, 120)})` : ''}`;
@@ -150,7 +133,7 @@ async function main(): Promise<void> {
       console.log(row('baseline', baseline));
     }
 
-    const before = await scrape(serve.healthPort);
+    const before = await scrapeMetrics(serve.healthPort);
     console.log(
       `flood: ${rate} random-token requests/s for ${seconds + warmupMs / 1000} s, with the same load …`,
     );
@@ -175,16 +158,18 @@ async function main(): Promise<void> {
     await sleep(1500); // let the child start (tsx) and the flood reach its rate
     const underFlood = mergeRuns(concurrency, [await runLoad(legit)]);
     await childDone;
-    const after = await scrape(serve.healthPort);
+    const after = await scrapeMetrics(serve.healthPort);
     const floodReport = JSON.parse(childOut.trim().split('\n').at(-1) ?? '{}') as {
       sent: number;
       skipped: number;
       statuses: Record<string, number>;
       seconds: number;
     };
-    const reviews = sum(after, 'kubemcp_tokenreviews_total') - sum(before, 'kubemcp_tokenreviews_total');
+    const reviews =
+      metricSum(after, 'kubemcp_tokenreviews_total') - metricSum(before, 'kubemcp_tokenreviews_total');
     const avoided =
-      sum(after, 'kubemcp_tokenreviews_avoided_total') - sum(before, 'kubemcp_tokenreviews_avoided_total');
+      metricSum(after, 'kubemcp_tokenreviews_avoided_total') -
+      metricSum(before, 'kubemcp_tokenreviews_avoided_total');
 
     console.log('');
     if (baseline) console.log(row('baseline', baseline));

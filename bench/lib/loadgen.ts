@@ -2,7 +2,9 @@
  * A closed-loop HTTP load generator: `concurrency` virtual clients, each with its own token and
  * keep-alive connection, each sending its next request as soon as the previous answer is read.
  * node:http with a keep-alive Agent (no dependency; cheaper per request than fetch, so more of the 2
- * cores are left to the server under test). Requests are prebuilt per client.
+ * cores are left to the server under test). Requests are prebuilt: runLoad sends one per client,
+ * runMix asks a `next` function for each call (a mix of tools spread over many callers) and keeps the
+ * latencies per tag.
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -94,10 +96,61 @@ export function post(
   });
 }
 
-export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
+/** One prepared request of a mixed load: its tag (e.g. the tool) groups the latencies. */
+export interface PreparedRequest {
+  readonly tag: string;
+  readonly headers: Record<string, string | number>;
+  readonly body: Buffer;
+}
+
+/** Builds a PreparedRequest (content-length set) from headers and a JSON body. */
+export function prepare(tag: string, r: { headers: Record<string, string>; body: string }): PreparedRequest {
+  const body = Buffer.from(r.body);
+  return { tag, headers: { ...r.headers, 'content-length': body.length }, body };
+}
+
+export interface MixSpec {
+  readonly url: string;
+  readonly concurrency: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  /**
+   * The next request to send, asked by virtual client `client` each time its previous answer is in.
+   * A shared counter in here spreads calls round-robin over many callers.
+   */
+  readonly next: (client: number) => PreparedRequest;
+  /** True when an answer is a success. */
+  readonly ok: (status: number, body: Buffer, tag: string) => boolean;
+  /**
+   * For an answer that is not ok: a label when it is a legitimate outcome that is not an error (e.g. a
+   * scale Conflict after the server's own retries); such answers are counted by label, not as errors.
+   */
+  readonly tolerated?: (status: number, body: Buffer, tag: string) => string | undefined;
+}
+
+/** Per-tag data of a mixed run (measured window only). */
+export interface TagRun {
+  readonly samples: number[];
+  readonly errors: number;
+  readonly firstError?: string;
+  readonly tolerated: Record<string, number>;
+}
+
+export interface MixRun extends LoadRun {
+  readonly byTag: ReadonlyMap<string, TagRun>;
+}
+
+const where = (req: PreparedRequest): string => (req.tag === '' ? '' : `${req.tag}: `);
+
+/** A closed loop whose requests come from spec.next (each answer timed and checked, by tag). */
+export async function runMix(spec: MixSpec): Promise<MixRun> {
   const url = new URL(spec.url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
   const samples: number[] = [];
+  const byTag = new Map<
+    string,
+    { samples: number[]; errors: number; firstError?: string; tolerated: Record<string, number> }
+  >();
   let errors = 0;
   let bytes = 0;
   let firstError: string | undefined;
@@ -106,32 +159,42 @@ export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
   const measureFrom = t0 + spec.warmupMs;
   const end = measureFrom + spec.durationMs;
   const client = async (i: number): Promise<void> => {
-    const token = spec.tokens[i % spec.tokens.length] as string;
-    const r = spec.request(token);
-    const body = Buffer.from(r.body);
-    const headers = { ...r.headers, 'content-length': body.length };
     for (;;) {
       const start = performance.now();
       if (start >= end) return;
+      const req = spec.next(i);
       let ok = false;
+      let label: string | undefined;
       let detail = '';
       let size = 0;
       try {
-        const res = await post(agent, url, headers, body);
-        ok = spec.ok(res.status, res.body);
+        const res = await post(agent, url, req.headers, req.body);
+        ok = spec.ok(res.status, res.body, req.tag);
+        if (!ok) label = spec.tolerated?.(res.status, res.body, req.tag);
         size = res.body.length;
-        if (!ok) detail = `HTTP ${res.status} ${res.body.subarray(0, 300).toString('utf8')}`;
+        if (!ok) detail = `${where(req)}HTTP ${res.status} ${res.body.subarray(0, 300).toString('utf8')}`;
       } catch (err) {
-        detail = err instanceof Error ? err.message : String(err);
+        detail = `${where(req)}${err instanceof Error ? err.message : String(err)}`;
       }
       const done = performance.now();
       if (start < measureFrom) continue;
-      samples.push(done - start);
-      bytes += size;
-      if (!ok) {
-        errors++;
-        firstError ??= detail;
+      let tag = byTag.get(req.tag);
+      if (tag === undefined) {
+        tag = { samples: [], errors: 0, tolerated: {} };
+        byTag.set(req.tag, tag);
       }
+      samples.push(done - start);
+      tag.samples.push(done - start);
+      bytes += size;
+      if (ok) continue;
+      if (label !== undefined) {
+        tag.tolerated[label] = (tag.tolerated[label] ?? 0) + 1;
+        continue;
+      }
+      errors++;
+      tag.errors++;
+      firstError ??= detail;
+      tag.firstError ??= detail;
     }
   };
   await Promise.all(Array.from({ length: spec.concurrency }, (_, i) => client(i)));
@@ -140,6 +203,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
   agent.destroy();
   return {
     samples,
+    byTag,
     seconds: (Math.max(finished, end) - measureFrom) / 1000,
     errors,
     ...(firstError === undefined ? {} : { firstError }),
@@ -147,4 +211,20 @@ export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
     loadgenCpuSeconds: (cpu.user + cpu.system) / 1e6,
     wallSeconds: (finished - t0) / 1000,
   };
+}
+
+/** The closed loop of one prepared request per virtual client (client i uses tokens[i % tokens.length]). */
+export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
+  const requests = Array.from({ length: spec.concurrency }, (_, i) =>
+    prepare('', spec.request(spec.tokens[i % spec.tokens.length] as string)),
+  );
+  const { byTag: _, ...run } = await runMix({
+    url: spec.url,
+    concurrency: spec.concurrency,
+    warmupMs: spec.warmupMs,
+    durationMs: spec.durationMs,
+    next: (i) => requests[i] as PreparedRequest,
+    ok: (status, body) => spec.ok(status, body),
+  });
+  return run;
 }
