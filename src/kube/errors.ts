@@ -46,3 +46,35 @@ export function toBackendError(err: unknown, what: string): BackendError {
   const prefix = code === 'Unavailable' && status === undefined ? 'the API server is unreachable: ' : '';
   return new BackendError(code, `${what}: ${prefix}${detail}`, { cause: err });
 }
+
+/**
+ * Transport failures that happen before a request can reach the API server: nothing was sent, so a
+ * write failed this way was certainly not applied.
+ */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+]);
+
+/** TLS verification failures (before any request byte is sent). */
+const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_|CERT_)/;
+
+/**
+ * Whether a write that failed with `err` may still have been applied: true when the request may have
+ * reached the API server and no answer says it was refused — the connection broke before the answer
+ * (reset, closed mid-answer) or the API server answered 500/502/504 (e.g. etcd timed out after the
+ * write was proposed). False for refusals (4xx, 503, 429) and for failures before anything was sent
+ * (connection refused, name resolution, TLS verification).
+ */
+export function writeMayHaveApplied(err: unknown): boolean {
+  if (err instanceof KubeTimeoutError) return true;
+  if (err instanceof KubeApiError)
+    return err.statusCode === 500 || err.statusCode === 502 || err.statusCode === 504;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && (NOT_SENT_CODES.has(code) || TLS_CODE.test(code))) return false;
+  return true;
+}
