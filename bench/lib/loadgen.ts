@@ -2,7 +2,9 @@
  * A closed-loop HTTP load generator: `concurrency` virtual clients, each with its own token and
  * keep-alive connection, each sending its next request as soon as the previous answer is read.
  * node:http with a keep-alive Agent (no dependency; cheaper per request than fetch, so more of the 2
- * cores are left to the server under test). Requests are prebuilt per client.
+ * cores are left to the server under test). runLoad sends requests prebuilt per client and keeps
+ * latency samples; runCalls, the loop under it, asks for each call and hands every answer back (the
+ * fault tests' mixed load uses it).
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -94,9 +96,78 @@ export function post(
   });
 }
 
-export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
+/** One call of a closed-loop run, as sent and as answered. */
+export interface CallOutcome<C> {
+  /** The virtual client (0 … concurrency−1). */
+  readonly client: number;
+  readonly call: C;
+  /** performance.now() when the call was sent and when its answer (or failure) was complete. */
+  readonly start: number;
+  readonly end: number;
+  /** HTTP status and body of the answer; absent when the transport failed. */
+  readonly status?: number;
+  readonly body?: Buffer;
+  /** The transport failure (refused, reset, …), when there was no answer. */
+  readonly error?: string;
+}
+
+/** The next call of a virtual client: what it is, and the POST that makes it. */
+export interface NextCall<C> {
+  readonly call: C;
+  readonly headers: Record<string, string | number>;
+  readonly body: Buffer;
+}
+
+export interface CallsSpec<C> {
+  readonly url: string;
+  readonly concurrency: number;
+  /** The next call of client i (called before each request). */
+  readonly next: (client: number) => NextCall<C>;
+  /** Every answer, in the order they complete. */
+  readonly onAnswer: (outcome: CallOutcome<C>) => void;
+  /** No call is sent at or after this performance.now() time (default: never). */
+  readonly endAt?: number;
+  /** No call is sent once this aborts (calls in flight complete). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The closed loop itself: `concurrency` clients on one keep-alive agent, each sending its next call
+ * as soon as the previous answer is read, until `endAt` or `signal`. Resolves when every client has
+ * its last answer. runLoad (fixed requests, latency samples) and the fault tests' mixed load
+ * (test/e2e/faults-support.ts) both drive it.
+ */
+export async function runCalls<C>(spec: CallsSpec<C>): Promise<void> {
   const url = new URL(spec.url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
+  const end = spec.endAt ?? Number.POSITIVE_INFINITY;
+  const client = async (i: number): Promise<void> => {
+    for (;;) {
+      const start = performance.now();
+      if (start >= end || spec.signal?.aborted) return;
+      const { call, headers, body } = spec.next(i);
+      try {
+        const res = await post(agent, url, headers, body);
+        spec.onAnswer({ client: i, call, start, end: performance.now(), status: res.status, body: res.body });
+      } catch (err) {
+        spec.onAnswer({
+          client: i,
+          call,
+          start,
+          end: performance.now(),
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: spec.concurrency }, (_, i) => client(i)));
+  } finally {
+    agent.destroy();
+  }
+}
+
+export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
   const samples: number[] = [];
   let errors = 0;
   let bytes = 0;
@@ -105,39 +176,30 @@ export async function runLoad(spec: LoadSpec): Promise<LoadRun> {
   const cpu0 = process.cpuUsage();
   const measureFrom = t0 + spec.warmupMs;
   const end = measureFrom + spec.durationMs;
-  const client = async (i: number): Promise<void> => {
-    const token = spec.tokens[i % spec.tokens.length] as string;
-    const r = spec.request(token);
+  // Requests are prebuilt once per client.
+  const requests = Array.from({ length: spec.concurrency }, (_, i) => {
+    const r = spec.request(spec.tokens[i % spec.tokens.length] as string);
     const body = Buffer.from(r.body);
-    const headers = { ...r.headers, 'content-length': body.length };
-    for (;;) {
-      const start = performance.now();
-      if (start >= end) return;
-      let ok = false;
-      let detail = '';
-      let size = 0;
-      try {
-        const res = await post(agent, url, headers, body);
-        ok = spec.ok(res.status, res.body);
-        size = res.body.length;
-        if (!ok) detail = `HTTP ${res.status} ${res.body.subarray(0, 300).toString('utf8')}`;
-      } catch (err) {
-        detail = err instanceof Error ? err.message : String(err);
-      }
-      const done = performance.now();
-      if (start < measureFrom) continue;
-      samples.push(done - start);
-      bytes += size;
+    return { call: undefined, headers: { ...r.headers, 'content-length': body.length }, body };
+  });
+  await runCalls({
+    url: spec.url,
+    concurrency: spec.concurrency,
+    endAt: end,
+    next: (i) => requests[i] as NextCall<undefined>,
+    onAnswer: (o) => {
+      if (o.start < measureFrom) return;
+      samples.push(o.end - o.start);
+      const ok = o.status !== undefined && o.body !== undefined && spec.ok(o.status, o.body);
+      bytes += o.body?.length ?? 0;
       if (!ok) {
         errors++;
-        firstError ??= detail;
+        firstError ??= o.error ?? `HTTP ${o.status} ${o.body?.subarray(0, 300).toString('utf8') ?? ''}`;
       }
-    }
-  };
-  await Promise.all(Array.from({ length: spec.concurrency }, (_, i) => client(i)));
+    },
+  });
   const finished = performance.now();
   const cpu = process.cpuUsage(cpu0);
-  agent.destroy();
   return {
     samples,
     seconds: (Math.max(finished, end) - measureFrom) / 1000,
