@@ -217,7 +217,8 @@ export function tally(
 export function errorMessages(answers: readonly LoadAnswer[]): Record<string, number> {
   return tally(
     answers.filter((a) => a.code !== undefined),
-    (a) => `${a.code}: ${/"message":"([^"]{0,100})/.exec(a.detail ?? '')?.[1] ?? '?'}`,
+    (a) =>
+      `${a.code}: ${/"message":"((?:[^"\\]|\\.){0,100})/.exec(a.detail ?? '')?.[1]?.replaceAll('\\"', '"') ?? '?'}`,
   );
 }
 
@@ -349,18 +350,27 @@ function diff(cache: Rows, fresh: Rows): string[] {
 /**
  * Waits until what the MCP list tools show for `caller` (who may list every kind in every
  * namespace) equals a fresh LIST of the cluster, for every cached kind, and no answer is stale.
- * Each round takes a fresh LIST. Resolves with the time it took; throws with the last difference
- * after `timeoutMs`.
+ * Each round takes a fresh LIST first, then asks the tools. Resolves with when the matching round
+ * started (ms after the call; a round takes a while on a busy machine), how many rounds it took and
+ * what the first round found different; throws with the last difference when no round started
+ * within `timeoutMs` matched.
  */
 export async function waitCachesMatchList(
   caller: McpCaller,
   kc: KubeConfig,
   timeoutMs: number,
-): Promise<{ ms: number; rounds: number; objects: number }> {
+): Promise<{ ms: number; roundMs: number; rounds: number; objects: number; firstDiff: string[] }> {
   const t0 = Date.now();
   let rounds = 0;
   let last: string[] = [];
+  let firstDiff: string[] | undefined;
   for (;;) {
+    const started = Date.now();
+    if (started - t0 > timeoutMs) {
+      throw new Error(
+        `the caches did not equal a fresh LIST within ${timeoutMs} ms (${rounds} rounds):\n${last.join('\n')}`,
+      );
+    }
     rounds++;
     try {
       const fresh = await listRows(kc);
@@ -368,16 +378,18 @@ export async function waitCachesMatchList(
       last = diff(cache, fresh);
       if (last.length === 0) {
         const objects = Object.values(fresh).reduce((n, rows) => n + rows.length, 0);
-        return { ms: Date.now() - t0, rounds, objects };
+        return {
+          ms: started - t0,
+          roundMs: Date.now() - started,
+          rounds,
+          objects,
+          firstDiff: firstDiff ?? [],
+        };
       }
     } catch (err) {
       last = [err instanceof Error ? err.message : String(err)];
     }
-    if (Date.now() - t0 > timeoutMs) {
-      throw new Error(
-        `the caches did not equal a fresh LIST within ${timeoutMs} ms (${rounds} rounds):\n${last.join('\n')}`,
-      );
-    }
+    firstDiff ??= last;
     await sleep(100);
   }
 }

@@ -356,7 +356,6 @@ describe.skipIf(cluster().dir === undefined)('faults under load', () => {
     const load = startMixedLoad({ url: srv.url, clients, world, seed: 2 });
     let stoppedAt = 0;
     let backAt = 0;
-    let match = { ms: 0, rounds: 0, objects: 0 };
     let scaleMs = 0;
     try {
       await sleep(3_000);
@@ -372,7 +371,6 @@ describe.skipIf(cluster().dir === undefined)('faults under load', () => {
         return true;
       });
       backAt = Date.now();
-      match = await waitCachesMatchList(auditor, kc, RECOVERY_MS);
       const current = (await readDeployment(NS, 'steady')).spec?.replicas ?? 0;
       const target = current === 2 ? 3 : 2;
       await eventually('a scale to go through', async () => {
@@ -384,13 +382,15 @@ describe.skipIf(cluster().dir === undefined)('faults under load', () => {
         return r.isError !== true;
       });
       scaleMs = Date.now() - backAt;
-      await sleep(3_000);
+      await sleep(Math.max(0, backAt + RECOVERY_MS + 3_000 - Date.now()));
     } finally {
       await load.stop();
     }
+    // The load scales Deployments: compare once it has stopped.
+    const match = await waitCachesMatchList(auditor, kc, RECOVERY_MS);
     const answers = load.answers;
     console.log(
-      `faults/etcd: etcd down ${((backAt - stoppedAt) / 1000).toFixed(1)} s (until a LIST answers); caches equal a fresh LIST ${match.ms} ms later (${match.rounds} rounds, ${match.objects} rows), a scale ${scaleMs} ms later; ${answers.length} calls: ${summary(answers)}; errors told: ${JSON.stringify(errorMessages(answers.filter((a) => a.verdict.kind !== 'ok')))}`,
+      `faults/etcd: etcd down ${((backAt - stoppedAt) / 1000).toFixed(1)} s (until a LIST answers); a scale ${scaleMs} ms later; after the load, the caches equal a LIST taken ${match.ms} ms later (round ${match.rounds} of ${match.roundMs} ms, ${match.objects} rows${match.firstDiff.length ? `; first round: ${match.firstDiff.join(' | ')}` : ''}); ${answers.length} calls: ${summary(answers)}; errors told: ${JSON.stringify(errorMessages(answers.filter((a) => a.verdict.kind !== 'ok')))}`,
     );
     const violations = answers.filter((a) => a.verdict.kind === 'violation');
     expect(violations, show(violations)).toEqual([]);
@@ -442,7 +442,7 @@ describe.skipIf(cluster().dir === undefined)('faults under load', () => {
       const answers = load.answers;
       const restarts = srv.lines.filter((l) => l.includes('watch failed; restarting')).length;
       console.log(
-        `faults/cuts: ${p.cuts.length} cuts in ${((endedAt - startedAt) / 1000).toFixed(0)} s (connections reset: ${p.cuts.map((c) => c.destroyed).join(', ')}; ${p.accepted()} accepted), ${restarts} watch restarts logged; changes ${JSON.stringify(changes)}; caches equal a fresh LIST ${match.ms} ms after the churn stopped (${endedAt - lastCut} ms after the last cut; ${match.rounds} rounds, ${match.objects} rows); ${answers.length} calls: ${summary(answers)}; errors told: ${JSON.stringify(errorMessages(answers.filter((a) => a.verdict.kind !== 'ok')))}`,
+        `faults/cuts: ${p.cuts.length} cuts in ${((endedAt - startedAt) / 1000).toFixed(0)} s (connections reset: ${p.cuts.map((c) => c.destroyed).join(', ')}; ${p.accepted()} accepted), ${restarts} watch restarts logged; changes ${JSON.stringify(changes)}; the caches equal a LIST taken ${match.ms} ms after the churn stopped (${endedAt - lastCut} ms after the last cut; round ${match.rounds} of ${match.roundMs} ms, ${match.objects} rows${match.firstDiff.length ? `; first round: ${match.firstDiff.join(' | ')}` : ''}); ${answers.length} calls: ${summary(answers)}; errors told: ${JSON.stringify(errorMessages(answers.filter((a) => a.verdict.kind !== 'ok')))}`,
       );
       // The proxy really cut the watches: at least one cut per 20 s, each resetting live connections,
       // and serve saw its watches fail.
