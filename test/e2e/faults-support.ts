@@ -134,7 +134,7 @@ export interface LoadAnswer {
   readonly code?: string;
   /** The answer carries the staleness warning. */
   readonly warning: boolean;
-  /** The start of the answer (or the transport error) when it is not a plain success. */
+  /** The start of the answer (or the transport error) when the oracle did not find it good. */
   readonly detail?: string;
 }
 
@@ -175,7 +175,7 @@ export function startMixedLoad(opts: {
         if (o.body.includes('"isError":true')) {
           code = /"error":\{"code":"(\w+)"/.exec(o.body.toString('utf8'))?.[1] ?? '(no code)';
         }
-        if (verdict.kind !== 'ok' || code !== undefined) detail = o.body.subarray(0, 400).toString('utf8');
+        if (verdict.kind !== 'ok') detail = o.body.subarray(0, 2000).toString('utf8');
       }
       answers.push({
         sentAt: epoch + o.start,
