@@ -23,28 +23,24 @@ export function codeForStatus(status: number | undefined): BackendErrorCode {
   return 'Unavailable';
 }
 
-/** A BackendError for any failure of a Kubernetes call; `what` names the call for the message. */
-export function toBackendError(err: unknown, what: string): BackendError {
-  if (err instanceof BackendError) return err;
+/** What went wrong with a Kubernetes call, in one line (no request data), e.g. "the API server is unreachable: connect ECONNREFUSED …". */
+export function failureText(err: unknown): string {
+  if (err instanceof KubeTimeoutError) return `no answer from the API server within ${err.timeoutMs} ms`;
   const status = httpStatus(err);
-  const code = codeForStatus(status);
   let detail = apiMessage(err);
   if (detail === undefined) {
     if (status !== undefined) detail = `HTTP ${status}`;
     else if (err instanceof Error) detail = (err.message.split('\n')[0] ?? '').slice(0, 300) || err.name;
     else detail = String(err);
   }
-  if (err instanceof KubeTimeoutError) {
-    return new BackendError(
-      'Unavailable',
-      `${what}: no answer from the API server within ${err.timeoutMs} ms`,
-      {
-        cause: err,
-      },
-    );
-  }
-  const prefix = code === 'Unavailable' && status === undefined ? 'the API server is unreachable: ' : '';
-  return new BackendError(code, `${what}: ${prefix}${detail}`, { cause: err });
+  return status === undefined ? `the API server is unreachable: ${detail}` : detail;
+}
+
+/** A BackendError for any failure of a Kubernetes call; `what` names the call for the message. */
+export function toBackendError(err: unknown, what: string): BackendError {
+  if (err instanceof BackendError) return err;
+  const code = err instanceof KubeTimeoutError ? 'Unavailable' : codeForStatus(httpStatus(err));
+  return new BackendError(code, `${what}: ${failureText(err)}`, { cause: err });
 }
 
 /**

@@ -123,7 +123,9 @@ describe.skipIf(cluster().dir === undefined)('faults under load', () => {
   const callers: McpCaller[] = [];
   let proxy: CuttingProxy | undefined;
 
-  beforeEach(({ onTestFailed }) => {
+  beforeEach(async ({ onTestFailed }) => {
+    // A test that failed may have left its serve running (it may hold the Lease): stop it.
+    for (const srv of [...serves]) await stopServe(srv);
     onTestFailed(async () => {
       if (down.size > 0) process.stderr.write(`(stopped: ${[...down].join(', ')})\n`);
       for (const srv of serves) await dumpMcpDiagnostics(srv, [], []);
@@ -211,8 +213,8 @@ describe.skipIf(cluster().dir === undefined)('faults under load', () => {
     'kube-apiserver down for 30 s under load: stale lists with the warning, scales Unavailable and unchanged, full service within 5 s of its return',
     async () => {
       const dir = cluster().dir as string;
-      // Lost watches are retried with backoff capped at 2 s (default 30 s): the bound on recovery.
-      const { srv, auditor } = await serveWithAuditor('outage', { extraArgs: ['--watch-backoff-max', '2'] });
+      // Lost watches are retried with backoff capped at 1 s (default 30 s): the bound on recovery.
+      const { srv, auditor } = await serveWithAuditor('outage', { extraArgs: ['--watch-backoff-max', '1'] });
       const pid = srv.child.pid;
       const steady = async () =>
         okOf<{ items: Array<{ name: string; replicas: number }>; warning?: string }>(
@@ -350,7 +352,7 @@ describe.skipIf(cluster().dir === undefined)('faults under load', () => {
 
   it('etcd restarted under load: only documented errors meanwhile, then every cache equals a fresh LIST', async () => {
     const dir = cluster().dir as string;
-    const { srv, auditor } = await serveWithAuditor('etcd', { extraArgs: ['--watch-backoff-max', '2'] });
+    const { srv, auditor } = await serveWithAuditor('etcd', { extraArgs: ['--watch-backoff-max', '1'] });
     const pid = srv.child.pid;
     const { world, clients } = await loadClients([srv.url]);
     const load = startMixedLoad({ url: srv.url, clients, world, seed: 2 });
