@@ -37,21 +37,10 @@
  * Prints per-window latency percentiles (all calls, warm-up included) and writes JSON to
  * bench/results/soak-<time>.json and soak-latest.json.
  */
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { compile } from '../src/policy/index.js';
 import {
   acquireLiveCluster,
-  applyPolicy,
-  ensureDeployment,
-  ensureNamespace,
-  ensureServiceAccount,
-  mcpCall,
-  mcpRequest,
-  mintToken,
   type ServeProcess,
   startKubemcp,
   waitPolicyReady,
@@ -71,23 +60,18 @@ import {
   UsageError,
   writeResult,
 } from './lib/cli.js';
-import { post } from './lib/loadgen.js';
+import { runCalls } from './lib/loadgen.js';
 import { memoryOf } from './lib/metrics.js';
+import { CALLER_NAMES, judge, NAMESPACES, POLICIES, type Verdict, type World } from './lib/soak-oracle.js';
 import {
-  CALLER_NAMES,
-  CALLERS_NS,
-  callerOf,
-  judge,
-  NAMESPACES,
-  nextCall,
-  POLICIES,
-  prng,
-  SCALER,
-  type Verdict,
-  WEB,
-  WEB_REPLICAS,
-  type World,
-} from './lib/soak-oracle.js';
+  mintSoakClients,
+  type SoakCall,
+  setupSoakWorkload,
+  snapshotWorld,
+  soakNext,
+  waitWebReady,
+  warmSoakClients,
+} from './lib/soak-workload.js';
 import { fmt, type LatencySummary, procCpuSeconds, procMemory, summarise } from './lib/stats.js';
 
 const RSS_GROWTH_LIMIT = 0.1;
@@ -122,85 +106,6 @@ function flags() {
 // ---------------------------------------------------------------------------------------------
 // Setup
 // ---------------------------------------------------------------------------------------------
-
-async function ensureService(kc: KubeConfig, namespace: string): Promise<void> {
-  try {
-    await kc.makeApiClient(CoreV1Api).createNamespacedService({
-      namespace,
-      body: {
-        metadata: { name: WEB, namespace },
-        spec: { selector: { app: WEB }, ports: [{ port: 80, targetPort: 8080 }] },
-      },
-    });
-  } catch (err) {
-    if ((err as { code?: number }).code !== 409) throw err;
-  }
-}
-
-async function setup(kc: KubeConfig): Promise<void> {
-  await ensureNamespace(kc, CALLERS_NS);
-  for (const name of CALLER_NAMES) await ensureServiceAccount(kc, CALLERS_NS, name);
-  for (const ns of NAMESPACES) {
-    await ensureNamespace(kc, ns.name, ns.labels);
-    await ensureDeployment(kc, ns.name, WEB, WEB_REPLICAS);
-    await ensureDeployment(kc, ns.name, SCALER, 1);
-    await ensureService(kc, ns.name);
-  }
-  for (const [name, spec] of Object.entries(POLICIES)) await applyPolicy(kc, name, spec);
-}
-
-/** Waits until every web Deployment has its pods Ready, so list_pods totals have a known floor. */
-async function waitWebReady(kc: KubeConfig, timeoutMs = 120_000): Promise<void> {
-  const apps = kc.makeApiClient(AppsV1Api);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let ready = 0;
-    for (const ns of NAMESPACES)
-      ready +=
-        (await apps.readNamespacedDeployment({ name: WEB, namespace: ns.name })).status?.readyReplicas ?? 0;
-    if (ready >= NAMESPACES.length * WEB_REPLICAS) return;
-    if (Date.now() > deadline) throw new Error(`web pods not Ready after ${timeoutMs / 1000}s (${ready})`);
-    await sleep(500);
-  }
-}
-
-/** The oracle's view: every McpPolicy in the cluster and every Namespace, compiled with the pure engine. */
-async function snapshotWorld(kc: KubeConfig): Promise<World> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const apps = kc.makeApiClient(AppsV1Api);
-  const crd = kc.makeApiClient(CustomObjectsApi);
-  const nsList = await core.listNamespace();
-  const namespaces = nsList.items.map((n) => ({
-    name: n.metadata?.name ?? '',
-    labels: n.metadata?.labels ?? {},
-  }));
-  const policyList = (await crd.listClusterCustomObject({
-    group: 'kubemcp.io',
-    version: 'v1alpha1',
-    plural: 'mcppolicies',
-  })) as { items: Array<{ metadata: { name: string; generation?: number }; spec: unknown }> };
-  const index = compile({
-    policies: policyList.items.map((p) => ({
-      name: p.metadata.name,
-      ...(p.metadata.generation === undefined ? {} : { generation: p.metadata.generation }),
-      spec: p.spec,
-    })),
-    namespaces,
-  });
-  const count = (items: Array<{ metadata?: { namespace?: string } }>) => {
-    const m = new Map<string, number>();
-    for (const i of items) {
-      const ns = i.metadata?.namespace ?? '';
-      m.set(ns, (m.get(ns) ?? 0) + 1);
-    }
-    return m;
-  };
-  const deployments = count((await apps.listDeploymentForAllNamespaces()).items);
-  const services = count((await core.listServiceForAllNamespaces()).items);
-  const webPods = new Map<string, number>();
-  for (const ns of NAMESPACES) webPods.set(ns.name, WEB_REPLICAS);
-  return { index, namespaces: namespaces.map((n) => n.name), deployments, services, webPods };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Load
@@ -245,8 +150,6 @@ async function runSoak(
   durationMs: number,
   seed: number,
 ): Promise<LoadOutcome> {
-  const url = new URL(serve.url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: clients.length });
   const samples: Sample[] = [];
   const errors: Offence[] = [];
   const violations: Offence[] = [];
@@ -257,30 +160,23 @@ async function runSoak(
   const byTool: Record<string, { calls: number; denied: number }> = {};
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  const end = t0 + durationMs;
-  const client = async (i: number): Promise<void> => {
-    const { caller: name, token } = clients[i] as { caller: string; token: string };
-    const caller = callerOf(name);
-    const rand = prng(seed * 1_000_003 + i);
-    let id = 0;
-    for (;;) {
-      const start = performance.now();
-      if (start >= end) return;
-      const call = nextCall(rand);
-      const req = mcpRequest(token, 'tools/call', { name: call.tool, arguments: call.args }, ++id);
-      const body = Buffer.from(req.body);
+  await runCalls<SoakCall>({
+    url: serve.url,
+    concurrency: clients.length,
+    endAt: t0 + durationMs,
+    next: soakNext(clients, seed),
+    onAnswer: (o) => {
+      const { caller, call } = o.call;
       let verdict: Verdict;
       let answer = '';
-      try {
-        const res = await post(agent, url, { ...req.headers, 'content-length': body.length }, body);
-        verdict = judge(world, caller, call, res.status, res.body);
+      if (o.status === undefined || o.body === undefined) {
+        verdict = { kind: 'error', detail: `transport: ${o.error}` };
+      } else {
+        verdict = judge(world, caller, call, o.status, o.body);
         if (verdict.kind === 'error' || verdict.kind === 'violation')
-          answer = res.body.subarray(0, 600).toString('utf8');
-      } catch (err) {
-        verdict = { kind: 'error', detail: `transport: ${err instanceof Error ? err.message : String(err)}` };
+          answer = o.body.subarray(0, 600).toString('utf8');
       }
-      const done = performance.now();
-      samples.push({ at: done - t0, ms: done - start, tool: call.tool });
+      samples.push({ at: o.end - t0, ms: o.end - o.start, tool: call.tool });
       const stats = byTool[call.tool] ?? { calls: 0, denied: 0 };
       byTool[call.tool] = stats;
       stats.calls++;
@@ -290,7 +186,7 @@ async function runSoak(
       } else if (verdict.kind === 'conflict') conflicts++;
       else if (verdict.kind === 'error' || verdict.kind === 'violation') {
         const offence: Offence = {
-          at: Math.round(done - t0),
+          at: Math.round(o.end - t0),
           caller: caller.username,
           tool: call.tool,
           args: call.args,
@@ -305,11 +201,9 @@ async function runSoak(
           if (violations.length < KEEP_OFFENCES) violations.push(offence);
         }
       }
-    }
-  };
-  await Promise.all(clients.map((_, i) => client(i)));
+    },
+  });
   const cpu = process.cpuUsage(cpu0);
-  agent.destroy();
   return {
     samples,
     calls: samples.length,
@@ -389,7 +283,7 @@ async function main(): Promise<number> {
   try {
     const kc = live.kc;
     log('▸ workload: namespaces, Deployments, Services, callers, McpPolicies');
-    await setup(kc);
+    await setupSoakWorkload(kc);
     await waitWebReady(kc);
     serve = await startKubemcp({
       kc,
@@ -405,31 +299,8 @@ async function main(): Promise<number> {
     }
     // One token per virtual client, the clients spread over the callers; each token warmed (one
     // TokenReview) and each caller's permissions checked before the clock starts.
-    const clients: Array<{ caller: string; token: string }> = [];
-    for (let i = 0; i < concurrency; i++) {
-      const caller = CALLER_NAMES[i % CALLER_NAMES.length] as string;
-      clients.push({ caller, token: await mintToken(kc, CALLERS_NS, caller, { audiences: ['kubemcp'] }) });
-    }
-    for (const c of clients) {
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const a = await mcpCall(serve.url, c.token, 'tools/call', { name: 'get_permissions', arguments: {} });
-        const v = judge(
-          world,
-          callerOf(c.caller),
-          { tool: 'get_permissions', args: {} },
-          a.status,
-          Buffer.from(JSON.stringify(a.body)),
-        );
-        if (v.kind === 'ok') break;
-        // The server's index may lag the policies' Ready status by a moment; anything else fails below.
-        if (Date.now() > deadline)
-          throw new Error(
-            `${c.caller}: get_permissions disagrees with the engine before the load: ${JSON.stringify(v)}`,
-          );
-        await sleep(200);
-      }
-    }
+    const clients = await mintSoakClients(kc, concurrency);
+    await warmSoakClients(serve.url, world, clients);
     const heapBefore = await heapOf(serve);
     log(
       `▸ soak: ${fmt(durationMs / 1000, 0)} s at concurrency ${concurrency}, ${CALLER_NAMES.length} callers, ${Object.keys(POLICIES).length} McpPolicies, seed ${seed}`,

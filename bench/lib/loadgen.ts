@@ -2,9 +2,10 @@
  * A closed-loop HTTP load generator: `concurrency` virtual clients, each with its own token and
  * keep-alive connection, each sending its next request as soon as the previous answer is read.
  * node:http with a keep-alive Agent (no dependency; cheaper per request than fetch, so more of the 2
- * cores are left to the server under test). Requests are prebuilt: runLoad sends one per client,
- * runMix asks a `next` function for each call (a mix of tools spread over many callers) and keeps the
- * latencies per tag.
+ * cores are left to the server under test). runCalls is the loop: it asks for each call and hands
+ * every answer back (the fault tests' mixed load drives it directly); runMix, on top of it, times and
+ * checks answers per tag (a mix of tools spread over many callers); runLoad sends one prebuilt
+ * request per client.
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -96,6 +97,77 @@ export function post(
   });
 }
 
+/** One call of a closed-loop run, as sent and as answered. */
+export interface CallOutcome<C> {
+  /** The virtual client (0 … concurrency−1). */
+  readonly client: number;
+  readonly call: C;
+  /** performance.now() when the call was sent and when its answer (or failure) was complete. */
+  readonly start: number;
+  readonly end: number;
+  /** HTTP status and body of the answer; absent when the transport failed. */
+  readonly status?: number;
+  readonly body?: Buffer;
+  /** The transport failure (refused, reset, …), when there was no answer. */
+  readonly error?: string;
+}
+
+/** The next call of a virtual client: what it is, and the POST that makes it. */
+export interface NextCall<C> {
+  readonly call: C;
+  readonly headers: Record<string, string | number>;
+  readonly body: Buffer;
+}
+
+export interface CallsSpec<C> {
+  readonly url: string;
+  readonly concurrency: number;
+  /** The next call of client i (called before each request). */
+  readonly next: (client: number) => NextCall<C>;
+  /** Every answer, in the order they complete. */
+  readonly onAnswer: (outcome: CallOutcome<C>) => void;
+  /** No call is sent at or after this performance.now() time (default: never). */
+  readonly endAt?: number;
+  /** No call is sent once this aborts (calls in flight complete). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The closed loop itself: `concurrency` clients on one keep-alive agent, each sending its next call
+ * as soon as the previous answer is read, until `endAt` or `signal`. Resolves when every client has
+ * its last answer. runMix (timed and checked by tag) and the fault tests' mixed load
+ * (test/e2e/faults-support.ts) both drive it.
+ */
+export async function runCalls<C>(spec: CallsSpec<C>): Promise<void> {
+  const url = new URL(spec.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
+  const end = spec.endAt ?? Number.POSITIVE_INFINITY;
+  const client = async (i: number): Promise<void> => {
+    for (;;) {
+      const start = performance.now();
+      if (start >= end || spec.signal?.aborted) return;
+      const { call, headers, body } = spec.next(i);
+      try {
+        const res = await post(agent, url, headers, body);
+        spec.onAnswer({ client: i, call, start, end: performance.now(), status: res.status, body: res.body });
+      } catch (err) {
+        spec.onAnswer({
+          client: i,
+          call,
+          start,
+          end: performance.now(),
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: spec.concurrency }, (_, i) => client(i)));
+  } finally {
+    agent.destroy();
+  }
+}
+
 /** One prepared request of a mixed load: its tag (e.g. the tool) groups the latencies. */
 export interface PreparedRequest {
   readonly tag: string;
@@ -144,8 +216,6 @@ const where = (req: PreparedRequest): string => (req.tag === '' ? '' : `${req.ta
 
 /** A closed loop whose requests come from spec.next (each answer timed and checked, by tag). */
 export async function runMix(spec: MixSpec): Promise<MixRun> {
-  const url = new URL(spec.url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
   const samples: number[] = [];
   const byTag = new Map<
     string,
@@ -158,49 +228,47 @@ export async function runMix(spec: MixSpec): Promise<MixRun> {
   const cpu0 = process.cpuUsage();
   const measureFrom = t0 + spec.warmupMs;
   const end = measureFrom + spec.durationMs;
-  const client = async (i: number): Promise<void> => {
-    for (;;) {
-      const start = performance.now();
-      if (start >= end) return;
+  await runCalls<PreparedRequest>({
+    url: spec.url,
+    concurrency: spec.concurrency,
+    endAt: end,
+    next: (i) => {
       const req = spec.next(i);
-      let ok = false;
-      let label: string | undefined;
-      let detail = '';
-      let size = 0;
-      try {
-        const res = await post(agent, url, req.headers, req.body);
-        ok = spec.ok(res.status, res.body, req.tag);
-        if (!ok) label = spec.tolerated?.(res.status, res.body, req.tag);
-        size = res.body.length;
-        if (!ok) detail = `${where(req)}HTTP ${res.status} ${res.body.subarray(0, 300).toString('utf8')}`;
-      } catch (err) {
-        detail = `${where(req)}${err instanceof Error ? err.message : String(err)}`;
-      }
-      const done = performance.now();
-      if (start < measureFrom) continue;
+      return { call: req, headers: req.headers, body: req.body };
+    },
+    onAnswer: (o) => {
+      if (o.start < measureFrom) return;
+      const req = o.call;
+      const ok = o.status !== undefined && o.body !== undefined && spec.ok(o.status, o.body, req.tag);
+      const label =
+        ok || o.status === undefined || o.body === undefined
+          ? undefined
+          : spec.tolerated?.(o.status, o.body, req.tag);
       let tag = byTag.get(req.tag);
       if (tag === undefined) {
         tag = { samples: [], errors: 0, tolerated: {} };
         byTag.set(req.tag, tag);
       }
-      samples.push(done - start);
-      tag.samples.push(done - start);
-      bytes += size;
-      if (ok) continue;
+      samples.push(o.end - o.start);
+      tag.samples.push(o.end - o.start);
+      bytes += o.body?.length ?? 0;
+      if (ok) return;
       if (label !== undefined) {
         tag.tolerated[label] = (tag.tolerated[label] ?? 0) + 1;
-        continue;
+        return;
       }
+      const detail =
+        o.error !== undefined
+          ? `${where(req)}${o.error}`
+          : `${where(req)}HTTP ${o.status} ${o.body?.subarray(0, 300).toString('utf8') ?? ''}`;
       errors++;
       tag.errors++;
       firstError ??= detail;
       tag.firstError ??= detail;
-    }
-  };
-  await Promise.all(Array.from({ length: spec.concurrency }, (_, i) => client(i)));
+    },
+  });
   const finished = performance.now();
   const cpu = process.cpuUsage(cpu0);
-  agent.destroy();
   return {
     samples,
     byTag,

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { type AccessAnswer, type AccessQuestion, subjectAccessReview } from './access.js';
 import type { BackoffOptions } from './backoff.js';
 import { type KubeClient, KubeTimeoutError } from './client.js';
-import { toBackendError } from './errors.js';
+import { failureText, toBackendError, writeMayHaveApplied } from './errors.js';
 import { EventRecorder } from './events.js';
 import { ResilientInformer } from './informer.js';
 import { claimScale, readScaleHistory, type ScaleClaim, type ScaleHistory } from './scalehistory.js';
@@ -238,6 +238,15 @@ export class KubeBackend implements ClusterBackend {
         throw new BackendError(
           'Unavailable',
           `${what}: no answer from the API server within ${err.timeoutMs} ms; the outcome is unknown (the scale may or may not have been applied): read the current replicas again before retrying`,
+          { cause: err, outcomeUnknown: true },
+        );
+      }
+      if (writeMayHaveApplied(err)) {
+        // The request may have reached the API server (the connection broke before the answer, or
+        // the server failed after accepting it): saying "nothing was changed" could be false.
+        throw new BackendError(
+          'Unavailable',
+          `${what}: ${failureText(err)}; the outcome is unknown (the scale may or may not have been applied): read the current replicas again before retrying`,
           { cause: err, outcomeUnknown: true },
         );
       }

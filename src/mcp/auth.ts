@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { V1TokenReview } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { KubeApiError, type KubeClient } from '../kube/client.js';
+import { KubeApiError, type KubeClient, KubeTimeoutError } from '../kube/client.js';
 import type { Caller } from '../policy/types.js';
 import { mcpMetrics } from './metrics.js';
 
@@ -371,9 +371,8 @@ const TOKEN_REVIEW_TIMEOUT_MS = 10_000;
 
 export function kubeTokenReview(client: KubeClient): TokenReviewFn {
   return async (token, audiences) => {
-    let status: V1TokenReview['status'];
-    try {
-      const res = await client.request<V1TokenReview>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+    const review = () =>
+      client.request<V1TokenReview>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
         // A caller waits on this: a hung API server must not hold requests forever.
         timeoutMs: TOKEN_REVIEW_TIMEOUT_MS,
         body: {
@@ -382,6 +381,18 @@ export function kubeTokenReview(client: KubeClient): TokenReviewFn {
           spec: { token, audiences: [...audiences] },
         },
       });
+    let status: V1TokenReview['status'];
+    try {
+      let res: V1TokenReview | undefined;
+      try {
+        res = await review();
+      } catch (err) {
+        // The connection broke (a keep-alive connection a proxy or the network cut, a reset): a
+        // TokenReview changes nothing, so it is asked once more, on another connection, rather than
+        // answering the caller 503. An answer (an HTTP status) or a timeout is not retried.
+        if (err instanceof KubeApiError || err instanceof KubeTimeoutError) throw err;
+        res = await review();
+      }
       status = res?.status;
     } catch (err) {
       const code = err instanceof KubeApiError ? ` (HTTP ${err.statusCode})` : '';

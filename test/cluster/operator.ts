@@ -63,9 +63,15 @@ export async function mintToken(
 
 /**
  * Writes a kubeconfig that authenticates as the operator ServiceAccount (a TokenRequest token for
- * the API server's own audience) to the same cluster as `kc`.
+ * the API server's own audience) to the same cluster as `kc`; `server` replaces the cluster's URL
+ * (e.g. a proxy in front of the API server that presents its certificate unchanged).
  */
-export async function writeOperatorKubeconfig(kc: KubeConfig, file: string, seconds = 3600): Promise<string> {
+export async function writeOperatorKubeconfig(
+  kc: KubeConfig,
+  file: string,
+  seconds = 3600,
+  server?: string,
+): Promise<string> {
   const token = await mintToken(kc, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, { seconds });
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new HarnessError('kubeconfig', 'the kubeconfig has no current cluster');
@@ -77,7 +83,7 @@ export async function writeOperatorKubeconfig(kc: KubeConfig, file: string, seco
     'clusters:',
     '- name: cluster',
     '  cluster:',
-    `    server: ${cluster.server}`,
+    `    server: ${server ?? cluster.server}`,
     ...(caData ? [`    certificate-authority-data: ${caData}`] : []),
     ...(cluster.skipTLSVerify ? ['    insecure-skip-tls-verify: true'] : []),
     'users:',

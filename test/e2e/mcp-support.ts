@@ -313,6 +313,8 @@ export const OPERATOR_LEASE = 'kubemcp-operator';
 export interface ServeOptions {
   readonly identity: string;
   readonly extraArgs?: readonly string[];
+  /** The API server URL in its kubeconfig (default: the cluster's), e.g. a proxy's. */
+  readonly server?: string;
 }
 
 function lineCollector(into: string[]): (chunk: Buffer) => void {
@@ -335,6 +337,8 @@ export async function startServe(opts: ServeOptions): Promise<ServeProcess> {
   const operatorKubeconfig = await writeOperatorKubeconfig(
     kubeConfig(),
     path.join(dir, 'operator-kubeconfig'),
+    3600,
+    opts.server,
   );
   const [mcpPort, healthPort] = [await freePort(), await freePort()];
   const base = `http://127.0.0.1:${mcpPort}`;
