@@ -19,6 +19,7 @@ import type { Registry } from 'prom-client';
 import type { ClusterBackend } from '../kube/types.js';
 import type { PolicyIndex } from '../policy/index.js';
 import type { Caller } from '../policy/types.js';
+import { attr, NO_TRACING, NOOP_SPAN, type Span, type Tracing } from '../telemetry/index.js';
 import { Auditor, sanitiseClientRequestId } from './audit.js';
 import type { Authenticator } from './auth.js';
 import { GuardedClient } from './guarded.js';
@@ -99,6 +100,8 @@ export interface McpAppDeps {
   readonly logger: Logger;
   /** Where the MCP metrics are registered. */
   readonly registry: Registry;
+  /** Tracing (src/telemetry); default off. */
+  readonly tracing?: Tracing;
   readonly options?: McpAppOptions;
 }
 
@@ -153,8 +156,63 @@ interface RequestContext {
   /** The caller's X-Request-Id, sanitised (audit only). */
   readonly clientRequestId?: string | undefined;
   readonly caller: Caller;
+  /** The request's server span (the no-op span when tracing is off). */
+  readonly span: Span;
 }
 const CONTEXT_KEY = 'kubemcp';
+/** Where the request's server span is kept (res.locals), when tracing is on. */
+const SPAN_KEY = 'kubemcpSpan';
+
+function spanOf(res: ExpressResponse): Span {
+  return (res.locals[SPAN_KEY] as Span | undefined) ?? NOOP_SPAN;
+}
+
+/** Longest caller-supplied text (tool name, URI, id, version) kept as a span attribute. */
+const MAX_ATTRIBUTE_CHARS = 256;
+
+function clip(text: string): string {
+  return text.length > MAX_ATTRIBUTE_CHARS ? `${text.slice(0, MAX_ATTRIBUTE_CHARS)}…` : text;
+}
+
+/**
+ * The MCP attributes of a request's server span (tracing on only), from the parsed body: method,
+ * JSON-RPC id, tool name or resource URI, protocol version; for a single tools/call the span is
+ * renamed `tools/call <tool>` (the MCP semantic conventions' name). Never a header value but the
+ * protocol version, never arguments.
+ */
+function describeMcpRequest(span: Span, parsed: unknown, versionHeader: string | string[] | undefined): void {
+  if (Array.isArray(parsed)) {
+    span.setAttribute(attr.BATCH_SIZE, parsed.length);
+  } else if (typeof parsed === 'object' && parsed !== null) {
+    const { method, id, params } = parsed as { method?: unknown; id?: unknown; params?: unknown };
+    const p = (typeof params === 'object' && params !== null ? params : {}) as {
+      name?: unknown;
+      uri?: unknown;
+      protocolVersion?: unknown;
+    };
+    if (typeof method === 'string') {
+      const name = clip(method);
+      span.setAttribute(attr.MCP_METHOD_NAME, name);
+      if (method === 'tools/call' && typeof p.name === 'string') {
+        const tool = clip(p.name);
+        span.setAttribute(attr.GEN_AI_TOOL_NAME, tool);
+        span.setAttribute(attr.GEN_AI_OPERATION_NAME, 'execute_tool');
+        span.updateName(`tools/call ${tool}`);
+      } else {
+        span.updateName(name);
+      }
+      if (method === 'resources/read' && typeof p.uri === 'string') {
+        span.setAttribute(attr.MCP_RESOURCE_URI, clip(p.uri));
+      }
+      if (method === 'initialize' && typeof p.protocolVersion === 'string') {
+        span.setAttribute(attr.MCP_PROTOCOL_VERSION, clip(p.protocolVersion));
+      }
+    }
+    if (typeof id === 'string' || typeof id === 'number')
+      span.setAttribute(attr.JSONRPC_REQUEST_ID, clip(String(id)));
+  }
+  if (typeof versionHeader === 'string') span.setAttribute(attr.MCP_PROTOCOL_VERSION, clip(versionHeader));
+}
 
 function contextOf(authInfo: AuthInfo | undefined): RequestContext | undefined {
   const ctx = authInfo?.extra?.[CONTEXT_KEY] as RequestContext | undefined;
@@ -347,6 +405,7 @@ export function createMcpApp(deps: McpAppDeps): Express {
   });
   const anyHost = opts.allowedHosts.includes('*');
   const anyOrigin = opts.allowedOrigins.includes('*');
+  const tracing = deps.tracing ?? NO_TRACING;
 
   const handler = createMcpHandler(
     (ctx) => {
@@ -356,6 +415,7 @@ export function createMcpApp(deps: McpAppDeps): Express {
         now: opts.now,
         maxScaleAttempts: opts.maxScaleAttempts,
         safety: { rateLimiter, access },
+        trace: context.span,
       });
       return buildMcpServer(
         {
@@ -363,6 +423,7 @@ export function createMcpApp(deps: McpAppDeps): Express {
           clientRequestId: context.clientRequestId,
           caller: context.caller,
           client,
+          span: context.span,
           now: opts.now,
           auditor,
           logger: log,
@@ -389,6 +450,31 @@ export function createMcpApp(deps: McpAppDeps): Express {
     res.setHeader('X-Request-Id', randomUUID());
     next();
   });
+
+  // Tracing (on only when configured): one server span per request to the MCP endpoint, continuing
+  // the caller's W3C trace context. Its children are added where the work happens (authentication,
+  // policy decisions, cache reads, API requests, Events). Off, this middleware is not installed.
+  if (tracing.enabled) {
+    app.use((req: ExpressRequest, res: ExpressResponse, next: NextFunction) => {
+      if (req.path !== MCP_PATH) {
+        next();
+        return;
+      }
+      const span = tracing.startServerSpan(`${req.method} ${MCP_PATH}`, req.headers);
+      span.setAttribute(attr.HTTP_REQUEST_METHOD, req.method);
+      span.setAttribute(attr.HTTP_ROUTE, MCP_PATH);
+      span.setAttribute(attr.REQUEST_ID, requestIdOf(res));
+      res.locals[SPAN_KEY] = span;
+      res.once('close', () => {
+        span.setAttribute(attr.HTTP_RESPONSE_STATUS_CODE, res.statusCode);
+        if (res.statusCode >= 500) span.fail(String(res.statusCode));
+        else if (!res.writableFinished)
+          span.fail('aborted', 'the connection closed before the answer was sent');
+        span.end();
+      });
+      next();
+    });
+  }
 
   // DNS-rebinding protection, part 1: the Host header must name us.
   app.use((req: ExpressRequest, res: ExpressResponse, next: NextFunction) => {
@@ -477,16 +563,28 @@ export function createMcpApp(deps: McpAppDeps): Express {
   ): Promise<void> => {
     const header = req.headers.authorization;
     const requestId = requestIdOf(res);
+    const span = spanOf(res);
+    const authSpan = span.child(attr.SPAN_AUTHENTICATE);
     if (header === undefined || header === '') {
       log.debug({ requestId }, 'request without credentials');
+      authSpan.setAttribute(attr.AUTH_RESULT, 'missing');
+      authSpan.fail('missing');
+      authSpan.end();
       return challenge(res, 'missing', 'A Bearer token is required (Authorization: Bearer <token>)', false);
     }
     const match = BEARER_RE.exec(header);
     if (match === null || match[1] === undefined) {
       authFailureLog(requestId, 'malformed');
+      authSpan.setAttribute(attr.AUTH_RESULT, 'malformed');
+      authSpan.fail('malformed');
+      authSpan.end();
       return challenge(res, 'invalid_token', 'The Authorization header is not a Bearer token', true);
     }
-    const outcome = await deps.authenticator.authenticate(match[1]);
+    const outcome = await deps.authenticator.authenticate(match[1], authSpan);
+    authSpan.setAttribute(attr.AUTH_RESULT, outcome.ok ? 'ok' : outcome.reason);
+    if (outcome.ok) span.setAttribute(attr.USER_NAME, outcome.caller.username);
+    else authSpan.fail(outcome.reason);
+    authSpan.end();
     if (!outcome.ok) {
       authFailureLog(requestId, outcome.reason);
       if (outcome.reason === 'unavailable' || outcome.reason === 'busy') {
@@ -505,6 +603,7 @@ export function createMcpApp(deps: McpAppDeps): Express {
       requestId,
       clientRequestId: sanitiseClientRequestId(req.headers['x-request-id']),
       caller: outcome.caller,
+      span,
       slots: 1,
       ...(outcome.expiresAt === undefined ? {} : { expiresAt: outcome.expiresAt }),
     };
@@ -564,6 +663,8 @@ export function createMcpApp(deps: McpAppDeps): Express {
       sendJsonRpcError(res, 400, -32700, 'Parse error: the request body is not valid JSON');
       return;
     }
+    const span = context.span;
+    if (span.recording) describeMcpRequest(span, parsed, req.headers['mcp-protocol-version']);
     if (Array.isArray(parsed)) {
       // JSON-RPC batches: only the 2025-03-26 era has them (and 2024-11-05 servers accepted them);
       // small, and each message holds an in-flight slot of its caller (see docs/adr/0006).
@@ -635,6 +736,7 @@ export function createMcpApp(deps: McpAppDeps): Express {
           requestId: context.requestId,
           clientRequestId: context.clientRequestId,
           caller: context.caller,
+          span: context.span,
         } satisfies RequestContext,
       },
     };
