@@ -109,25 +109,30 @@ function makeSampler(config: TracingConfig): Sampler {
   }
 }
 
+function describe(parts: readonly unknown[]): string {
+  return parts.map((p) => (p instanceof Error ? p.message : typeof p === 'string' ? p : String(p))).join(' ');
+}
+
 /** The SDK's own warnings and errors (failed exports) as log lines, at most one per interval. */
 function diagnostics(logger: Logger): void {
   const log = logger.child({ component: 'tracing' });
   let last = 0;
   let suppressed = 0;
-  const emit = (level: 'warn' | 'error', message: string): void => {
+  const emit = (level: 'warn' | 'error', parts: readonly unknown[]): void => {
     const now = Date.now();
     if (now - last < DIAG_LOG_INTERVAL_MS) {
       suppressed++;
       return;
     }
     last = now;
-    log[level]({ suppressed, detail: message.slice(0, 300) }, 'OpenTelemetry SDK reported a problem');
+    log[level]({ suppressed, detail: describe(parts).slice(0, 300) }, 'OpenTelemetry SDK reported a problem');
     suppressed = 0;
   };
   diag.setLogger(
     {
-      error: (message) => emit('error', message),
-      warn: (message) => emit('warn', message),
+      // Component loggers put their name first: 'OTLPExportDelegate', 'Export failed …'.
+      error: (...parts: unknown[]) => emit('error', parts),
+      warn: (...parts: unknown[]) => emit('warn', parts),
       info: () => {},
       debug: () => {},
       verbose: () => {},
