@@ -71,7 +71,7 @@ describe('tracing off', () => {
     expect(counts.off).toBe(0);
     expect(counts.stillOff).toBe(0);
     expect(counts.on).toBeGreaterThan(0);
-  });
+  }, 60_000);
 });
 
 describe('attribute names', () => {
