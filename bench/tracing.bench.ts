@@ -57,22 +57,39 @@ afterAll(async () => {
 });
 
 const LIST = toolCall('list_pods', { namespace: 'web' });
+const OPTS = { time: 4000, warmupTime: 1000 };
 const PERMISSIONS = toolCall('get_permissions', {});
 
 describe('tools/call list_pods (one namespace), per request', () => {
-  bench('tracing off', async () => {
-    await post(off, LIST, { token: TOKENS.copilot });
-  });
-  bench('tracing on (every request sampled, exported)', async () => {
-    await post(on, LIST, { token: TOKENS.copilot });
-  });
+  bench(
+    'tracing off',
+    async () => {
+      await post(off, LIST, { token: TOKENS.copilot });
+    },
+    OPTS,
+  );
+  bench(
+    'tracing on (every request sampled, exported)',
+    async () => {
+      await post(on, LIST, { token: TOKENS.copilot });
+    },
+    OPTS,
+  );
 });
 
 describe('tools/call get_permissions, per request', () => {
-  bench('tracing off', async () => {
-    await post(off, PERMISSIONS, { token: TOKENS.copilot });
-  });
-  bench('tracing on (every request sampled, exported)', async () => {
-    await post(on, PERMISSIONS, { token: TOKENS.copilot });
-  });
+  bench(
+    'tracing off',
+    async () => {
+      await post(off, PERMISSIONS, { token: TOKENS.copilot });
+    },
+    OPTS,
+  );
+  bench(
+    'tracing on (every request sampled, exported)',
+    async () => {
+      await post(on, PERMISSIONS, { token: TOKENS.copilot });
+    },
+    OPTS,
+  );
 });

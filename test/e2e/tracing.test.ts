@@ -168,7 +168,7 @@ const answers: Record<string, { isError?: boolean; structuredContent?: Record<st
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubemcp-tracing-'));
 
-  // The sink: the collector's otlphttp exporter POSTs OTLP JSON to /v1/traces.
+  // The sink: the collector's OTLP/HTTP exporter (otlp_http) POSTs OTLP JSON to /v1/traces.
   sink = createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
@@ -196,7 +196,7 @@ beforeAll(async () => {
       '      http:',
       `        endpoint: 127.0.0.1:${otlpPort}`,
       'exporters:',
-      '  otlphttp:',
+      '  otlp_http:',
       `    endpoint: http://127.0.0.1:${sinkPort}`,
       '    encoding: json',
       '    compression: none',
@@ -207,7 +207,7 @@ beforeAll(async () => {
       '  pipelines:',
       '    traces:',
       '      receivers: [otlp]',
-      '      exporters: [otlphttp]',
+      '      exporters: [otlp_http]',
       '',
     ].join('\n'),
   );
@@ -378,6 +378,12 @@ describe('the spans a real OpenTelemetry Collector received', () => {
       'PUT deployments/scale',
       'kubemcp.event',
     ]);
+    // The tree as the collector received it, for the log of the run.
+    const show = (sp: SpanView, depth: number): string[] => [
+      `${'  '.repeat(depth)}${sp.name} [${sp.kind}] ${JSON.stringify(sp.attrs)}`,
+      ...childrenOf(spans, sp).flatMap((c) => show(c, depth + 1)),
+    ];
+    process.stdout.write(`trace ${TRACE_ID} (parent ${PARENT_SPAN_ID}):\n${show(root, 0).join('\n')}\n`);
     const [auth, policy, read, write, event] = children as [SpanView, SpanView, SpanView, SpanView, SpanView];
     // The token was reviewed by an earlier request of this client: this one hit the cache.
     expect(auth.attrs).toMatchObject({ 'kubemcp.auth.cache': 'hit', 'kubemcp.auth.result': 'ok' });
