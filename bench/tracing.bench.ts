@@ -8,8 +8,8 @@
  *
  *   npx vitest bench --run --project unit bench/tracing.bench.ts
  *
- * Run the same file on the commit before tracing to compare "off" with no tracing code at all
- * (docs/benchmarks.md says how and what it measured).
+ * For a comparison with the commit before tracing, bench/tracing-cost.ts runs on both
+ * (docs/benchmarks.md has the figures).
  */
 
 import { createServer } from 'node:http';

@@ -39,7 +39,10 @@ function buildKey(c: Component, gover: string): string {
   for (const f of ['go.mod', 'go.sum']) h.update(fs.readFileSync(path.join(c.moduleDir, f)));
   // A module with Go source of its own (otelcol's main.go) is keyed by it too; modules that only
   // pin upstream commands have none, and their keys stay what they were.
-  const sources = fs.readdirSync(c.moduleDir).filter((f) => f.endsWith('.go')).sort();
+  const sources = fs
+    .readdirSync(c.moduleDir)
+    .filter((f) => f.endsWith('.go'))
+    .sort();
   for (const f of sources) h.update(fs.readFileSync(path.join(c.moduleDir, f)));
   h.update(JSON.stringify([c.binaries, c.tags ?? [], c.ldflags, gover, process.arch, process.platform]));
   return h.digest('hex').slice(0, 12);
