@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import {
   ConfigError,
   loadConfig,
+  loadTracingConfig,
   resolveKubeconfigPath,
   serveFlagHelp,
   serveFlagOptions,
@@ -84,8 +85,10 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Pr
       return 0;
     }
     let config: ReturnType<typeof loadConfig>;
+    let tracing: ReturnType<typeof loadTracingConfig>;
     try {
       config = loadConfig({ flags: values, ...(io.env ? { env: io.env } : {}) });
+      tracing = loadTracingConfig(io.env ?? process.env);
     } catch (err) {
       if (err instanceof ConfigError)
         return usageError(io, err.message, 'Run kubemcp serve --help for the flags.');
@@ -94,7 +97,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Pr
     const logger = pino({ level: config.logLevel, base: { app: 'kubemcp' } });
     // Loaded on demand: `check` and `--help` need neither the MCP SDK nor express.
     const { startServe } = await import('./serve.js');
-    const handle = await startServe(config, logger);
+    const handle = await startServe(config, logger, { tracing });
     return { handle, logger };
   }
   if (command === 'check') {

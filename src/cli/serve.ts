@@ -14,7 +14,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import type { Level, Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import type { Config } from '../config/index.js';
+import type { Config, TracingConfig } from '../config/index.js';
 import {
   KubeLeaseClient,
   LeaderElector,
@@ -32,6 +32,7 @@ import {
   SharedConfirmationKey,
 } from '../kube/index.js';
 import { createMcpApp, createTokenReviewAuthenticator, kubeTokenReview } from '../mcp/index.js';
+import { startTracing, type Tracing } from '../telemetry/index.js';
 import { VERSION } from './version.js';
 
 export interface ServeHandle {
@@ -56,6 +57,12 @@ interface McpDeps {
   readonly backend: KubeBackend;
   readonly logger: Logger;
   readonly registry: Registry;
+  readonly tracing: Tracing;
+}
+
+export interface ServeOptions {
+  /** OpenTelemetry tracing (src/config/tracing.ts); undefined: off, and the SDK is never loaded. */
+  readonly tracing?: TracingConfig | undefined;
 }
 
 /**
@@ -77,6 +84,7 @@ function createMcpServer(deps: McpDeps): Server {
     backend: deps.backend,
     logger: deps.logger,
     registry: deps.registry,
+    tracing: deps.tracing,
     options: {
       publicUrl: config.publicUrl,
       ...(config.allowedHosts ? { allowedHosts: config.allowedHosts } : {}),
@@ -132,7 +140,11 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-export async function startServe(config: Config, logger: Logger): Promise<ServeHandle> {
+export async function startServe(
+  config: Config,
+  logger: Logger,
+  options: ServeOptions = {},
+): Promise<ServeHandle> {
   const connection = loadKubeConfig(config.kubeconfig, config.context);
   const client = new KubeClient(connection, { userAgent: `kubemcp/${VERSION}` });
   const identity = config.leaderElection.identity ?? 'kubemcp';
@@ -148,6 +160,26 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
     },
     'starting kubemcp',
   );
+
+  const tracing = await startTracing(options.tracing, {
+    serviceVersion: VERSION,
+    instanceId: identity,
+    logger,
+  });
+  if (options.tracing !== undefined) {
+    // Where spans go and how they are sampled; the exporter's headers (credentials) are never logged.
+    logger.info(
+      {
+        endpoint: options.tracing.endpoint,
+        protocol: options.tracing.protocol,
+        sampler: options.tracing.sampler,
+        ...(options.tracing.sampler.endsWith('traceidratio') ? { ratio: options.tracing.samplerRatio } : {}),
+        serviceName: options.tracing.serviceName,
+        propagation: options.tracing.propagateTraceContext ? 'tracecontext' : 'none',
+      },
+      'tracing on (OpenTelemetry, OTLP)',
+    );
+  }
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -274,7 +306,16 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
     ],
   });
 
-  const mcpServer = createMcpServer({ config, confirmationKey, client, store, backend, logger, registry });
+  const mcpServer = createMcpServer({
+    config,
+    confirmationKey,
+    client,
+    store,
+    backend,
+    logger,
+    registry,
+    tracing,
+  });
   mcpServer.on('request', (_req: IncomingMessage, res: ServerResponse) => {
     if (stopping && !res.headersSent) res.setHeader('Connection', 'close');
   });
@@ -299,6 +340,8 @@ export async function startServe(config: Config, logger: Logger): Promise<ServeH
       await backend.stop();
       await health.close();
       client.close();
+      // The spans of the last requests (the MCP server has drained) go out before the process ends.
+      await tracing.shutdown();
       logger.info('stopped');
     })();
     return done;

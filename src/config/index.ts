@@ -12,6 +12,14 @@ export {
   serveFlagOptions,
 } from './load.js';
 export {
+  DEFAULT_SERVICE_NAME,
+  loadTracingConfig,
+  type OtlpProtocol,
+  type SamplerName,
+  type TracingConfig,
+  tracingEnabled,
+} from './tracing.js';
+export {
   type Config,
   type ConfigInput,
   ConfigSchema,

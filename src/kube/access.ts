@@ -4,6 +4,7 @@
  * grants `create subjectaccessreviews`, nothing more) on behalf of an MCP caller.
  */
 
+import type { Span } from '../telemetry/index.js';
 import type { KubeClient } from './client.js';
 import { toBackendError } from './errors.js';
 
@@ -37,6 +38,7 @@ export async function subjectAccessReview(
   client: KubeClient,
   q: AccessQuestion,
   timeoutMs: number,
+  trace?: Span,
 ): Promise<AccessAnswer> {
   try {
     const res = await client.request<SarStatus>(
@@ -44,6 +46,7 @@ export async function subjectAccessReview(
       '/apis/authorization.k8s.io/v1/subjectaccessreviews',
       {
         timeoutMs,
+        trace,
         body: {
           apiVersion: 'authorization.k8s.io/v1',
           kind: 'SubjectAccessReview',

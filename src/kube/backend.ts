@@ -7,6 +7,7 @@
 import os from 'node:os';
 import type { V1Scale } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { attr, type Span } from '../telemetry/index.js';
 import { type AccessAnswer, type AccessQuestion, subjectAccessReview } from './access.js';
 import type { BackoffOptions } from './backoff.js';
 import { type KubeClient, KubeTimeoutError } from './client.js';
@@ -190,11 +191,12 @@ export class KubeBackend implements ClusterBackend {
     };
   }
 
-  async readScale(kind: ScalableKind, namespace: string, name: string): Promise<ScaleInfo> {
+  async readScale(kind: ScalableKind, namespace: string, name: string, trace?: Span): Promise<ScaleInfo> {
     const what = `read the scale of ${WORKLOAD[kind].resource} ${namespace}/${name}`;
     try {
       const scale = await this.client.request<V1Scale>('GET', scalePath(kind, namespace, name), {
         timeoutMs: this.readTimeoutMs,
+        trace,
       });
       return this.scaleInfo(kind, namespace, name, scale);
     } catch (err) {
@@ -229,6 +231,7 @@ export class KubeBackend implements ClusterBackend {
         body,
         query: { fieldManager: SCALE_FIELD_MANAGER, ...(options.dryRun === true ? { dryRun: 'All' } : {}) },
         timeoutMs: this.writeTimeoutMs,
+        trace: options.trace,
       });
       this.log?.debug({ kind, namespace, name, replicas, dryRun: options.dryRun === true }, 'scaled');
       return this.scaleInfo(kind, namespace, name, scale);
@@ -254,12 +257,17 @@ export class KubeBackend implements ClusterBackend {
     }
   }
 
-  reviewAccess(question: AccessQuestion): Promise<AccessAnswer> {
-    return subjectAccessReview(this.client, question, this.readTimeoutMs);
+  reviewAccess(question: AccessQuestion, trace?: Span): Promise<AccessAnswer> {
+    return subjectAccessReview(this.client, question, this.readTimeoutMs, trace);
   }
 
-  async readScaleHistory(kind: ScalableKind, namespace: string, name: string): Promise<ScaleHistory> {
-    const scale = await this.readScale(kind, namespace, name);
+  async readScaleHistory(
+    kind: ScalableKind,
+    namespace: string,
+    name: string,
+    trace?: Span,
+  ): Promise<ScaleHistory> {
+    const scale = await this.readScale(kind, namespace, name, trace);
     return readScaleHistory(
       this.client,
       this.scaleLeaseNamespace,
@@ -268,28 +276,33 @@ export class KubeBackend implements ClusterBackend {
       name,
       scale,
       this.readTimeoutMs,
+      trace,
     );
   }
 
-  claimScale(claim: ScaleClaim, at: number, cooldownSeconds: number): Promise<void> {
-    return claimScale(this.client, claim, at, this.instance, cooldownSeconds, this.readTimeoutMs);
+  claimScale(claim: ScaleClaim, at: number, cooldownSeconds: number, trace?: Span): Promise<void> {
+    return claimScale(this.client, claim, at, this.instance, cooldownSeconds, this.readTimeoutMs, trace);
   }
 
-  async recordScaleEvent(event: ScaleEvent): Promise<void> {
+  async recordScaleEvent(event: ScaleEvent, trace?: Span): Promise<void> {
     try {
-      await this.events.record({
-        regarding: {
-          apiVersion: 'apps/v1',
-          kind: WORKLOAD[event.kind].kind,
-          name: event.name,
-          namespace: event.namespace,
-          ...(event.uid === undefined ? {} : { uid: event.uid }),
+      const recorded = await this.events.record(
+        {
+          regarding: {
+            apiVersion: 'apps/v1',
+            kind: WORKLOAD[event.kind].kind,
+            name: event.name,
+            namespace: event.namespace,
+            ...(event.uid === undefined ? {} : { uid: event.uid }),
+          },
+          type: 'Normal',
+          reason: 'Scaled',
+          action: 'Scale',
+          note: `scaled by ${event.caller} via McpPolicy ${event.policy} from ${event.from} to ${event.to}`,
         },
-        type: 'Normal',
-        reason: 'Scaled',
-        action: 'Scale',
-        note: `scaled by ${event.caller} via McpPolicy ${event.policy} from ${event.from} to ${event.to}`,
-      });
+        trace,
+      );
+      trace?.setAttribute(attr.EVENT_RECORDED, recorded);
     } catch {
       // EventRecorder never throws; this guards the contract.
     }

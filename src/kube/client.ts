@@ -12,6 +12,7 @@
 
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { attr, NOOP_SPAN, type Span } from '../telemetry/index.js';
 import type { Credentials, Impersonation, KubeConnection } from './kubeconfig.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -30,6 +31,8 @@ export interface RequestOptions {
   readonly signal?: AbortSignal;
   /** Gives up after this many ms (the request is aborted; its outcome on the server is unknown). */
   readonly timeoutMs?: number;
+  /** The span this request is part of: the request gets a client span under it (tracing on). */
+  readonly trace?: Span;
 }
 
 /** A metav1.Status, as the API server sends with errors. */
@@ -252,14 +255,34 @@ export class KubeClient {
     const timeout = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
     const active = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
     const signal = active.length <= 1 ? active[0] : anySignal(active);
+    const span = (options.trace ?? NOOP_SPAN).child('kube', 'client');
+    if (span.recording) this.describe(span, method, path);
     try {
-      return await this.exchange<T>(method, url, what, payload, options.contentType, signal);
+      return await this.exchange<T>(method, url, what, payload, options.contentType, signal, span);
     } catch (err) {
-      if (timeout?.aborted && !options.signal?.aborted) {
-        throw new KubeTimeoutError(what, options.timeoutMs ?? 0, err);
+      const timedOut = timeout?.aborted === true && options.signal?.aborted !== true;
+      if (span.recording) {
+        if (timedOut) span.fail('timeout', `no answer within ${options.timeoutMs} ms`);
+        else if (err instanceof KubeApiError) span.fail(String(err.statusCode), err.reason);
+        else span.fail(err instanceof Error ? err.name : 'Error');
       }
+      if (timedOut) throw new KubeTimeoutError(what, options.timeoutMs ?? 0, err);
       throw err;
+    } finally {
+      span.end();
     }
+  }
+
+  /** Name and attributes of a request's client span: the path's template, never a query or body. */
+  private describe(span: Span, method: HttpMethod, path: string): void {
+    const { template, resource, namespace } = kubePathTemplate(path);
+    span.updateName(`${method} ${resource}`);
+    span.setAttribute(attr.HTTP_REQUEST_METHOD, method);
+    span.setAttribute(attr.URL_TEMPLATE, template);
+    span.setAttribute(attr.SERVER_ADDRESS, this.base.hostname);
+    span.setAttribute(attr.KUBE_SOURCE, 'api');
+    span.setAttribute(attr.KUBE_RESOURCE, resource);
+    if (namespace !== undefined) span.setAttribute(attr.K8S_NAMESPACE_NAME, namespace);
   }
 
   private async exchange<T>(
@@ -269,12 +292,15 @@ export class KubeClient {
     payload: Buffer | undefined,
     contentType: string | undefined,
     signal: AbortSignal | undefined,
+    span: Span,
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const { agent, headers } = await this.prepare();
       if (payload !== undefined) headers['content-type'] = contentType ?? 'application/json';
       const res = await this.send(method, url, agent, headers, payload, signal);
       const status = res.statusCode ?? 0;
+      span.setAttribute(attr.HTTP_RESPONSE_STATUS_CODE, status);
+      if (attempt > 0) span.setAttribute('http.request.resend_count', attempt);
       if (status === 401 && attempt === 0 && this.credentials.refresh()) {
         res.resume();
         continue; // an exec plugin's credential expired early: fetch a new one and try once more
@@ -364,6 +390,39 @@ export class KubeClient {
   close(): void {
     this.agent.destroy();
   }
+}
+
+/**
+ * The template of an API path, for span names and attributes: namespace and object names replaced
+ * by placeholders (`/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale`), the resource
+ * (`deployments/scale`) and the namespace named in the path, if any.
+ */
+export function kubePathTemplate(path: string): { template: string; resource: string; namespace?: string } {
+  const parts =
+    path
+      .split('?')[0]
+      ?.split('/')
+      .filter((p) => p !== '') ?? [];
+  // /api/v1/... or /apis/<group>/<version>/...
+  const prefixLength = parts[0] === 'api' ? 2 : parts[0] === 'apis' ? 3 : 0;
+  if (prefixLength === 0 || parts.length <= prefixLength) return { template: path, resource: path };
+  const out = parts.slice(0, prefixLength);
+  let rest = parts.slice(prefixLength);
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length > 2) {
+    namespace = rest[1];
+    out.push('namespaces', '{namespace}');
+    rest = rest.slice(2);
+  }
+  const [resource = '', name, ...sub] = rest;
+  out.push(resource);
+  if (name !== undefined) out.push('{name}', ...sub);
+  const label = sub.length > 0 ? `${resource}/${sub.join('/')}` : resource;
+  return {
+    template: `/${out.join('/')}`,
+    resource: label,
+    ...(namespace === undefined ? {} : { namespace }),
+  };
 }
 
 /** AbortSignal.any (Node ≥ 20.3) with a fallback for older 20.x. */

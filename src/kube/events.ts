@@ -5,6 +5,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Span } from '../telemetry/index.js';
 import type { KubeClient } from './client.js';
 import { microTime } from './microtime.js';
 
@@ -66,8 +67,8 @@ export class EventRecorder {
     this.log = logger?.child({ component: 'events' });
   }
 
-  /** Creates the Event; resolves true when it was created. Never throws. */
-  async record(spec: EventSpec): Promise<boolean> {
+  /** Creates the Event; resolves true when it was created. Never throws. `trace`: the span it is part of. */
+  async record(spec: EventSpec, trace?: Span): Promise<boolean> {
     const namespace = spec.regarding.namespace ?? CLUSTER_SCOPED_EVENT_NAMESPACE;
     const note = spec.note.length > NOTE_LIMIT ? `${spec.note.slice(0, NOTE_LIMIT - 1)}…` : spec.note;
     try {
@@ -76,6 +77,7 @@ export class EventRecorder {
         `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`,
         {
           timeoutMs: 10_000, // best effort: never hold up the operation it describes
+          trace,
           body: {
             apiVersion: 'events.k8s.io/v1',
             kind: 'Event',

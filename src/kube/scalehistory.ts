@@ -14,6 +14,7 @@
  * needs `list events`, they are best effort, and anyone who may create Events could forge them.
  */
 
+import type { Span } from '../telemetry/index.js';
 import type { KubeClient } from './client.js';
 import { httpStatus, toBackendError } from './errors.js';
 import { microTime, parseMicroTime } from './microtime.js';
@@ -61,6 +62,7 @@ export async function readScaleHistory(
   name: string,
   scale: ScaleInfo,
   timeoutMs: number,
+  trace?: Span,
 ): Promise<ScaleHistory> {
   if (scale.uid === undefined || scale.uid === '') {
     throw new BackendError('Unavailable', `${kind} ${namespace}/${name}: the API server did not say its uid`);
@@ -69,7 +71,10 @@ export async function readScaleHistory(
   const object = `${kind} ${namespace}/${name}`;
   let lease: LeaseWire | undefined;
   try {
-    lease = await client.request<LeaseWire>('GET', leasePath(leaseNamespace, leaseName), { timeoutMs });
+    lease = await client.request<LeaseWire>('GET', leasePath(leaseNamespace, leaseName), {
+      timeoutMs,
+      trace,
+    });
   } catch (err) {
     if (httpStatus(err) !== 404) throw toBackendError(err, `read the last scale of ${object}`);
   }
@@ -98,6 +103,7 @@ export async function claimScale(
   holder: string,
   cooldownSeconds: number,
   timeoutMs: number,
+  trace?: Span,
 ): Promise<void> {
   const body = {
     apiVersion: 'coordination.k8s.io/v1',
@@ -117,9 +123,9 @@ export async function claimScale(
   };
   try {
     if (claim.leaseVersion === undefined) {
-      await client.request('POST', leasePath(claim.namespace), { body, timeoutMs });
+      await client.request('POST', leasePath(claim.namespace), { body, timeoutMs, trace });
     } else {
-      await client.request('PUT', leasePath(claim.namespace, claim.leaseName), { body, timeoutMs });
+      await client.request('PUT', leasePath(claim.namespace, claim.leaseName), { body, timeoutMs, trace });
     }
   } catch (err) {
     // A create that finds the Lease already there lost a race just like a stale update.

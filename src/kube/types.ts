@@ -1,4 +1,5 @@
 import type { V1Deployment, V1Namespace, V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { Span } from '../telemetry/index.js';
 import type { AccessAnswer, AccessQuestion } from './access.js';
 import type { ScaleClaim, ScaleHistory } from './scalehistory.js';
 
@@ -96,6 +97,8 @@ export class BackendError extends Error {
 export interface WriteScaleOptions {
   /** Send the write with `dryRun=All`: validated and admitted by the API server, never persisted. */
   readonly dryRun?: boolean;
+  /** The span the write is part of (tracing). */
+  readonly trace?: Span;
 }
 
 export interface ScaleEvent {
@@ -117,8 +120,11 @@ export interface ClusterBackend {
    */
   listSorted?<K extends NamespacedKind>(kind: K): SortedSnapshot<K>;
   get<K extends CachedKind>(kind: K, namespace: string, name: string): KindMap[K] | undefined;
-  /** Reads the /scale subresource. Throws BackendError. */
-  readScale(kind: ScalableKind, namespace: string, name: string): Promise<ScaleInfo>;
+  /**
+   * Reads the /scale subresource. Throws BackendError. `trace`, here and below: the span the API
+   * request is part of (tracing); backends without API requests ignore it.
+   */
+  readScale(kind: ScalableKind, namespace: string, name: string, trace?: Span): Promise<ScaleInfo>;
   /** Writes the /scale subresource with optimistic concurrency on resourceVersion. Throws BackendError (Conflict on a stale resourceVersion). */
   writeScale(
     kind: ScalableKind,
@@ -129,17 +135,17 @@ export interface ClusterBackend {
     options?: WriteScaleOptions,
   ): Promise<ScaleInfo>;
   /** Best effort: records a Kubernetes Event on the scaled object. Never throws. */
-  recordScaleEvent(event: ScaleEvent): Promise<void>;
+  recordScaleEvent(event: ScaleEvent, trace?: Span): Promise<void>;
   /**
    * The scale of a workload with the time KubeMCP last scaled it (cool-downs), from the cluster.
    * Throws BackendError. A backend without it cannot enforce a cool-down: such calls are refused.
    */
-  readScaleHistory?(kind: ScalableKind, namespace: string, name: string): Promise<ScaleHistory>;
+  readScaleHistory?(kind: ScalableKind, namespace: string, name: string, trace?: Span): Promise<ScaleHistory>;
   /** Records a scale about to be made under a cool-down; throws BackendError Conflict when another replica was first. */
-  claimScale?(claim: ScaleClaim, at: number, cooldownSeconds: number): Promise<void>;
+  claimScale?(claim: ScaleClaim, at: number, cooldownSeconds: number, trace?: Span): Promise<void>;
   /**
    * A SubjectAccessReview for an MCP caller (requireKubernetesRBAC). Throws BackendError. A backend
    * without it cannot check the caller's RBAC: such calls are refused (fail closed).
    */
-  reviewAccess?(question: AccessQuestion): Promise<AccessAnswer>;
+  reviewAccess?(question: AccessQuestion, trace?: Span): Promise<AccessAnswer>;
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { KubeApiError, type KubeClient, KubeTimeoutError } from '../kube/client.js';
 import type { Caller } from '../policy/types.js';
+import { attr, NOOP_SPAN, type Span } from '../telemetry/index.js';
 import { mcpMetrics } from './metrics.js';
 
 /**
@@ -37,8 +38,15 @@ export interface ReviewResult {
   readonly error?: string;
 }
 
-/** Runs a TokenReview for `token` asking for `audiences`. Throws when the API server cannot answer. */
-export type TokenReviewFn = (token: string, audiences: readonly string[]) => Promise<ReviewResult>;
+/**
+ * Runs a TokenReview for `token` asking for `audiences`. Throws when the API server cannot answer.
+ * `trace`: the span the review is part of (tracing).
+ */
+export type TokenReviewFn = (
+  token: string,
+  audiences: readonly string[],
+  trace?: Span,
+) => Promise<ReviewResult>;
 
 export type AuthFailureReason = 'invalid_token' | 'expired' | 'wrong_audience' | 'unavailable' | 'busy';
 
@@ -53,7 +61,11 @@ export type AuthOutcome =
 export interface Authenticator {
   /** The audience tokens must be bound to (e.g. `kubemcp`). */
   readonly audience: string;
-  authenticate(token: string): Promise<AuthOutcome>;
+  /**
+   * `trace`: the authentication's span; it gets the cache lookup's result (hit, miss or joined) as
+   * an attribute and the TokenReview request as a child. Never the token.
+   */
+  authenticate(token: string, trace?: Span): Promise<AuthOutcome>;
 }
 
 export interface TokenReviewAuthenticatorOptions {
@@ -284,7 +296,7 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
     return undefined;
   }
 
-  async function review(token: string, key: string): Promise<AuthOutcome> {
+  async function review(token: string, key: string, trace: Span): Promise<AuthOutcome> {
     const claims = unverifiedClaims(token);
     const refused = hopeless(claims);
     if (refused !== undefined) {
@@ -301,7 +313,7 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
     let result: ReviewResult;
     metrics?.tokenReviewsInFlight.inc();
     try {
-      result = await options.review(token, [audience]);
+      result = await options.review(token, [audience], trace);
     } catch (err) {
       metrics?.tokenReviews.inc({ result: 'error' });
       const detail = err instanceof Error ? scrub(err.message, token).slice(0, 300) : 'unknown error';
@@ -344,19 +356,24 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
 
   return {
     audience,
-    async authenticate(token: string): Promise<AuthOutcome> {
+    async authenticate(token: string, trace: Span = NOOP_SPAN): Promise<AuthOutcome> {
       const key = tokenHash(token);
       const t = now();
       const entry = positive.get(key, t) ?? negative.get(key, t);
       if (entry !== undefined) {
         metrics?.tokenCache.inc({ result: 'hit' });
+        trace.setAttribute(attr.AUTH_CACHE, 'hit');
         if (!entry.outcome.ok) metrics?.tokenReviewsAvoided.inc({ reason: 'negative_cache' });
         return entry.outcome;
       }
       metrics?.tokenCache.inc({ result: 'miss' });
       const pending = inflight.get(key);
-      if (pending !== undefined) return pending;
-      const p = review(token, key).finally(() => inflight.delete(key));
+      if (pending !== undefined) {
+        trace.setAttribute(attr.AUTH_CACHE, 'joined');
+        return pending;
+      }
+      trace.setAttribute(attr.AUTH_CACHE, 'miss');
+      const p = review(token, key, trace).finally(() => inflight.delete(key));
       inflight.set(key, p);
       return p;
     },
@@ -370,11 +387,12 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
 const TOKEN_REVIEW_TIMEOUT_MS = 10_000;
 
 export function kubeTokenReview(client: KubeClient): TokenReviewFn {
-  return async (token, audiences) => {
+  return async (token, audiences, trace) => {
     const review = () =>
       client.request<V1TokenReview>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
         // A caller waits on this: a hung API server must not hold requests forever.
         timeoutMs: TOKEN_REVIEW_TIMEOUT_MS,
+        trace,
         body: {
           apiVersion: 'authentication.k8s.io/v1',
           kind: 'TokenReview',

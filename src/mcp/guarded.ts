@@ -20,6 +20,7 @@ import {
   permissions,
 } from '../policy/index.js';
 import type { Caller, Decision, DecisionRequest, Permissions } from '../policy/types.js';
+import { attr, NOOP_SPAN, type Span } from '../telemetry/index.js';
 import { type CursorKey, type Page, paginate, paginateSorted } from './cursor.js';
 import { fromBackendError, ToolError } from './errors.js';
 import { staleness } from './format.js';
@@ -93,6 +94,11 @@ export interface GuardedOptions {
   readonly maxScaleAttempts?: number;
   /** Agent safety (McpPolicy limits): shared rate limiter, and how to ask a human. */
   readonly safety?: SafetyOptions;
+  /**
+   * The request's span (tracing): every policy decision, cache read, API request and Event of this
+   * client becomes a child of it. Default: the no-op span.
+   */
+  readonly trace?: Span;
 }
 
 /** Agent-safety services of a GuardedClient. Without them, rate limits never refuse and confirmations fail closed. */
@@ -145,6 +151,7 @@ export class GuardedClient {
   private readonly now: () => number;
   private readonly maxScaleAttempts: number;
   private safety: SafetyOptions;
+  private readonly trace: Span;
   /** (tool, namespace) pairs whose RBAC second key a SubjectAccessReview allowed during this request. */
   private readonly rbacAllowed = new Set<string>();
   private readonly records: DecisionRecord[] = [];
@@ -158,6 +165,7 @@ export class GuardedClient {
     this.now = options.now ?? Date.now;
     this.maxScaleAttempts = Math.max(1, options.maxScaleAttempts ?? 3);
     this.safety = options.safety ?? {};
+    this.trace = options.trace ?? NOOP_SPAN;
   }
 
   /** Sets how this request's client asks a human (confirmations); one tools/call per request. */
@@ -216,20 +224,25 @@ export class GuardedClient {
       }).policies;
       if (!onlyRbacKeyed(this.index, policies)) return true;
       if (this.safety.access === undefined) return false;
-      const answer = await this.safety.access.allowed(this.caller, action, ns);
+      const answer = await this.safety.access.allowed(this.caller, action, ns, this.trace);
       if (answer.allowed) this.rbacAllowed.add(key);
       return answer.allowed;
     };
     if (namespace !== undefined || action.clusterScoped === true) {
       if (!(await ask(namespace))) {
-        this.records.push({
-          tool,
-          ...(namespace === undefined ? {} : { namespace }),
-          allowed: false,
-          code: 'PolicyDenied',
-          policies: [],
-        });
-        throw rbacDenied(this.caller, tool, action, namespace);
+        const denied = rbacDenied(this.caller, tool, action, namespace);
+        this.record(
+          this.trace.child(attr.SPAN_POLICY),
+          {
+            tool,
+            ...(namespace === undefined ? {} : { namespace }),
+            allowed: false,
+            code: 'PolicyDenied',
+            policies: [],
+          },
+          denied.reason,
+        );
+        throw denied;
       }
       return;
     }
@@ -276,6 +289,7 @@ export class GuardedClient {
       now: this.now,
       maxScaleAttempts: this.maxScaleAttempts,
       safety: this.safety,
+      trace: this.trace,
     });
     child.cachedPermissions = this.cachedPermissions;
     child.cachedGranted = this.cachedGranted;
@@ -300,8 +314,10 @@ export class GuardedClient {
    */
   listNamespaces(selector?: LabelSelector): Listed<VisibleNamespace> {
     this.check({ caller: this.caller, tool: 'list_namespaces' });
+    const span = this.trace.child(attr.SPAN_CACHE_READ);
     const snapshot = this.backend.list('namespace');
-    this.requireSynced(snapshot.health, 'namespaces');
+    cacheRead(span, 'namespaces', snapshot.health);
+    this.requireSynced(snapshot.health, 'namespaces', span);
     const listable = namespaceFilter(this.index, this.caller, 'list_namespaces');
     const filters = NAMESPACED_TOOLS.filter((t) => this.grantedTools().has(t)).map(
       (t) => [t, namespaceFilter(this.index, this.caller, t)] as const,
@@ -315,6 +331,8 @@ export class GuardedClient {
       if (selector !== undefined && !selector.matches(ns.metadata?.labels)) continue;
       items.push({ namespace: ns, tools: tools.sort() });
     }
+    span.setAttribute(attr.KUBE_ITEMS, items.length);
+    span.end();
     return { items, health: snapshot.health };
   }
 
@@ -327,13 +345,17 @@ export class GuardedClient {
     opts: { namespace?: string; selector?: LabelSelector } = {},
   ): Listed<KindMap[K]> {
     const allows = this.listAccess(kind, opts.namespace);
+    const span = this.trace.child(attr.SPAN_CACHE_READ);
     const snapshot = this.backend.list(kind);
-    this.requireSynced(snapshot.health, `${KIND_LABEL[kind]}s`);
+    cacheRead(span, RESOURCE[kind], snapshot.health, opts.namespace);
+    this.requireSynced(snapshot.health, `${KIND_LABEL[kind]}s`, span);
     const items = snapshot.items.filter((o) => {
       const ns = o.metadata?.namespace;
       if (ns === undefined || !allows(ns)) return false;
       return opts.selector === undefined || opts.selector.matches(o.metadata?.labels);
     });
+    span.setAttribute(attr.KUBE_ITEMS, items.length);
+    span.end();
     return { items, health: snapshot.health };
   }
 
@@ -363,8 +385,10 @@ export class GuardedClient {
       return { page, health: listed.health };
     }
     const allows = this.listAccess(kind, opts.namespace);
+    const span = this.trace.child(attr.SPAN_CACHE_READ);
     const sorted = this.backend.listSorted(kind);
-    this.requireSynced(sorted.health, `${KIND_LABEL[kind]}s`);
+    cacheRead(span, RESOURCE[kind], sorted.health, opts.namespace);
+    this.requireSynced(sorted.health, `${KIND_LABEL[kind]}s`, span);
     const namespaces = opts.namespace !== undefined ? [opts.namespace] : sorted.namespaces.filter(allows);
     const selector = opts.selector;
     const page = paginateSorted(
@@ -374,6 +398,8 @@ export class GuardedClient {
       selector === undefined ? undefined : (o) => selector.matches(o.metadata?.labels),
       pageOpts,
     );
+    span.setAttribute(attr.KUBE_ITEMS, page.items.length);
+    span.end();
     return { page, health: sorted.health };
   }
 
@@ -388,12 +414,14 @@ export class GuardedClient {
       LIST_TOOL[kind],
       namespaceFilter(this.index, this.caller, LIST_TOOL[kind]),
     );
-    return {
-      items: snapshot.items.filter(
-        (o) => o.metadata?.namespace !== undefined && allows(o.metadata.namespace),
-      ),
-      health: snapshot.health,
-    };
+    const span = this.trace.child(attr.SPAN_CACHE_READ);
+    cacheRead(span, RESOURCE[kind], snapshot.health);
+    const items = snapshot.items.filter(
+      (o) => o.metadata?.namespace !== undefined && allows(o.metadata.namespace),
+    );
+    span.setAttribute(attr.KUBE_ITEMS, items.length);
+    span.end();
+    return { items, health: snapshot.health };
   }
 
   /**
@@ -413,7 +441,11 @@ export class GuardedClient {
       LIST_TOOL[kind],
       namespaceFilter(this.index, this.caller, LIST_TOOL[kind]),
     );
-    return { namespaces: sorted.namespaces.filter(allows), inNamespace: sorted.inNamespace };
+    const span = this.trace.child(attr.SPAN_CACHE_READ);
+    cacheRead(span, RESOURCE[kind], sorted.health);
+    const namespaces = sorted.namespaces.filter(allows);
+    span.end();
+    return { namespaces, inNamespace: sorted.inNamespace };
   }
 
   /**
@@ -421,17 +453,31 @@ export class GuardedClient {
    * deliberately indistinguishable (resources/read).
    */
   getReadable<K extends ServedKind>(kind: K, namespace: string, name: string): KindMap[K] | undefined {
+    const decisionSpan = this.trace.child(attr.SPAN_POLICY);
     const decision = evaluate(this.index, { caller: this.caller, tool: LIST_TOOL[kind], namespace });
     const allowed = decision.allowed && this.rbacPasses(LIST_TOOL[kind], namespace, decision.policies);
-    this.records.push({
-      tool: LIST_TOOL[kind],
-      namespace,
-      allowed,
-      ...(allowed ? {} : { code: decision.code ?? 'PolicyDenied' }),
-      policies: decision.policies,
-    });
+    this.record(
+      decisionSpan,
+      {
+        tool: LIST_TOOL[kind],
+        namespace,
+        allowed,
+        ...(allowed ? {} : { code: decision.code ?? 'PolicyDenied' }),
+        policies: decision.policies,
+      },
+      decision.reason,
+    );
     if (!allowed) return undefined;
-    return this.backend.get(kind, namespace, name);
+    const span = this.trace.child(attr.SPAN_CACHE_READ);
+    const object = this.backend.get(kind, namespace, name);
+    if (span.recording) {
+      span.setAttribute(attr.KUBE_SOURCE, 'cache');
+      span.setAttribute(attr.KUBE_RESOURCE, RESOURCE[kind]);
+      span.setAttribute(attr.K8S_NAMESPACE_NAME, namespace);
+      span.setAttribute(attr.KUBE_ITEMS, object === undefined ? 0 : 1);
+    }
+    span.end();
+    return object;
   }
 
   /**
@@ -492,21 +538,28 @@ export class GuardedClient {
       let policies = decision.policies;
       let confirmation: ScaleOutcome['confirmation'];
       if (limited !== undefined) {
+        const limitSpan = this.trace.child(attr.SPAN_POLICY);
         const verdict = decideScale(limited, {
           from: current.replicas,
           to: replicas,
           now: this.now(),
           ...(current.lastScaledAt === undefined ? {} : { lastScaledAt: current.lastScaledAt }),
         });
-        this.records.push({
-          tool,
-          namespace,
-          replicas,
-          allowed: verdict.kind !== 'deny',
-          ...(verdict.kind === 'deny' ? { code: verdict.code } : {}),
-          policies: verdict.policies,
-        });
-        if (verdict.kind === 'deny') throw scaleRefusal(verdict, what);
+        const refusal = verdict.kind === 'deny' ? scaleRefusal(verdict, what) : undefined;
+        this.record(
+          limitSpan,
+          {
+            tool,
+            namespace,
+            replicas,
+            allowed: verdict.kind !== 'deny',
+            ...(verdict.kind === 'deny' ? { code: verdict.code } : {}),
+            policies: verdict.policies,
+          },
+          refusal?.reason ??
+            (verdict.kind === 'confirm' ? 'a human must confirm' : 'the agent-safety limits allow it'),
+        );
+        if (refusal !== undefined) throw refusal;
         policies = verdict.policies;
         if (verdict.kind === 'confirm') {
           const request: ConfirmationRequest = {
@@ -553,7 +606,11 @@ export class GuardedClient {
           name,
           replicas,
           current.resourceVersion,
-          dryRun ? { dryRun: true } : undefined,
+          dryRun
+            ? { dryRun: true, trace: this.trace }
+            : this.trace.recording
+              ? { trace: this.trace }
+              : undefined,
         );
       } catch (err) {
         if (err instanceof BackendError && err.code === 'Conflict') {
@@ -581,19 +638,26 @@ export class GuardedClient {
           ...(confirmation === undefined ? {} : { confirmation }),
         };
       }
+      const eventSpan = this.trace.child(attr.SPAN_EVENT);
+      eventSpan.setAttribute(attr.EVENT_REASON, 'Scaled');
       try {
-        await this.backend.recordScaleEvent({
-          kind,
-          namespace,
-          name,
-          ...(uid === undefined ? {} : { uid }),
-          caller: this.caller.username,
-          policy: policies.join(', '),
-          from: current.replicas,
-          to: replicas,
-        });
+        await this.backend.recordScaleEvent(
+          {
+            kind,
+            namespace,
+            name,
+            ...(uid === undefined ? {} : { uid }),
+            caller: this.caller.username,
+            policy: policies.join(', '),
+            from: current.replicas,
+            to: replicas,
+          },
+          eventSpan,
+        );
       } catch {
         // Best effort by contract; a failed Event must not turn a done scale into an error.
+      } finally {
+        eventSpan.end();
       }
       return {
         kind,
@@ -630,14 +694,14 @@ export class GuardedClient {
     limited: readonly LimitedGrant[] | undefined,
   ): Promise<ScaleInfo & { lastScaledAt?: number; claim?: ScaleClaim }> {
     if (limited === undefined || !needsCooldown(limited.map((g) => g.limits))) {
-      return this.backend.readScale(kind, namespace, name);
+      return this.backend.readScale(kind, namespace, name, this.trace);
     }
     if (this.backend.readScaleHistory === undefined) {
       throw new ToolError('Unavailable', 'This server cannot read when the object was last scaled', {
         reason: 'A cool-down applies, and this backend cannot enforce it: the call is refused (fail closed)',
       });
     }
-    return this.backend.readScaleHistory(kind, namespace, name);
+    return this.backend.readScaleHistory(kind, namespace, name, this.trace);
   }
 
   private async claimScale(claim: ScaleClaim, limited: readonly LimitedGrant[]): Promise<void> {
@@ -647,7 +711,7 @@ export class GuardedClient {
       });
     }
     const longest = Math.max(...limited.map((g) => g.limits?.cooldownSeconds ?? 0));
-    await this.backend.claimScale(claim, this.now(), longest);
+    await this.backend.claimScale(claim, this.now(), longest, this.trace);
   }
 
   private readyOf(kind: ScalableKind, namespace: string, name: string, info: ScaleInfo): number {
@@ -666,8 +730,10 @@ export class GuardedClient {
     });
   }
 
-  private requireSynced(health: CacheHealth, what: string): void {
+  private requireSynced(health: CacheHealth, what: string, span: Span): void {
     if (health.synced) return;
+    span.fail('Unavailable', 'the cache has not synced');
+    span.end();
     throw new ToolError('Unavailable', `The list of ${what} is not available yet`, {
       reason: 'KubeMCP has not finished its first sync with the Kubernetes API server',
       suggestions: ['Retry in a few seconds'],
@@ -676,15 +742,20 @@ export class GuardedClient {
 
   /** Evaluates one request, records it, and throws PolicyDenied / OutOfBounds when refused. */
   private check(request: DecisionRequest): Decision {
+    const span = this.trace.child(attr.SPAN_POLICY);
     const decision = evaluate(this.index, request);
-    this.records.push({
-      tool: request.tool,
-      ...(request.namespace === undefined ? {} : { namespace: request.namespace }),
-      ...(request.replicas === undefined ? {} : { replicas: request.replicas }),
-      allowed: decision.allowed,
-      ...(decision.code === undefined ? {} : { code: decision.code }),
-      policies: decision.policies,
-    });
+    this.record(
+      span,
+      {
+        tool: request.tool,
+        ...(request.namespace === undefined ? {} : { namespace: request.namespace }),
+        ...(request.replicas === undefined ? {} : { replicas: request.replicas }),
+        allowed: decision.allowed,
+        ...(decision.code === undefined ? {} : { code: decision.code }),
+        policies: decision.policies,
+      },
+      decision.reason,
+    );
     if (decision.allowed && !this.rbacPasses(request.tool, request.namespace, decision.policies)) {
       const action = TOOL_ACTIONS[request.tool];
       if (action !== undefined) throw rbacDenied(this.caller, request.tool, action, request.namespace);
@@ -720,6 +791,7 @@ export class GuardedClient {
 
   /** Records whether `tool` is granted somewhere (by which policies) and returns it. */
   private recordGrant(tool: string): boolean {
+    const span = this.trace.child(attr.SPAN_POLICY);
     const granted = this.grantedTools().has(tool);
     const policies = granted
       ? [
@@ -730,8 +802,31 @@ export class GuardedClient {
           ),
         ]
       : [];
-    this.records.push({ tool, allowed: granted, ...(granted ? {} : { code: 'PolicyDenied' }), policies });
+    this.record(
+      span,
+      { tool, allowed: granted, ...(granted ? {} : { code: 'PolicyDenied' }), policies },
+      granted || !span.recording ? undefined : `No Ready McpPolicy grants ${tool} to ${this.caller.username}`,
+    );
     return granted;
+  }
+
+  /**
+   * Keeps one policy decision for the audit record, and ends its span (tracing) with the decision
+   * as attributes: what the caller asked, allow or deny, the code and reason the caller is told, and
+   * the policies that decided. Nothing about namespaces the caller did not name.
+   */
+  private record(span: Span, decision: DecisionRecord, reason: string | undefined): void {
+    this.records.push(decision);
+    if (span.recording) {
+      span.setAttribute(attr.POLICY_TOOL, decision.tool);
+      if (decision.namespace !== undefined) span.setAttribute(attr.K8S_NAMESPACE_NAME, decision.namespace);
+      if (decision.replicas !== undefined) span.setAttribute(attr.POLICY_REPLICAS, decision.replicas);
+      span.setAttribute(attr.POLICY_DECISION, decision.allowed ? 'allow' : 'deny');
+      if (decision.code !== undefined) span.setAttribute(attr.POLICY_CODE, decision.code);
+      if (reason !== undefined) span.setAttribute(attr.POLICY_REASON, reason);
+      span.setAttribute(attr.POLICY_POLICIES, decision.policies);
+    }
+    span.end();
   }
 
   /** For calls that span namespaces: the caller needs the tool granted somewhere. */
@@ -745,6 +840,24 @@ export class GuardedClient {
       ],
     });
   }
+}
+
+/** The Kubernetes resource behind each served kind (span attributes). */
+const RESOURCE: Readonly<Record<ServedKind, string>> = {
+  pod: 'pods',
+  deployment: 'deployments',
+  statefulset: 'statefulsets',
+  service: 'services',
+};
+
+/** Attributes of a read from the watch caches (tracing on only). */
+function cacheRead(span: Span, resource: string, health: CacheHealth, namespace?: string): void {
+  if (!span.recording) return;
+  span.setAttribute(attr.KUBE_SOURCE, 'cache');
+  span.setAttribute(attr.KUBE_RESOURCE, resource);
+  if (namespace !== undefined) span.setAttribute(attr.K8S_NAMESPACE_NAME, namespace);
+  span.setAttribute(attr.KUBE_CACHE_SYNCED, health.synced);
+  span.setAttribute(attr.KUBE_CACHE_CONNECTED, health.connected);
 }
 
 function rbacKey(tool: string, namespace: string | undefined): string {

@@ -18,6 +18,7 @@ import type { Registry } from 'prom-client';
 import type { ClusterBackend } from '../kube/types.js';
 import type { PolicyIndex } from '../policy/index.js';
 import type { Caller } from '../policy/types.js';
+import { attr, NO_TRACING, NOOP_SPAN, type Span, type Tracing } from '../telemetry/index.js';
 import { Auditor, sanitiseClientRequestId } from './audit.js';
 import type { Authenticator, AuthOutcome } from './auth.js';
 import { GuardedClient } from './guarded.js';
@@ -113,6 +114,8 @@ export interface McpAppDeps {
   readonly logger: Logger;
   /** Where the MCP metrics are registered. */
   readonly registry: Registry;
+  /** Tracing (src/telemetry); default off. */
+  readonly tracing?: Tracing;
   readonly options?: McpAppOptions;
 }
 
@@ -172,8 +175,63 @@ interface RequestContext {
   /** The caller's X-Request-Id, sanitised (audit only). */
   readonly clientRequestId?: string | undefined;
   readonly caller: Caller;
+  /** The request's server span (the no-op span when tracing is off). */
+  readonly span: Span;
 }
 const CONTEXT_KEY = 'kubemcp';
+/** The server span of each request to the MCP endpoint, by its response, when tracing is on. */
+const requestSpans = new WeakMap<ServerResponse, Span>();
+
+function spanOf(res: ServerResponse): Span {
+  return requestSpans.get(res) ?? NOOP_SPAN;
+}
+
+/** Longest caller-supplied text (tool name, URI, id, version) kept as a span attribute. */
+const MAX_ATTRIBUTE_CHARS = 256;
+
+function clip(text: string): string {
+  return text.length > MAX_ATTRIBUTE_CHARS ? `${text.slice(0, MAX_ATTRIBUTE_CHARS)}…` : text;
+}
+
+/**
+ * The MCP attributes of a request's server span (tracing on only), from the parsed body: method,
+ * JSON-RPC id, tool name or resource URI, protocol version; for a single tools/call the span is
+ * renamed `tools/call <tool>` (the MCP semantic conventions' name). Never a header value but the
+ * protocol version, never arguments.
+ */
+function describeMcpRequest(span: Span, parsed: unknown, versionHeader: string | string[] | undefined): void {
+  if (Array.isArray(parsed)) {
+    span.setAttribute(attr.BATCH_SIZE, parsed.length);
+  } else if (typeof parsed === 'object' && parsed !== null) {
+    const { method, id, params } = parsed as { method?: unknown; id?: unknown; params?: unknown };
+    const p = (typeof params === 'object' && params !== null ? params : {}) as {
+      name?: unknown;
+      uri?: unknown;
+      protocolVersion?: unknown;
+    };
+    if (typeof method === 'string') {
+      const name = clip(method);
+      span.setAttribute(attr.MCP_METHOD_NAME, name);
+      if (method === 'tools/call' && typeof p.name === 'string') {
+        const tool = clip(p.name);
+        span.setAttribute(attr.GEN_AI_TOOL_NAME, tool);
+        span.setAttribute(attr.GEN_AI_OPERATION_NAME, 'execute_tool');
+        span.updateName(`tools/call ${tool}`);
+      } else {
+        span.updateName(name);
+      }
+      if (method === 'resources/read' && typeof p.uri === 'string') {
+        span.setAttribute(attr.MCP_RESOURCE_URI, clip(p.uri));
+      }
+      if (method === 'initialize' && typeof p.protocolVersion === 'string') {
+        span.setAttribute(attr.MCP_PROTOCOL_VERSION, clip(p.protocolVersion));
+      }
+    }
+    if (typeof id === 'string' || typeof id === 'number')
+      span.setAttribute(attr.JSONRPC_REQUEST_ID, clip(String(id)));
+  }
+  if (typeof versionHeader === 'string') span.setAttribute(attr.MCP_PROTOCOL_VERSION, clip(versionHeader));
+}
 
 /** A refused authentication: what to answer, built once per distinct refusal. */
 interface Refusal {
@@ -420,6 +478,7 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
   };
   const anyHost = opts.allowedHosts.includes('*');
   const anyOrigin = opts.allowedOrigins.includes('*');
+  const tracing = deps.tracing ?? NO_TRACING;
 
   const handler = createMcpHandler(
     (ctx) => {
@@ -429,6 +488,7 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
         now: opts.now,
         maxScaleAttempts: opts.maxScaleAttempts,
         safety: { rateLimiter, access },
+        trace: context.span,
       });
       return buildMcpServer(
         {
@@ -436,6 +496,7 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
           clientRequestId: context.clientRequestId,
           caller: context.caller,
           client,
+          span: context.span,
           now: opts.now,
           auditor,
           logger: log,
@@ -486,6 +547,35 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
     anyHost || validateHostHeader(host, allowedHosts).ok;
   const originAllowed = (origin: string | undefined): boolean =>
     anyOrigin || validateOriginHeader(origin, allowedOrigins).ok;
+
+  /** Starts the server span of a request to the MCP endpoint (tracing on only); it ends when the response closes. */
+  const startRequestSpan = (req: IncomingMessage, res: ServerResponse, requestId: string): Span => {
+    const method = req.method ?? 'GET';
+    const span = tracing.startServerSpan(`${method} ${MCP_PATH}`, req.headers);
+    span.setAttribute(attr.HTTP_REQUEST_METHOD, method);
+    span.setAttribute(attr.HTTP_ROUTE, MCP_PATH);
+    span.setAttribute(attr.REQUEST_ID, requestId);
+    requestSpans.set(res, span);
+    res.once('close', () => {
+      span.setAttribute(attr.HTTP_RESPONSE_STATUS_CODE, res.statusCode);
+      if (res.statusCode >= 500) span.fail(String(res.statusCode));
+      else if (!res.writableFinished)
+        span.fail('aborted', 'the connection closed before the answer was sent');
+      span.end();
+    });
+    return span;
+  };
+
+  // Tracing (on only when configured): one server span per request to the MCP endpoint, continuing
+  // the caller's W3C trace context. Its children are added where the work happens (authentication,
+  // policy decisions, cache reads, API requests, Events). The listener in front of Express starts it
+  // for the requests it authenticates; this middleware for the others. Off, it is not installed.
+  if (tracing.enabled) {
+    app.use((req: ExpressRequest, res: ExpressResponse, next: NextFunction) => {
+      if (req.path === MCP_PATH && !requestSpans.has(res)) startRequestSpan(req, res, requestIdOf(res));
+      next();
+    });
+  }
 
   // DNS-rebinding protection, part 1: the Host header must name us.
   app.use((req: ExpressRequest, res: ExpressResponse, next: NextFunction) => {
@@ -622,6 +712,20 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
   const authenticateHeaders = async (
     headers: IncomingHttpHeaders,
     requestId: string,
+    span: Span,
+  ): Promise<AuthVerdict> => {
+    const authSpan = span.child(attr.SPAN_AUTHENTICATE);
+    const verdict = await authenticateWith(headers, requestId, authSpan);
+    authSpan.setAttribute(attr.AUTH_RESULT, verdict.ok ? 'ok' : verdict.reason);
+    if (verdict.ok) span.setAttribute(attr.USER_NAME, verdict.caller.username);
+    else authSpan.fail(verdict.reason);
+    authSpan.end();
+    return verdict;
+  };
+  const authenticateWith = async (
+    headers: IncomingHttpHeaders,
+    requestId: string,
+    authSpan: Span,
   ): Promise<AuthVerdict> => {
     const header = headers.authorization;
     if (header === undefined || header === '') {
@@ -633,7 +737,7 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
       authFailureLog(requestId, 'malformed');
       return MALFORMED;
     }
-    const outcome = await deps.authenticator.authenticate(match[1]);
+    const outcome = await deps.authenticator.authenticate(match[1], authSpan);
     if (outcome.ok) return outcome;
     authFailureLog(requestId, outcome.reason);
     return refusalFor(outcome);
@@ -659,7 +763,8 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
     res: ExpressResponse,
     next: NextFunction,
   ): Promise<void> => {
-    const verdict = verdicts.get(req) ?? (await authenticateHeaders(req.headers, requestIdOf(res)));
+    const span = spanOf(res);
+    const verdict = verdicts.get(req) ?? (await authenticateHeaders(req.headers, requestIdOf(res), span));
     if (!verdict.ok) return sendRefusal(res, verdict);
     // One caller may not hold more than maxInflightPerCaller requests: the rest get 429 at once.
     const who = verdict.caller.username;
@@ -668,6 +773,7 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
       requestId: requestIdOf(res),
       clientRequestId: sanitiseClientRequestId(req.headers['x-request-id']),
       caller: verdict.caller,
+      span,
       slots: 1,
       ...(verdict.expiresAt === undefined ? {} : { expiresAt: verdict.expiresAt }),
     };
@@ -727,6 +833,8 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
       sendJsonRpcError(res, 400, -32700, 'Parse error: the request body is not valid JSON');
       return;
     }
+    const span = context.span;
+    if (span.recording) describeMcpRequest(span, parsed, req.headers['mcp-protocol-version']);
     if (Array.isArray(parsed)) {
       // JSON-RPC batches: only the 2025-03-26 era has them (and 2024-11-05 servers accepted them);
       // small, and each message holds an in-flight slot of its caller (see docs/adr/0006).
@@ -806,6 +914,7 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
           requestId: context.requestId,
           clientRequestId: context.clientRequestId,
           caller: context.caller,
+          span: context.span,
         } satisfies RequestContext,
       },
     };
@@ -946,7 +1055,8 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
     }
     const requestId = randomUUID();
     res.setHeader('X-Request-Id', requestId);
-    authenticateHeaders(req.headers, requestId).then(
+    const span = tracing.enabled ? startRequestSpan(req, res, requestId) : NOOP_SPAN;
+    authenticateHeaders(req.headers, requestId, span).then(
       (verdict) => {
         if (!verdict.ok) {
           sendRefusal(res, verdict);

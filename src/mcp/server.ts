@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { BackendError } from '../kube/types.js';
 import { isAlwaysAllowedTool } from '../policy/tools.js';
 import type { Caller, Permissions } from '../policy/types.js';
+import { attr, NOOP_SPAN, type Span } from '../telemetry/index.js';
 import {
   type AuditEntry,
   type AuditedMethod,
@@ -57,6 +58,8 @@ export interface RequestScope {
   readonly clientRequestId?: string | undefined;
   readonly caller: Caller;
   readonly client: GuardedClient;
+  /** The request's server span (tracing); it gets each call's outcome. Default: the no-op span. */
+  readonly span?: Span;
   readonly now: () => number;
   readonly auditor: Auditor;
   readonly logger: Logger;
@@ -177,6 +180,7 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
         outcome: 'UnknownTool',
         durationMs: 0,
       });
+      traceOutcome(scope, 'UnknownTool');
       throw new ProtocolError(
         ProtocolErrorCode.InvalidParams,
         `Unknown tool: ${name.length > MAX_AUDITED_TOOL_CHARS ? `${name.slice(0, MAX_AUDITED_TOOL_CHARS)}…` : name}`,
@@ -256,6 +260,7 @@ async function audited<T>(
     outcome = protocolOutcome(err);
     throw err;
   } finally {
+    traceOutcome(scope, outcome, outcome);
     const { decision, policies } =
       method === 'resources/list'
         ? summariseListDecisions(client.decisions)
@@ -322,6 +327,7 @@ async function callTool(
     if (err instanceof InputNeeded) {
       // A human must confirm: answer input_required (2026-07-28); the client retries with the answer.
       audit({ decision: 'none', policies: [], outcome: 'InputRequired' });
+      traceOutcome(scope, 'InputRequired');
       return err.result;
     }
     const toolError = toToolError(err, `the ${def.name} call`);
@@ -335,7 +341,20 @@ async function callTool(
     result = toolErrorResult(toolError);
   }
   audit({ ...summariseDecisions(def.name, client.decisions), outcome, ...safety });
+  traceOutcome(scope, outcome);
   return result;
+}
+
+/**
+ * A call's outcome on the request's span: `kubemcp.outcome`, and for a refusal or failure status
+ * ERROR with the code as description and `error.type` tool_error for a tool (the MCP semantic
+ * conventions' value for an isError result), the code for a resource request. InputRequired is not
+ * a failure. In a JSON-RPC batch the last call's outcome stays.
+ */
+function traceOutcome(scope: RequestScope, outcome: string, errorType = 'tool_error'): void {
+  const span = scope.span ?? NOOP_SPAN;
+  span.setAttribute(attr.OUTCOME, outcome);
+  if (outcome !== 'ok' && outcome !== 'InputRequired') span.fail(errorType, outcome);
 }
 
 /** The `namespace` argument of a tool call, if it has one. */

@@ -37,6 +37,13 @@ function goVersion(): string {
 function buildKey(c: Component, gover: string): string {
   const h = createHash('sha256');
   for (const f of ['go.mod', 'go.sum']) h.update(fs.readFileSync(path.join(c.moduleDir, f)));
+  // A module with Go source of its own (otelcol's main.go) is keyed by it too; modules that only
+  // pin upstream commands have none, and their keys stay what they were.
+  const sources = fs
+    .readdirSync(c.moduleDir)
+    .filter((f) => f.endsWith('.go'))
+    .sort();
+  for (const f of sources) h.update(fs.readFileSync(path.join(c.moduleDir, f)));
   h.update(JSON.stringify([c.binaries, c.tags ?? [], c.ldflags, gover, process.arch, process.platform]));
   return h.digest('hex').slice(0, 12);
 }
@@ -97,14 +104,21 @@ async function runGoBuild(c: Component, outDir: string, logFile: string): Promis
   }
 }
 
-/** Returns the directory of each component's binaries, building what the cache lacks. */
-export async function ensureBinaries(opts: { realNode?: boolean } = {}): Promise<BuiltComponent[]> {
+/**
+ * Returns the directory of each component's binaries, building what the cache lacks. `only` limits
+ * it to the named components (a test that needs one tool, e.g. `otelcol`).
+ */
+export async function ensureBinaries(
+  opts: { realNode?: boolean; only?: readonly string[] } = {},
+): Promise<BuiltComponent[]> {
   const missing: Component[] = [];
   const result: BuiltComponent[] = [];
   const gover = goVersion();
   const keyed: Array<{ c: Component; key: string }> = [];
   for (const c of COMPONENTS) {
-    if (c.realNode && !opts.realNode) continue;
+    if (opts.only !== undefined) {
+      if (!opts.only.includes(c.name)) continue;
+    } else if (c.realNode && !opts.realNode) continue;
     const key = buildKey(c, gover);
     keyed.push({ c, key });
     if (!isComplete(componentDir(c, key), c)) missing.push(c);

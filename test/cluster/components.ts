@@ -13,6 +13,8 @@ export const ETCD_VERSION = 'v3.6.16';
 export const KWOK_VERSION = 'v0.8.0';
 export const CONTAINERD_VERSION = 'v2.2.9';
 export const COREDNS_VERSION = 'v1.14.7';
+/** go.opentelemetry.io/collector release of test/cluster/go/otelcol (its v1 modules are at v1.71.0). */
+export const OTELCOL_VERSION = 'v0.165.0';
 
 export interface Component {
   /** Name used in progress output, log files and the cache directory. */
@@ -26,6 +28,8 @@ export interface Component {
   readonly ldflags: readonly string[];
   /** Only needed for the real node (kubelet, containerd, CoreDNS); built when it is enabled. */
   readonly realNode?: boolean;
+  /** Not part of the cluster: a tool a test starts itself (the OpenTelemetry Collector). */
+  readonly testTool?: boolean;
   /** Extra files written next to the binaries after the build (name -> writer). */
   readonly files?: Readonly<Record<string, (outDir: string, moduleDir: string) => void>>;
 }
@@ -141,5 +145,15 @@ export const COMPONENTS: readonly Component[] = [
     binaries: { 'github.com/coredns/coredns': 'coredns' },
     ldflags: ['-s', '-w'],
     realNode: true,
+  },
+  {
+    // Not part of the cluster: the tracing e2e test (test/e2e/tracing.test.ts) starts it. A main
+    // package of our own (main.go) wires the two components it needs, as the collector builder would.
+    name: 'otelcol',
+    version: OTELCOL_VERSION,
+    moduleDir: path.join(REPO_ROOT, 'test/cluster/go/otelcol'),
+    binaries: { 'kubemcp.test/cluster/otelcol': 'otelcol' },
+    ldflags: ['-s', '-w'],
+    testTool: true,
   },
 ];

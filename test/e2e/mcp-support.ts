@@ -315,6 +315,8 @@ export interface ServeOptions {
   readonly extraArgs?: readonly string[];
   /** The API server URL in its kubeconfig (default: the cluster's), e.g. a proxy's. */
   readonly server?: string;
+  /** Extra environment variables (e.g. OTEL_* to turn tracing on). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 function lineCollector(into: string[]): (chunk: Buffer) => void {
@@ -372,10 +374,16 @@ export async function startServe(opts: ServeOptions): Promise<ServeProcess> {
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      // Only the flags configure it: no KUBECONFIG or KUBEMCP_* from the developer's shell.
-      env: Object.fromEntries(
-        Object.entries(process.env).filter(([k]) => k !== 'KUBECONFIG' && !k.startsWith('KUBEMCP_')),
-      ),
+      // Only the flags (and opts.env) configure it: no KUBECONFIG, KUBEMCP_* or OTEL_* from the
+      // developer's shell.
+      env: {
+        ...Object.fromEntries(
+          Object.entries(process.env).filter(
+            ([k]) => k !== 'KUBECONFIG' && !k.startsWith('KUBEMCP_') && !k.startsWith('OTEL_'),
+          ),
+        ),
+        ...opts.env,
+      },
     },
   );
   const lines: string[] = [];

@@ -11,6 +11,7 @@
 import type { AccessAnswer, AccessQuestion } from '../../kube/access.js';
 import type { ScalableKind } from '../../kube/types.js';
 import type { Caller } from '../../policy/types.js';
+import type { Span } from '../../telemetry/index.js';
 import { ToolError } from '../errors.js';
 
 export const MAX_ACCESS_TTL_MS = 10_000;
@@ -74,7 +75,7 @@ export class AccessReviewer {
   reviews = 0;
 
   constructor(
-    private readonly review: ((q: AccessQuestion) => Promise<AccessAnswer>) | undefined,
+    private readonly review: ((q: AccessQuestion, trace?: Span) => Promise<AccessAnswer>) | undefined,
     options: {
       ttlMs?: number;
       maxEntries?: number;
@@ -92,8 +93,16 @@ export class AccessReviewer {
   private readonly now: () => number;
   private readonly onLookup: ((result: AccessLookupResult) => void) | undefined;
 
-  /** Whether the cluster allows `caller` the action (in `namespace`). Throws ToolError Unavailable when it cannot tell. */
-  async allowed(caller: Caller, action: Action, namespace: string | undefined): Promise<AccessAnswer> {
+  /**
+   * Whether the cluster allows `caller` the action (in `namespace`). Throws ToolError Unavailable
+   * when it cannot tell. `trace`: the span a SubjectAccessReview request is part of (tracing).
+   */
+  async allowed(
+    caller: Caller,
+    action: Action,
+    namespace: string | undefined,
+    trace?: Span,
+  ): Promise<AccessAnswer> {
     if (this.review === undefined) {
       throw new ToolError('Unavailable', 'This server cannot check Kubernetes RBAC', {
         reason:
@@ -138,7 +147,7 @@ export class AccessReviewer {
     if (pending === undefined) {
       const review = this.review;
       this.reviews++;
-      pending = review(question).finally(() => this.inflight.delete(key));
+      pending = review(question, trace).finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
     }
     let answer: AccessAnswer;

@@ -26,6 +26,7 @@ import {
 } from '../../../src/mcp/auth.js';
 import { createMcpApp, type McpAppOptions } from '../../../src/mcp/http.js';
 import { compile, type PolicyIndex, type PolicyObject } from '../../../src/policy/index.js';
+import type { Tracing } from '../../../src/telemetry/index.js';
 
 /** Fixed "now" of every MCP test: ages and token lifetimes are computed from it. */
 export const NOW = Date.parse('2026-11-01T12:00:00Z');
@@ -407,6 +408,8 @@ export interface HarnessOptions {
   readonly now?: () => number;
   /** Overrides of the authenticator's options (concurrency caps, a review that hangs, ...). */
   readonly auth?: Partial<TokenReviewAuthenticatorOptions>;
+  /** Tracing (default off). */
+  readonly tracing?: Tracing;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -440,6 +443,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     backend,
     logger,
     registry,
+    ...(opts.tracing === undefined ? {} : { tracing: opts.tracing }),
     options: { publicUrl: base, now, ...opts.options },
   });
   server.on('request', app);
