@@ -161,7 +161,19 @@ export function jwtExpiry(token: string): number | undefined {
 interface CacheEntry {
   readonly outcome: AuthOutcome;
   readonly expiresAtMs: number;
+  /** From this time on, a hit also re-validates the token in the background (successes only). */
+  readonly refreshAtMs: number;
 }
+
+/**
+ * A success is re-validated in the background by the first call after this share of its cache life
+ * (a random point in [REFRESH_FROM, REFRESH_TO)), so that callers do not wait for the review when it
+ * expires, and the results of many tokens reviewed together (a fleet of agents starting at once) do
+ * not all expire in the same second. The cache life itself is unchanged: a token is never trusted
+ * longer than before.
+ */
+const REFRESH_FROM = 0.75;
+const REFRESH_TO = 0.9;
 
 /** A bounded map of results by token hash; the oldest (least recently used) entry goes first. */
 class BoundedCache {
@@ -189,14 +201,18 @@ class BoundedCache {
     return this.entries.has(key);
   }
 
-  set(key: string, outcome: AuthOutcome, expiresAtMs: number): void {
+  set(key: string, outcome: AuthOutcome, expiresAtMs: number, refreshAtMs = expiresAtMs): void {
     this.entries.delete(key);
     while (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next();
       if (oldest.done) break;
       this.entries.delete(oldest.value);
     }
-    this.entries.set(key, { outcome, expiresAtMs });
+    this.entries.set(key, { outcome, expiresAtMs, refreshAtMs });
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
   }
 }
 
@@ -275,7 +291,20 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
 
   function remember(key: string, outcome: AuthOutcome, ttlMs: number): void {
     if (ttlMs <= 0) return;
-    (outcome.ok ? positive : negative).set(key, outcome, now() + ttlMs);
+    const t = now();
+    if (outcome.ok) {
+      // Nothing to refresh when the token itself expires with the cached result.
+      const renewable = outcome.expiresAt === undefined || outcome.expiresAt * 1000 > t + ttlMs;
+      const share = REFRESH_FROM + Math.random() * (REFRESH_TO - REFRESH_FROM);
+      positive.set(
+        key,
+        outcome,
+        t + ttlMs,
+        renewable ? t + Math.floor(ttlMs * share) : Number.POSITIVE_INFINITY,
+      );
+    } else {
+      negative.set(key, outcome, t + ttlMs);
+    }
   }
 
   /** A refusal decided from the token's unverified claims alone, or undefined. */
@@ -347,6 +376,9 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
       };
     }
     metrics?.tokenReviews.inc({ result: outcome.ok ? 'authenticated' : 'rejected' });
+    // A token that passed before and is refused now (its ServiceAccount deleted, say) is forgotten
+    // at once, not at the end of its cached success.
+    if (!outcome.ok) positive.delete(key);
     const ttl = outcome.ok
       ? Math.min(maxTtlMs, exp === undefined ? maxTtlMs : exp * 1000 - now())
       : negativeTtlMs;
@@ -364,6 +396,12 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
         metrics?.tokenCache.inc({ result: 'hit' });
         trace.setAttribute(attr.AUTH_CACHE, 'hit');
         if (!entry.outcome.ok) metrics?.tokenReviewsAvoided.inc({ reason: 'negative_cache' });
+        else if (t >= entry.refreshAtMs && !inflight.has(key)) {
+          // Re-validate in the background; this call (and those until the result lands) goes on with
+          // the cached success, which is still within its cache life.
+          const p = review(token, key, NOOP_SPAN).finally(() => inflight.delete(key));
+          inflight.set(key, p);
+        }
         return entry.outcome;
       }
       metrics?.tokenCache.inc({ result: 'miss' });

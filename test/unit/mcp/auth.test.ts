@@ -54,12 +54,64 @@ describe('the caching authenticator', () => {
   it('reuses a result for at most 60 s', async () => {
     const { auth, review, advance } = setup();
     await auth.authenticate(TOKENS.alice);
-    advance(59_000);
+    advance(44_000);
     await auth.authenticate(TOKENS.alice);
     expect(review.calls).toHaveLength(1);
-    advance(2_000);
+    // Idle past the cache life: the next call waits for a new review.
+    advance(17_000);
     await auth.authenticate(TOKENS.alice);
     expect(review.calls).toHaveLength(2);
+  });
+
+  it('re-validates an active caller in the background before its result expires, without making it wait', async () => {
+    let now = NOW;
+    const answers: Array<(r: ReviewResult) => void> = [];
+    const calls: string[] = [];
+    const auth = createTokenReviewAuthenticator({
+      review: (token) => {
+        calls.push(token);
+        return new Promise<ReviewResult>((resolve) => answers.push(resolve));
+      },
+      audience: AUDIENCE,
+      now: () => now,
+    });
+    const ok: ReviewResult = { authenticated: true, user: IDENTITIES.alice, audiences: [AUDIENCE] };
+    const first = auth.authenticate(TOKENS.alice);
+    answers.shift()?.(ok);
+    expect((await first).ok).toBe(true);
+    // Past 90 % of the 60 s cache life (the refresh point is drawn in [75 %, 90 %)).
+    now += 54_000;
+    // Answered from the cache at once, although the background review has not answered yet.
+    expect(await auth.authenticate(TOKENS.alice)).toMatchObject({ ok: true });
+    expect(calls).toHaveLength(2);
+    // One background review at a time per token.
+    expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
+    expect(calls).toHaveLength(2);
+    answers.shift()?.(ok);
+    await new Promise((r) => setImmediate(r));
+    // Past the first result's life: the refreshed one serves, no review waited for.
+    now += 10_000;
+    expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('forgets a cached success at once when its background re-validation refuses the token', async () => {
+    let now = NOW;
+    let valid = true;
+    const auth = createTokenReviewAuthenticator({
+      review: async () =>
+        valid
+          ? { authenticated: true, user: IDENTITIES.alice, audiences: [AUDIENCE] }
+          : { authenticated: false, error: 'the ServiceAccount was deleted' },
+      audience: AUDIENCE,
+      now: () => now,
+    });
+    expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
+    valid = false;
+    now += 54_000;
+    expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true); // cached; the refresh starts
+    await new Promise((r) => setImmediate(r));
+    expect(await auth.authenticate(TOKENS.alice)).toMatchObject({ ok: false, reason: 'invalid_token' });
   });
 
   it('never reuses a result past the token expiry, and then refuses the token', async () => {
