@@ -37,7 +37,6 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { AppsV1Api, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { parse as parseYaml } from 'yaml';
 import {
   acquireLiveCluster,
   applyPolicy,
@@ -53,6 +52,7 @@ import {
 } from '../test/conformance/live.js';
 import { type LoadResult, type LoadRun, mergeRuns, runLoad } from './lib/loadgen.js';
 import { formatProfile, type ProfileSummary, summariseProfile } from './lib/profile.js';
+import { shippedNodeOptions } from './lib/serve-flags.js';
 import {
   fmt,
   type LatencySummary,
@@ -99,17 +99,6 @@ const REPEAT = Number(values.repeat);
  * measured as the operator runs); --node-options replaces them (--node-options= for none).
  */
 const NODE_OPTIONS = (values['node-options'] ?? shippedNodeOptions()).split(' ').filter((f) => f !== '');
-
-/** NODE_OPTIONS of the manager container in config/manager/deployment.yaml. */
-function shippedNodeOptions(): string {
-  const manifest = parseYaml(
-    fs.readFileSync(path.join(ROOT, 'config', 'manager', 'deployment.yaml'), 'utf8'),
-  ) as {
-    spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } };
-  };
-  const env = manifest.spec?.template?.spec?.containers?.flatMap((c) => c.env ?? []) ?? [];
-  return env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
-}
 
 interface Case {
   readonly key: string;

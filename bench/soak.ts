@@ -45,7 +45,6 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { parse as parseYaml } from 'yaml';
 import { compile } from '../src/policy/index.js';
 import {
   acquireLiveCluster,
@@ -61,6 +60,7 @@ import {
   waitPolicyReady,
 } from '../test/conformance/live.js';
 import { post } from './lib/loadgen.js';
+import { shippedNodeOptions } from './lib/serve-flags.js';
 import {
   CALLER_NAMES,
   CALLERS_NS,
@@ -134,16 +134,6 @@ function parseDuration(text: string, flag: string): number {
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`);
-}
-
-function shippedNodeOptions(): string {
-  const manifest = parseYaml(
-    fs.readFileSync(path.join(ROOT, 'config', 'manager', 'deployment.yaml'), 'utf8'),
-  ) as {
-    spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } };
-  };
-  const env = manifest.spec?.template?.spec?.containers?.flatMap((c) => c.env ?? []) ?? [];
-  return env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
 }
 
 async function ensureService(kc: KubeConfig, namespace: string): Promise<void> {
