@@ -183,6 +183,14 @@ interface System {
   scale(client: Client, replicas: number): Promise<void>;
 }
 
+/** An error's message with its cause's (fetch hides what failed behind "fetch failed"). */
+function messageOf(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause as { message?: string; code?: string } | undefined;
+  const detail = cause === undefined ? '' : (cause.code ?? cause.message ?? '');
+  return detail === '' || err.message.includes(detail) ? err.message : `${err.message} (${detail})`;
+}
+
 function textOf(r: ToolContent): string {
   return (r.content ?? []).map((c) => c.text ?? '').join('\n');
 }
@@ -380,7 +388,7 @@ async function runPhase(
       } catch (err) {
         if (start >= from) {
           errors++;
-          firstError ??= err instanceof Error ? err.message : String(err);
+          firstError ??= messageOf(err);
         }
       }
       const done = performance.now();
@@ -502,7 +510,7 @@ async function runScale(kc: KubeConfig, sys: System, n: number): Promise<ScaleRu
       samples.push(ms);
     } catch (err) {
       errors++;
-      firstError ??= err instanceof Error ? err.message : String(err);
+      firstError ??= messageOf(err);
     }
   }
   return { samples, errors, ...(firstError === undefined ? {} : { firstError }) };
@@ -651,7 +659,7 @@ async function startSystem(
     };
   } catch (err) {
     await proc?.stop();
-    const error = err instanceof Error ? err.message : String(err);
+    const error = messageOf(err);
     log(`  ✗ ${label} did not start: ${error}`);
     return { error };
   }
@@ -744,12 +752,12 @@ async function main(): Promise<number> {
           const l = await MSK_LISTING.list(client);
           return { ok: true, items: l.items, ms: performance.now() - t };
         } catch (err) {
-          return { ok: false, error: err instanceof Error ? err.message : String(err) };
+          return { ok: false, error: messageOf(err) };
         } finally {
           await client.close();
         }
       } catch (err) {
-        return { ok: false, error: `did not start: ${err instanceof Error ? err.message : String(err)}` };
+        return { ok: false, error: `did not start: ${messageOf(err)}` };
       } finally {
         await proc?.stop();
       }
@@ -916,7 +924,7 @@ async function main(): Promise<number> {
           c,
         );
       } catch (err) {
-        payload[c.key] = { error: err instanceof Error ? err.message : String(err) };
+        payload[c.key] = { error: messageOf(err) };
       }
     }
 
@@ -1073,7 +1081,7 @@ async function main(): Promise<number> {
           'c=1 p50 ms',
           'c=1 p99 ms',
           `c=${CONCURRENCY} listings/s`,
-          `c=${CONCURRENCY} p50 ms`,
+          `c=${CONCURRENCY} p50 ms (n)`,
           'server CPU ms/listing',
           'API server CPU ms/listing',
           'client CPU',
@@ -1084,7 +1092,7 @@ async function main(): Promise<number> {
           fmt(l.concurrency1.p50, 1),
           fmt(l.concurrency1.p99, 1),
           fmt(l.concurrencyN.listingsPerSec, 1),
-          fmt(l.concurrencyN.p50, 0),
+          `${fmt(l.concurrencyN.p50, 0)} (${l.concurrencyN.n})`,
           fmt(l.concurrencyN.serverCpuMsPerListing, 1),
           fmt(l.concurrencyN.apiserverCpuMsPerListing, 1),
           `${fmt(l.concurrencyN.loadgenCpuPercent, 0)} %`,
