@@ -584,7 +584,9 @@ function gitRevision(): string {
   return res.status === 0 ? `commit ${res.stdout.trim()}` : 'this checkout';
 }
 
+/** A path as recorded in the results: relative to the repository, or under ~. */
 function relCache(p: string): string {
+  if (p.startsWith(`${ROOT}${path.sep}`)) return path.relative(ROOT, p);
   const home = os.homedir();
   return p.startsWith(home) ? `~${p.slice(home.length)}` : p;
 }
@@ -876,10 +878,13 @@ async function main(): Promise<number> {
               command: `ENABLE_UNSAFE_STREAMABLE_HTTP_TRANSPORT=1 PORT=<free> HOST=127.0.0.1 KUBECONFIG=<peer kubeconfig> SPAWN_MAX_BUFFER=${SPAWN_MAX_BUFFER} PATH=<cluster kubectl dir>:$PATH mcp-server-kubernetes`,
               argv: proc.argv.map(relCache),
               env: Object.fromEntries(
-                Object.entries(proc.env).map(([k, v]) => [k, k === 'PATH' ? `${kubectlDir ?? ''}:$PATH` : v]),
+                Object.entries(proc.env).map(([k, v]) => [
+                  k,
+                  k === 'PATH' ? `${relCache(kubectlDir ?? '')}:$PATH` : relCache(v),
+                ]),
               ),
               kubectl: {
-                path: live.kubectl,
+                path: relCache(live.kubectl),
                 version:
                   kubectlVersion.status === 0 ? JSON.parse(kubectlVersion.stdout) : kubectlVersion.stderr,
               },
