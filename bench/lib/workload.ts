@@ -6,6 +6,9 @@
  * fast: the first 1,000 pods live in bench-0..4 (20 Deployments × 50), every pod beyond that in
  * bench-x-0..4 (20 Deployments × (N − 1,000)/20). Going back to 1,000 deletes the bench-x namespaces
  * (one deletecollection each) instead of scaling 20 Deployments down pod by pod.
+ *
+ * `ensurePodsInNamespace` puts a given number of pods into ONE namespace instead (the side-by-side
+ * benchmark, bench/peers.ts, lists a whole namespace).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -56,13 +59,22 @@ async function namespacesGone(kc: KubeConfig, names: readonly string[]): Promise
 }
 
 async function scaleSet(kc: KubeConfig, namespaces: readonly string[], pods: number): Promise<void> {
-  const per = pods / STEP;
+  await scaleDeployments(kc, namespaces, DEPLOYMENTS_PER_NAMESPACE, pods / STEP);
+}
+
+/** Creates (or scales) Deployments app-0..app-(count-1) of `per` pods in each namespace. */
+async function scaleDeployments(
+  kc: KubeConfig,
+  namespaces: readonly string[],
+  count: number,
+  per: number,
+): Promise<void> {
   const apps = kc.makeApiClient(AppsV1Api);
   const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   for (const namespace of namespaces) await ensureNamespace(kc, namespace, { 'kubemcp.io/bench': 'true' });
   await Promise.all(
     namespaces.flatMap((namespace) =>
-      Array.from({ length: DEPLOYMENTS_PER_NAMESPACE }, async (_, i) => {
+      Array.from({ length: count }, async (_, i) => {
         const name = `app-${i}`;
         try {
           await apps.createNamespacedDeployment({ namespace, body: deploymentBody(name, namespace, per) });
@@ -121,6 +133,39 @@ export async function ensurePods(
     if (Date.now() - started > opts.timeoutMs) {
       throw new Error(
         `${p.ready} of ${pods} bench pods Ready after ${(opts.timeoutMs / 1000).toFixed(0)}s (bounded; see the kube-controller-manager and kwok logs)`,
+      );
+    }
+    await sleep(1000);
+  }
+}
+
+/**
+ * Makes exactly `pods` Ready pods exist in `namespace`, as `deployments` Deployments (app-0, app-1, …)
+ * of pods/deployments each, waiting at most `timeoutMs`. Returns the seconds it took (about 0 when
+ * already there). The namespace is labelled kubemcp.io/bench=true.
+ */
+export async function ensurePodsInNamespace(
+  kc: KubeConfig,
+  namespace: string,
+  pods: number,
+  opts: { deployments: number; timeoutMs: number; onProgress?: (p: Progress, seconds: number) => void },
+): Promise<number> {
+  if (pods % opts.deployments !== 0)
+    throw new Error(`pods (${pods}) must be a multiple of deployments (${opts.deployments})`);
+  const started = Date.now();
+  await scaleDeployments(kc, [namespace], opts.deployments, pods / opts.deployments);
+  let last = Date.now();
+  for (;;) {
+    const p = await deployments(kc, [namespace]);
+    const seconds = (Date.now() - started) / 1000;
+    if (p.desired === pods && p.ready === pods) return seconds;
+    if (opts.onProgress && Date.now() - last > 15_000) {
+      last = Date.now();
+      opts.onProgress(p, seconds);
+    }
+    if (Date.now() - started > opts.timeoutMs) {
+      throw new Error(
+        `${p.ready} of ${pods} pods in ${namespace} Ready after ${(opts.timeoutMs / 1000).toFixed(0)}s (bounded; see the kube-controller-manager and kwok logs)`,
       );
     }
     await sleep(1000);

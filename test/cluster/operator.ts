@@ -66,13 +66,36 @@ export async function mintToken(
  * the API server's own audience) to the same cluster as `kc`; `server` replaces the cluster's URL
  * (e.g. a proxy in front of the API server that presents its certificate unchanged).
  */
-export async function writeOperatorKubeconfig(
+export function writeOperatorKubeconfig(
   kc: KubeConfig,
   file: string,
   seconds = 3600,
   server?: string,
 ): Promise<string> {
-  const token = await mintToken(kc, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, { seconds });
+  return writeServiceAccountKubeconfig(
+    kc,
+    file,
+    OPERATOR_NAMESPACE,
+    OPERATOR_SERVICE_ACCOUNT,
+    seconds,
+    server,
+  );
+}
+
+/**
+ * Writes a kubeconfig that authenticates as ServiceAccount `namespace/name` (a TokenRequest token for
+ * the API server's own audience, valid `seconds`) to the same cluster as `kc`; its context's
+ * namespace is `namespace`; `server` replaces the cluster's URL.
+ */
+export async function writeServiceAccountKubeconfig(
+  kc: KubeConfig,
+  file: string,
+  namespace: string,
+  name: string,
+  seconds = 3600,
+  server?: string,
+): Promise<string> {
+  const token = await mintToken(kc, namespace, name, { seconds });
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new HarnessError('kubeconfig', 'the kubeconfig has no current cluster');
   const caData =
@@ -87,16 +110,16 @@ export async function writeOperatorKubeconfig(
     ...(caData ? [`    certificate-authority-data: ${caData}`] : []),
     ...(cluster.skipTLSVerify ? ['    insecure-skip-tls-verify: true'] : []),
     'users:',
-    `- name: ${OPERATOR_SERVICE_ACCOUNT}`,
+    `- name: ${name}`,
     '  user:',
     `    token: ${token}`,
     'contexts:',
-    '- name: operator',
+    `- name: ${name}`,
     '  context:',
     '    cluster: cluster',
-    `    user: ${OPERATOR_SERVICE_ACCOUNT}`,
-    `    namespace: ${OPERATOR_NAMESPACE}`,
-    'current-context: operator',
+    `    user: ${name}`,
+    `    namespace: ${namespace}`,
+    `current-context: ${name}`,
     '',
   ];
   fs.mkdirSync(path.dirname(file), { recursive: true });
