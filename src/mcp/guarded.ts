@@ -513,6 +513,9 @@ export class GuardedClient {
     }
     const what = `${KIND_LABEL[kind]} "${name}" in namespace "${namespace}"`;
     let attempts = 0;
+    // A human's answer holds for the change they were shown: a retry after a Conflict that finds the
+    // same `from` does not ask again (a changed one does).
+    let confirmed: { readonly from: number; readonly via: string | undefined } | undefined;
     while (attempts < this.maxScaleAttempts) {
       attempts++;
       let current: ScaleInfo & { lastScaledAt?: number; claim?: ScaleClaim };
@@ -574,6 +577,8 @@ export class GuardedClient {
           if (dryRun) {
             // A dry run asks nobody: it says that the real call would need a human to confirm.
             confirmation = { reasons: verdict.reasons };
+          } else if (confirmed !== undefined && confirmed.from === current.replicas) {
+            confirmation = { reasons: verdict.reasons, via: confirmed.via };
           } else {
             const answer =
               this.safety.confirm === undefined
@@ -582,6 +587,7 @@ export class GuardedClient {
             if (answer.outcome === 'unavailable') throw confirmationRequired(request, answer.why);
             if (answer.outcome === 'declined') throw confirmationDeclined(request, answer.via);
             confirmation = { reasons: verdict.reasons, via: answer.via };
+            confirmed = { from: current.replicas, via: answer.via };
           }
         }
       }

@@ -387,6 +387,31 @@ describe('agent safety', () => {
       );
     }
 
+    it('asks once when a Conflict retry finds the same change, and again when the change is another', async () => {
+      withPolicy(h, webAgents({ confirm: { above: 5 } }));
+      const asked: string[] = [];
+      const { client } = await legacyClient(async (_id, message) => {
+        asked.push(message);
+        return { action: 'accept', content: { confirm: true } };
+      });
+      const scale = async (replicas: number) =>
+        (await client.callTool({
+          name: 'scale_deployment',
+          arguments: { namespace: 'web', name: 'web', replicas },
+        })) as Parameters<typeof errorOf>[0];
+      // Someone else writes 3 (the same count) in between: the retry writes what the human confirmed.
+      h.backend.concurrentWriters = [{ replicas: 3 }];
+      expect((await scale(6)).isError).toBeFalsy();
+      expect(asked).toEqual([expect.stringMatching(/from 3 to 6 replicas\?/)]);
+      // Someone else moves it to 4 in between: 4 → 7 is not what the human saw, so they are asked.
+      h.backend.concurrentWriters = [{ replicas: 4 }];
+      expect((await scale(7)).isError).toBeFalsy();
+      expect(asked.slice(1)).toEqual([
+        expect.stringMatching(/from 6 to 7 replicas\?/),
+        expect.stringMatching(/from 4 to 7 replicas\?/),
+      ]);
+    });
+
     it('2025-era: asks with elicitation/create within the call and scales when the person accepts', async () => {
       withPolicy(h, webAgents({ confirm: { above: 5 } }));
       const asked: string[] = [];
