@@ -112,8 +112,12 @@ export const ConfigSchema = z
     maxInflightPerCaller: z.number().int().min(1, 'at least 1').max(10_000, 'at most 10000').default(8),
     /** TokenReviews the MCP endpoint runs at once (more wait briefly, then get 503). */
     tokenReviewConcurrency: z.number().int().min(1, 'at least 1').max(1_000, 'at most 1000').default(4),
-    /** Upper bound of the informers' reconnect backoff, in seconds. */
-    watchBackoffMaxSeconds: seconds.default(30),
+    /**
+     * Upper bound of the informers' reconnect backoff, in seconds. Small on purpose: after an API
+     * server outage the caches must be fresh again within seconds (a retry every 1.5–3 s per watched
+     * kind while it is down is a handful of requests).
+     */
+    watchBackoffMaxSeconds: seconds.default(3),
   })
   .superRefine((c, ctx) => {
     if (c.mcpPort !== 0 && c.mcpPort === c.healthPort) {
