@@ -86,6 +86,11 @@ export interface TokenReviewAuthenticatorOptions {
   readonly maxQueuedReviews?: number;
   /** Longest wait for a slot before the answer is `busy`. Default 2 s. */
   readonly maxQueueWaitMs?: number;
+  /**
+   * Longest wait for a slot of a caller whose token was valid before (its cached success expired);
+   * those wait ahead of every other review, first come first served. Default 10 s.
+   */
+  readonly maxUrgentWaitMs?: number;
   /** Clock in ms; injectable for tests. */
   readonly now?: () => number;
   /** Where the cache hit/miss counter is registered. */
@@ -216,51 +221,66 @@ class BoundedCache {
   }
 }
 
-/** A counting semaphore with a bounded FIFO wait queue and a bounded wait. */
+/**
+ * A counting semaphore with two FIFO wait queues: an urgent one (tokens that were valid before) and
+ * a bounded one for the rest; each wait is bounded.
+ */
 class ReviewSlots {
   private running = 0;
-  private readonly waiting: { grant: () => void; timer: NodeJS.Timeout }[] = [];
+  private readonly urgent: Waiter[] = [];
+  private readonly waiting: Waiter[] = [];
   constructor(
     private readonly max: number,
     private readonly maxQueued: number,
     private readonly maxWaitMs: number,
+    private readonly maxUrgentWaitMs: number,
   ) {}
 
   /**
-   * Resolves true with a slot held, or false (at once when the queue is full, else after maxWaitMs).
-   * A `priority` waiter (a token that was valid before) goes to the front and is never refused for a
-   * full queue: a flood of unknown tokens cannot lock out callers whose cached result just expired.
+   * Resolves true with a slot held, or false (at once when the queue is full, else after the wait).
+   * An `urgent` waiter (a token that was valid before, its caller waiting) is served before every
+   * other, first come first served, waits longer and is never refused for a full queue: a flood of
+   * unknown tokens cannot lock out callers whose cached result just expired, and a fleet of agents
+   * whose results expire together is re-validated in order, not starved by later arrivals.
    */
-  acquire(priority = false): Promise<boolean> | boolean {
+  acquire(urgent = false): Promise<boolean> | boolean {
     if (this.running < this.max) {
       this.running++;
       return true;
     }
-    if (!priority && this.waiting.length >= this.maxQueued) return false;
+    if (!urgent && this.waiting.length >= this.maxQueued) return false;
+    const queue = urgent ? this.urgent : this.waiting;
     return new Promise<boolean>((resolve) => {
-      const waiter = {
+      const waiter: Waiter = {
         grant: () => {
           clearTimeout(waiter.timer);
           resolve(true);
         },
-        timer: setTimeout(() => {
-          const i = this.waiting.indexOf(waiter);
-          if (i >= 0) this.waiting.splice(i, 1);
-          resolve(false);
-        }, this.maxWaitMs),
+        timer: setTimeout(
+          () => {
+            const i = queue.indexOf(waiter);
+            if (i >= 0) queue.splice(i, 1);
+            resolve(false);
+          },
+          urgent ? this.maxUrgentWaitMs : this.maxWaitMs,
+        ),
       };
       waiter.timer.unref?.();
-      if (priority) this.waiting.unshift(waiter);
-      else this.waiting.push(waiter);
+      queue.push(waiter);
     });
   }
 
   release(): void {
-    const next = this.waiting.shift();
+    const next = this.urgent.shift() ?? this.waiting.shift();
     if (next !== undefined)
       next.grant(); // the slot passes on: running stays the same
     else this.running--;
   }
+}
+
+interface Waiter {
+  readonly grant: () => void;
+  readonly timer: NodeJS.Timeout;
 }
 
 /** Removes every occurrence of `secret` from `text` (defence in depth for error messages). */
@@ -286,8 +306,11 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
     Math.max(1, options.maxConcurrentReviews ?? DEFAULT_MAX_CONCURRENT_REVIEWS),
     Math.max(0, options.maxQueuedReviews ?? DEFAULT_MAX_QUEUED_REVIEWS),
     Math.max(1, options.maxQueueWaitMs ?? 2_000),
+    Math.max(1, options.maxUrgentWaitMs ?? 10_000),
   );
   const inflight = new Map<string, Promise<AuthOutcome>>();
+  /** Tokens being re-validated in the background (bounded by the positive cache). */
+  const refreshing = new Set<string>();
 
   function remember(key: string, outcome: AuthOutcome, ttlMs: number): void {
     if (ttlMs <= 0) return;
@@ -325,7 +348,8 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
     return undefined;
   }
 
-  async function review(token: string, key: string, trace: Span): Promise<AuthOutcome> {
+  /** `background`: a re-validation no caller waits for (it queues with the unknown tokens). */
+  async function review(token: string, key: string, trace: Span, background = false): Promise<AuthOutcome> {
     const claims = unverifiedClaims(token);
     const refused = hopeless(claims);
     if (refused !== undefined) {
@@ -333,8 +357,9 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
       remember(key, refused, negativeTtlMs);
       return refused;
     }
-    // A token that passed before (its cached success has expired) is re-validated ahead of the rest.
-    const slot = slots.acquire(positive.has(key));
+    // A token that passed before (its cached success has expired, its caller waiting) is
+    // re-validated ahead of the rest.
+    const slot = slots.acquire(!background && positive.has(key));
     if (!(slot === true || (await slot))) {
       metrics?.tokenReviewsAvoided.inc({ reason: 'busy' });
       return BUSY;
@@ -396,11 +421,12 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
         metrics?.tokenCache.inc({ result: 'hit' });
         trace.setAttribute(attr.AUTH_CACHE, 'hit');
         if (!entry.outcome.ok) metrics?.tokenReviewsAvoided.inc({ reason: 'negative_cache' });
-        else if (t >= entry.refreshAtMs && !inflight.has(key)) {
+        else if (t >= entry.refreshAtMs && !refreshing.has(key) && !inflight.has(key)) {
           // Re-validate in the background; this call (and those until the result lands) goes on with
-          // the cached success, which is still within its cache life.
-          const p = review(token, key, NOOP_SPAN).finally(() => inflight.delete(key));
-          inflight.set(key, p);
+          // the cached success, which is still within its cache life. Callers never join it: one
+          // whose success has expired meanwhile asks with the urgent priority of its own review.
+          refreshing.add(key);
+          void review(token, key, NOOP_SPAN, true).finally(() => refreshing.delete(key));
         }
         return entry.outcome;
       }

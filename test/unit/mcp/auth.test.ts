@@ -95,6 +95,43 @@ describe('the caching authenticator', () => {
     expect(calls).toHaveLength(2);
   });
 
+  it('re-validates callers whose results expired first come first served, ahead of unknown tokens', async () => {
+    let now = NOW;
+    const pending: { token: string; answer: (r: ReviewResult) => void }[] = [];
+    const order: string[] = [];
+    const auth = createTokenReviewAuthenticator({
+      review: (token) => {
+        order.push(token);
+        return new Promise<ReviewResult>((answer) => pending.push({ token, answer }));
+      },
+      audience: AUDIENCE,
+      now: () => now,
+      maxConcurrentReviews: 1,
+    });
+    const valid: ReviewResult = { authenticated: true, user: IDENTITIES.alice, audiences: [AUDIENCE] };
+    const settle = () => new Promise((r) => setImmediate(r));
+    const known = ['known-a', 'known-b', 'known-c'];
+    for (const t of known) {
+      const p = auth.authenticate(t);
+      await settle();
+      pending.shift()?.answer(valid);
+      expect((await p).ok).toBe(true);
+    }
+    now += 61_000; // every cached success has expired
+    order.length = 0;
+    const results = [
+      auth.authenticate('unknown-x'), // takes the only slot
+      auth.authenticate('unknown-y'), // waits in the ordinary queue
+      ...known.map((t) => auth.authenticate(t)), // wait in the urgent queue, in this order
+    ];
+    for (let i = 0; i < 5; i++) {
+      await settle();
+      pending.shift()?.answer(valid);
+    }
+    await Promise.all(results);
+    expect(order).toEqual(['unknown-x', 'known-a', 'known-b', 'known-c', 'unknown-y']);
+  });
+
   it('forgets a cached success at once when its background re-validation refuses the token', async () => {
     let now = NOW;
     let valid = true;
