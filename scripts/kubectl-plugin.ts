@@ -53,6 +53,20 @@ export async function buildKubectlPlugin(outDir: string): Promise<PluginBuild> {
       js: "import { createRequire as __kubemcpRequire } from 'node:module';\nconst require = __kubemcpRequire(import.meta.url);",
     },
     logLevel: 'warning',
+    plugins: [
+      {
+        // src/util/yaml.ts loads `yaml` lazily through createRequire, which a bundler cannot follow;
+        // the one-file plugin imports it statically instead.
+        name: 'static-yaml',
+        setup(b) {
+          b.onLoad({ filter: /[\\/]src[\\/]util[\\/]yaml\.ts$/ }, () => ({
+            contents: "import * as y from 'yaml';\nexport function yaml() { return y; }\n",
+            loader: 'ts',
+            resolveDir: path.join(ROOT, 'src/util'),
+          }));
+        },
+      },
+    ],
   });
   fs.chmodSync(executable, 0o755);
   fs.copyFileSync(path.join(ROOT, 'README.md'), path.join(stage, 'README.md'));
