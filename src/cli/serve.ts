@@ -31,7 +31,13 @@ import {
   loadKubeConfig,
   SharedConfirmationKey,
 } from '../kube/index.js';
-import { createMcpApp, createTokenReviewAuthenticator, kubeTokenReview } from '../mcp/index.js';
+import {
+  createMcpApp,
+  createTokenReviewAuthenticator,
+  kubeIssuerDiscovery,
+  kubeTokenReview,
+  ServiceAccountKeys,
+} from '../mcp/index.js';
 import { startTracing, type Tracing } from '../telemetry/index.js';
 import { VERSION } from './version.js';
 
@@ -71,8 +77,18 @@ export interface ServeOptions {
  */
 function createMcpServer(deps: McpDeps): Server {
   const { config } = deps;
+  // ServiceAccount token signatures are checked against the issuer's keys (loaded now; the first
+  // requests wait for them), the TokenReview kept for what only it knows.
+  const keys = new ServiceAccountKeys({
+    discover: kubeIssuerDiscovery(deps.client),
+    refreshFloorMs: config.issuerKeysRefreshSeconds * 1000,
+    logger: deps.logger,
+    registry: deps.registry,
+  });
+  void keys.load();
   const authenticator = createTokenReviewAuthenticator({
     review: kubeTokenReview(deps.client),
+    keys,
     audience: config.audience,
     maxConcurrentReviews: config.tokenReviewConcurrency,
     registry: deps.registry,
