@@ -77,9 +77,9 @@ function resultOf(status: V1TokenReview['status']): ReviewResult {
  * binds to every ServiceAccount by default). Throws an Error naming the URL and the HTTP status.
  */
 export function kubeIssuerDiscovery(client: KubeClient): DiscoveryFn {
-  const get = async (path: string): Promise<unknown> => {
+  const get = async (path: string, accept: string): Promise<unknown> => {
     try {
-      return await client.request<unknown>('GET', path, { timeoutMs: DISCOVERY_TIMEOUT_MS });
+      return await client.request<unknown>('GET', path, { timeoutMs: DISCOVERY_TIMEOUT_MS, accept });
     } catch (err) {
       if (err instanceof KubeApiError) {
         throw new Error(`GET ${path}: HTTP ${err.statusCode}${err.reason ? ` (${err.reason})` : ''}`);
@@ -88,5 +88,9 @@ export function kubeIssuerDiscovery(client: KubeClient): DiscoveryFn {
       throw new Error(`GET ${path}: ${why}`);
     }
   };
-  return async () => ({ configuration: await get(OPENID_CONFIGURATION_PATH), jwks: await get(JWKS_PATH) });
+  return async () => ({
+    configuration: await get(OPENID_CONFIGURATION_PATH, 'application/json'),
+    // The API server answers 406 to anything else.
+    jwks: await get(JWKS_PATH, 'application/jwk-set+json'),
+  });
 }

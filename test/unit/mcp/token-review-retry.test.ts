@@ -69,10 +69,14 @@ describe('kubeIssuerDiscovery', () => {
   };
   const issuer = 'https://kubernetes.default.svc.cluster.local';
 
-  it('reads the OpenID configuration and the JWKS from the API server', async () => {
+  it('reads the OpenID configuration and the JWKS (Accept: application/jwk-set+json) from the API server', async () => {
     const paths: string[] = [];
     const client = await localApi((req, res) => {
-      paths.push(`${req.method} ${req.url}`);
+      paths.push(`${req.method} ${req.url} ${req.headers.accept}`);
+      if (req.url === '/openid/v1/jwks' && req.headers.accept !== 'application/jwk-set+json') {
+        res.writeHead(406, { 'content-type': 'application/json' }).end('{"kind":"Status","code":406}');
+        return;
+      }
       const body =
         req.url === '/.well-known/openid-configuration'
           ? { issuer, jwks_uri: `${issuer}/openid/v1/jwks` }
@@ -81,7 +85,10 @@ describe('kubeIssuerDiscovery', () => {
     }, cleanups);
     const keys = new ServiceAccountKeys({ discover: kubeIssuerDiscovery(client), refreshFloorMs: 1000 });
     await keys.load();
-    expect(paths).toEqual(['GET /.well-known/openid-configuration', 'GET /openid/v1/jwks']);
+    expect(paths).toEqual([
+      'GET /.well-known/openid-configuration application/json',
+      'GET /openid/v1/jwks application/jwk-set+json', // the API server answers 406 to application/json
+    ]);
     expect(keys.current()?.issuer).toBe(issuer);
     expect([...(keys.current()?.byKid.keys() ?? [])]).toEqual(['k1']);
   });
