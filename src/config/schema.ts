@@ -113,6 +113,11 @@ export const ConfigSchema = z
     /** TokenReviews the MCP endpoint runs at once (more wait briefly, then get 503). */
     tokenReviewConcurrency: z.number().int().min(1, 'at least 1').max(1_000, 'at most 1000').default(4),
     /**
+     * Least time between two fetches of the ServiceAccount issuer's keys (a token naming an unknown
+     * key id asks for one), so that made-up key ids cannot make the operator fetch per request.
+     */
+    issuerKeysRefreshSeconds: seconds.default(10),
+    /**
      * Upper bound of the informers' reconnect backoff, in seconds. Small on purpose: after an API
      * server outage the caches must be fresh again within seconds (a retry every 1.5–3 s per watched
      * kind while it is down is a handful of requests).
@@ -325,6 +330,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'integer',
     value: 'N',
     help: 'TokenReviews run at once (a few more wait up to 2 s; beyond that 503 with Retry-After)',
+  },
+  {
+    key: 'issuerKeysRefreshSeconds',
+    flag: 'issuer-keys-refresh-interval',
+    env: 'KUBEMCP_ISSUER_KEYS_REFRESH_INTERVAL',
+    type: 'number',
+    value: 'SECONDS',
+    help: 'least time between two fetches of the ServiceAccount issuer keys (JWKS) that verify token signatures locally; a token with an unknown key id asks for one',
   },
   {
     key: 'confirmationKeyFile',

@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { ConfigSchema, OPTIONS } from '../../../src/config/index.js';
 import { operatorMetrics } from '../../../src/health/metrics.js';
+import { authMetrics } from '../../../src/mcp/auth/metrics.js';
 import { mcpMetrics } from '../../../src/mcp/metrics.js';
 import { safetyMetrics } from '../../../src/mcp/safety/metrics.js';
 
@@ -17,6 +18,7 @@ describe('docs/operations.md', () => {
     const registry = new Registry();
     operatorMetrics(registry);
     mcpMetrics(registry);
+    authMetrics(registry);
     safetyMetrics(registry);
     const names = (await registry.getMetricsAsJSON())
       .map((m) => m.name)
