@@ -40,6 +40,7 @@ describe('docs/operations.md', () => {
     const registry = new Registry();
     operatorMetrics(registry);
     mcpMetrics(registry);
+    authMetrics(registry);
     safetyMetrics(registry);
     const registered = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
     // A histogram's series carry suffixes; the docs may name them.
