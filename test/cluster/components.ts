@@ -15,6 +15,8 @@ export const CONTAINERD_VERSION = 'v2.2.9';
 export const COREDNS_VERSION = 'v1.14.7';
 /** go.opentelemetry.io/collector release of test/cluster/go/otelcol (its v1 modules are at v1.71.0). */
 export const OTELCOL_VERSION = 'v0.165.0';
+/** helm.sh/helm/v4 release of test/cluster/go/helm (the chart tests). */
+export const HELM_VERSION = 'v4.3.2';
 
 export interface Component {
   /** Name used in progress output, log files and the cache directory. */
@@ -154,6 +156,21 @@ export const COMPONENTS: readonly Component[] = [
     moduleDir: path.join(REPO_ROOT, 'test/cluster/go/otelcol'),
     binaries: { 'kubemcp.test/cluster/otelcol': 'otelcol' },
     ldflags: ['-s', '-w'],
+    testTool: true,
+  },
+  {
+    // Not part of the cluster: the chart tests (test/unit/charts, test/e2e/helm.test.ts) run it.
+    // The module pins the command with a `tool` directive; the version is set as helm's Makefile does.
+    name: 'helm',
+    version: HELM_VERSION,
+    moduleDir: path.join(REPO_ROOT, 'test/cluster/go/helm'),
+    binaries: { 'helm.sh/helm/v4/cmd/helm': 'helm' },
+    ldflags: [
+      '-s',
+      '-w',
+      `-X helm.sh/helm/v4/internal/version.version=${HELM_VERSION}`,
+      '-X helm.sh/helm/v4/internal/version.gitTreeState=clean',
+    ],
     testTool: true,
   },
 ];
