@@ -3,6 +3,7 @@
  * helm.sh/helm/v4) and cached under ~/.cache/kubemcp like the control plane's binaries.
  *
  *   npm run helm -- template charts/kubemcp     # builds helm on first use, then runs it
+ *   npm run helm -- --helm3 lint charts/kubemcp # the same with Helm 3
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -10,10 +11,15 @@ import { fileURLToPath } from 'node:url';
 import { binaryPaths, ensureBinaries } from './build.js';
 import { HarnessError } from './log.js';
 
-/** The absolute path of the pinned helm binary, building it when the cache lacks it. */
-export async function ensureHelm(): Promise<string> {
-  const helm = binaryPaths(await ensureBinaries({ only: ['helm'] })).helm;
-  if (!helm) throw new HarnessError('helm', 'the helm component is missing from test/cluster/components.ts');
+/**
+ * The absolute path of the pinned helm binary (Helm 4, or Helm 3 with `3`), building it when the
+ * cache lacks it.
+ */
+export async function ensureHelm(major: 3 | 4 = 4): Promise<string> {
+  const name = major === 4 ? 'helm' : 'helm3';
+  const helm = binaryPaths(await ensureBinaries({ only: [name] }))[name];
+  if (!helm)
+    throw new HarnessError('helm', `the ${name} component is missing from test/cluster/components.ts`);
   return helm;
 }
 
@@ -50,7 +56,9 @@ export function runHelm(
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const helm = await ensureHelm();
-  const res = spawnSync(helm, process.argv.slice(2), { stdio: 'inherit' });
+  const args = process.argv.slice(2);
+  const helm3 = args[0] === '--helm3';
+  const helm = await ensureHelm(helm3 ? 3 : 4);
+  const res = spawnSync(helm, helm3 ? args.slice(1) : args, { stdio: 'inherit' });
   process.exit(res.status ?? 1);
 }

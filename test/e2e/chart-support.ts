@@ -95,19 +95,23 @@ export function diffValues(left: unknown, right: unknown, path = ''): string[] {
 }
 
 /**
- * Differences between the kustomize objects and the (normalised) chart objects: objects only one
- * side has, and every field that differs, each as one line naming the object.
+ * Differences between two sets of objects (by default the kustomize objects and the normalised chart
+ * objects): objects only one side has, and every field that differs, each as one line naming the object.
  */
-export function compareObjects(kustomize: readonly K8sObject[], chart: readonly K8sObject[]): string[] {
+export function compareObjects(
+  left: readonly K8sObject[],
+  right: readonly K8sObject[],
+  names: readonly [string, string] = ['kustomize', 'the chart'],
+): string[] {
   const byKey = (objs: readonly K8sObject[]) => new Map(objs.map((o) => [objectKey(o), o]));
-  const k = byKey(kustomize);
-  const c = byKey(chart);
+  const l = byKey(left);
+  const r = byKey(right);
   const out: string[] = [];
-  for (const key of k.keys()) if (!c.has(key)) out.push(`${key}: only in kustomize`);
-  for (const key of c.keys()) if (!k.has(key)) out.push(`${key}: only in the chart`);
-  for (const [key, ko] of k) {
-    const co = c.get(key);
-    if (co) out.push(...diffValues(ko, co).map((d) => `${key}: ${d} (kustomize ≠ chart)`));
+  for (const key of l.keys()) if (!r.has(key)) out.push(`${key}: only in ${names[0]}`);
+  for (const key of r.keys()) if (!l.has(key)) out.push(`${key}: only in ${names[1]}`);
+  for (const [key, lo] of l) {
+    const ro = r.get(key);
+    if (ro) out.push(...diffValues(lo, ro).map((d) => `${key}: ${d} (${names[0]} ≠ ${names[1]})`));
   }
   return out;
 }

@@ -23,7 +23,7 @@ import { parse } from 'yaml';
 import { loadConfig, serveFlagOptions } from '../../src/config/index.js';
 import { tracingEnabled } from '../../src/config/tracing.js';
 import { waitForCrdEstablished } from '../cluster/apply.js';
-import { HELM_VERSION } from '../cluster/components.js';
+import { HELM_VERSION, HELM3_VERSION } from '../cluster/components.js';
 import { ensureHelm, runHelm } from '../cluster/helm.js';
 import { kubectl as runKubectl } from '../cluster/operator.js';
 import {
@@ -52,11 +52,13 @@ const LABELS = helmLabels(CHART_META);
 const SERVICE_MONITOR_API = 'monitoring.coreos.com/v1/ServiceMonitor';
 
 let helm: string;
+let helm3: string;
 let kubectlBin: string;
 let stateDir: string;
 
 beforeAll(async () => {
   helm = await ensureHelm();
+  helm3 = await ensureHelm(3);
   kubectlBin = cluster().kubectl ?? 'kubectl';
   stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubemcp-helm-'));
 }, 1_800_000);
@@ -65,22 +67,28 @@ afterAll(() => {
   if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
 });
 
-function helmOk(args: string[]): string {
-  const res = runHelm(helm, args, { stateDir });
+function helmOk(args: string[], bin = helm): string {
+  const res = runHelm(bin, args, { stateDir });
   if (res.status !== 0)
     throw new Error(`helm ${args.join(' ')} exited ${res.status}:\n${res.stderr}${res.stdout}`);
   return res.stdout;
 }
 
-/** `helm template` of the chart in `namespace` with a ci/ values file (or the defaults). */
+/** `helm template` of the chart in `namespace` with a ci/ values file (or the defaults); Helm 4 unless `bin`. */
 function render(
-  opts: { namespace?: string; valuesFile?: string; set?: string[]; apiVersions?: string[] } = {},
+  opts: {
+    namespace?: string;
+    valuesFile?: string;
+    set?: string[];
+    apiVersions?: string[];
+    bin?: string;
+  } = {},
 ) {
   const args = ['template', RELEASE, CHART, '--namespace', opts.namespace ?? 'kubemcp-system'];
   if (opts.valuesFile) args.push('-f', path.join(CHART, 'ci', opts.valuesFile));
   for (const s of opts.set ?? []) args.push('--set', s);
   for (const a of opts.apiVersions ?? []) args.push('--api-versions', a);
-  return helmOk(args);
+  return helmOk(args, opts.bin);
 }
 
 function kustomize(dir: string): K8sObject[] {
@@ -134,17 +142,30 @@ function serveConfig(objs: readonly K8sObject[], namespace: string) {
   return { config: loadConfig({ flags: values, env }), env };
 }
 
-describe('helm', () => {
-  it(`is the pinned ${HELM_VERSION}`, () => {
-    expect(helmOk(['version', '--template', '{{.Version}}']).trim()).toBe(HELM_VERSION);
+describe.each([
+  { name: 'Helm 4', version: HELM_VERSION, bin: () => helm },
+  { name: 'Helm 3', version: HELM3_VERSION, bin: () => helm3 },
+])('$name', ({ version, bin }) => {
+  it(`is the pinned ${version}`, () => {
+    expect(helmOk(['version', '--template', '{{.Version}}'], bin()).trim()).toBe(version);
   });
 
   it.each(['(defaults)', ...CI_FILES])('lints the chart strictly with %s', (file) => {
     const args = ['lint', '--strict', CHART];
     if (file !== '(defaults)') args.push('-f', path.join(CHART, 'ci', file));
-    const out = helmOk(args);
+    const out = helmOk(args, bin());
     expect(out).toContain('1 chart(s) linted, 0 chart(s) failed');
     expect(out).not.toMatch(/\[(WARNING|ERROR)\]/);
+  });
+});
+
+describe('Helm 3 and Helm 4', () => {
+  it.each(CI_FILES)('render %s to the same objects', (file) => {
+    const opts = { valuesFile: file, apiVersions: [SERVICE_MONITOR_API] };
+    const four = parseManifests(render(opts));
+    const three = parseManifests(render({ ...opts, bin: helm3 }));
+    expect(three.length).toBe(four.length);
+    expect(compareObjects(four, three, ['Helm 4', 'Helm 3'])).toEqual([]);
   });
 });
 
@@ -155,7 +176,9 @@ describe('helm template', () => {
     process.stderr.write(`helm template ${file}: ${Date.now() - started} ms, ${objs.length} objects\n`);
     expect(objs.length).toBeGreaterThan(8);
     for (const o of objs) {
-      expect(o.metadata.labels?.['app.kubernetes.io/name'], objectKey(o)).toBe('kubemcp');
+      // The sample McpPolicies carry only Helm's labels, as config/samples carries none.
+      if (o.kind !== 'McpPolicy')
+        expect(o.metadata.labels?.['app.kubernetes.io/name'], objectKey(o)).toBe('kubemcp');
       const clusterScoped = ['CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'McpPolicy'];
       expect(o.metadata.namespace, objectKey(o)).toBe(
         clusterScoped.includes(o.kind) ? undefined : 'kubemcp-system',
@@ -318,8 +341,8 @@ describe('no drift from kustomize', () => {
           .replace('  name: kubemcp-metrics\n', '  name: kubemcp-metrics\n  annotations: {a: b}\n'),
       );
       expect(driftFrom(path.join(dir, 'default'), parseManifests(render())).sort()).toEqual([
-        'Deployment kubemcp-system/kubemcp-operator (apps/v1): spec.replicas: 3 ≠ 2 (kustomize ≠ chart)',
-        'Service kubemcp-system/kubemcp-metrics (v1): metadata.annotations: {"a":"b"} ≠ undefined (kustomize ≠ chart)',
+        'Deployment kubemcp-system/kubemcp-operator (apps/v1): spec.replicas: 3 ≠ 2 (kustomize ≠ the chart)',
+        'Service kubemcp-system/kubemcp-metrics (v1): metadata.annotations: {"a":"b"} ≠ undefined (kustomize ≠ the chart)',
       ]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -332,7 +355,7 @@ describe('no drift from kustomize', () => {
     );
     expect(driftFrom('config/default', chart)).toEqual([
       'CustomResourceDefinition mcppolicies.kubemcp.io (apiextensions.k8s.io/v1): only in kustomize',
-      'Service kubemcp-system/kubemcp (v1): spec.sessionAffinityConfig.clientIP.timeoutSeconds: 10800 ≠ 60 (kustomize ≠ chart)',
+      'Service kubemcp-system/kubemcp (v1): spec.sessionAffinityConfig.clientIP.timeoutSeconds: 10800 ≠ 60 (kustomize ≠ the chart)',
     ]);
     const sa = find(parseManifests(render()), 'ServiceAccount', 'kubemcp-operator') as K8sObject;
     delete sa.metadata.labels?.['app.kubernetes.io/instance'];
