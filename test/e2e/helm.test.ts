@@ -281,7 +281,7 @@ describe('helm template', () => {
     expect(samples).toHaveLength(3);
   });
 
-  it('refuses values that would break the operator', () => {
+  it('refuses unknown values, wrong types, and values that would break the operator', () => {
     const refused = (set: string[]) => {
       const res = runHelm(helm, ['template', RELEASE, CHART, ...set.flatMap((s) => ['--set', s])], {
         stateDir,
@@ -295,9 +295,12 @@ describe('helm template', () => {
     expect(refused(['replicas=1'])).toContain(
       'podDisruptionBudget.minAvailable (1) must be below replicas (1)',
     );
+    // values.schema.json: names and types.
     expect(refused(['service.sessionAffinity=Sticky'])).toContain(
-      'service.sessionAffinity must be ClientIP or None',
+      "at '/service/sessionAffinity': value must be one of",
     );
+    expect(refused(['replicaCount=3'])).toContain("additional properties 'replicaCount' not allowed");
+    expect(refused(['otelEnv[0].name=LOG_LEVEL'])).toContain('/otelEnv/0/name');
     // The same values are accepted once consistent.
     expect(render({ set: ['replicas=1', 'podDisruptionBudget.enabled=false'] })).toContain('replicas: 1');
   });

@@ -35,7 +35,7 @@ app.kubernetes.io/component: operator
 {{ .Values.confirmationKey.existingSecret | default "kubemcp-confirmation-key" }}
 {{- end }}
 
-{{/* Refuse values that would install a broken or unsafe operator. */}}
+{{/* Refuse values that would install a broken or unsafe operator (types and names: values.schema.json). */}}
 {{- define "kubemcp.validate" -}}
 {{- if and (not .Values.leaderElection.enabled) (gt (int .Values.replicas) 1) }}
 {{- fail "leaderElection.enabled=false needs replicas: 1 (without a leader every replica would write McpPolicy status and Events)" }}
@@ -44,8 +44,5 @@ app.kubernetes.io/component: operator
 {{- if ge (int .Values.podDisruptionBudget.minAvailable) (int .Values.replicas) }}
 {{- fail (printf "podDisruptionBudget.minAvailable (%d) must be below replicas (%d), or no pod could ever be evicted: set podDisruptionBudget.enabled=false with replicas: 1" (int .Values.podDisruptionBudget.minAvailable) (int .Values.replicas)) }}
 {{- end }}
-{{- end }}
-{{- if not (has .Values.service.sessionAffinity (list "ClientIP" "None")) }}
-{{- fail (printf "service.sessionAffinity must be ClientIP or None, not %q" .Values.service.sessionAffinity) }}
 {{- end }}
 {{- end }}

@@ -1,7 +1,8 @@
 /**
  * The chart's documentation and copies, checked without helm: the README lists every value with
- * its default (generated from values.yaml by `npm run chart:readme`), every value is documented, the
- * values files under ci/ set only values the chart has, and the chart's copies of the generated CRD
+ * its default (generated from values.yaml by `npm run chart:readme`), every value is documented,
+ * values.schema.json names exactly the values of values.yaml, the values files under ci/ set only
+ * values the chart has, and the chart's copies of the generated CRD
  * and of the sample policies are the files they copy. Rendering is checked with helm itself in
  * test/e2e/helm.test.ts.
  */
@@ -72,6 +73,40 @@ describe('charts/kubemcp/README.md', () => {
     ]);
     expect(doc.undocumented).toEqual(['b.d', 'h']);
     expect(renderValuesTable(doc)).toContain('| `e` | `{"f":{"g":1}}` | A map documented as one value. |');
+  });
+});
+
+describe('charts/kubemcp/values.schema.json', () => {
+  interface Schema {
+    properties?: Record<string, Schema>;
+    additionalProperties?: boolean | Schema;
+  }
+  /** Where values.yaml and the schema disagree on which keys exist, down to the schema's free-form maps. */
+  function mismatches(values: Record<string, unknown>, schema: Schema, prefix = ''): string[] {
+    const props = schema.properties ?? {};
+    const out: string[] = [];
+    for (const k of Object.keys(props)) {
+      // `global` is Helm's, passed down by a parent chart.
+      if (!(k in values) && !(prefix === '' && k === 'global')) out.push(`${prefix}${k}: in the schema only`);
+    }
+    for (const [k, v] of Object.entries(values)) {
+      const p = props[k];
+      if (!p) out.push(`${prefix}${k}: in values.yaml only`);
+      else if (p.properties && v && typeof v === 'object') {
+        out.push(...mismatches(v as Record<string, unknown>, p, `${prefix}${k}.`));
+      }
+    }
+    return out;
+  }
+
+  it('names exactly the values of values.yaml, and refuses others', () => {
+    const schema = JSON.parse(fs.readFileSync(path.join(CHART_DIR, 'values.schema.json'), 'utf8')) as Schema;
+    expect(mismatches(parse(valuesText()), schema)).toEqual([]);
+    expect(schema.additionalProperties).toBe(false);
+    // The check itself sees a value missing from either side.
+    expect(mismatches({ replicas: 2, image: { tag: 'x', extra: 1 } }, schema)).toEqual(
+      expect.arrayContaining(['image.extra: in values.yaml only', 'crd: in the schema only']),
+    );
   });
 });
 
