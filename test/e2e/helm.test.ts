@@ -260,6 +260,7 @@ describe('helm template', () => {
     const np = find(objs, 'NetworkPolicy', 'kubemcp-operator') as K8sObject & {
       spec: { ingress: Array<{ ports: Array<{ port: number }>; from: unknown[] }> };
     };
+    // Replaced, not merged with the default peer (a map value would have ANDed the two labels).
     expect(np.spec.ingress.find((r) => r.ports[0]?.port === 8081)?.from).toEqual([
       { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
     ]);
@@ -419,6 +420,21 @@ describe('server-side dry run of each rendering', () => {
     }
     // serviceMonitor.enabled is on in every file, and the ServiceMonitor CRD is served here.
     expect(objs.filter((o) => o.kind === 'ServiceMonitor')).toHaveLength(1);
+  });
+
+  it('refuses a rendering the API server refuses (the dry run checks the schemas)', () => {
+    const manifest = render({
+      namespace: namespace(),
+      apiVersions: [SERVICE_MONITOR_API],
+      set: ['tolerations[0].key=a', 'tolerations[0].effect=Bogus'],
+    });
+    const res = spawnSync(
+      kubectlBin,
+      [`--kubeconfig=${cluster().kubeconfig}`, 'apply', '--dry-run=server', '-o', 'name', '-f', '-'],
+      { input: manifest, encoding: 'utf8' },
+    );
+    expect(res.status).not.toBe(0);
+    expect(res.stderr).toContain('spec.template.spec.tolerations[0].effect: Unsupported value: "Bogus"');
   });
 });
 
