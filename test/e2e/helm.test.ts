@@ -302,8 +302,48 @@ describe('helm template', () => {
     );
     expect(refused(['replicaCount=3'])).toContain("additional properties 'replicaCount' not allowed");
     expect(refused(['otelEnv[0].name=LOG_LEVEL'])).toContain('/otelEnv/0/name');
+    // An empty `from` would let every source reach port 8081.
+    const emptyFrom = runHelm(
+      helm,
+      ['template', RELEASE, CHART, '--set-json', 'networkPolicy.metricsFrom=[]'],
+      { stateDir },
+    );
+    expect(emptyFrom.status).not.toBe(0);
+    expect(emptyFrom.stderr).toContain('/networkPolicy/metricsFrom');
     // The same values are accepted once consistent.
     expect(render({ set: ['replicas=1', 'podDisruptionBudget.enabled=false'] })).toContain('replicas: 1');
+  });
+});
+
+describe('helm package', () => {
+  it('packages a chart that renders what the directory renders', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'kubemcp-chart-'));
+    try {
+      helmOk(['package', CHART, '--destination', out]);
+      const tgz = path.join(out, `kubemcp-${CHART_META.version}.tgz`);
+      process.stderr.write(`helm package: ${fs.statSync(tgz).size} bytes\n`);
+      for (const set of [[], ['samples.enabled=true']]) {
+        const args = [
+          'template',
+          RELEASE,
+          tgz,
+          '--namespace',
+          'kubemcp-system',
+          ...set.flatMap((s) => ['--set', s]),
+        ];
+        const packaged = parseManifests(helmOk(args));
+        expect(compareObjects(parseManifests(render({ set })), packaged, ['directory', 'package'])).toEqual(
+          [],
+        );
+        expect(packaged.length).toBeGreaterThan(10);
+      }
+      // The chart reads the CRD and the samples from files/ at render time.
+      const list = spawnSync('tar', ['-tzf', tgz], { encoding: 'utf8' }).stdout;
+      expect(list).toContain('kubemcp/files/crds/kubemcp.io_mcppolicies.yaml');
+      expect(list).toContain('kubemcp/values.schema.json');
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 });
 
