@@ -161,7 +161,7 @@ export const COMPONENTS: readonly Component[] = [
     testTool: true,
   },
   {
-    // Not part of the cluster: the chart tests (test/unit/charts, test/e2e/helm.test.ts) run it.
+    // Not part of the cluster: the chart tests (test/e2e/helm.test.ts, helm-lifecycle.test.ts) run it.
     // The module pins the command with a `tool` directive; the version is set as helm's Makefile does.
     name: 'helm',
     version: HELM_VERSION,

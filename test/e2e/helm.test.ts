@@ -170,22 +170,32 @@ describe('Helm 3 and Helm 4', () => {
 });
 
 describe('helm template', () => {
-  it.each(CI_FILES)('renders %s into objects whose flags kubemcp serve accepts', (file) => {
+  it.each(CI_FILES)('renders %s into the release namespace, with flags kubemcp serve accepts', (file) => {
+    const ns = 'platform-agents';
     const started = Date.now();
-    const objs = parseManifests(render({ valuesFile: file, apiVersions: [SERVICE_MONITOR_API] }));
+    const objs = parseManifests(
+      render({ namespace: ns, valuesFile: file, apiVersions: [SERVICE_MONITOR_API] }),
+    );
     process.stderr.write(`helm template ${file}: ${Date.now() - started} ms, ${objs.length} objects\n`);
     expect(objs.length).toBeGreaterThan(8);
+    const clusterScoped = ['CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'McpPolicy'];
     for (const o of objs) {
       // The sample McpPolicies carry only Helm's labels, as config/samples carries none.
       if (o.kind !== 'McpPolicy')
         expect(o.metadata.labels?.['app.kubernetes.io/name'], objectKey(o)).toBe('kubemcp');
-      const clusterScoped = ['CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'McpPolicy'];
-      expect(o.metadata.namespace, objectKey(o)).toBe(
-        clusterScoped.includes(o.kind) ? undefined : 'kubemcp-system',
-      );
+      expect(o.metadata.namespace, objectKey(o)).toBe(clusterScoped.includes(o.kind) ? undefined : ns);
+      for (const subject of (o.subjects ?? []) as Array<{ namespace?: string }>) {
+        expect(subject.namespace, objectKey(o)).toBe(ns);
+      }
     }
-    const { config } = serveConfig(objs, 'kubemcp-system');
-    expect(config.publicUrl).toBe('http://kubemcp.kubemcp-system.svc:8080');
+    expect(objs.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')).toHaveLength(3);
+    const { config } = serveConfig(objs, ns);
+    expect(config.publicUrl).toBe(`http://kubemcp.${ns}.svc:8080`);
+    expect(config.allowedHosts).toEqual(
+      expect.arrayContaining([`kubemcp.${ns}.svc`, `kubemcp.${ns}.svc.cluster.local`, `kubemcp.${ns}`]),
+    );
+    expect(config.leaderElection.namespace).toBe(ns);
+    expect(JSON.stringify(objs)).not.toContain('kubemcp-system');
   });
 
   it('default-values.yaml: two replicas behind a PDB, leader election, a key the operator creates', () => {
@@ -232,7 +242,7 @@ describe('helm template', () => {
     expect(c.env.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe(
       '--max-semi-space-size=2 --max-old-space-size=512',
     );
-    const pod = (operatorContainer(objs).dep.spec.template.spec as Record<string, unknown>) ?? {};
+    const pod = operatorContainer(objs).dep.spec.template.spec as Record<string, unknown>;
     expect(pod.imagePullSecrets).toEqual([{ name: 'regcred' }]);
     expect(pod.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
     expect(pod.tolerations).toHaveLength(1);
