@@ -28,11 +28,13 @@ describe('the one version', () => {
 
   it('tags the released image and chart in the release workflow', () => {
     const wf = read('.github/workflows/release.yml');
+    // The workflow's own ${…} expressions, as text: no template strings here.
+    const $ = (expr: string) => `\${${expr}}`;
     expect(wf).toContain(
-      'ghcr.io/${{ github.repository_owner }}/kubemcp:${{ needs.verify.outputs.version }}',
+      `ghcr.io/${$('{ github.repository_owner }')}/kubemcp:${$('{ needs.verify.outputs.version }')}`,
     );
-    expect(wf).toContain('"v${version}"');
+    expect(wf).toContain(`"v${$('version')}"`);
     // The packaged chart pulls the image of its own release, not the local build's kubemcp:dev.
-    expect(wf).toContain('tag: \\"${VERSION}\\"');
+    expect(wf).toContain(`tag: \\"${$('VERSION')}\\"`);
   });
 });
