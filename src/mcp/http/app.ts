@@ -71,6 +71,15 @@ function metadataAnswer(opts: ResolvedMcpAppOptions): Prebuilt {
   };
 }
 
+const LAST_RESORT = {
+  contentType: 'application/json; charset=utf-8',
+  body: jsonRpcError(400, -32600, 'Invalid Request').body,
+};
+const LAST_RESORT_LOG = {
+  level: 'error',
+  summary: 'more requests whose listener threw were not logged',
+} as const;
+
 export function createMcpApp(deps: McpAppDeps): McpRequestListener {
   const opts = resolveMcpAppOptions(deps.options);
   const log =
@@ -123,14 +132,5 @@ export function createMcpApp(deps: McpAppDeps): McpRequestListener {
     return post(req, res, requestId, span);
   };
 
-  const lastResort = new RateLimitedLog(log, {
-    level: 'error',
-    summary: 'more requests whose listener threw were not logged',
-  });
-  const invalid = jsonRpcError(400, -32600, 'Invalid Request');
-  return withLastResort(
-    gate,
-    { contentType: 'application/json; charset=utf-8', body: invalid.body },
-    lastResort,
-  );
+  return withLastResort(gate, LAST_RESORT, new RateLimitedLog(log, LAST_RESORT_LOG));
 }

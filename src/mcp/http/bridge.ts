@@ -27,6 +27,12 @@ const HOP_BY_HOP = new Set([
   'cookie',
 ]);
 
+export interface BridgeParts {
+  readonly log: Logger;
+  readonly auditor: Auditor;
+  readonly safety: SafetyParts;
+}
+
 export type Forward = (
   req: IncomingMessage,
   res: ServerResponse,
@@ -42,60 +48,13 @@ export interface Answered {
   readonly body: Buffer | undefined;
 }
 
-export function createSdkBridge(
-  deps: McpAppDeps,
-  opts: ResolvedMcpAppOptions,
-  parts: { readonly log: Logger; readonly auditor: Auditor; readonly safety: SafetyParts },
-): Forward {
-  const handler = createMcpHandler(
-    (ctx) => {
-      const context = contextOf(ctx.authInfo);
-      if (context === undefined) throw new Error('An unauthenticated request reached the MCP handler');
-      const headers = ctx.requestInfo?.headers;
-      return buildMcpServer(
-        {
-          requestId: context.requestId,
-          clientRequestId: context.clientRequestId,
-          caller: context.caller,
-          client: new GuardedClient(context.caller, deps.getIndex(), deps.backend, {
-            now: opts.now,
-            maxScaleAttempts: opts.maxScaleAttempts,
-            safety: { rateLimiter: parts.safety.rateLimiter, access: parts.safety.access },
-            trace: context.span,
-          }),
-          span: context.span,
-          now: opts.now,
-          auditor: parts.auditor,
-          logger: parts.log,
-          resourcePageSize: opts.resourcePageSize,
-          confirmationCodec: parts.safety.confirmationCodec,
-          onConfirmation: parts.safety.onConfirmation,
-          ...(ctx.era === 'legacy'
-            ? {
-                legacyElicitation: {
-                  session: () =>
-                    parts.safety.sessions.check(
-                      headers?.get('mcp-session-id') ?? undefined,
-                      context.caller.username,
-                    ),
-                  // Absent header: the revision the transport assumes (2025-03-26).
-                  revision: headers?.get('mcp-protocol-version')?.slice(0, 32) ?? '2025-03-26',
-                  pending: parts.safety.pending,
-                  timeoutMs: opts.confirmationTimeoutMs,
-                },
-              }
-            : {}),
-        },
-        opts.serverInfo,
-      );
-    },
-    {
-      legacy: 'stateless',
-      maxRequestBodySize: opts.bodyLimitBytes,
-      onerror: (err) => parts.log.debug({ reason: err.message }, 'MCP request rejected or failed'),
-    },
-  );
-  // The SDK reads the method and headers of this Request, never its URL's caller-chosen parts.
+export function createSdkBridge(deps: McpAppDeps, opts: ResolvedMcpAppOptions, parts: BridgeParts): Forward {
+  const handler = createMcpHandler(serverFactory(deps, opts, parts), {
+    legacy: 'stateless',
+    maxRequestBodySize: opts.bodyLimitBytes,
+    onerror: (err) => parts.log.debug({ reason: err.message }, 'MCP request rejected or failed'),
+  });
+  // The Request's URL is ours: the caller's request target is never passed on.
   const endpoint = opts.mcpUrl;
 
   return async (req, res, context, parsed, sessionId) => {
@@ -113,6 +72,53 @@ export function createSdkBridge(
     const request = new Request(endpoint, { method: 'POST', headers, signal: abort.signal });
     const response = await handler.fetch(request, { authInfo: authInfoOf(context), parsedBody: parsed });
     return writeResponse(res, response, sessionId, parts.log.isLevelEnabled('debug'));
+  };
+}
+
+type ServerFactory = Parameters<typeof createMcpHandler>[0];
+
+/** Per request: the guarded client and the MCP server, from the context the gate built. */
+function serverFactory(deps: McpAppDeps, opts: ResolvedMcpAppOptions, parts: BridgeParts): ServerFactory {
+  return (ctx) => {
+    const context = contextOf(ctx.authInfo);
+    if (context === undefined) throw new Error('An unauthenticated request reached the MCP handler');
+    const headers = ctx.requestInfo?.headers;
+    return buildMcpServer(
+      {
+        requestId: context.requestId,
+        clientRequestId: context.clientRequestId,
+        caller: context.caller,
+        client: new GuardedClient(context.caller, deps.getIndex(), deps.backend, {
+          now: opts.now,
+          maxScaleAttempts: opts.maxScaleAttempts,
+          safety: { rateLimiter: parts.safety.rateLimiter, access: parts.safety.access },
+          trace: context.span,
+        }),
+        span: context.span,
+        now: opts.now,
+        auditor: parts.auditor,
+        logger: parts.log,
+        resourcePageSize: opts.resourcePageSize,
+        confirmationCodec: parts.safety.confirmationCodec,
+        onConfirmation: parts.safety.onConfirmation,
+        ...(ctx.era === 'legacy'
+          ? {
+              legacyElicitation: {
+                session: () =>
+                  parts.safety.sessions.check(
+                    headers?.get('mcp-session-id') ?? undefined,
+                    context.caller.username,
+                  ),
+                // Absent header: the revision the transport assumes (2025-03-26).
+                revision: headers?.get('mcp-protocol-version')?.slice(0, 32) ?? '2025-03-26',
+                pending: parts.safety.pending,
+                timeoutMs: opts.confirmationTimeoutMs,
+              },
+            }
+          : {}),
+      },
+      opts.serverInfo,
+    );
   };
 }
 

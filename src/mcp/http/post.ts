@@ -6,7 +6,7 @@ import type { Span } from '../../telemetry/index.js';
 import { sanitiseClientRequestId } from '../audit.js';
 import type { McpMetrics } from '../metrics.js';
 import { clientOfInitialize } from '../safety/session.js';
-import type { AuthGate } from './authgate.js';
+import type { AuthGate, AuthVerdict } from './authgate.js';
 import type { Forward } from './bridge.js';
 import type { RequestContext } from './context.js';
 import { messagesOf, redactHeaders } from './debug.js';
@@ -54,56 +54,18 @@ const LIMITS = { maxDepth: MAX_JSON_DEPTH, maxMembers: MAX_JSON_MEMBERS, maxElem
 export function createMcpPost(parts: McpPostParts): McpPost {
   const { log, refusals, slots } = parts;
   const readBody = bodyReader(parts);
-  const tooMany = (res: ServerResponse): void => {
-    parts.metrics.callerLimited.inc();
-    send(res, refusals.tooMany);
-  };
-
-  /** Everything after the body is read: the message, the batch rules, then the answer. */
-  const serve = async (req: IncomingMessage, res: ServerResponse, context: RequestContext, body: Buffer) => {
-    const message = parseMessage(body, LIMITS, refusals.parseError);
-    if (!message.ok) {
-      log.debug({ requestId: context.requestId, reason: message.reason }, 'JSON body refused');
-      send(res, message.refusal);
-      return;
-    }
-    const { parsed } = message;
-    const revision = req.headers['mcp-protocol-version'];
-    if (context.span.recording) describeMcpRequest(context.span, parsed, revision);
-    if (Array.isArray(parsed)) {
-      const problem = batchProblem(parsed, revision, MAX_BATCH_MESSAGES);
-      if (problem !== undefined) return send(res, problem);
-      // Each message of a batch holds an in-flight slot of its caller (see docs/adr/0006).
-      const extra = Math.min(parsed.length, parts.opts.maxInflightPerCaller) - 1;
-      if (extra > 0) {
-        if (!slots.tryAcquire(context.caller.username, extra)) return tooMany(res);
-        context.slots += extra;
-      }
-    }
-    if (isElicitationAnswer(parsed)) return answerElicitation(parsed, context, res, { ...parts.safety, log });
-    // A 2025-era client that can be asked for confirmations gets a session id saying so (safety/session.ts).
-    const sessionId = declaresElicitationAtInitialize(parsed)
-      ? parts.safety.sessions.issue(context.caller.username, clientOfInitialize(parsed.params))
-      : undefined;
-    const debug = log.isLevelEnabled('debug');
-    if (debug) {
-      const headers = redactHeaders(req.headers);
-      log.debug({ requestId: context.requestId, direction: 'in', headers, message: parsed }, 'JSON-RPC in');
-    }
-    const answered = await parts.forward(req, res, context, parsed, sessionId);
-    if (debug) {
-      const text = answered.body?.toString('utf8') ?? '';
-      const out = { status: answered.status, message: messagesOf(answered.contentType, text) };
-      log.debug({ requestId: context.requestId, direction: 'out', ...out }, 'JSON-RPC out');
-    }
-  };
-
   return async (req, res, requestId, span) => {
-    const verdict = await parts.auth.authenticate(req.headers, requestId, span);
+    let verdict: AuthVerdict;
+    try {
+      verdict = await parts.auth.authenticate(req.headers, requestId, span);
+    } catch (err) {
+      log.error({ requestId, err }, 'unexpected error authenticating an MCP request');
+      return send(res, refusals.internal);
+    }
     if (!verdict.ok) return parts.auth.refuse(res, verdict);
     // One caller may not hold more than maxInflightPerCaller requests: the rest get 429 at once.
     const who = verdict.caller.username;
-    if (!slots.tryAcquire(who, 1)) return tooMany(res);
+    if (!slots.tryAcquire(who, 1)) return tooMany(parts, res);
     const context: RequestContext = {
       requestId,
       clientRequestId: sanitiseClientRequestId(req.headers['x-request-id']),
@@ -118,12 +80,63 @@ export function createMcpPost(parts: McpPostParts): McpPost {
     const body = await readBody(req, res, requestId);
     if (body === undefined) return;
     try {
-      await serve(req, res, context, body);
+      await serveMessage(parts, req, res, context, body);
     } catch (err) {
       log.error({ requestId, err }, 'unexpected error serving MCP request');
       send(res, refusals.internal);
     }
   };
+}
+
+function tooMany(parts: McpPostParts, res: ServerResponse): void {
+  parts.metrics.callerLimited.inc();
+  send(res, parts.refusals.tooMany);
+}
+
+/** Everything after the body is read: the message, the batch rules, then the answer. */
+async function serveMessage(
+  parts: McpPostParts,
+  req: IncomingMessage,
+  res: ServerResponse,
+  context: RequestContext,
+  body: Buffer,
+): Promise<void> {
+  const { log, refusals } = parts;
+  const message = parseMessage(body, LIMITS, refusals.parseError);
+  if (!message.ok) {
+    log.debug({ requestId: context.requestId, reason: message.reason }, 'JSON body refused');
+    send(res, message.refusal);
+    return;
+  }
+  const { parsed } = message;
+  const revision = req.headers['mcp-protocol-version'];
+  if (context.span.recording) describeMcpRequest(context.span, parsed, revision);
+  if (Array.isArray(parsed)) {
+    const problem = batchProblem(parsed, revision, MAX_BATCH_MESSAGES);
+    if (problem !== undefined) return send(res, problem);
+    // Each message of a batch holds an in-flight slot of its caller (see docs/adr/0006).
+    const extra = Math.min(parsed.length, parts.opts.maxInflightPerCaller) - 1;
+    if (extra > 0) {
+      if (!parts.slots.tryAcquire(context.caller.username, extra)) return tooMany(parts, res);
+      context.slots += extra;
+    }
+  }
+  if (isElicitationAnswer(parsed)) return answerElicitation(parsed, context, res, { ...parts.safety, log });
+  // A 2025-era client that can be asked for confirmations gets a session id saying so (safety/session.ts).
+  const sessionId = declaresElicitationAtInitialize(parsed)
+    ? parts.safety.sessions.issue(context.caller.username, clientOfInitialize(parsed.params))
+    : undefined;
+  const debug = log.isLevelEnabled('debug');
+  if (debug) {
+    const headers = redactHeaders(req.headers);
+    log.debug({ requestId: context.requestId, direction: 'in', headers, message: parsed }, 'JSON-RPC in');
+  }
+  const answered = await parts.forward(req, res, context, parsed, sessionId);
+  if (debug) {
+    const text = answered.body?.toString('utf8') ?? '';
+    const out = { status: answered.status, message: messagesOf(answered.contentType, text) };
+    log.debug({ requestId: context.requestId, direction: 'out', ...out }, 'JSON-RPC out');
+  }
 }
 
 /**
