@@ -5,18 +5,22 @@
  *
  * For every case: no 5xx (a 503 is accepted only as the deliberate, immediate refusal of the
  * TokenReview limiter, with Retry-After), no event-loop stall over 100 ms (the server's own
- * `nodejs_eventloop_lag_max_seconds`, which prom-client resets at every scrape, read before and after
- * each group), and an audit record per MCP call whose outcome matches the answer. Over the whole file:
- * no Kubernetes write (the Deployment's resourceVersion and generation unchanged, no kubemcp Event),
- * and no token in any line the server wrote.
+ * `nodejs_eventloop_lag_max_seconds`, perf_hooks' monitorEventLoopDelay that prom-client resets at
+ * every scrape, read before and after each group; a stall is excused only when the server's main
+ * thread demonstrably waited for a CPU that long, see withoutStall), and an audit record per MCP call
+ * whose outcome matches the answer. Over the whole file: no Kubernetes write (the Deployment's
+ * resourceVersion and generation unchanged, no kubemcp Event), no token in any line the server wrote,
+ * and the process never exited (hostile request targets on both of its ports included).
  *
  * The last describe holds cases whose fixes (linear-time glob matching and URI length caps, label
  * selector caps) land separately: they stall or pass unbounded work on a server without them.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import { EventsV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { REPORTING_CONTROLLER } from '../../src/kube/events.js';
+import { HOSTILE_TARGETS, rawRequest } from '../rawhttp.js';
 import {
   agentToken,
   createDeployment,
@@ -185,6 +189,33 @@ function remember(a: Answer, method: Expected['method'], outcome: string | undef
   else unaudited.push(a.requestId);
 }
 
+/** The audit records of one request, once `count` of them are there. */
+async function auditsOf(requestId: string, count = 1): Promise<Array<Record<string, unknown>>> {
+  return eventually(
+    `${count} audit record(s) of request ${requestId}`,
+    async () => {
+      const found = server()
+        .records()
+        .filter((r) => r.component === 'audit')
+        .map((r) => r.audit as Record<string, unknown>)
+        .filter((r) => r.requestId === requestId);
+      return found.length >= count ? found : undefined;
+    },
+    10_000,
+  );
+}
+
+/** The one audit record of `a` says `method`, `outcome` and `decision`, and nothing else was recorded for it. */
+async function expectAudited(
+  a: Answer,
+  what: string,
+  expected: { method: Expected['method']; outcome: string; decision: string },
+): Promise<void> {
+  const records = await auditsOf(a.requestId);
+  expect(records, what).toHaveLength(1);
+  expect(records[0], what).toMatchObject(expected);
+}
+
 /** No 5xx, except the TokenReview limiter's deliberate 503 with Retry-After. */
 function expectNo5xx(a: Answer, what: string): void {
   if (a.status === 503) {
@@ -223,8 +254,8 @@ async function listResources(cursor: string | undefined, modern = false): Promis
 // ---------------------------------------------------------------------------------------------
 // The server's event loop
 
-/** The event loop's maximum delay since the last scrape, and the GC time and CPU time so far. */
-async function loopSample(): Promise<{ lag: number; gcSeconds: number; cpuSeconds: number }> {
+/** The event loop's maximum delay since the last scrape (which resets it), and the GC time so far. */
+async function loopSample(): Promise<{ lag: number; gcSeconds: number }> {
   const text = await (await fetch(`http://127.0.0.1:${server().healthPort}/metrics`)).text();
   const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text);
   if (!m) throw new Error('nodejs_eventloop_lag_max_seconds missing from /metrics');
@@ -232,38 +263,92 @@ async function loopSample(): Promise<{ lag: number; gcSeconds: number; cpuSecond
     (a, g) => a + Number(g[1]),
     0,
   );
-  const cpu = /^process_cpu_seconds_total (\S+)$/m.exec(text);
-  return { lag: Number(m[1]), gcSeconds, cpuSeconds: Number(cpu?.[1] ?? Number.NaN) };
+  return { lag: Number(m[1]), gcSeconds };
 }
 
 /**
- * Runs `cases` and asserts the server's event loop never stalled over 100 ms meanwhile. A stall that
- * our code causes comes back on every run; a loaded host descheduling the process now and then does
- * not (and lasts well under a second): a stall under 1 s is therefore retried, up to 3 runs in all.
- * And when the server used less than 100 ms of CPU in the whole run, no work of its own can have
- * held the loop for 100 ms: a longer stall is the host's (the process was waiting for a CPU).
+ * What the host took from the server while cases ran, sampled every 10 ms from outside it: how long
+ * its main thread (the event loop's) waited on a run queue for a CPU (`/proc/<pid>/schedstat`,
+ * second field), and the time the hypervisor stole from each CPU (`/proc/stat`). Linux only; elsewhere
+ * no sample, and no stall is excused.
+ */
+interface HostSample {
+  readonly t: number;
+  readonly waitedSeconds: number;
+  readonly stolenSeconds: readonly number[];
+}
+
+function hostSample(pid: number): HostSample | undefined {
+  try {
+    const waited = Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+    const stolenSeconds = fs
+      .readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .filter((l) => /^cpu\d+ /.test(l))
+      .map((l) => Number(l.split(/\s+/)[8]) / 100);
+    return Number.isFinite(waited)
+      ? { t: performance.now() / 1000, waitedSeconds: waited, stolenSeconds }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The most time the host took from the server within any stretch of `seconds` (plus one sampling
+ * interval): run-queue wait of its main thread plus the most any one CPU had stolen. A stall of the
+ * event loop longer than what the host took in the worst stretch of the same length is the server's own.
+ */
+function hostTook(samples: readonly HostSample[], seconds: number): number {
+  let most = 0;
+  let from = 0;
+  for (let to = 1; to < samples.length; to++) {
+    const end = samples[to] as HostSample;
+    while (end.t - (samples[from] as HostSample).t > seconds + 0.02) from++;
+    const start = samples[from] as HostSample;
+    const stolen = Math.max(0, ...end.stolenSeconds.map((s, i) => s - (start.stolenSeconds[i] ?? s)));
+    most = Math.max(most, end.waitedSeconds - start.waitedSeconds + stolen);
+  }
+  return most;
+}
+
+/**
+ * Runs `cases` and asserts the server's event loop never stalled over 100 ms meanwhile, as the server
+ * itself measured it. A stall is excused only when the host demonstrably caused it: within some
+ * stretch as long as the stall, the server's main thread waited for a CPU (or the VM had its CPU
+ * stolen) for all but 100 ms of it; then the cases run again (3 runs in all), since a stall that our
+ * code causes comes back on every run. Using little CPU excuses nothing: a blocking call stalls the
+ * loop without using any.
  */
 async function withoutStall(what: string, cases: () => Promise<void>): Promise<void> {
-  let lag = 0;
-  let cpu = 0;
+  const pid = server().child.pid ?? -1;
   for (let run = 1; run <= 3; run++) {
+    const samples: HostSample[] = [];
+    const sample = () => {
+      const s = hostSample(pid);
+      if (s !== undefined) samples.push(s);
+    };
     const before = await loopSample(); // also resets the maximum
+    sample();
+    const timer = setInterval(sample, 10);
     const t0 = Date.now();
-    await cases();
+    try {
+      await cases();
+    } finally {
+      clearInterval(timer);
+    }
     const after = await loopSample();
-    lag = after.lag;
-    cpu = after.cpuSeconds - before.cpuSeconds;
-    if (lag < MAX_LAG_SECONDS || cpu < MAX_LAG_SECONDS) break;
+    sample();
+    if (after.lag < MAX_LAG_SECONDS) return;
+    const took = hostTook(samples, after.lag);
     process.stderr.write(
-      `${what}: event-loop stall of ${Math.round(lag * 1000)} ms in run ${run} (of ${Date.now() - t0} ms: server CPU ${Math.round(cpu * 1000)} ms, GC ${Math.round((after.gcSeconds - before.gcSeconds) * 1000)} ms)\n`,
+      `${what}: event-loop stall of ${Math.round(after.lag * 1000)} ms in run ${run} of ${Date.now() - t0} ms (GC ${Math.round((after.gcSeconds - before.gcSeconds) * 1000)} ms; the host took up to ${Math.round(took * 1000)} ms of a stretch that long)\n`,
     );
-    if (lag >= 1) break;
+    expect(
+      took,
+      `${what}: event-loop stall of ${Math.round(after.lag * 1000)} ms that waiting for a CPU does not explain (${Math.round(took * 1000)} ms)`,
+    ).toBeGreaterThanOrEqual(after.lag - MAX_LAG_SECONDS);
   }
-  if (cpu < MAX_LAG_SECONDS) return;
-  expect(
-    lag,
-    `${what}: event-loop stall of ${Math.round(lag * 1000)} ms (server CPU ${Math.round(cpu * 1000)} ms)`,
-  ).toBeLessThan(MAX_LAG_SECONDS);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,6 +472,41 @@ describe('malformed envelopes', () => {
   });
 });
 
+describe('hostile request targets', () => {
+  /** Targets that are no path: 400 on every port. Over-long ones: Node's own 431. */
+  const BAD = new Set(['http://', 'http:///mcp', '/%zz', '/readyz?%', '/mcp%', '*', '/a#b']);
+
+  it('every port answers every target (400 when it is no path) and the process answers afterwards', async () => {
+    const ports = { mcp: server().mcpPort, health: server().healthPort };
+    await withoutStall('hostile request targets', async () => {
+      for (const [name, port] of Object.entries(ports)) {
+        for (const method of ['GET', 'POST', 'HEAD']) {
+          for (const target of HOSTILE_TARGETS) {
+            const what = `${name} ${method} ${target.slice(0, 40)}`;
+            const a = await rawRequest(port, method, target);
+            expect(a.status, what).toBeDefined();
+            if (target.length > 16_000) expect(a.status, what).toBe(431);
+            else if (BAD.has(target)) expect(a.status, what).toBe(400);
+            else expect(a.status, what).toBeLessThan(500);
+          }
+        }
+      }
+      // Authenticated, the MCP port reads an absolute-form target's path, and refuses a malformed one.
+      const auth = { Authorization: `Bearer ${tokens.mallory}`, 'Content-Type': 'application/json' };
+      sentTokens.push(tokens.mallory);
+      for (const target of ['http://x:99999/mcp?%', 'http://[/mcp?%zz', '/mcp?%']) {
+        const a = await rawRequest(ports.mcp, 'POST', target, { ...auth, 'Content-Length': '0' });
+        expect(a.status, target).toBe(400);
+      }
+    });
+    expect(server().child.exitCode).toBeNull();
+    expect((await fetch(`http://127.0.0.1:${server().healthPort}/healthz`)).status).toBe(200);
+    const after = await callTool('list_pods', { namespace: NS }, 'list_pods after hostile targets');
+    expect(after.status).toBe(200);
+    expect(toolOutcome(after.messages[0])).toBe('ok');
+  });
+});
+
 describe('oversized and deeply nested bodies', () => {
   it('refuses them cheaply', async () => {
     const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
@@ -468,26 +588,41 @@ describe('hostile tool arguments', () => {
 
 describe('hostile URIs and cursors', () => {
   it('answers not found or invalid, audited, without a stall', async () => {
-    const uris = [
-      `k8s://deployment/${NS}/web`,
-      'k8s://pod/kube-system/x',
-      'file:///etc/passwd',
-      'http://169.254.169.254/latest/meta-data/',
-      '',
-      `k8s://pod/../../${NS}/x`,
-      `k8s://secret/${NS}/x`,
-      `k8s://pod/${'a'.repeat(300)}/x`,
-      `k8s://pod/${NS}/${'b'.repeat(100_000)}`,
-      `k8s://pod/${NS}/%2e%2e`,
-      'k8s://pod/ñ/ø',
+    // [uri, audit outcome, decision]: only the granted, existing object is found; a URI that is not
+    // ours is Invalid before any policy check; a namespace outside the grant reads as not found.
+    const uris: Array<[string, string, string]> = [
+      [`k8s://deployment/${NS}/web`, 'ok', 'allow'],
+      ['k8s://pod/kube-system/x', 'NotFound', 'deny'],
+      ['file:///etc/passwd', 'Invalid', 'none'],
+      ['http://169.254.169.254/latest/meta-data/', 'Invalid', 'none'],
+      [`k8s://pod/../../${NS}/x`, 'Invalid', 'none'],
+      [`k8s://secret/${NS}/x`, 'Invalid', 'none'],
+      [`k8s://pod/${'a'.repeat(300)}/x`, 'Invalid', 'none'],
+      [`k8s://pod/${NS}/${'b'.repeat(100_000)}`, 'Invalid', 'none'],
+      [`k8s://pod/${NS}/%2e%2e`, 'Invalid', 'none'],
+      ['k8s://pod/ñ/ø', 'Invalid', 'none'],
     ];
+    const cursors = ['garbage', 'A'.repeat(100_000), '{"k":1}', '\u0000'];
+    const answers: Array<[Answer, string, string, string]> = [];
     await withoutStall('hostile URIs', async () => {
-      for (const [i, uri] of uris.entries()) await readResource(uri, i % 2 === 1);
-      for (const cursor of ['garbage', 'A'.repeat(100_000), '', '{"k":1}', '\u0000']) {
-        await listResources(cursor);
-        await listResources(cursor, true);
+      for (const [i, [uri, outcome, decision]] of uris.entries())
+        answers.push([await readResource(uri, i % 2 === 1), `read ${uri.slice(0, 60)}`, outcome, decision]);
+      // An empty URI or cursor: no 5xx, and the record (if ours ran) matches the answer (checked at the end).
+      await readResource('');
+      await listResources('');
+      await listResources('', true);
+      for (const cursor of cursors) {
+        for (const modern of [false, true]) {
+          const what = `list with cursor ${JSON.stringify(cursor.slice(0, 20))}${modern ? ' (modern)' : ''}`;
+          answers.push([await listResources(cursor, modern), what, 'Invalid', 'none']);
+        }
       }
     });
+    for (const [a, what, outcome, decision] of answers) {
+      expect(a.status, what).toBe(200);
+      const method = what.startsWith('read') ? 'resources/read' : 'resources/list';
+      await expectAudited(a, what, { method, outcome, decision });
+    }
   });
 });
 
@@ -532,6 +667,15 @@ describe('JSON-RPC batches', () => {
       );
       expect(full.status).toBe(200);
       expect(full.messages).toHaveLength(10);
+      const fullRecords = await auditsOf(full.requestId, 10);
+      expect(fullRecords).toHaveLength(10);
+      for (const r of fullRecords)
+        expect(r).toMatchObject({
+          method: 'tools/call',
+          tool: 'get_permissions',
+          decision: 'allow',
+          outcome: 'ok',
+        });
       const withInit = await send(
         JSON.stringify([
           rpc('initialize', {
