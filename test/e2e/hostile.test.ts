@@ -515,7 +515,7 @@ describe('hostile request targets', () => {
   const BAD = new Set(['http://', 'http:///mcp', '/%zz', '/readyz?%', '/mcp%', '*', '/a#b']);
 
   it('every port answers every target (400 when it is no path) and the process answers afterwards', async () => {
-    const ports = { mcp: server().mcpPort, health: server().healthPort };
+    const ports = { health: server().healthPort, mcp: server().mcpPort };
     await withoutStall('hostile request targets', async () => {
       for (const [name, port] of Object.entries(ports)) {
         for (const method of ['GET', 'POST', 'HEAD']) {
