@@ -37,7 +37,8 @@ export function rawRequest(
   timeoutMs = 5000,
 ): Promise<RawAnswer> {
   return new Promise((resolve) => {
-    const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];
+    const lines = [`${method} ${target} HTTP/1.1`, 'Connection: close'];
+    if (!Object.keys(headers).some((k) => k.toLowerCase() === 'host')) lines.push('Host: 127.0.0.1');
     for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
     let text = '';
     let done = false;

@@ -555,3 +555,40 @@ describe('JSON bodies bounded by array elements', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe('Host and Origin refusals', () => {
+  it('are counted, logged at warn with the value capped, at most 20 lines per 10 s', async () => {
+    const other = await startHarness({ options: { allowedHosts: ['kubemcp.kubemcp-system.svc'] } });
+    try {
+      const port = Number(new URL(other.base).port);
+      const host = `evil.example.${'x'.repeat(3000)}`;
+      const origin = `http://evil.example.${'y'.repeat(3000)}`;
+      for (let i = 0; i < 25; i++) {
+        const a = await rawRequest(port, 'POST', '/mcp', { Host: host, 'Content-Length': '0' });
+        expect(a.status).toBe(403);
+        expect(a.text).toContain('Host header not allowed');
+        const b = await rawRequest(port, 'POST', '/mcp', {
+          Host: 'kubemcp.kubemcp-system.svc',
+          Origin: origin,
+          'Content-Length': '0',
+        });
+        expect(b.status).toBe(403);
+        expect(b.text).toContain('Origin not allowed');
+      }
+      const refusals = other.records().filter((r) => String(r.msg).startsWith('request refused:'));
+      const warned = refusals.filter((r) => r.level === 40);
+      // One window for both: 20 lines at warn, the rest held back (at debug, not written at info).
+      expect(warned).toHaveLength(20);
+      expect(refusals).toHaveLength(20);
+      for (const r of warned) expect(JSON.stringify(r).length).toBeLessThan(600);
+      expect(warned[0]).toMatchObject({
+        host: expect.stringMatching(/^evil\.example\.x+…\[2757 more chars\]$/),
+      });
+      const metrics = await other.registry.metrics();
+      expect(metrics).toContain('kubemcp_mcp_requests_refused_total{reason="host"} 25');
+      expect(metrics).toContain('kubemcp_mcp_requests_refused_total{reason="origin"} 25');
+    } finally {
+      await other.close();
+    }
+  });
+});
