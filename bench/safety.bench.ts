@@ -48,19 +48,19 @@ describe('GuardedClient.admit (per tool call)', () => {
   bench('no limits set (fast path)', async () => {
     await new GuardedClient(caller, plain, backend, { safety: { rateLimiter }, now }).admit(
       'list_pods',
-      'team-1',
+      { namespace: 'team-1' },
     );
   });
   bench('rateLimit set', async () => {
     await new GuardedClient(caller, limited, backend, { safety: { rateLimiter }, now }).admit(
       'list_pods',
-      'team-1',
+      { namespace: 'team-1' },
     );
   });
   bench('requireKubernetesRBAC set (answer cached)', async () => {
     await new GuardedClient(caller, keyed, backend, { safety: { rateLimiter, access }, now }).admit(
       'list_pods',
-      'team-1',
+      { namespace: 'team-1' },
     );
   });
   bench('baseline: constructing the GuardedClient only', () => {

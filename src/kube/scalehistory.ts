@@ -53,6 +53,21 @@ function leasePath(namespace: string, name?: string): string {
   return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
 }
 
+/**
+ * The namespace the cool-down Leases live in (the operator's own) does not exist, e.g. `serve` run
+ * from a laptop with no operator namespace: what is missing is that namespace, not the workload.
+ */
+export class LeaseNamespaceMissing extends BackendError {
+  constructor(
+    readonly leaseNamespace: string,
+    object: string,
+    cause: unknown,
+  ) {
+    super('NotFound', `record the scale of ${object}: namespace ${leaseNamespace} does not exist`, { cause });
+    this.name = 'LeaseNamespaceMissing';
+  }
+}
+
 /** Reads the last KubeMCP scale of the object `scale` describes (its uid names the Lease). Throws BackendError. */
 export async function readScaleHistory(
   client: KubeClient,
@@ -129,6 +144,7 @@ export async function claimScale(
     }
   } catch (err) {
     // A create that finds the Lease already there lost a race just like a stale update.
+    if (httpStatus(err) === 404) throw new LeaseNamespaceMissing(claim.namespace, claim.object, err);
     if (httpStatus(err) === 409) {
       throw new BackendError('Conflict', `another scale of ${claim.object} was recorded first`, {
         cause: err,

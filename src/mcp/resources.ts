@@ -211,10 +211,10 @@ function readText(kind: ServedKind, obj: KindMap[ServedKind]): string {
   );
 }
 
-export function readResource(client: GuardedClient, uri: string): ReadResourceResult {
+export async function readResource(client: GuardedClient, uri: string): Promise<ReadResourceResult> {
   const parsed = parseResourceUri(uri);
   if (parsed === undefined) throw invalidUri(uri);
-  const obj = client.getReadable(parsed.kind, parsed.namespace, parsed.name);
+  const obj = await client.getReadable(parsed.kind, parsed.namespace, parsed.name);
   if (obj === undefined) throw new ResourceNotFoundError(uri);
   return {
     contents: [{ uri, mimeType: RESOURCE_MIME_TYPE, text: readText(parsed.kind, obj) }],

@@ -211,9 +211,18 @@ export function namespaceFilter(
     if (grant.allNamespaces) return ALWAYS;
     relevant.push(grant);
   }
-  if (relevant.length === 0) return NEVER;
+  return coverFilter(index, relevant);
+}
+
+/** A predicate over namespace names: true where at least one of `grants` covers the namespace. */
+export function coverFilter(
+  index: PolicyIndex,
+  grants: readonly CompiledGrant[],
+): (namespace: string) => boolean {
+  if (grants.length === 0) return NEVER;
+  if (grants.some((g) => g.allNamespaces)) return ALWAYS;
   return (namespace) => {
-    for (const grant of relevant) if (covers(index, grant, namespace)) return true;
+    for (const grant of grants) if (covers(index, grant, namespace)) return true;
     return false;
   };
 }

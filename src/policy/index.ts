@@ -12,6 +12,16 @@ export {
   serviceAccountUsername,
 } from './compile.js';
 export {
+  type CallDecision,
+  decideCall,
+  indexHasLimits,
+  indexHasRbac,
+  limitedGrants,
+  onlyRbacKeyed,
+  toolGrants,
+} from './decide.js';
+export {
+  coverFilter,
   evaluate,
   grantedTools,
   isNamespaceName,

@@ -16,6 +16,8 @@ export interface ConfirmationRequest {
   readonly to: number;
   /** Why a human must confirm, e.g. "it scales to zero (policy web)". */
   readonly reasons: readonly string[];
+  /** The object's resourceVersion when read: an answer holds only while the object is unchanged. */
+  readonly resourceVersion?: string;
 }
 
 export type ConfirmationAnswer =
