@@ -19,7 +19,7 @@ import { type CursorKey, type Page, paginate, paginateSorted } from '../cursor.j
 import { ToolError } from '../errors.js';
 import { staleness } from '../format.js';
 import type { LabelSelector } from '../labels.js';
-import { type AccessReviewer, rbacDenied, TOOL_ACTIONS } from '../safety/access.js';
+import { type AccessReviewer, MAX_REVIEWS_PER_CALL, rbacDenied, TOOL_ACTIONS } from '../safety/access.js';
 import type { Confirmer } from '../safety/confirm.js';
 import { admitRate, admitRows } from '../safety/guard.js';
 import type { RateLimiter } from '../safety/ratelimit.js';
@@ -95,6 +95,8 @@ export class GuardedClient {
   private current: { readonly decision: CallDecision; readonly at: number } | undefined;
   /** For lists across namespaces: the rows the call may return, after rate limits and RBAC. */
   private readonly rows = new Map<string, (namespace: string) => boolean>();
+  /** Per-namespace SubjectAccessReviews this call may still ask for (lists across namespaces). */
+  private reviewsLeft = MAX_REVIEWS_PER_CALL;
   private cachedPermissions: Permissions | undefined;
   private cachedGranted: ReadonlySet<string> | undefined;
 
@@ -319,10 +321,12 @@ export class GuardedClient {
       const keyedCovers = coverFilter(this.index, keyed);
       const needs = [...this.index.namespaces].filter((ns) => keyedCovers(ns) && !plainCovers(ns)).sort();
       const access = this.safety.access;
-      const allowed =
-        access === undefined || needs.length === 0
-          ? new Set<string>()
-          : (await access.allowedIn(this.caller, action, needs, this.trace)).allowed;
+      let allowed: ReadonlySet<string> = new Set<string>();
+      if (access !== undefined && needs.length > 0) {
+        const reviewed = await access.allowedIn(this.caller, action, needs, this.trace, this.reviewsLeft);
+        this.reviewsLeft -= reviewed.asked;
+        allowed = reviewed.allowed;
+      }
       filter = (ns) => plainCovers(ns) || allowed.has(ns);
     }
     this.rows.set(tool, filter);

@@ -200,8 +200,8 @@ export class AccessReviewer {
   /**
    * The namespaces of `namespaces` in which the cluster allows `caller` the action, for a call
    * across namespaces. One cluster-wide review first (a ClusterRoleBinding answers every namespace
-   * at once); when it does not allow, one review per namespace, for at most MAX_REVIEWS_PER_CALL
-   * of them in the order given. Namespaces past the cap, and those whose review fails, are left out
+   * at once); when it does not allow, one review per namespace, for at most `max` (at most
+   * MAX_REVIEWS_PER_CALL) of them in the order given: a call shares one such budget over all it asks. Namespaces past the cap, and those whose review fails, are left out
    * (fail closed).
    */
   async allowedIn(
@@ -209,11 +209,12 @@ export class AccessReviewer {
     action: Action,
     namespaces: readonly string[],
     trace?: Span,
-  ): Promise<{ allowed: ReadonlySet<string>; unchecked: number }> {
-    if (namespaces.length === 0) return { allowed: new Set(), unchecked: 0 };
+    max: number = MAX_REVIEWS_PER_CALL,
+  ): Promise<{ allowed: ReadonlySet<string>; unchecked: number; asked: number }> {
+    if (namespaces.length === 0) return { allowed: new Set(), unchecked: 0, asked: 0 };
     const everywhere = await this.allowed(caller, action, undefined, trace).catch(() => undefined);
-    if (everywhere?.allowed === true) return { allowed: new Set(namespaces), unchecked: 0 };
-    const asked = namespaces.slice(0, MAX_REVIEWS_PER_CALL);
+    if (everywhere?.allowed === true) return { allowed: new Set(namespaces), unchecked: 0, asked: 0 };
+    const asked = namespaces.slice(0, Math.max(0, Math.min(max, MAX_REVIEWS_PER_CALL)));
     const answers = await Promise.all(
       asked.map((ns) =>
         this.allowed(caller, action, ns, trace).then(
@@ -226,7 +227,7 @@ export class AccessReviewer {
     asked.forEach((ns, i) => {
       if (answers[i] === true) allowed.add(ns);
     });
-    return { allowed, unchecked: namespaces.length - asked.length };
+    return { allowed, unchecked: namespaces.length - asked.length, asked: asked.length };
   }
 
   private remember(key: string, answer: AccessAnswer | undefined, expires: number): void {
