@@ -419,7 +419,7 @@ describe('confirm', () => {
       .audits()
       .filter((a) => a.tool === 'scale_deployment' && a.arguments.name === 'confirm' && a.outcome === 'ok');
     expect(audit.at(-1)).toMatchObject({
-      confirmedVia: 'elicitation through kubemcp-e2e-confirming 1.0.0',
+      confirmedVia: 'elicitation through kubemcp-e2e-confirming 1.0.0 (client-reported name)',
       confirmation: { answer: 'accepted', flow: 'input_required', revision: MODERN },
     });
   });
@@ -520,7 +520,7 @@ describe('confirm', () => {
     ]);
     expect(audit.at(-1)).toMatchObject({
       caller: { user: `system:serviceaccount:${NS.agents}:confirmer` },
-      confirmedVia: 'elicitation through kubemcp-e2e-v1-confirming 1.0.0',
+      confirmedVia: 'elicitation through kubemcp-e2e-v1-confirming 1.0.0 (client-reported name)',
     });
   });
 
