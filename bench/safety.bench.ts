@@ -46,16 +46,14 @@ const access = new AccessReviewer(async () => ({ allowed: true }), { now: () => 
 
 describe('GuardedClient.admit (per tool call)', () => {
   bench('no limits set (fast path)', async () => {
-    await new GuardedClient(caller, plain, backend, { safety: { rateLimiter }, now }).admit(
-      'list_pods',
-      { namespace: 'team-1' },
-    );
+    await new GuardedClient(caller, plain, backend, { safety: { rateLimiter }, now }).admit('list_pods', {
+      namespace: 'team-1',
+    });
   });
   bench('rateLimit set', async () => {
-    await new GuardedClient(caller, limited, backend, { safety: { rateLimiter }, now }).admit(
-      'list_pods',
-      { namespace: 'team-1' },
-    );
+    await new GuardedClient(caller, limited, backend, { safety: { rateLimiter }, now }).admit('list_pods', {
+      namespace: 'team-1',
+    });
   });
   bench('requireKubernetesRBAC set (answer cached)', async () => {
     await new GuardedClient(caller, keyed, backend, { safety: { rateLimiter, access }, now }).admit(

@@ -87,7 +87,11 @@ export function limitedGrants(index: PolicyIndex, policies: readonly string[]): 
 export function decideCall(index: PolicyIndex, req: DecisionRequest): CallDecision {
   const request: DecisionRequest =
     req.replicas !== undefined && !isScaleTool(req.tool)
-      ? { caller: req.caller, tool: req.tool, ...(req.namespace === undefined ? {} : { namespace: req.namespace }) }
+      ? {
+          caller: req.caller,
+          tool: req.tool,
+          ...(req.namespace === undefined ? {} : { namespace: req.namespace }),
+        }
       : req;
   const decision = evaluate(index, request);
   if (!decision.allowed) return { ...decision, request, rbacKeyed: false };

@@ -63,4 +63,11 @@ export {
   SCALE_TOOL_PREFIX,
 } from './tools.js';
 export type * from './types.js';
-export { EVERYONE_GROUPS, grantCovers, policyWarnings, warningsMessage, warningsReason } from './warnings.js';
+export {
+  cooldownsWithoutNamespace,
+  EVERYONE_GROUPS,
+  grantCovers,
+  policyWarnings,
+  warningsMessage,
+  warningsReason,
+} from './warnings.js';

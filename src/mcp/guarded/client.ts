@@ -234,9 +234,14 @@ export class GuardedClient {
     const decision = this.decide(tool, namespace, replicas);
     if (decision.rbacKeyed && !this.reviewed.has(rbacKey(tool, namespace))) {
       // Only reachable when a handler runs without admit(): refuse, and say what did not happen.
-      throw new ToolError('Unavailable', `Kubernetes RBAC was not checked for this ${tool} call; nothing was done`, {
-        reason: 'An McpPolicy requires the caller’s own Kubernetes RBAC to allow the call, and no SubjectAccessReview was sent for it (fail closed)',
-      });
+      throw new ToolError(
+        'Unavailable',
+        `Kubernetes RBAC was not checked for this ${tool} call; nothing was done`,
+        {
+          reason:
+            'An McpPolicy requires the caller’s own Kubernetes RBAC to allow the call, and no SubjectAccessReview was sent for it (fail closed)',
+        },
+      );
     }
     return decision;
   }
@@ -289,10 +294,17 @@ export class GuardedClient {
     try {
       allowed = (await access.allowed(this.caller, action, namespace, this.trace)).allowed;
     } catch (err) {
-      const error = err instanceof ToolError ? err : new ToolError('Unavailable', 'Kubernetes RBAC could not be checked');
+      const error =
+        err instanceof ToolError ? err : new ToolError('Unavailable', 'Kubernetes RBAC could not be checked');
       this.refuse(request, error.code, decision.policies, error);
     }
-    if (!allowed) this.refuse(request, 'PolicyDenied', decision.policies, rbacDenied(this.caller, tool, action, namespace));
+    if (!allowed)
+      this.refuse(
+        request,
+        'PolicyDenied',
+        decision.policies,
+        rbacDenied(this.caller, tool, action, namespace),
+      );
     this.reviewed.add(rbacKey(tool, namespace));
   }
 
@@ -332,7 +344,8 @@ export class GuardedClient {
     this.rows.set(tool, filter);
     const at = this.current?.decision.request.tool === tool ? this.current.at : -1;
     const record = this.records[at];
-    if (record !== undefined && kept !== all) this.records[at] = { ...record, policies: kept.map((g) => g.policy) };
+    if (record !== undefined && kept !== all)
+      this.records[at] = { ...record, policies: kept.map((g) => g.policy) };
   }
 
   /**

@@ -115,10 +115,17 @@ export async function runScale(run: ScaleRun, deps: ScaleDeps): Promise<ScaleOut
     // out) and retry from a fresh read. Every write carries its read's resourceVersion.
     if (retry && run.attempts < deps.maxAttempts) await sleep(conflictBackoffMs(run.attempts));
   }
-  throw new ToolError('Conflict', `${run.what} kept changing while we tried to scale it; nothing was changed`, {
-    reason: `The API server answered Conflict ${run.attempts} times in a row (someone else is updating it)`,
-    suggestions: ['Retry the call in a moment', 'Check whether an autoscaler or controller owns its replica count'],
-  });
+  throw new ToolError(
+    'Conflict',
+    `${run.what} kept changing while we tried to scale it; nothing was changed`,
+    {
+      reason: `The API server answered Conflict ${run.attempts} times in a row (someone else is updating it)`,
+      suggestions: [
+        'Retry the call in a moment',
+        'Check whether an autoscaler or controller owns its replica count',
+      ],
+    },
+  );
 }
 
 function limitedOf(run: ScaleRun): readonly LimitedGrant[] | undefined {
@@ -183,7 +190,8 @@ async function limitsStep(run: ScaleRun, deps: ScaleDeps): Promise<StepResult> {
       ...(verdict.kind === 'deny' ? { code: verdict.code } : {}),
       policies: verdict.policies,
     },
-    refusal?.reason ?? (verdict.kind === 'confirm' ? 'a human must confirm' : 'the agent-safety limits allow it'),
+    refusal?.reason ??
+      (verdict.kind === 'confirm' ? 'a human must confirm' : 'the agent-safety limits allow it'),
   );
   if (refusal !== undefined) throw refusal;
   run.policies = verdict.policies;
@@ -330,13 +338,17 @@ function outcome(
 function scaleError(err: unknown, run: ScaleRun): unknown {
   if (!(err instanceof BackendError)) return err;
   if (err instanceof LeaseNamespaceMissing) {
-    return new ToolError('Unavailable', `KubeMCP cannot record the scale of ${run.what} for its cool-down; nothing was changed`, {
-      reason: `A cool-down applies, and namespace "${err.leaseNamespace}", where KubeMCP keeps its scale records (Leases), does not exist: the call is refused (fail closed)`,
-      suggestions: [
-        'Ask the operator of KubeMCP to create its namespace, or to run it with --operator-namespace set to an existing one',
-      ],
-      cause: err,
-    });
+    return new ToolError(
+      'Unavailable',
+      `KubeMCP cannot record the scale of ${run.what} for its cool-down; nothing was changed`,
+      {
+        reason: `A cool-down applies, and namespace "${err.leaseNamespace}", where KubeMCP keeps its scale records (Leases), does not exist: the call is refused (fail closed)`,
+        suggestions: [
+          'Ask the operator of KubeMCP to create its namespace, or to run it with --operator-namespace set to an existing one',
+        ],
+        cause: err,
+      },
+    );
   }
   const mapped = fromBackendError(err, run.what);
   if (mapped.code !== 'NotFound') return mapped;

@@ -38,7 +38,10 @@ export function admitRate(
   if (limiter === undefined) return undefined;
   const answer = limiter.admit(caller, candidates, now);
   if (answer.allowed) return undefined;
-  return { error: rateRefusal(tool, candidates, answer.policies, answer.retryAfterSeconds), policies: answer.policies };
+  return {
+    error: rateRefusal(tool, candidates, answer.policies, answer.retryAfterSeconds),
+    policies: answer.policies,
+  };
 }
 
 /**

@@ -16,8 +16,15 @@ const policyArb = (name: string) =>
   fc
     .record({
       group: fc.boolean(),
-      tools: fc.subarray(TOOLS.filter((t) => t !== 'get_permissions'), { minLength: 1 }),
-      namespaces: fc.oneof(fc.constant(['*']), fc.subarray(NAMESPACES, { minLength: 1 }), fc.constant(['web-*'])),
+      tools: fc.subarray(
+        TOOLS.filter((t) => t !== 'get_permissions'),
+        { minLength: 1 },
+      ),
+      namespaces: fc.oneof(
+        fc.constant(['*']),
+        fc.subarray(NAMESPACES, { minLength: 1 }),
+        fc.constant(['web-*']),
+      ),
       min: fc.integer({ min: 0, max: 10 }),
       span: fc.integer({ min: 0, max: 20 }),
     })
@@ -49,7 +56,8 @@ const callArb = fc.record({
 });
 
 function argumentsOf(c: { tool: string; namespace: string | undefined; replicas: number }) {
-  if (c.tool.startsWith('scale_')) return { namespace: c.namespace ?? 'web', name: 'web', replicas: c.replicas };
+  if (c.tool.startsWith('scale_'))
+    return { namespace: c.namespace ?? 'web', name: 'web', replicas: c.replicas };
   if (LIST_TOOLS.includes(c.tool)) return c.namespace === undefined ? {} : { namespace: c.namespace };
   return {};
 }
@@ -68,28 +76,34 @@ describe('the audit records the engine’s decision', () => {
       labels: n.metadata?.labels ?? {},
     }));
     await fc.assert(
-      fc.asyncProperty(policiesArb, fc.array(callArb, { minLength: 1, maxLength: 4 }), async (policies, calls) => {
-        h.setPolicies(policies);
-        const index = compile({ policies, namespaces });
-        for (const c of calls) {
-          const args = argumentsOf(c);
-          const before = h.records().length;
-          await call(client, c.tool, args);
-          const audit = h
-            .records()
-            .slice(before)
-            .find((r) => r.component === 'audit')?.audit as { decision: string; policies: string[] } | undefined;
-          const a = args as { namespace?: string; replicas?: number };
-          const engine = evaluate(index, {
-            caller: IDENTITIES.copilot,
-            tool: c.tool,
-            ...(a.namespace === undefined ? {} : { namespace: a.namespace }),
-            ...(a.replicas === undefined ? {} : { replicas: a.replicas }),
-          });
-          expect(audit?.decision).toBe(engine.allowed ? 'allow' : 'deny');
-          expect([...(audit?.policies ?? [])].sort()).toEqual([...engine.policies].sort());
-        }
-      }),
+      fc.asyncProperty(
+        policiesArb,
+        fc.array(callArb, { minLength: 1, maxLength: 4 }),
+        async (policies, calls) => {
+          h.setPolicies(policies);
+          const index = compile({ policies, namespaces });
+          for (const c of calls) {
+            const args = argumentsOf(c);
+            const before = h.records().length;
+            await call(client, c.tool, args);
+            const audit = h
+              .records()
+              .slice(before)
+              .find((r) => r.component === 'audit')?.audit as
+              | { decision: string; policies: string[] }
+              | undefined;
+            const a = args as { namespace?: string; replicas?: number };
+            const engine = evaluate(index, {
+              caller: IDENTITIES.copilot,
+              tool: c.tool,
+              ...(a.namespace === undefined ? {} : { namespace: a.namespace }),
+              ...(a.replicas === undefined ? {} : { replicas: a.replicas }),
+            });
+            expect(audit?.decision).toBe(engine.allowed ? 'allow' : 'deny');
+            expect([...(audit?.policies ?? [])].sort()).toEqual([...engine.policies].sort());
+          }
+        },
+      ),
       { numRuns: 60 },
     );
   });

@@ -113,7 +113,12 @@ describe('one decision per call', () => {
     expect(errorOf(denied).message).toContain('Your Kubernetes RBAC does not allow update deployments/scale');
     // The refusal names a check that ran: one SubjectAccessReview, for exactly this call.
     expect(h.backend.accessReviews).toEqual([
-      expect.objectContaining({ verb: 'update', resource: 'deployments', subresource: 'scale', namespace: 'web' }),
+      expect.objectContaining({
+        verb: 'update',
+        resource: 'deployments',
+        subresource: 'scale',
+        namespace: 'web',
+      }),
     ]);
     expect(lastAudit(h)).toMatchObject({ decision: 'deny', policies: ['d'], outcome: 'PolicyDenied' });
     expect(h.backend.writes).toEqual([]);
@@ -148,7 +153,9 @@ describe('one decision per call', () => {
     const namespacesOf = async () => {
       const listed = await call(client, 'list_pods', {});
       expect(listed.isError).toBeFalsy();
-      return new Set(((listed.structuredContent?.items ?? []) as { namespace: string }[]).map((i) => i.namespace));
+      return new Set(
+        ((listed.structuredContent?.items ?? []) as { namespace: string }[]).map((i) => i.namespace),
+      );
     };
     expect(await namespacesOf()).toEqual(new Set(['web', 'web-dev']));
     expect(lastAudit(h)).toMatchObject({ decision: 'allow', policies: ['limited', 'open'] });
