@@ -1,17 +1,10 @@
 import type { CacheHealth, ClusterBackend, KindMap, Namespace, ScalableKind } from '../../kube/types.js';
 import {
   type CallDecision,
-  type CompiledGrant,
-  coverFilter,
-  decideCall,
   grantedTools,
-  indexHasLimits,
-  indexHasRbac,
-  isScaleTool,
   namespaceFilter,
   type PolicyIndex,
   permissions,
-  toolGrants,
 } from '../../policy/index.js';
 import type { Caller, Permissions } from '../../policy/types.js';
 import { attr, NOOP_SPAN, type Span } from '../../telemetry/index.js';
@@ -19,12 +12,12 @@ import { type CursorKey, type Page, paginate, paginateSorted } from '../cursor.j
 import { ToolError } from '../errors.js';
 import { staleness } from '../format.js';
 import type { LabelSelector } from '../labels.js';
-import { type AccessReviewer, MAX_REVIEWS_PER_CALL, rbacDenied, TOOL_ACTIONS } from '../safety/access.js';
+import type { AccessReviewer } from '../safety/access.js';
 import type { Confirmer } from '../safety/confirm.js';
-import { admitRate, admitRows } from '../safety/guard.js';
 import type { RateLimiter } from '../safety/ratelimit.js';
+import { type CallArguments, CallGate } from './gate.js';
 import { KIND_LABEL, LIST_TOOL, NAMESPACED_TOOLS, RESOURCE, SCALE_TOOL, type ServedKind } from './kinds.js';
-import { type DecisionRecord, policyRefusal, recordOf, traceDecision } from './record.js';
+import type { DecisionRecord } from './record.js';
 import { runScale, type ScaleOutcome } from './scale.js';
 
 /**
@@ -74,12 +67,6 @@ export interface VisibleNamespace {
   readonly tools: readonly string[];
 }
 
-/** The arguments of a call the policy judges. */
-export interface CallArguments {
-  readonly namespace?: string | undefined;
-  readonly replicas?: number | undefined;
-}
-
 export class GuardedClient {
   readonly caller: Caller;
   private readonly index: PolicyIndex;
@@ -88,15 +75,8 @@ export class GuardedClient {
   private readonly maxScaleAttempts: number;
   private safety: SafetyOptions;
   private readonly trace: Span;
-  /** (tool, namespace) pairs whose RBAC second key a SubjectAccessReview allowed during this call. */
-  private readonly reviewed = new Set<string>();
-  private readonly records: DecisionRecord[] = [];
-  /** The call's one decision, and where its record is. */
-  private current: { readonly decision: CallDecision; readonly at: number } | undefined;
-  /** For lists across namespaces: the rows the call may return, after rate limits and RBAC. */
-  private readonly rows = new Map<string, (namespace: string) => boolean>();
-  /** Per-namespace SubjectAccessReviews this call may still ask for (lists across namespaces). */
-  private reviewsLeft = MAX_REVIEWS_PER_CALL;
+  /** This call's policy gate: its one decision, limits, RBAC key and audit records. */
+  private readonly gate: CallGate;
   private cachedPermissions: Permissions | undefined;
   private cachedGranted: ReadonlySet<string> | undefined;
 
@@ -108,6 +88,7 @@ export class GuardedClient {
     this.maxScaleAttempts = Math.max(1, options.maxScaleAttempts ?? 3);
     this.safety = options.safety ?? {};
     this.trace = options.trace ?? NOOP_SPAN;
+    this.gate = new CallGate(caller, index, this.safety, this.trace, this.now);
   }
 
   /** Sets how this request's client asks a human (confirmations); one tools/call per request. */
@@ -118,12 +99,12 @@ export class GuardedClient {
 
   /** The decisions taken so far through this client (one call: see forCall()). */
   get decisions(): readonly DecisionRecord[] {
-    return this.records;
+    return this.gate.decisions;
   }
 
   /** The call's one decision, once admit (or a handler's check) took it. */
   get decision(): CallDecision | undefined {
-    return this.current?.decision;
+    return this.gate.decision;
   }
 
   /**
@@ -156,210 +137,16 @@ export class GuardedClient {
   }
 
   /**
-   * The checks of a tool call, in order, before its handler: decide (once, with every argument;
-   * PolicyDenied / OutOfBounds), then the rate limits of the policies that allow it (RateLimited),
-   * then the RBAC second key when every one of them requires it (a SubjectAccessReview). A list
-   * across namespaces is charged and reviewed per grant (admitRows).
+   * The checks of a tool call, in order, before its handler (see CallGate.admit): decide once with
+   * every argument, then rate limits, then the RBAC second key.
    */
-  async admit(tool: string, args: CallArguments = {}): Promise<void> {
-    const decision = this.decide(tool, args.namespace, args.replicas);
-    const { namespace, replicas } = decision.request;
-    if (namespace === undefined && NAMESPACED_TOOLS.includes(tool)) {
-      await this.admitRows(tool, true);
-      return;
-    }
-    if (decision.limited !== undefined) {
-      const refusal = admitRate(
-        this.safety.rateLimiter,
-        this.caller.username,
-        tool,
-        decision.limited,
-        this.now(),
-      );
-      if (refusal !== undefined) {
-        this.refuse({ tool, namespace, replicas }, 'RateLimited', refusal.policies, refusal.error);
-      }
-    }
-    if (decision.rbacKeyed) await this.secondKey(decision);
+  admit(tool: string, args: CallArguments = {}): Promise<void> {
+    return this.gate.admit(tool, args);
   }
 
-  /**
-   * The RBAC second key of resources/list: per kind, the namespaces only RBAC-keyed grants let the
-   * caller read are reviewed (bounded: AccessReviewer.allowedIn). No-op unless a policy sets it.
-   */
-  async admitReads(): Promise<void> {
-    if (!indexHasRbac(this.index)) return;
-    for (const tool of Object.values(LIST_TOOL)) {
-      if (this.grantedTools().has(tool)) await this.admitRows(tool, false);
-    }
-  }
-
-  /**
-   * The one decision of the call on (tool, namespace, replicas): taken and recorded the first time,
-   * found again after. Throws PolicyDenied / OutOfBounds when refused.
-   */
-  private decide(tool: string, namespace: string | undefined, replicas: number | undefined): CallDecision {
-    const r = isScaleTool(tool) ? replicas : undefined;
-    const found = this.current?.decision;
-    if (
-      found !== undefined &&
-      found.request.tool === tool &&
-      found.request.namespace === namespace &&
-      found.request.replicas === r
-    ) {
-      if (!found.allowed) throw policyRefusal(found.request, found);
-      return found;
-    }
-    const decision = this.judge(tool, namespace, r);
-    if (!decision.allowed) throw policyRefusal(decision.request, decision);
-    return decision;
-  }
-
-  /** Judges and records, without throwing. */
-  private judge(tool: string, namespace: string | undefined, replicas: number | undefined): CallDecision {
-    const span = this.trace.child(attr.SPAN_POLICY);
-    const decision = decideCall(this.index, {
-      caller: this.caller,
-      tool,
-      ...(namespace === undefined ? {} : { namespace }),
-      ...(replicas === undefined ? {} : { replicas }),
-    });
-    this.current = { decision, at: this.records.length };
-    this.record(span, recordOf(decision.request, decision), decision.reason);
-    return decision;
-  }
-
-  /** A handler's check: the call's decision, and the RBAC second key it needs having passed. */
-  private check(tool: string, namespace: string | undefined, replicas?: number): CallDecision {
-    const decision = this.decide(tool, namespace, replicas);
-    if (decision.rbacKeyed && !this.reviewed.has(rbacKey(tool, namespace))) {
-      // Only reachable when a handler runs without admit(): refuse, and say what did not happen.
-      throw new ToolError(
-        'Unavailable',
-        `Kubernetes RBAC was not checked for this ${tool} call; nothing was done`,
-        {
-          reason:
-            'An McpPolicy requires the caller’s own Kubernetes RBAC to allow the call, and no SubjectAccessReview was sent for it (fail closed)',
-        },
-      );
-    }
-    return decision;
-  }
-
-  /** Records a refusal of a step after the decision, and throws its answer. */
-  private refuse(
-    request: { tool: string; namespace?: string | undefined; replicas?: number | undefined },
-    code: string,
-    policies: readonly string[],
-    error: ToolError,
-  ): never {
-    this.record(
-      this.trace.child(attr.SPAN_POLICY),
-      {
-        tool: request.tool,
-        ...(request.namespace === undefined ? {} : { namespace: request.namespace }),
-        ...(request.replicas === undefined ? {} : { replicas: request.replicas }),
-        allowed: false,
-        code,
-        policies,
-      },
-      error.reason,
-    );
-    throw error;
-  }
-
-  /**
-   * The RBAC second key of a call in one namespace (or of a cluster-scoped one): one
-   * SubjectAccessReview (cached). A denial names the permission the review refused.
-   */
-  private async secondKey(decision: CallDecision): Promise<void> {
-    const { tool, namespace, replicas } = decision.request;
-    const action = TOOL_ACTIONS[tool];
-    if (action === undefined) return;
-    if (namespace === undefined && action.clusterScoped !== true) return;
-    const request = { tool, namespace, replicas };
-    const access = this.safety.access;
-    if (access === undefined) {
-      this.refuse(
-        request,
-        'Unavailable',
-        decision.policies,
-        new ToolError('Unavailable', 'This server cannot check Kubernetes RBAC; nothing was done', {
-          reason:
-            "An McpPolicy requires the caller's own Kubernetes RBAC to allow the call, and this server cannot ask (fail closed)",
-        }),
-      );
-    }
-    let allowed: boolean;
-    try {
-      allowed = (await access.allowed(this.caller, action, namespace, this.trace)).allowed;
-    } catch (err) {
-      const error =
-        err instanceof ToolError ? err : new ToolError('Unavailable', 'Kubernetes RBAC could not be checked');
-      this.refuse(request, error.code, decision.policies, error);
-    }
-    if (!allowed)
-      this.refuse(
-        request,
-        'PolicyDenied',
-        decision.policies,
-        rbacDenied(this.caller, tool, action, namespace),
-      );
-    this.reviewed.add(rbacKey(tool, namespace));
-  }
-
-  /**
-   * The rows of a list across namespaces come from the grants that serve them: after the rate
-   * limits (`charge`: each rate-limited grant serves its namespaces only with a call left, and is
-   * charged), and the RBAC second key (namespaces only RBAC-keyed grants cover are reviewed,
-   * bounded). The call's record names exactly the grants that serve rows.
-   */
-  private async admitRows(tool: string, charge: boolean): Promise<void> {
-    const all = toolGrants(this.index, this.caller, tool);
-    let kept: readonly CompiledGrant[] = all;
-    if (charge && indexHasLimits(this.index)) {
-      const admitted = admitRows(this.safety.rateLimiter, this.caller.username, tool, all, this.now());
-      if ('refusal' in admitted) {
-        this.refuse({ tool }, 'RateLimited', admitted.refusal.policies, admitted.refusal.error);
-      }
-      kept = admitted.kept;
-    }
-    const keyed = kept.filter((g) => g.limits?.requireKubernetesRBAC === true);
-    const plain = keyed.length === 0 ? kept : kept.filter((g) => !keyed.includes(g));
-    const plainCovers = coverFilter(this.index, plain);
-    let filter = plainCovers;
-    const action = TOOL_ACTIONS[tool];
-    if (keyed.length > 0 && action !== undefined) {
-      const keyedCovers = coverFilter(this.index, keyed);
-      const needs = [...this.index.namespaces].filter((ns) => keyedCovers(ns) && !plainCovers(ns)).sort();
-      const access = this.safety.access;
-      let allowed: ReadonlySet<string> = new Set<string>();
-      if (access !== undefined && needs.length > 0) {
-        const reviewed = await access.allowedIn(this.caller, action, needs, this.trace, this.reviewsLeft);
-        this.reviewsLeft -= reviewed.asked;
-        allowed = reviewed.allowed;
-      }
-      filter = (ns) => plainCovers(ns) || allowed.has(ns);
-    }
-    this.rows.set(tool, filter);
-    const at = this.current?.decision.request.tool === tool ? this.current.at : -1;
-    const record = this.records[at];
-    if (record !== undefined && kept !== all)
-      this.records[at] = { ...record, policies: kept.map((g) => g.policy) };
-  }
-
-  /**
-   * The namespaces a list across namespaces may show: those admit() settled, else (a handler run
-   * without admit) those the grants cover without the RBAC second key (fail closed).
-   */
-  private rowFilter(tool: string): (namespace: string) => boolean {
-    const settled = this.rows.get(tool);
-    if (settled !== undefined) return settled;
-    if (!indexHasRbac(this.index)) return namespaceFilter(this.index, this.caller, tool);
-    return coverFilter(
-      this.index,
-      toolGrants(this.index, this.caller, tool).filter((g) => g.limits?.requireKubernetesRBAC !== true),
-    );
+  /** The RBAC second key of resources/list (bounded reviews per kind). No-op unless a policy sets it. */
+  admitReads(): Promise<void> {
+    return this.gate.admitReads(this.grantedTools());
   }
 
   /**
@@ -367,7 +154,7 @@ export class GuardedClient {
    * may use at least one namespaced tool (the row says which).
    */
   listNamespaces(selector?: LabelSelector): Listed<VisibleNamespace> {
-    this.check('list_namespaces', undefined);
+    this.gate.check('list_namespaces', undefined);
     const span = this.trace.child(attr.SPAN_CACHE_READ);
     const snapshot = this.backend.list('namespace');
     cacheRead(span, 'namespaces', snapshot.health);
@@ -499,8 +286,8 @@ export class GuardedClient {
   /** resources/list: records whether list_<kind>s is granted somewhere; its rows, or undefined. */
   private readableFilter(kind: ServedKind): ((namespace: string) => boolean) | undefined {
     const tool = LIST_TOOL[kind];
-    const decision = this.judge(tool, undefined, undefined);
-    return decision.allowed ? this.rowFilter(tool) : undefined;
+    const decision = this.gate.judge(tool, undefined, undefined);
+    return decision.allowed ? this.gate.rowFilter(tool) : undefined;
   }
 
   /**
@@ -514,11 +301,11 @@ export class GuardedClient {
     name: string,
   ): Promise<KindMap[K] | undefined> {
     const tool = LIST_TOOL[kind];
-    const decision = this.judge(tool, namespace, undefined);
+    const decision = this.gate.judge(tool, namespace, undefined);
     if (!decision.allowed) return undefined;
     if (decision.rbacKeyed) {
       try {
-        await this.secondKey(decision);
+        await this.gate.secondKey(decision);
       } catch (err) {
         if (err instanceof ToolError && err.code === 'PolicyDenied') return undefined;
         throw err;
@@ -550,7 +337,7 @@ export class GuardedClient {
     options: ScaleOptions = {},
   ): Promise<ScaleOutcome> {
     const tool = SCALE_TOOL[kind];
-    const decision = this.check(tool, namespace, replicas);
+    const decision = this.gate.check(tool, namespace, replicas);
     const health = this.backend.list(kind).health;
     if (!health.connected || !health.synced) {
       throw new ToolError(
@@ -585,7 +372,7 @@ export class GuardedClient {
         now: this.now,
         maxAttempts: this.maxScaleAttempts,
         confirm: this.safety.confirm,
-        record: (span, record, reason) => this.record(span, record, reason),
+        record: (span, record, reason) => this.gate.record(span, record, reason),
       },
     );
   }
@@ -608,17 +395,11 @@ export class GuardedClient {
   private listAccess(kind: ServedKind, namespace: string | undefined): (ns: string) => boolean {
     const tool = LIST_TOOL[kind];
     if (namespace !== undefined) {
-      this.check(tool, namespace);
+      this.gate.check(tool, namespace);
       return (ns) => ns === namespace;
     }
-    this.decide(tool, undefined, undefined);
-    return this.rowFilter(tool);
-  }
-
-  /** Keeps one policy decision for the audit record, and ends its span (tracing). */
-  private record(span: Span, decision: DecisionRecord, reason: string | undefined): void {
-    this.records.push(decision);
-    traceDecision(span, decision, reason);
+    this.gate.decide(tool, undefined, undefined);
+    return this.gate.rowFilter(tool);
   }
 }
 
@@ -630,8 +411,4 @@ function cacheRead(span: Span, resource: string, health: CacheHealth, namespace?
   if (namespace !== undefined) span.setAttribute(attr.K8S_NAMESPACE_NAME, namespace);
   span.setAttribute(attr.KUBE_CACHE_SYNCED, health.synced);
   span.setAttribute(attr.KUBE_CACHE_CONNECTED, health.connected);
-}
-
-function rbacKey(tool: string, namespace: string | undefined): string {
-  return `${tool}\u0000${namespace ?? ''}`;
 }
