@@ -32,7 +32,7 @@ import {
   SharedConfirmationKey,
 } from '../kube/index.js';
 import { createMcpApp, createTokenReviewAuthenticator, kubeTokenReview } from '../mcp/index.js';
-import { cooldownsWithoutNamespace } from '../policy/warnings.js';
+import { cooldownsWithoutNamespace } from '../policy/cooldowns.js';
 import { startTracing, type Tracing } from '../telemetry/index.js';
 import { VERSION } from './version.js';
 

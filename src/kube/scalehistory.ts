@@ -18,7 +18,13 @@ import type { Span } from '../telemetry/index.js';
 import type { KubeClient } from './client.js';
 import { httpStatus, toBackendError } from './errors.js';
 import { microTime, parseMicroTime } from './microtime.js';
-import { BackendError, type ScalableKind, type ScaleInfo } from './types.js';
+import {
+  BackendError,
+  type ScalableKind,
+  type ScaleClaim,
+  type ScaleHistory,
+  type ScaleInfo,
+} from './types.js';
 
 export const SCALE_LEASE_PREFIX = 'kubemcp-scale-';
 export const SCALE_LEASE_LABELS = {
@@ -26,22 +32,8 @@ export const SCALE_LEASE_LABELS = {
   'kubemcp.io/purpose': 'scale-cooldown',
 } as const;
 
-/** Where the record of an object's last scale lives, as read (to claim it with optimistic concurrency). */
-export interface ScaleClaim {
-  readonly namespace: string;
-  readonly leaseName: string;
-  /** The Lease's resourceVersion when read; undefined when there was no Lease yet. */
-  readonly leaseVersion?: string;
-  /** "deployment web/api", for people reading the Lease. */
-  readonly object: string;
-}
-
-/** The state of a workload a cool-down needs. */
-export interface ScaleHistory extends ScaleInfo {
-  /** When KubeMCP last scaled it (ms since epoch); undefined when never. */
-  readonly lastScaledAt?: number;
-  readonly claim: ScaleClaim;
-}
+// The claim and history types live with the backend's types (types.ts), which name them.
+export type { ScaleClaim, ScaleHistory } from './types.js';
 
 interface LeaseWire {
   metadata?: { resourceVersion?: string };

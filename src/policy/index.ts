@@ -11,6 +11,7 @@ export {
   type PolicyObject,
   serviceAccountUsername,
 } from './compile.js';
+export { cooldownsWithoutNamespace } from './cooldowns.js';
 export {
   type CallDecision,
   decideCall,
@@ -64,7 +65,6 @@ export {
 } from './tools.js';
 export type * from './types.js';
 export {
-  cooldownsWithoutNamespace,
   EVERYONE_GROUPS,
   grantCovers,
   policyWarnings,

@@ -4,7 +4,7 @@
  * and the operator's namespace in, warnings out. A warning never changes what a policy grants.
  */
 
-import type { CompiledGrant, PolicyIndex } from './compile.js';
+import type { CompiledGrant } from './compiled.js';
 import { isScaleTool } from './tools.js';
 import type { PolicyWarning } from './types.js';
 
@@ -86,17 +86,4 @@ export function warningsReason(warnings: readonly PolicyWarning[]): string {
 /** The `message` of a Warnings condition: one sentence per warning. */
 export function warningsMessage(warnings: readonly PolicyWarning[]): string {
   return warnings.map((w) => `${w.code}: ${w.message}.`).join(' ');
-}
-
-/**
- * The Ready policies that set cooldownSeconds when `leaseNamespace` (where scales are recorded as
- * Leases, the operator's own namespace) does not exist: their scales will be refused until it does.
- * Empty when the namespace exists or no policy sets a cool-down. Sorted.
- */
-export function cooldownsWithoutNamespace(index: PolicyIndex, leaseNamespace: string): string[] {
-  if (index.namespaces.has(leaseNamespace)) return [];
-  const out: string[] = [];
-  for (const grant of index.grants.values())
-    if (grant.limits?.cooldownSeconds !== undefined) out.push(grant.policy);
-  return out.sort();
 }

@@ -9,9 +9,9 @@
  */
 
 import { z } from 'zod';
-import { countStars, MAX_PATTERN_STARS, prefixGlobRegex, toolPatternMayScale } from '../../policy/glob.js';
-import { SCALE_TOOL_PREFIX } from '../../policy/tools.js';
 import { API_VERSION, KIND, LIMITS, MAX_REPLICAS } from './constants.js';
+import { countStars, MAX_PATTERN_STARS, prefixGlobRegex, toolPatternMayScale } from './patterns.js';
+import { SCALE_TOOL_PREFIX } from './tools.js';
 
 /** A CEL rule as the CRD's `x-kubernetes-validations` holds it. */
 export interface CelRule {
@@ -60,7 +60,7 @@ export const STARS_REGEX = `^[^*]*([*][^*]*){0,${MAX_PATTERN_STARS}}$`;
 /**
  * A namespace or tool pattern: bounded length (checked first, so nothing else runs on an oversized
  * string) and at most MAX_PATTERN_STARS stars, which keeps every match linear in the input (see
- * src/policy/glob.ts). Both caps exist twice: here for the controller and in the CRD.
+ * src/api/v1alpha1/patterns.ts). Both caps exist twice: here for the controller and in the CRD.
  */
 function patternSchema(what: string, max: number, charset: RegExp, charsetMessage: string) {
   return z
