@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DNS_LABEL, DNS_SUBDOMAIN, SERVED_KIND_INFO } from '../api/v1alpha1/kinds.js';
 import type { CacheHealth, KindMap, ScalableKind } from '../kube/types.js';
 import { describeLimits } from '../policy/limits.js';
 import type { Grant, Permissions } from '../policy/types.js';
@@ -65,12 +66,15 @@ export interface ToolDefinition<I extends z.ZodType = z.ZodType, O extends z.Zod
   handler(args: z.output<I>, ctx: ToolContext): Promise<ToolSuccess<z.output<O>>> | ToolSuccess<z.output<O>>;
 }
 
-const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const NAMESPACE_RE = DNS_LABEL;
+const NAME_RE = DNS_SUBDOMAIN;
 export const DEFAULT_LIST_LIMIT = 50;
 export const MAX_LIST_LIMIT = 500;
-/** Kubernetes stores replicas as int32. */
-const MAX_REPLICAS = 2_147_483_647;
+/**
+ * Kubernetes stores replicas as int32: a larger count is malformed (Invalid). A count above the
+ * API's MAX_REPLICAS (10000) is well-formed and refused by the policy engine (OutOfBounds).
+ */
+const INT32_MAX = 2_147_483_647;
 
 // Every string argument is capped, and the cap is checked first (`abort`): nothing else, no regular
 // expression and no policy decision, ever runs on an oversized string.
@@ -126,7 +130,7 @@ const ScaleInputSchema = z.strictObject({
     .max(253, { error: 'must be at most 253 characters (an object name is a DNS subdomain)', abort: true })
     .regex(NAME_RE, 'must be a valid object name')
     .describe('Name of the workload'),
-  replicas: z.number().int().min(0).max(MAX_REPLICAS).describe('Target replica count'),
+  replicas: z.number().int().min(0).max(INT32_MAX).describe('Target replica count'),
   dryRun: DRY_RUN_FIELD,
 });
 
@@ -267,18 +271,8 @@ function scaleLimitsText(grants: readonly Grant[], tool: string): string {
   return parts.length === 0 ? '' : `Limits: ${parts.join('; ')}. `;
 }
 
-const KIND_PLURAL: Readonly<Record<ServedKind, string>> = {
-  pod: 'pods',
-  deployment: 'deployments',
-  statefulset: 'statefulsets',
-  service: 'services',
-};
-const KIND_TITLE: Readonly<Record<ServedKind, string>> = {
-  pod: 'Pods',
-  deployment: 'Deployments',
-  statefulset: 'StatefulSets',
-  service: 'Services',
-};
+const KIND_PLURAL = (kind: ServedKind): string => SERVED_KIND_INFO[kind].resource;
+const KIND_TITLE = (kind: ServedKind): string => SERVED_KIND_INFO[kind].title;
 
 interface Rowed {
   readonly namespace: string;
@@ -318,15 +312,15 @@ function listTool<K extends ServedKind, R extends z.ZodType<Rowed>>(
   blurb: string,
 ): ToolDefinition<typeof ListInputSchema, ReturnType<typeof listOutputSchema<R>>> {
   const name = LIST_TOOL[kind];
-  const plural = KIND_PLURAL[kind];
+  const plural = KIND_PLURAL(kind);
   return {
     name,
-    title: `List ${KIND_TITLE[kind]}`,
+    title: `List ${KIND_TITLE(kind)}`,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     inputSchema: ListInputSchema,
     outputSchema: listOutputSchema(rowSchema),
     description: (p) =>
-      `List ${KIND_TITLE[kind]} ${blurb}. Without namespace, lists every namespace you may see ` +
+      `List ${KIND_TITLE(kind)} ${blurb}. Without namespace, lists every namespace you may see ` +
       `(you may list ${plural} in: ${scopeText(p.grants, name)}). Filter with labelSelector (kubectl syntax); ` +
       `results are sorted by namespace and name, at most \`limit\` rows (default ${DEFAULT_LIST_LIMIT}); ` +
       'pass nextCursor back as `continue` for the next page.',

@@ -10,6 +10,7 @@
 
 import { z } from 'zod';
 import { API_VERSION, KIND, LIMITS, MAX_REPLICAS } from './constants.js';
+import { DNS_LABEL, DNS_SUBDOMAIN } from './kinds.js';
 import { countStars, MAX_PATTERN_STARS, prefixGlobRegex, toolPatternMayScale } from './patterns.js';
 import { SCALE_TOOL_PREFIX } from './tools.js';
 
@@ -46,8 +47,6 @@ export const RULE_MESSAGES = {
 } as const;
 
 // Patterns are RE2- and ECMAScript-compatible: the API server checks them with Go's regexp.
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const NAMESPACE_PATTERN = /^[a-z0-9*?-]+$/;
 const TOOL_PATTERN = /^[a-z0-9_*?]+$/;
 const LABEL_KEY =

@@ -1,37 +1,24 @@
-import type { ScalableKind } from '../../kube/types.js';
+import { SCALE_TOOL_OF, SERVED_KIND_INFO, SERVED_KINDS, type ServedKind } from '../../api/v1alpha1/kinds.js';
 
-/** The namespaced kinds served as lists and resources, and the tools whose grants gate them. */
-export type ServedKind = 'pod' | 'deployment' | 'statefulset' | 'service';
-export const SERVED_KINDS: readonly ServedKind[] = ['pod', 'deployment', 'statefulset', 'service'];
+/**
+ * The guarded client's views of the kind registry (src/api/v1alpha1/kinds.ts): which tool gates
+ * which kind, and how answers and spans name it.
+ */
+
+export { SERVED_KINDS, type ServedKind };
+
+function byKind<T>(pick: (kind: ServedKind) => T): Readonly<Record<ServedKind, T>> {
+  return Object.fromEntries(SERVED_KINDS.map((k) => [k, pick(k)])) as Record<ServedKind, T>;
+}
 
 /** The tool whose grant gates reading kind X (lists and resources alike). */
-export const LIST_TOOL: Readonly<Record<ServedKind, string>> = {
-  pod: 'list_pods',
-  deployment: 'list_deployments',
-  statefulset: 'list_statefulsets',
-  service: 'list_services',
-};
-export const SCALE_TOOL: Readonly<Record<ScalableKind, string>> = {
-  deployment: 'scale_deployment',
-  statefulset: 'scale_statefulset',
-};
+export const LIST_TOOL = byKind((k) => SERVED_KIND_INFO[k].listTool);
+export const SCALE_TOOL = SCALE_TOOL_OF;
 /** Tools that act inside a namespace (their grants define which namespaces a caller sees). */
 export const NAMESPACED_TOOLS: readonly string[] = [
   ...Object.values(LIST_TOOL),
   ...Object.values(SCALE_TOOL),
 ];
-
-export const KIND_LABEL: Readonly<Record<ServedKind, string>> = {
-  pod: 'Pod',
-  deployment: 'Deployment',
-  statefulset: 'StatefulSet',
-  service: 'Service',
-};
-
+export const KIND_LABEL = byKind((k) => SERVED_KIND_INFO[k].label);
 /** The Kubernetes resource behind each served kind (span attributes). */
-export const RESOURCE: Readonly<Record<ServedKind, string>> = {
-  pod: 'pods',
-  deployment: 'deployments',
-  statefulset: 'statefulsets',
-  service: 'services',
-};
+export const RESOURCE = byKind((k) => SERVED_KIND_INFO[k].resource);

@@ -12,8 +12,13 @@
  * (see allowedIn).
  */
 
+import {
+  SCALE_TOOL_OF,
+  type ScalableServedKind,
+  SERVED_KIND_INFO,
+  SERVED_KINDS,
+} from '../../api/v1alpha1/kinds.js';
 import type { AccessAnswer, AccessQuestion } from '../../kube/access.js';
-import type { ScalableKind } from '../../kube/types.js';
 import type { Caller } from '../../policy/types.js';
 import type { Span } from '../../telemetry/index.js';
 import { ToolError } from '../errors.js';
@@ -38,21 +43,18 @@ export interface Action {
   readonly clusterScoped?: boolean;
 }
 
-const SCALE: Record<ScalableKind, Action> = {
-  deployment: { verb: 'update', group: 'apps', resource: 'deployments', subresource: 'scale' },
-  statefulset: { verb: 'update', group: 'apps', resource: 'statefulsets', subresource: 'scale' },
-};
-
-/** Tool → the Kubernetes action a caller would need to do the same with kubectl. */
-export const TOOL_ACTIONS: Readonly<Record<string, Action>> = {
-  list_namespaces: { verb: 'list', group: '', resource: 'namespaces', clusterScoped: true },
-  list_pods: { verb: 'list', group: '', resource: 'pods' },
-  list_services: { verb: 'list', group: '', resource: 'services' },
-  list_deployments: { verb: 'list', group: 'apps', resource: 'deployments' },
-  list_statefulsets: { verb: 'list', group: 'apps', resource: 'statefulsets' },
-  scale_deployment: SCALE.deployment,
-  scale_statefulset: SCALE.statefulset,
-};
+/** Tool → the Kubernetes action a caller would need to do the same with kubectl (from the kind registry). */
+export const TOOL_ACTIONS: Readonly<Record<string, Action>> = Object.fromEntries([
+  ['list_namespaces', { verb: 'list', group: '', resource: 'namespaces', clusterScoped: true }],
+  ...SERVED_KINDS.map((k) => {
+    const { listTool, group, resource } = SERVED_KIND_INFO[k];
+    return [listTool, { verb: 'list', group, resource }];
+  }),
+  ...(Object.entries(SCALE_TOOL_OF) as [ScalableServedKind, string][]).map(([k, tool]) => {
+    const { group, resource } = SERVED_KIND_INFO[k];
+    return [tool, { verb: 'update', group, resource, subresource: 'scale' }];
+  }),
+]);
 
 /** "update deployments/scale (apps) in namespace web", as a denial names it. */
 export function describeAction(action: Action, namespace: string | undefined): string {
