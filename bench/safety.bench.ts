@@ -1,7 +1,8 @@
 /**
- * Per-call cost of the agent-safety checks in the guarded client (admit: rate limits and the RBAC
- * key's gate), with none of the limits set (the fast path: it must cost nothing measurable), with
- * a rate-limited policy, and with requireKubernetesRBAC answered from the review cache (the review
+ * Per-call cost of the guarded client's admit: the call's one policy decision (which the handler
+ * then reuses instead of judging again), plus the rate limits and the RBAC key's gate. With none of
+ * the limits set (the fast path: one evaluation, as a handler's own check cost before), with a
+ * rate-limited policy, and with requireKubernetesRBAC answered from the review cache (the review
  * itself is an API call: bench:mcp -- --require-rbac counts those).
  *
  *   npm run bench:policy
@@ -46,21 +47,19 @@ const access = new AccessReviewer(async () => ({ allowed: true }), { now: () => 
 
 describe('GuardedClient.admit (per tool call)', () => {
   bench('no limits set (fast path)', async () => {
-    await new GuardedClient(caller, plain, backend, { safety: { rateLimiter }, now }).admit(
-      'list_pods',
-      'team-1',
-    );
+    await new GuardedClient(caller, plain, backend, { safety: { rateLimiter }, now }).admit('list_pods', {
+      namespace: 'team-1',
+    });
   });
   bench('rateLimit set', async () => {
-    await new GuardedClient(caller, limited, backend, { safety: { rateLimiter }, now }).admit(
-      'list_pods',
-      'team-1',
-    );
+    await new GuardedClient(caller, limited, backend, { safety: { rateLimiter }, now }).admit('list_pods', {
+      namespace: 'team-1',
+    });
   });
   bench('requireKubernetesRBAC set (answer cached)', async () => {
     await new GuardedClient(caller, keyed, backend, { safety: { rateLimiter, access }, now }).admit(
       'list_pods',
-      'team-1',
+      { namespace: 'team-1' },
     );
   });
   bench('baseline: constructing the GuardedClient only', () => {

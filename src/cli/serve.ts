@@ -38,6 +38,7 @@ import {
   kubeTokenReview,
   ServiceAccountKeys,
 } from '../mcp/index.js';
+import { cooldownsWithoutNamespace } from '../policy/cooldowns.js';
 import { startTracing, type Tracing } from '../telemetry/index.js';
 import { VERSION } from './version.js';
 
@@ -277,6 +278,19 @@ export async function startServe(
     metrics.leader.set(1);
     sweeper.start();
   }
+
+  // Cool-downs record scales as Leases in the operator namespace: say so once, at the first index,
+  // when policies set cooldownSeconds and that namespace does not exist (their scales are refused).
+  const offCooldownCheck = store.onChange((index) => {
+    offCooldownCheck();
+    const policies = cooldownsWithoutNamespace(index, config.leaderElection.namespace);
+    if (policies.length > 0) {
+      logger.warn(
+        { namespace: config.leaderElection.namespace, policies },
+        'McpPolicies set cooldownSeconds, and the namespace where KubeMCP records scales (Leases) does not exist: their scales are refused until it does (create it, or set --leader-election-namespace)',
+      );
+    }
+  });
 
   let stopping = false;
   backend.start();

@@ -7,27 +7,10 @@
 import type { Span } from '../telemetry/index.js';
 import type { KubeClient } from './client.js';
 import { toBackendError } from './errors.js';
+import type { AccessAnswer, AccessQuestion } from './types.js';
 
-/** The user and the action a SubjectAccessReview asks about. */
-export interface AccessQuestion {
-  readonly user: string;
-  readonly groups: readonly string[];
-  readonly uid?: string;
-  readonly extra?: Readonly<Record<string, readonly string[]>>;
-  readonly verb: string;
-  /** API group: "" for the core group. */
-  readonly group: string;
-  readonly resource: string;
-  readonly subresource?: string;
-  /** Omit for a cluster-wide question (every namespace, or a cluster-scoped resource). */
-  readonly namespace?: string;
-}
-
-export interface AccessAnswer {
-  readonly allowed: boolean;
-  /** The authorizer's reason or evaluation error, when it gave one. */
-  readonly reason?: string;
-}
+// The question and answer types live with the backend's types (types.ts), which name them.
+export type { AccessAnswer, AccessQuestion } from './types.js';
 
 interface SarStatus {
   readonly status?: { allowed?: boolean; denied?: boolean; reason?: string; evaluationError?: string };

@@ -18,7 +18,13 @@ import type { Span } from '../telemetry/index.js';
 import type { KubeClient } from './client.js';
 import { httpStatus, toBackendError } from './errors.js';
 import { microTime, parseMicroTime } from './microtime.js';
-import { BackendError, type ScalableKind, type ScaleInfo } from './types.js';
+import {
+  BackendError,
+  type ScalableKind,
+  type ScaleClaim,
+  type ScaleHistory,
+  type ScaleInfo,
+} from './types.js';
 
 export const SCALE_LEASE_PREFIX = 'kubemcp-scale-';
 export const SCALE_LEASE_LABELS = {
@@ -26,22 +32,8 @@ export const SCALE_LEASE_LABELS = {
   'kubemcp.io/purpose': 'scale-cooldown',
 } as const;
 
-/** Where the record of an object's last scale lives, as read (to claim it with optimistic concurrency). */
-export interface ScaleClaim {
-  readonly namespace: string;
-  readonly leaseName: string;
-  /** The Lease's resourceVersion when read; undefined when there was no Lease yet. */
-  readonly leaseVersion?: string;
-  /** "deployment web/api", for people reading the Lease. */
-  readonly object: string;
-}
-
-/** The state of a workload a cool-down needs. */
-export interface ScaleHistory extends ScaleInfo {
-  /** When KubeMCP last scaled it (ms since epoch); undefined when never. */
-  readonly lastScaledAt?: number;
-  readonly claim: ScaleClaim;
-}
+// The claim and history types live with the backend's types (types.ts), which name them.
+export type { ScaleClaim, ScaleHistory } from './types.js';
 
 interface LeaseWire {
   metadata?: { resourceVersion?: string };
@@ -51,6 +43,21 @@ interface LeaseWire {
 function leasePath(namespace: string, name?: string): string {
   const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
   return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
+}
+
+/**
+ * The namespace the cool-down Leases live in (the operator's own) does not exist, e.g. `serve` run
+ * from a laptop with no operator namespace: what is missing is that namespace, not the workload.
+ */
+export class LeaseNamespaceMissing extends BackendError {
+  constructor(
+    readonly leaseNamespace: string,
+    object: string,
+    cause: unknown,
+  ) {
+    super('NotFound', `record the scale of ${object}: namespace ${leaseNamespace} does not exist`, { cause });
+    this.name = 'LeaseNamespaceMissing';
+  }
 }
 
 /** Reads the last KubeMCP scale of the object `scale` describes (its uid names the Lease). Throws BackendError. */
@@ -129,6 +136,7 @@ export async function claimScale(
     }
   } catch (err) {
     // A create that finds the Lease already there lost a race just like a stale update.
+    if (httpStatus(err) === 404) throw new LeaseNamespaceMissing(claim.namespace, claim.object, err);
     if (httpStatus(err) === 409) {
       throw new BackendError('Conflict', `another scale of ${claim.object} was recorded first`, {
         cause: err,

@@ -1,7 +1,5 @@
 import type { V1Deployment, V1Namespace, V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { Span } from '../telemetry/index.js';
-import type { AccessAnswer, AccessQuestion } from './access.js';
-import type { ScaleClaim, ScaleHistory } from './scalehistory.js';
 
 /**
  * A client-node model as the API server sends it: plain JSON, timestamps as RFC 3339 strings (the
@@ -148,4 +146,45 @@ export interface ClusterBackend {
    * without it cannot check the caller's RBAC: such calls are refused (fail closed).
    */
   reviewAccess?(question: AccessQuestion, trace?: Span): Promise<AccessAnswer>;
+}
+
+// SubjectAccessReviews (access.ts) and cool-down records (scalehistory.ts): their types live here,
+// where the backend names them, so that neither file and this one import each other.
+
+/** The user and the action a SubjectAccessReview asks about. */
+export interface AccessQuestion {
+  readonly user: string;
+  readonly groups: readonly string[];
+  readonly uid?: string;
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
+  readonly verb: string;
+  /** API group: "" for the core group. */
+  readonly group: string;
+  readonly resource: string;
+  readonly subresource?: string;
+  /** Omit for a cluster-wide question (every namespace, or a cluster-scoped resource). */
+  readonly namespace?: string;
+}
+
+export interface AccessAnswer {
+  readonly allowed: boolean;
+  /** The authorizer's reason or evaluation error, when it gave one. */
+  readonly reason?: string;
+}
+
+/** Where the record of an object's last scale lives, as read (to claim it with optimistic concurrency). */
+export interface ScaleClaim {
+  readonly namespace: string;
+  readonly leaseName: string;
+  /** The Lease's resourceVersion when read; undefined when there was no Lease yet. */
+  readonly leaseVersion?: string;
+  /** "deployment web/api", for people reading the Lease. */
+  readonly object: string;
+}
+
+/** The state of a workload a cool-down needs. */
+export interface ScaleHistory extends ScaleInfo {
+  /** When KubeMCP last scaled it (ms since epoch); undefined when never. */
+  readonly lastScaledAt?: number;
+  readonly claim: ScaleClaim;
 }

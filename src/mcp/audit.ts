@@ -72,8 +72,9 @@ export function summariseDecisions(
 ): { decision: AuditDecision; policies: string[] } {
   const denied = records.find((r) => !r.allowed);
   if (denied !== undefined) return { decision: 'deny', policies: [...denied.policies] };
-  if (records.length > 0)
-    return { decision: 'allow', policies: [...new Set(records.flatMap((r) => r.policies))] };
+  // The call's one decision comes first; a later step (a scale's limits) narrows its policies.
+  const last = records[records.length - 1];
+  if (last !== undefined) return { decision: 'allow', policies: [...last.policies] };
   // get_permissions needs no grant: a caller may always ask what it may do.
   return { decision: tool === 'get_permissions' ? 'allow' : 'none', policies: [] };
 }

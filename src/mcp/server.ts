@@ -27,7 +27,7 @@ import {
   summariseListDecisions,
 } from './audit.js';
 import { ToolError, toolErrorResult, toToolError } from './errors.js';
-import type { GuardedClient } from './guarded.js';
+import type { CallArguments, GuardedClient } from './guarded.js';
 import { listResources, listResourceTemplates, readResource } from './resources.js';
 import type { Confirmer } from './safety/confirm.js';
 import {
@@ -221,10 +221,9 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
   server.setRequestHandler('resources/templates/list', () => listResourceTemplates());
   server.setRequestHandler('resources/read', (request) => {
     const uri = request.params.uri;
-    return audited(scope, 'resources/read', { uri }, async (client) => {
-      await client.admitReads(); // RBAC second key (no-op unless a policy sets it)
-      return readResource(client, uri);
-    });
+    // The RBAC second key, when it applies, is reviewed for the URI's kind and namespace only,
+    // once the URI parses (GuardedClient.getReadable).
+    return audited(scope, 'resources/read', { uri }, (client) => readResource(client, uri));
   });
 
   return server;
@@ -316,7 +315,8 @@ async function callTool(
     if (!parsed.success) throw invalidArguments(def.name, parsed.error);
     safety = auditSafetyOf(parsed.data);
     // Agent safety: rate limits (a no-op unless a policy sets limits).
-    await client.admit(def.name, namespaceArgument(parsed.data));
+    // The call's one decision, its rate limits and its RBAC second key (src/mcp/guarded/client.ts).
+    await client.admit(def.name, callArguments(parsed.data));
     const out = await def.handler(parsed.data, { client, now: scope.now() });
     safety = { ...safety, ...auditSafetyOf(out.structured) };
     result = {
@@ -326,7 +326,7 @@ async function callTool(
   } catch (err) {
     if (err instanceof InputNeeded) {
       // A human must confirm: answer input_required (2026-07-28); the client retries with the answer.
-      audit({ decision: 'none', policies: [], outcome: 'InputRequired' });
+      audit({ ...summariseDecisions(def.name, client.decisions), outcome: 'InputRequired' });
       traceOutcome(scope, 'InputRequired');
       return err.result;
     }
@@ -357,10 +357,13 @@ function traceOutcome(scope: RequestScope, outcome: string, errorType = 'tool_er
   if (outcome !== 'ok' && outcome !== 'InputRequired') span.fail(errorType, outcome);
 }
 
-/** The `namespace` argument of a tool call, if it has one. */
-function namespaceArgument(input: unknown): string | undefined {
-  const ns = (input as { namespace?: unknown } | undefined)?.namespace;
-  return typeof ns === 'string' ? ns : undefined;
+/** The arguments of a tool call the policy judges: its namespace and replica count, when it has them. */
+function callArguments(input: unknown): CallArguments {
+  const { namespace, replicas } = (input ?? {}) as { namespace?: unknown; replicas?: unknown };
+  return {
+    ...(typeof namespace === 'string' ? { namespace } : {}),
+    ...(typeof replicas === 'number' ? { replicas } : {}),
+  };
 }
 
 /** Audit fields of agent safety, read from a call's input or result: dry run, human confirmation. */

@@ -9,11 +9,12 @@
 
 import { formatIssues } from '../api/v1alpha1/issues.js';
 import { type McpPolicySpec, McpPolicySpecSchema } from '../api/v1alpha1/schema.js';
-import { compileGlob, isGlob, type Matcher } from './glob.js';
+import type { CompiledGrant, PolicyIndex } from './compiled.js';
+import { compileGlob, isGlob } from './glob.js';
 import { describeLimits, type GrantLimits, limitsOf } from './limits.js';
 import { compileSelector, formatSelector } from './selector.js';
 import { KNOWN_TOOLS } from './tools.js';
-import type { NamespaceInfo, PolicyState, ReplicaBounds } from './types.js';
+import type { NamespaceInfo, PolicyState } from './types.js';
 import { policyWarnings } from './warnings.js';
 
 /** An McpPolicy as the controller (or `kubemcp check`) hands it over; `spec` is validated here. */
@@ -30,40 +31,7 @@ export interface CompileInput {
   readonly operatorNamespace?: string;
 }
 
-/** One Ready policy, compiled. Shared by every subject of the policy. */
-export interface CompiledGrant {
-  readonly policy: string;
-  /** Concrete known tools the policy's patterns match. */
-  readonly tools: ReadonlySet<string>;
-  /** The same, sorted. */
-  readonly toolList: readonly string[];
-  /** True when a namespace pattern is "*" (every namespace, known or not). */
-  readonly allNamespaces: boolean;
-  /** Namespace names without wildcards, as written. */
-  readonly exactNamespaces: ReadonlySet<string>;
-  /** Namespace globs, precompiled. */
-  readonly namespaceGlobs: readonly Matcher[];
-  /** Existing namespaces covered now (through names, globs or the selector); empty when allNamespaces. */
-  readonly coveredNamespaces: ReadonlySet<string>;
-  readonly namespacePatterns: readonly string[];
-  readonly namespaceSelector?: string;
-  readonly replicas?: ReplicaBounds;
-  /** Agent-safety limits (limits.ts); absent when the policy sets none. */
-  readonly limits?: GrantLimits;
-}
-
-export interface PolicyIndex {
-  /** The compiled state of every policy given to compile, Ready or not, by name. */
-  readonly states: ReadonlyMap<string, PolicyState>;
-  /** Ready policies by name. */
-  readonly grants: ReadonlyMap<string, CompiledGrant>;
-  /** Grants by user name. A ServiceAccount subject is the user `system:serviceaccount:<ns>:<name>`. */
-  readonly grantsByUser: ReadonlyMap<string, readonly CompiledGrant[]>;
-  /** Grants by group name. */
-  readonly grantsByGroup: ReadonlyMap<string, readonly CompiledGrant[]>;
-  /** Names of the namespaces the index was compiled with. */
-  readonly namespaces: ReadonlySet<string>;
-}
+export type { CompiledGrant, PolicyIndex } from './compiled.js';
 
 /** The user name the API server gives a ServiceAccount's tokens. */
 export function serviceAccountUsername(namespace: string, name: string): string {

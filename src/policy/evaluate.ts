@@ -8,6 +8,7 @@
  */
 
 import { MAX_REPLICAS } from '../api/v1alpha1/constants.js';
+import { DNS_LABEL } from '../api/v1alpha1/kinds.js';
 import type { CompiledGrant, PolicyIndex } from './compile.js';
 import { ALWAYS_ALLOWED_TOOLS, isAlwaysAllowedTool, isKnownTool, isScaleTool, KNOWN_TOOLS } from './tools.js';
 import type { Caller, Decision, DecisionRequest, Grant, Permissions } from './types.js';
@@ -18,7 +19,6 @@ const GET_PERMISSIONS_HINT = 'Call get_permissions to see the tools and namespac
 
 /** The longest namespace name (a DNS label). */
 export const MAX_NAMESPACE_LENGTH = 63;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Whether `name` can be a namespace name at all: a DNS label of at most 63 characters. */
 export function isNamespaceName(name: string): boolean {
@@ -211,9 +211,18 @@ export function namespaceFilter(
     if (grant.allNamespaces) return ALWAYS;
     relevant.push(grant);
   }
-  if (relevant.length === 0) return NEVER;
+  return coverFilter(index, relevant);
+}
+
+/** A predicate over namespace names: true where at least one of `grants` covers the namespace. */
+export function coverFilter(
+  index: PolicyIndex,
+  grants: readonly CompiledGrant[],
+): (namespace: string) => boolean {
+  if (grants.length === 0) return NEVER;
+  if (grants.some((g) => g.allNamespaces)) return ALWAYS;
   return (namespace) => {
-    for (const grant of relevant) if (covers(index, grant, namespace)) return true;
+    for (const grant of grants) if (covers(index, grant, namespace)) return true;
     return false;
   };
 }

@@ -11,7 +11,18 @@ export {
   type PolicyObject,
   serviceAccountUsername,
 } from './compile.js';
+export { cooldownsWithoutNamespace } from './cooldowns.js';
 export {
+  type CallDecision,
+  decideCall,
+  indexHasLimits,
+  indexHasRbac,
+  limitedGrants,
+  onlyRbacKeyed,
+  toolGrants,
+} from './decide.js';
+export {
+  coverFilter,
   evaluate,
   grantedTools,
   isNamespaceName,
@@ -53,4 +64,10 @@ export {
   SCALE_TOOL_PREFIX,
 } from './tools.js';
 export type * from './types.js';
-export { EVERYONE_GROUPS, grantCovers, policyWarnings, warningsMessage, warningsReason } from './warnings.js';
+export {
+  EVERYONE_GROUPS,
+  grantCovers,
+  policyWarnings,
+  warningsMessage,
+  warningsReason,
+} from './warnings.js';

@@ -4,7 +4,7 @@
  * and the operator's namespace in, warnings out. A warning never changes what a policy grants.
  */
 
-import type { CompiledGrant } from './compile.js';
+import type { CompiledGrant } from './compiled.js';
 import { isScaleTool } from './tools.js';
 import type { PolicyWarning } from './types.js';
 

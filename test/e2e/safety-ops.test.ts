@@ -266,7 +266,9 @@ describe('the confirmation key, shared through a Secret', () => {
     expect(answered.result?.structuredContent).toMatchObject({ from: 1, to: 3, changed: true });
     expect(await replicas()).toBe(3);
     const audit = b.audits().filter((r) => r.tool === 'scale_deployment' && r.outcome === 'ok');
-    expect(audit.at(-1)).toMatchObject({ confirmedVia: 'elicitation through e2e-raw 1' });
+    expect(audit.at(-1)).toMatchObject({
+      confirmedVia: 'elicitation through e2e-raw 1 (client-reported name)',
+    });
   });
 
   it('a replica with another key refuses that answer (fail closed) and changes nothing', async () => {

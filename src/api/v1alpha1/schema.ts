@@ -9,9 +9,10 @@
  */
 
 import { z } from 'zod';
-import { countStars, MAX_PATTERN_STARS, prefixGlobRegex, toolPatternMayScale } from '../../policy/glob.js';
-import { SCALE_TOOL_PREFIX } from '../../policy/tools.js';
 import { API_VERSION, KIND, LIMITS, MAX_REPLICAS } from './constants.js';
+import { DNS_LABEL, DNS_SUBDOMAIN } from './kinds.js';
+import { countStars, MAX_PATTERN_STARS, prefixGlobRegex, toolPatternMayScale } from './patterns.js';
+import { SCALE_TOOL_PREFIX } from './tools.js';
 
 /** A CEL rule as the CRD's `x-kubernetes-validations` holds it. */
 export interface CelRule {
@@ -46,8 +47,6 @@ export const RULE_MESSAGES = {
 } as const;
 
 // Patterns are RE2- and ECMAScript-compatible: the API server checks them with Go's regexp.
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const NAMESPACE_PATTERN = /^[a-z0-9*?-]+$/;
 const TOOL_PATTERN = /^[a-z0-9_*?]+$/;
 const LABEL_KEY =
@@ -60,7 +59,7 @@ export const STARS_REGEX = `^[^*]*([*][^*]*){0,${MAX_PATTERN_STARS}}$`;
 /**
  * A namespace or tool pattern: bounded length (checked first, so nothing else runs on an oversized
  * string) and at most MAX_PATTERN_STARS stars, which keeps every match linear in the input (see
- * src/policy/glob.ts). Both caps exist twice: here for the controller and in the CRD.
+ * src/api/v1alpha1/patterns.ts). Both caps exist twice: here for the controller and in the CRD.
  */
 function patternSchema(what: string, max: number, charset: RegExp, charsetMessage: string) {
   return z

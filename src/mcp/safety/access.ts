@@ -5,16 +5,33 @@
  *
  * Answers are cached for at most `ttlMs` (default and maximum 10 s) in a bounded LRU map, and
  * concurrent questions share one review: at most one SubjectAccessReview per caller, action and
- * namespace per cache period. Failures (API server unreachable) are never cached and refuse the call.
+ * namespace per cache period. A failed review (API server unreachable) refuses the call and is
+ * remembered for FAILURE_TTL_MS, so a retry within that second sends nothing. At most
+ * MAX_CONCURRENT_REVIEWS reviews are in flight at once (the rest wait their turn, at most
+ * MAX_WAITING_REVIEWS of them), and a call across namespaces asks at most MAX_REVIEWS_PER_CALL
+ * (see allowedIn).
  */
 
+import {
+  SCALE_TOOL_OF,
+  type ScalableServedKind,
+  SERVED_KIND_INFO,
+  SERVED_KINDS,
+} from '../../api/v1alpha1/kinds.js';
 import type { AccessAnswer, AccessQuestion } from '../../kube/access.js';
-import type { ScalableKind } from '../../kube/types.js';
 import type { Caller } from '../../policy/types.js';
 import type { Span } from '../../telemetry/index.js';
 import { ToolError } from '../errors.js';
 
 export const MAX_ACCESS_TTL_MS = 10_000;
+/** How long a failed review is remembered (a retry within it is refused without a review). */
+export const FAILURE_TTL_MS = 1_000;
+/** SubjectAccessReviews in flight at once, per process. */
+export const MAX_CONCURRENT_REVIEWS = 8;
+/** Reviews waiting for a turn; past this, a question is refused (Unavailable) at once. */
+export const MAX_WAITING_REVIEWS = 1_024;
+/** Per-namespace reviews one call across namespaces may send (after one cluster-wide review). */
+export const MAX_REVIEWS_PER_CALL = 32;
 
 /** The Kubernetes action equivalent to a tool. */
 export interface Action {
@@ -26,21 +43,18 @@ export interface Action {
   readonly clusterScoped?: boolean;
 }
 
-const SCALE: Record<ScalableKind, Action> = {
-  deployment: { verb: 'update', group: 'apps', resource: 'deployments', subresource: 'scale' },
-  statefulset: { verb: 'update', group: 'apps', resource: 'statefulsets', subresource: 'scale' },
-};
-
-/** Tool → the Kubernetes action a caller would need to do the same with kubectl. */
-export const TOOL_ACTIONS: Readonly<Record<string, Action>> = {
-  list_namespaces: { verb: 'list', group: '', resource: 'namespaces', clusterScoped: true },
-  list_pods: { verb: 'list', group: '', resource: 'pods' },
-  list_services: { verb: 'list', group: '', resource: 'services' },
-  list_deployments: { verb: 'list', group: 'apps', resource: 'deployments' },
-  list_statefulsets: { verb: 'list', group: 'apps', resource: 'statefulsets' },
-  scale_deployment: SCALE.deployment,
-  scale_statefulset: SCALE.statefulset,
-};
+/** Tool → the Kubernetes action a caller would need to do the same with kubectl (from the kind registry). */
+export const TOOL_ACTIONS: Readonly<Record<string, Action>> = Object.fromEntries([
+  ['list_namespaces', { verb: 'list', group: '', resource: 'namespaces', clusterScoped: true }],
+  ...SERVED_KINDS.map((k) => {
+    const { listTool, group, resource } = SERVED_KIND_INFO[k];
+    return [listTool, { verb: 'list', group, resource }];
+  }),
+  ...(Object.entries(SCALE_TOOL_OF) as [ScalableServedKind, string][]).map(([k, tool]) => {
+    const { group, resource } = SERVED_KIND_INFO[k];
+    return [tool, { verb: 'update', group, resource, subresource: 'scale' }];
+  }),
+]);
 
 /** "update deployments/scale (apps) in namespace web", as a denial names it. */
 export function describeAction(action: Action, namespace: string | undefined): string {
@@ -62,8 +76,17 @@ export function describeAction(action: Action, namespace: string | undefined): s
 export type AccessLookupResult = 'cache_hit' | 'shared' | 'allowed' | 'denied' | 'error';
 
 interface Entry {
-  readonly answer: AccessAnswer;
+  /** Undefined: the review failed (remembered for FAILURE_TTL_MS). */
+  readonly answer: AccessAnswer | undefined;
   readonly expires: number;
+}
+
+function unavailable(cause?: unknown): ToolError {
+  return new ToolError('Unavailable', 'Kubernetes RBAC could not be checked right now; nothing was done', {
+    reason: 'The SubjectAccessReview an McpPolicy requires failed (the API server did not answer)',
+    suggestions: ['Retry in a little while'],
+    ...(cause === undefined ? {} : { cause }),
+  });
 }
 
 export class AccessReviewer {
@@ -71,6 +94,9 @@ export class AccessReviewer {
   private readonly inflight = new Map<string, Promise<AccessAnswer>>();
   private readonly ttlMs: number;
   private readonly maxEntries: number;
+  private readonly maxConcurrent: number;
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
   /** Reviews sent to the API server (for metrics and tests). */
   reviews = 0;
 
@@ -79,6 +105,8 @@ export class AccessReviewer {
     options: {
       ttlMs?: number;
       maxEntries?: number;
+      /** Reviews in flight at once (default MAX_CONCURRENT_REVIEWS). */
+      maxConcurrent?: number;
       now?: () => number;
       /** Called per look-up: a cache hit, or the result of a review sent. */
       onLookup?: (result: AccessLookupResult) => void;
@@ -87,6 +115,7 @@ export class AccessReviewer {
     this.onLookup = options.onLookup;
     this.ttlMs = Math.min(MAX_ACCESS_TTL_MS, Math.max(0, options.ttlMs ?? MAX_ACCESS_TTL_MS));
     this.maxEntries = Math.max(1, options.maxEntries ?? 10_000);
+    this.maxConcurrent = Math.max(1, options.maxConcurrent ?? MAX_CONCURRENT_REVIEWS);
     this.now = options.now ?? Date.now;
   }
 
@@ -136,6 +165,7 @@ export class AccessReviewer {
     if (hit !== undefined) {
       if (hit.expires > now) {
         this.onLookup?.('cache_hit');
+        if (hit.answer === undefined) throw unavailable();
         return hit.answer;
       }
       this.cache.delete(key);
@@ -146,8 +176,10 @@ export class AccessReviewer {
     const sent = pending === undefined;
     if (pending === undefined) {
       const review = this.review;
-      this.reviews++;
-      pending = review(question, trace).finally(() => this.inflight.delete(key));
+      pending = this.turn(() => {
+        this.reviews++;
+        return review(question, trace);
+      }).finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
     }
     let answer: AccessAnswer;
@@ -155,25 +187,80 @@ export class AccessReviewer {
       answer = await pending;
     } catch (err) {
       this.onLookup?.(sent ? 'error' : 'shared');
-      throw new ToolError('Unavailable', 'Kubernetes RBAC could not be checked right now; nothing was done', {
-        reason: 'The SubjectAccessReview an McpPolicy requires failed (the API server did not answer)',
-        suggestions: ['Retry in a little while'],
-        cause: err,
-      });
+      if (sent) this.remember(key, undefined, now + FAILURE_TTL_MS);
+      throw err instanceof ToolError ? err : unavailable(err);
     }
     if (!sent) {
       this.onLookup?.('shared');
       return answer;
     }
     this.onLookup?.(answer.allowed ? 'allowed' : 'denied');
-    if (this.ttlMs > 0) {
-      this.cache.set(key, { answer, expires: now + this.ttlMs });
-      if (this.cache.size > this.maxEntries) {
-        const oldest = this.cache.keys().next().value;
-        if (oldest !== undefined) this.cache.delete(oldest);
-      }
-    }
+    if (this.ttlMs > 0) this.remember(key, answer, now + this.ttlMs);
     return answer;
+  }
+
+  /**
+   * The namespaces of `namespaces` in which the cluster allows `caller` the action, for a call
+   * across namespaces. One cluster-wide review first (a ClusterRoleBinding answers every namespace
+   * at once); when it does not allow, one review per namespace, for at most `max` (at most
+   * MAX_REVIEWS_PER_CALL) of them in the order given: a call shares one such budget over all it asks. Namespaces past the cap, and those whose review fails, are left out
+   * (fail closed).
+   */
+  async allowedIn(
+    caller: Caller,
+    action: Action,
+    namespaces: readonly string[],
+    trace?: Span,
+    max: number = MAX_REVIEWS_PER_CALL,
+  ): Promise<{ allowed: ReadonlySet<string>; unchecked: number; asked: number }> {
+    if (namespaces.length === 0) return { allowed: new Set(), unchecked: 0, asked: 0 };
+    const everywhere = await this.allowed(caller, action, undefined, trace).catch(() => undefined);
+    if (everywhere?.allowed === true) return { allowed: new Set(namespaces), unchecked: 0, asked: 0 };
+    const asked = namespaces.slice(0, Math.max(0, Math.min(max, MAX_REVIEWS_PER_CALL)));
+    const answers = await Promise.all(
+      asked.map((ns) =>
+        this.allowed(caller, action, ns, trace).then(
+          (a) => a.allowed,
+          () => false,
+        ),
+      ),
+    );
+    const allowed = new Set<string>();
+    asked.forEach((ns, i) => {
+      if (answers[i] === true) allowed.add(ns);
+    });
+    return { allowed, unchecked: namespaces.length - asked.length, asked: asked.length };
+  }
+
+  private remember(key: string, answer: AccessAnswer | undefined, expires: number): void {
+    this.cache.set(key, { answer, expires });
+    if (this.cache.size > this.maxEntries) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+  }
+
+  /** Runs `send` when fewer than maxConcurrent reviews are in flight; waits its turn otherwise. */
+  private async turn<T>(send: () => Promise<T>): Promise<T> {
+    if (this.active >= this.maxConcurrent) {
+      if (this.waiting.length >= MAX_WAITING_REVIEWS) {
+        throw new ToolError('Unavailable', 'Too many Kubernetes RBAC checks are waiting; nothing was done', {
+          reason: 'KubeMCP bounds the SubjectAccessReviews it sends at once, and the queue is full',
+          suggestions: ['Retry in a little while'],
+        });
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.active++;
+    }
+    try {
+      return await send();
+    } finally {
+      const next = this.waiting.shift();
+      // The turn passes straight to the next waiter (active stays the same), or is given back.
+      if (next !== undefined) next();
+      else this.active--;
+    }
   }
 }
 

@@ -5,8 +5,9 @@
  *   with a form-mode elicitation and a `requestState`; the client asks the person and retries the
  *   same call with the answer in `inputResponses`. The state is HMAC-signed (the SDK's
  *   createRequestStateCodec), expires after CONFIRMATION_TTL_SECONDS, and names the caller, the
- *   object and from → to: an answer counts only for exactly that call (a retry whose object has
- *   changed in between, or another caller, is asked again). The signing key must be the same on
+ *   object, from → to and the object's spec version (metadata.generation): an answer counts only
+ *   for exactly that call on the object as it was shown (a retry whose object's spec has changed in
+ *   between, or another caller, is asked again), and only once (a random nonce, per process). The signing key must be the same on
  *   every replica that may receive the retry (see docs/security.md).
  * - Earlier revisions (2025-03-26 to 2025-11-25): `elicitation/create` within the request. A client
  *   that declared form-mode elicitation at `initialize` got a signed session id saying so
@@ -18,6 +19,7 @@
  *   ConfirmationRequired (fail closed).
  */
 
+import { randomBytes } from 'node:crypto';
 import {
   CLIENT_CAPABILITIES_META_KEY,
   CLIENT_INFO_META_KEY,
@@ -31,7 +33,7 @@ import {
 import type { ConfirmationAnswer, ConfirmationRequest, Confirmer } from './confirm.js';
 import { confirmationQuestion } from './confirm.js';
 import type { PendingElicitations, PendingOutcome } from './pending.js';
-import type { SessionCheck } from './session.js';
+import { clientReported, confirmedThrough, type SessionCheck } from './session.js';
 
 export const CONFIRMATION_TTL_SECONDS = 120;
 /** How long a 2025-era tools/call waits for the person's answer by default. */
@@ -77,6 +79,27 @@ export interface ConfirmationState {
   readonly name: string;
   readonly from: number;
   readonly to: number;
+  /** The object's spec version when the person was asked (ConfirmationRequest.objectVersion). */
+  readonly objectVersion: string;
+  /** Random: an accepted answer is used once (per process; across replicas the object version binds it). */
+  readonly nonce: string;
+}
+
+/** Nonces of answers already used, until their state expires. Bounded: oldest dropped first. */
+const MAX_SPENT_NONCES = 10_000;
+const spentNonces = new Map<string, number>();
+
+/** Marks a nonce used; false when it was used before (within its state's lifetime). */
+function spend(nonce: string, now: number): boolean {
+  const until = spentNonces.get(nonce);
+  if (until !== undefined && until > now) return false;
+  spentNonces.delete(nonce);
+  spentNonces.set(nonce, now + CONFIRMATION_TTL_SECONDS * 1000);
+  if (spentNonces.size > MAX_SPENT_NONCES) {
+    const oldest = spentNonces.keys().next().value;
+    if (oldest !== undefined) spentNonces.delete(oldest);
+  }
+  return true;
 }
 
 /** Thrown by the confirmer to make the tools/call answer `input_required`. */
@@ -88,20 +111,33 @@ export class InputNeeded extends Error {
 }
 
 function stateOf(r: ConfirmationRequest): ConfirmationState {
-  return { caller: r.caller, kind: r.kind, namespace: r.namespace, name: r.name, from: r.from, to: r.to };
+  return {
+    caller: r.caller,
+    kind: r.kind,
+    namespace: r.namespace,
+    name: r.name,
+    from: r.from,
+    to: r.to,
+    objectVersion: r.objectVersion ?? '',
+    nonce: randomBytes(16).toString('base64url'),
+  };
 }
 
-function sameCall(a: unknown, b: ConfirmationState): boolean {
-  if (typeof a !== 'object' || a === null) return false;
+/** The nonce of a state signed for exactly this call on the object as it is now; undefined otherwise. */
+function sameCall(a: unknown, b: ConfirmationState): string | undefined {
+  if (typeof a !== 'object' || a === null) return undefined;
   const s = a as Record<string, unknown>;
-  return (
+  const same =
     s.caller === b.caller &&
     s.kind === b.kind &&
     s.namespace === b.namespace &&
     s.name === b.name &&
     s.from === b.from &&
-    s.to === b.to
-  );
+    s.to === b.to &&
+    s.objectVersion === b.objectVersion &&
+    typeof s.nonce === 'string' &&
+    s.nonce !== '';
+  return same ? (s.nonce as string) : undefined;
 }
 
 /** The request's `_meta` envelope (2026-07-28), typed loosely: the SDK types it as `{}`. */
@@ -109,11 +145,9 @@ function envelopeOf(ctx: ServerContext): Record<string, unknown> | undefined {
   return ctx.mcpReq.envelope as Record<string, unknown> | undefined;
 }
 
+/** The clientInfo of a 2026-07-28 request, sanitised and capped like a 2025-era one. */
 function clientName(ctx: ServerContext): string {
-  const info = envelopeOf(ctx)?.[CLIENT_INFO_META_KEY] as { name?: unknown; version?: unknown } | undefined;
-  const name = typeof info?.name === 'string' ? info.name.slice(0, 100) : 'an unnamed client';
-  const version = typeof info?.version === 'string' ? ` ${info.version.slice(0, 40)}` : '';
-  return `${name}${version}`;
+  return clientReported(envelopeOf(ctx)?.[CLIENT_INFO_META_KEY]);
 }
 
 /** The form both flows show: one boolean, `confirm`. */
@@ -168,10 +202,12 @@ export function confirmerFor(
     const client = clientName(ctx);
     const expected = stateOf(request);
     // The state was verified (signature, expiry) by the server's requestState hook before the handler ran.
-    if (sameCall(ctx.mcpReq.requestState<ConfirmationState>(), expected)) {
+    const nonce = sameCall(ctx.mcpReq.requestState<ConfirmationState>(), expected);
+    if (nonce !== undefined) {
       const answer = inputResponse(ctx.mcpReq.inputResponses, KEY);
-      const via = `elicitation through ${client}`;
-      if (answer.kind === 'elicit') {
+      const via = confirmedThrough(client);
+      // An answer counts once: a replay of a used state is asked again.
+      if (answer.kind === 'elicit' && spend(nonce, Date.now())) {
         const accepted = answer.action === 'accept' && answer.content?.confirm === true;
         note({ answer: accepted ? 'accepted' : 'declined', flow: 'input_required', revision, client });
         return accepted ? { outcome: 'accepted', via } : { outcome: 'declined', via };
@@ -229,7 +265,7 @@ async function askWithinRequest(
     return { outcome: 'unavailable', why: 'the question could not be sent to your client' };
   }
   const outcome: PendingOutcome = await opened.outcome;
-  const via = `elicitation through ${client}`;
+  const via = confirmedThrough(client);
   if (outcome.kind === 'timeout') {
     note({ answer: 'unavailable', flow, revision, client, reason: 'timeout' });
     return {

@@ -1,91 +1,25 @@
 /**
- * The agent-safety checks the GuardedClient runs on top of a policy decision: rate limits before a
- * tool call, and step, cool-down and confirmation before a scale. The decisions themselves are pure
- * (src/policy/limits.ts); this module gathers their inputs and turns refusals into ToolErrors.
- *
- * Fast path: an index in which no policy sets any limit is recognised once per index (a WeakMap), so
- * a call costs one map look-up more than before, nothing else.
+ * The agent-safety checks the GuardedClient runs on top of a call's one policy decision: rate limits
+ * before a tool call, and step, cool-down and confirmation before a scale. The decisions themselves
+ * are pure (src/policy/limits.ts, src/policy/decide.ts); this module gathers their inputs and turns
+ * refusals into ToolErrors.
  */
 
-import type { CompiledGrant, PolicyIndex } from '../../policy/compile.js';
-import type { GrantLimits, LimitedGrant, ScaleVerdict } from '../../policy/limits.js';
+import type { CompiledGrant } from '../../policy/compile.js';
+import type { LimitedGrant, ScaleVerdict } from '../../policy/limits.js';
 import { ToolError } from '../errors.js';
 import type { RateLimitCandidate, RateLimiter } from './ratelimit.js';
 
-const hasLimitsCache = new WeakMap<PolicyIndex, boolean>();
-
-/** Whether any Ready policy of the index sets a limit (computed once per index). */
-export function indexHasLimits(index: PolicyIndex): boolean {
-  let has = hasLimitsCache.get(index);
-  if (has === undefined) {
-    has = false;
-    for (const grant of index.grants.values()) {
-      if (grant.limits !== undefined) {
-        has = true;
-        break;
-      }
-    }
-    hasLimitsCache.set(index, has);
-  }
-  return has;
-}
-
-const hasRbacCache = new WeakMap<PolicyIndex, boolean>();
-
-/** Whether any Ready policy of the index sets requireKubernetesRBAC (computed once per index). */
-export function indexHasRbac(index: PolicyIndex): boolean {
-  let has = hasRbacCache.get(index);
-  if (has === undefined) {
-    has = false;
-    for (const grant of index.grants.values()) {
-      if (grant.limits?.requireKubernetesRBAC === true) {
-        has = true;
-        break;
-      }
-    }
-    hasRbacCache.set(index, has);
-  }
-  return has;
-}
-
-/** True when policies allow the call and every one of them requires Kubernetes RBAC as a second key. */
-export function onlyRbacKeyed(index: PolicyIndex, policies: readonly string[]): boolean {
-  if (policies.length === 0) return false;
-  for (const policy of policies) {
-    if (index.grants.get(policy)?.limits?.requireKubernetesRBAC !== true) return false;
-  }
-  return true;
-}
-
-/** The named policies with their limits; undefined when none of them sets a limit (fast path). */
-export function limitedGrants(index: PolicyIndex, policies: readonly string[]): LimitedGrant[] | undefined {
-  if (!indexHasLimits(index)) return undefined;
-  let any = false;
-  const out: LimitedGrant[] = [];
-  for (const policy of policies) {
-    const limits: GrantLimits | undefined = index.grants.get(policy)?.limits;
-    if (limits !== undefined) any = true;
-    out.push(limits === undefined ? { policy } : { policy, limits });
-  }
-  return any ? out : undefined;
-}
-
-/** The caller's grants of `tool` (any namespace), for calls that span namespaces. */
-export function grantsOfTool(
-  index: PolicyIndex,
-  caller: { username: string; groups: readonly string[] },
-  tool: string,
-): CompiledGrant[] {
-  const seen = new Set<CompiledGrant>();
-  for (const g of index.grantsByUser.get(caller.username) ?? []) if (g.tools.has(tool)) seen.add(g);
-  for (const group of caller.groups)
-    for (const g of index.grantsByGroup.get(group) ?? []) if (g.tools.has(tool)) seen.add(g);
-  return [...seen];
+/** A refused call: the answer, and the policies whose limits refused it (for the audit). */
+export interface RateRefusal {
+  readonly error: ToolError;
+  readonly policies: readonly string[];
 }
 
 /**
  * Counts one tool call against the rate limits of the policies that allow it. Grants add up: a
- * policy without a rate limit lets the call through uncounted. Throws RateLimited.
+ * policy without a rate limit lets the call through uncounted. Returns the refusal when every
+ * allowing policy is out of calls.
  */
 export function admitRate(
   limiter: RateLimiter | undefined,
@@ -93,23 +27,73 @@ export function admitRate(
   tool: string,
   grants: readonly LimitedGrant[],
   now: number,
-): void {
-  if (grants.length === 0) return;
+): RateRefusal | undefined {
+  if (grants.length === 0) return undefined;
   const candidates: RateLimitCandidate[] = [];
   for (const g of grants) {
     const cpm = g.limits?.callsPerMinute;
-    if (cpm === undefined) return; // an unlimited grant allows the call
+    if (cpm === undefined) return undefined; // an unlimited grant allows the call
     candidates.push({ policy: g.policy, callsPerMinute: cpm });
   }
-  if (limiter === undefined) return;
+  if (limiter === undefined) return undefined;
   const answer = limiter.admit(caller, candidates, now);
-  if (answer.allowed) return;
-  throw rateLimited(
+  if (answer.allowed) return undefined;
+  return {
+    error: rateRefusal(tool, candidates, answer.policies, answer.retryAfterSeconds),
+    policies: answer.policies,
+  };
+}
+
+/**
+ * The grants that may serve the rows of a list across namespaces, after rate limits: a grant
+ * without a rate limit serves its namespaces uncounted; each rate-limited grant serves its
+ * namespaces only when it has a call left, and is then charged one call. So the rows returned and
+ * the budgets charged come from the same grants. Refused when no grant is left.
+ */
+export function admitRows(
+  limiter: RateLimiter | undefined,
+  caller: string,
+  tool: string,
+  grants: readonly CompiledGrant[],
+  now: number,
+): { readonly kept: readonly CompiledGrant[] } | { readonly refusal: RateRefusal } {
+  if (limiter === undefined || !grants.some((g) => g.limits?.callsPerMinute !== undefined)) {
+    return { kept: grants };
+  }
+  const kept: CompiledGrant[] = [];
+  const spent: RateLimitCandidate[] = [];
+  let wait = Number.POSITIVE_INFINITY;
+  for (const g of grants) {
+    const cpm = g.limits?.callsPerMinute;
+    if (cpm === undefined) {
+      kept.push(g);
+      continue;
+    }
+    const candidate = { policy: g.policy, callsPerMinute: cpm };
+    const answer = limiter.admit(caller, [candidate], now);
+    if (answer.allowed) kept.push(g);
+    else {
+      spent.push(candidate);
+      wait = Math.min(wait, answer.retryAfterSeconds);
+    }
+  }
+  if (kept.length > 0) return { kept };
+  const policies = spent.map((c) => c.policy);
+  return { refusal: { error: rateRefusal(tool, spent, policies, wait), policies } };
+}
+
+function rateRefusal(
+  tool: string,
+  candidates: readonly RateLimitCandidate[],
+  policies: readonly string[],
+  retryAfterSeconds: number,
+): ToolError {
+  return rateLimited(
     `You have used up your calls per minute for ${tool}`,
-    `McpPolicy ${answer.policies.join(', ')} allows ${candidates
+    `McpPolicy ${policies.join(', ')} allows ${candidates
       .map((c) => c.callsPerMinute)
       .join(' or ')} calls per minute per caller`,
-    answer.retryAfterSeconds,
+    retryAfterSeconds,
   );
 }
 

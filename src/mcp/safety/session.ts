@@ -58,11 +58,25 @@ export function declaresFormElicitation(params: unknown): boolean {
 
 /** `name version` of an `initialize`'s clientInfo, capped; "an unnamed client" when absent. */
 export function clientOfInitialize(params: unknown): string {
-  const info = (params as { clientInfo?: { name?: unknown; version?: unknown } } | undefined)?.clientInfo;
+  return clientReported((params as { clientInfo?: unknown } | undefined)?.clientInfo);
+}
+
+/**
+ * A clientInfo as KubeMCP repeats it (audit, answers), on every protocol revision: what the client
+ * says about itself, never verified, so printable ASCII only, capped (name 100, version 40
+ * characters); "an unnamed client" when it names none.
+ */
+export function clientReported(clientInfo: unknown): string {
+  const info = clientInfo as { name?: unknown; version?: unknown } | undefined;
   const name = typeof info?.name === 'string' ? printable(info.name, MAX_CLIENT_NAME_CHARS) : '';
   const version = typeof info?.version === 'string' ? printable(info.version, MAX_CLIENT_VERSION_CHARS) : '';
   if (name === '') return 'an unnamed client';
   return version === '' ? name : `${name} ${version}`;
+}
+
+/** How a confirmation names the client that asked: labelled as what the client reported. */
+export function confirmedThrough(client: string): string {
+  return `elicitation through ${client} (client-reported name)`;
 }
 
 function printable(text: string, max: number): string {

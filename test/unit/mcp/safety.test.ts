@@ -268,11 +268,11 @@ describe('agent safety', () => {
       ]);
       expect(result.structuredContent).toMatchObject({
         changed: true,
-        confirmation: { via: 'elicitation through confirming-client 1.0.0' },
+        confirmation: { via: 'elicitation through confirming-client 1.0.0 (client-reported name)' },
       });
       expect(h.backend.writes.map((w) => w.replicas)).toEqual([6]);
       expect(audits(h).find((a) => a.tool === 'scale_deployment' && a.outcome === 'ok')).toMatchObject({
-        confirmedVia: 'elicitation through confirming-client 1.0.0',
+        confirmedVia: 'elicitation through confirming-client 1.0.0 (client-reported name)',
       });
     });
 
@@ -428,12 +428,12 @@ describe('agent safety', () => {
       expect(asked).toEqual([expect.stringMatching(/from 3 to 6 replicas\? A human must confirm/)]);
       expect(result.structuredContent).toMatchObject({
         changed: true,
-        confirmation: { via: 'elicitation through legacy-confirming 0.3.1' },
+        confirmation: { via: 'elicitation through legacy-confirming 0.3.1 (client-reported name)' },
       });
       expect(h.backend.writes.map((w) => w.replicas)).toEqual([6]);
       expect(audits(h).find((a) => a.tool === 'scale_deployment' && a.outcome === 'ok')).toMatchObject({
         caller: { user: IDENTITIES.copilot.username },
-        confirmedVia: 'elicitation through legacy-confirming 0.3.1',
+        confirmedVia: 'elicitation through legacy-confirming 0.3.1 (client-reported name)',
         confirmation: {
           answer: 'accepted',
           flow: 'elicitation/create',

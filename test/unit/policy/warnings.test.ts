@@ -2,7 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { McpPolicyStatusSchema } from '../../../src/api/v1alpha1/index.js';
 import { desiredStatus, stateEqual } from '../../../src/controller/status.js';
-import { compile, evaluate, type PolicyObject } from '../../../src/policy/index.js';
+import {
+  compile,
+  cooldownsWithoutNamespace,
+  evaluate,
+  type PolicyObject,
+} from '../../../src/policy/index.js';
 import { group, policy, sa, user } from './fixtures.js';
 
 const NAMESPACES = [
@@ -200,5 +205,38 @@ describe('kubemcp check shows the same warnings', () => {
     expect(text).toContain(
       'warning: McpPolicy everyone: EveryoneSubject: subject Group system:authenticated',
     );
+  });
+});
+
+describe('cooldownsWithoutNamespace', () => {
+  const cooled = {
+    name: 'cooled',
+    generation: 1,
+    spec: {
+      subjects: [{ kind: 'User', name: 'u' }],
+      namespaces: { names: ['web'] },
+      tools: ['scale_deployment'],
+      replicas: { min: 1, max: 5 },
+      cooldownSeconds: 60,
+    },
+  };
+  const plain = { ...cooled, name: 'plain', spec: { ...cooled.spec, cooldownSeconds: undefined } };
+  const ns = (name: string) => ({ name, labels: {} });
+
+  it('names the policies with a cool-down when the Lease namespace does not exist', () => {
+    const index = compile({ policies: [cooled, plain], namespaces: [ns('web')] });
+    expect(cooldownsWithoutNamespace(index, 'kubemcp-system')).toEqual(['cooled']);
+  });
+
+  it('is empty when the namespace exists or no policy sets a cool-down', () => {
+    expect(
+      cooldownsWithoutNamespace(
+        compile({ policies: [cooled], namespaces: [ns('web'), ns('kubemcp-system')] }),
+        'kubemcp-system',
+      ),
+    ).toEqual([]);
+    expect(
+      cooldownsWithoutNamespace(compile({ policies: [plain], namespaces: [ns('web')] }), 'kubemcp-system'),
+    ).toEqual([]);
   });
 });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessQuestion } from '../../../src/kube/access.js';
-import { AccessReviewer, describeAction, TOOL_ACTIONS } from '../../../src/mcp/safety/access.js';
+import {
+  AccessReviewer,
+  describeAction,
+  FAILURE_TTL_MS,
+  MAX_REVIEWS_PER_CALL,
+  TOOL_ACTIONS,
+} from '../../../src/mcp/safety/access.js';
 
 const caller = { username: 'u', groups: ['g'] };
 const pods = TOOL_ACTIONS.list_pods;
@@ -33,15 +39,63 @@ describe('AccessReviewer', () => {
     expect(asked).toHaveLength(4);
   });
 
-  it('does not cache failures, and refuses with Unavailable', async () => {
+  it('remembers a failure for 1 s (a retry within it sends no review), and refuses with Unavailable', async () => {
     let calls = 0;
-    const reviewer = new AccessReviewer(async () => {
-      calls++;
-      throw new Error('down');
-    });
+    let now = 0;
+    const reviewer = new AccessReviewer(
+      async () => {
+        calls++;
+        throw new Error('down');
+      },
+      { now: () => now },
+    );
     await expect(reviewer.allowed(caller, pods, 'web')).rejects.toMatchObject({ code: 'Unavailable' });
+    now = FAILURE_TTL_MS - 1;
+    await expect(reviewer.allowed(caller, pods, 'web')).rejects.toMatchObject({ code: 'Unavailable' });
+    expect(calls).toBe(1);
+    now = FAILURE_TTL_MS;
     await expect(reviewer.allowed(caller, pods, 'web')).rejects.toMatchObject({ code: 'Unavailable' });
     expect(calls).toBe(2);
+  });
+
+  it('keeps at most maxConcurrent reviews in flight; the others wait their turn', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const reviewer = new AccessReviewer(
+      async () => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        return { allowed: true };
+      },
+      { maxConcurrent: 3 },
+    );
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => reviewer.allowed(caller, pods, `ns-${i}`)),
+    );
+    expect(answers.every((a) => a.allowed)).toBe(true);
+    expect(reviewer.reviews).toBe(20);
+    expect(peak).toBe(3);
+  });
+
+  it('allowedIn: one cluster-wide review when it allows, else at most MAX_REVIEWS_PER_CALL per-namespace ones', async () => {
+    const namespaces = Array.from({ length: 41 }, (_, i) => `team-${String(i).padStart(2, '0')}`);
+    const clusterWide = new AccessReviewer(async () => ({ allowed: true }));
+    const everywhere = await clusterWide.allowedIn(caller, pods, namespaces);
+    expect(clusterWide.reviews).toBe(1);
+    expect(everywhere.allowed.size).toBe(41);
+
+    const asked: (string | undefined)[] = [];
+    const perNamespace = new AccessReviewer(async (q) => {
+      asked.push(q.namespace);
+      return { allowed: q.namespace !== undefined && q.namespace < 'team-05' };
+    });
+    const some = await perNamespace.allowedIn(caller, pods, namespaces);
+    expect(perNamespace.reviews).toBe(1 + MAX_REVIEWS_PER_CALL);
+    expect(asked[0]).toBeUndefined();
+    expect([...some.allowed].sort()).toEqual(['team-00', 'team-01', 'team-02', 'team-03', 'team-04']);
+    expect(some.unchecked).toBe(41 - MAX_REVIEWS_PER_CALL);
   });
 
   it('refuses when it cannot ask (fail closed)', async () => {
