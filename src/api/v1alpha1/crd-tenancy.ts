@@ -5,6 +5,7 @@
 
 import {
   CONDITION_READY,
+  CRD_NAME,
   DELEGATION_KIND,
   DELEGATION_LIST_KIND,
   DELEGATION_PLURAL,
@@ -18,6 +19,7 @@ import {
   NS_SINGULAR,
 } from './constants.js';
 import {
+  CRD_FILE,
   type CustomResourceDefinition,
   crdFor,
   fromZodSchema,
@@ -110,4 +112,13 @@ function generated(plural: string, build: () => CustomResourceDefinition): Gener
 export const TENANCY_CRDS: readonly GeneratedCrd[] = [
   generated(NS_PLURAL, buildNamespacePolicyCrd),
   generated(DELEGATION_PLURAL, buildDelegationCrd),
+];
+
+/** Every CRD file in crds/ (what `kubectl apply -f crds/` applies), McpPolicy's first. */
+export const ALL_CRD_FILES: readonly string[] = [CRD_FILE, ...TENANCY_CRDS.map((c) => c.files[0] ?? '')];
+/** The names of every CRD of the group, McpPolicy's first. */
+export const ALL_CRD_NAMES: readonly string[] = [
+  CRD_NAME,
+  `${NS_PLURAL}.${GROUP}`,
+  `${DELEGATION_PLURAL}.${GROUP}`,
 ];

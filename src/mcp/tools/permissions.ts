@@ -52,7 +52,9 @@ export const getPermissions: ToolDefinition<
       `You are ${p.caller.username}${p.caller.groups.length ? ` (groups: ${p.caller.groups.join(', ')})` : ''}.`,
     ];
     if (p.grants.length === 0)
-      lines.push('No McpPolicy or McpNamespacePolicy grants you anything; only get_permissions is available.');
+      lines.push(
+        'No McpPolicy or McpNamespacePolicy grants you anything; only get_permissions is available.',
+      );
     else lines.push('You may use:', ...p.grants.map(grantText));
     return { structured, text: lines.join('\n') };
   },
