@@ -19,6 +19,7 @@ import {
   compileNamespacedPolicy,
   type DelegationObject,
   type NamespacedPolicyObject,
+  type SharedTools,
 } from './tenancy.js';
 import { KNOWN_TOOLS } from './tools.js';
 import type { NamespaceInfo, PolicyState } from './types.js';
@@ -224,9 +225,10 @@ export function compile(input: CompileInput): PolicyIndex {
   );
   const namespaced = [...(input.namespacePolicies ?? [])].map((p) => ({ id: `${p.namespace}/${p.name}`, p }));
   namespaced.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const sharedTools: SharedTools = new Map();
   for (const { id, p } of namespaced) {
     if (states.has(id)) throw new Error(`compile: namespaced policy ${JSON.stringify(id)} given twice`);
-    const result = compileNamespacedPolicy(p, ceilings, matcher, toolProblems);
+    const result = compileNamespacedPolicy(p, ceilings, matcher, toolProblems, sharedTools);
     if (result.grant === undefined || result.subjects === undefined) {
       states.set(id, result.state);
       continue;

@@ -96,12 +96,28 @@ export interface NamespacedResult {
   }[];
 }
 
+/** Tool sets by pattern list, shared by the policies of one compile (10,000 policies, a few sets). */
+export type SharedTools = Map<string, { toolList: readonly string[]; tools: ReadonlySet<string> }>;
+
+function toolsOf(patterns: readonly string[], shared: SharedTools) {
+  const key = patterns.join('\n');
+  let hit = shared.get(key);
+  if (!hit) {
+    const matchers = patterns.map(compileGlob);
+    const toolList = KNOWN_TOOLS.filter((tool) => matchers.some((m) => m(tool))).sort();
+    hit = { toolList, tools: new Set(toolList) };
+    shared.set(key, hit);
+  }
+  return hit;
+}
+
 /** Compiles one McpNamespacePolicy against the ceilings. */
 export function compileNamespacedPolicy(
   policy: NamespacedPolicyObject,
   ceilings: readonly CompiledCeiling[],
   matcher: NamespaceMatcher,
   toolProblems: (spec: { readonly tools: readonly string[] }) => string[],
+  shared: SharedTools = new Map(),
 ): NamespacedResult {
   const { namespace, name } = policy;
   const generation = policy.generation ?? 0;
@@ -112,8 +128,7 @@ export function compileNamespacedPolicy(
   const problems = toolProblems(spec);
   if (problems.length > 0) return { state: invalidState(name, generation, problems.join('; '), namespace) };
 
-  const matchers = spec.tools.map(compileGlob);
-  const toolList = KNOWN_TOOLS.filter((tool) => matchers.some((m) => m(tool))).sort();
+  const { toolList, tools } = toolsOf(spec.tools, shared);
   const verdict = judgeCeiling(
     {
       tools: toolList,
@@ -143,7 +158,7 @@ export function compileNamespacedPolicy(
   const grant: CompiledGrant = {
     policy: namespacedPolicyId(namespace, name),
     policyNamespace: namespace,
-    tools: new Set(toolList),
+    tools,
     toolList,
     allNamespaces: false,
     exactNamespaces: new Set([namespace]),
