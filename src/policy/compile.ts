@@ -19,6 +19,7 @@ import {
   compileNamespacedPolicy,
   type DelegationObject,
   type NamespacedPolicyObject,
+  newShared,
   type SharedTools,
 } from './tenancy.js';
 import { KNOWN_TOOLS } from './tools.js';
@@ -225,7 +226,7 @@ export function compile(input: CompileInput): PolicyIndex {
   );
   const namespaced = [...(input.namespacePolicies ?? [])].map((p) => ({ id: `${p.namespace}/${p.name}`, p }));
   namespaced.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const sharedTools: SharedTools = new Map();
+  const sharedTools: SharedTools = newShared();
   for (const { id, p } of namespaced) {
     if (states.has(id)) throw new Error(`compile: namespaced policy ${JSON.stringify(id)} given twice`);
     const result = compileNamespacedPolicy(p, ceilings, matcher, toolProblems, sharedTools);

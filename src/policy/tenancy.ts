@@ -8,8 +8,9 @@ import { formatIssues } from '../api/v1alpha1/issues.js';
 import { McpDelegationSpecSchema, McpNamespacePolicySpecSchema } from '../api/v1alpha1/tenancy.js';
 import { type CompiledCeiling, compileCeiling, judgeCeiling } from './ceiling.js';
 import type { CompiledGrant } from './compiled.js';
+import type { Matcher } from './glob.js';
 import { compileGlob } from './glob.js';
-import { describeLimits, limitsOf } from './limits.js';
+import { describeLimits, type GrantLimits, limitsOf } from './limits.js';
 import type { NamespaceMatcher } from './matcher.js';
 import { KNOWN_TOOLS } from './tools.js';
 import type { PolicyState } from './types.js';
@@ -33,6 +34,8 @@ export interface DelegationObject {
 export function namespacedPolicyId(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
+
+const NO_GLOBS: readonly Matcher[] = Object.freeze([]);
 
 function s(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -96,17 +99,50 @@ export interface NamespacedResult {
   }[];
 }
 
-/** Tool sets by pattern list, shared by the policies of one compile (10,000 policies, a few sets). */
-export type SharedTools = Map<string, { toolList: readonly string[]; tools: ReadonlySet<string> }>;
+/**
+ * What the policies of one compile share: tool sets by pattern list, namespace sets by namespace,
+ * limits by value (10,000 policies in 1,000 namespaces: a few tool sets, 1,000 namespace sets).
+ */
+export interface SharedTools {
+  readonly tools: Map<string, { toolList: readonly string[]; tools: ReadonlySet<string> }>;
+  readonly namespaces: Map<
+    string,
+    { exact: ReadonlySet<string>; covered: ReadonlySet<string>; patterns: readonly string[] }
+  >;
+  readonly limits: Map<string, GrantLimits>;
+}
+
+export function newShared(): SharedTools {
+  return { tools: new Map(), namespaces: new Map(), limits: new Map() };
+}
+
+function namespaceSets(namespace: string, exists: boolean, shared: SharedTools) {
+  let hit = shared.namespaces.get(namespace);
+  if (!hit) {
+    const exact = new Set([namespace]);
+    hit = { exact, covered: exists ? exact : new Set<string>(), patterns: Object.freeze([namespace]) };
+    shared.namespaces.set(namespace, hit);
+  }
+  return hit;
+}
+
+function sharedLimits(limits: GrantLimits | undefined, shared: SharedTools): GrantLimits | undefined {
+  if (limits === undefined) return undefined;
+  const key = JSON.stringify(limits);
+  const hit = shared.limits.get(key);
+  if (hit) return hit;
+  shared.limits.set(key, limits);
+  return limits;
+}
 
 function toolsOf(patterns: readonly string[], shared: SharedTools) {
   const key = patterns.join('\n');
-  let hit = shared.get(key);
+  let hit = shared.tools.get(key);
   if (!hit) {
     const matchers = patterns.map(compileGlob);
     const toolList = KNOWN_TOOLS.filter((tool) => matchers.some((m) => m(tool))).sort();
     hit = { toolList, tools: new Set(toolList) };
-    shared.set(key, hit);
+    shared.tools.set(key, hit);
   }
   return hit;
 }
@@ -117,7 +153,7 @@ export function compileNamespacedPolicy(
   ceilings: readonly CompiledCeiling[],
   matcher: NamespaceMatcher,
   toolProblems: (spec: { readonly tools: readonly string[] }) => string[],
-  shared: SharedTools = new Map(),
+  shared: SharedTools = newShared(),
 ): NamespacedResult {
   const { namespace, name } = policy;
   const generation = policy.generation ?? 0;
@@ -153,18 +189,19 @@ export function compileNamespacedPolicy(
       `Grants nothing: the policy exceeds what namespace ${namespace} may grant: ${verdict.excesses.join('; ')}.`,
     );
 
-  const limits = limitsOf(spec);
+  const limits = sharedLimits(limitsOf(spec), shared);
   const exists = matcher.exists(namespace);
+  const sets = namespaceSets(namespace, exists, shared);
   const grant: CompiledGrant = {
     policy: namespacedPolicyId(namespace, name),
     policyNamespace: namespace,
     tools,
     toolList,
     allNamespaces: false,
-    exactNamespaces: new Set([namespace]),
-    namespaceGlobs: [],
-    coveredNamespaces: exists ? new Set([namespace]) : new Set(),
-    namespacePatterns: [namespace],
+    exactNamespaces: sets.exact,
+    namespaceGlobs: NO_GLOBS,
+    coveredNamespaces: sets.covered,
+    namespacePatterns: sets.patterns,
     ...(spec.replicas ? { replicas: { min: spec.replicas.min, max: spec.replicas.max } } : {}),
     ...(limits === undefined ? {} : { limits }),
   };
