@@ -90,7 +90,7 @@ import { fmt, type LatencySummary, procCpuSeconds, procMemory, summarise } from 
 import { removeExtraPods } from './lib/workload.js';
 
 const AUDIENCE = 'kubemcp';
-/** The TokenReview cache keeps a success at most this long (src/mcp/auth.ts, maxTtlMs). */
+/** The TokenReview cache keeps a success at most this long (src/mcp/auth/authenticator.ts, maxTtlMs). */
 const TOKEN_CACHE_MS = 60_000;
 const IDLE_SETTLE_MS = 10_000;
 const FIRST_CALL_CONCURRENCY = 8;

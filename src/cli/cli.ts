@@ -36,6 +36,16 @@ export interface CliIo {
   readonly err: (text: string) => void;
   /** Environment the config loader reads (default: process.env via loadConfig). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The command as the user typed it, for help and errors: `kubemcp` (default) or `kubectl kubemcp`. */
+  readonly program?: string;
+}
+
+/** Help and errors name the command as it was run (`kubectl kubemcp check …` as a kubectl plugin). */
+export function asProgram(text: string, program: string): string {
+  if (program === 'kubemcp') return text;
+  return text
+    .replace(/(^|[\s`(])kubemcp(?= (?:serve|check|COMMAND|--version)\b)/gm, `$1${program}`)
+    .replace(/^kubemcp(?=: )/gm, program);
 }
 
 const defaultIo: CliIo = {
@@ -58,7 +68,16 @@ export interface ServeStarted {
  * Runs a command. `serve` resolves once the servers listen, with the handle (main keeps the process
  * alive and wires signals); other commands resolve with their exit status.
  */
-export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number | ServeStarted> {
+export async function runCli(
+  argv: readonly string[],
+  given: CliIo = defaultIo,
+): Promise<number | ServeStarted> {
+  const program = given.program ?? 'kubemcp';
+  const io: CliIo = {
+    ...given,
+    out: (t) => given.out(asProgram(t, program)),
+    err: (t) => given.err(asProgram(t, program)),
+  };
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     io.out(MAIN_HELP);

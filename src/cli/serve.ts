@@ -4,7 +4,6 @@
  * reverse order on shutdown (the leader releases its Lease so a follower takes over at once).
  */
 
-import { readFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -23,6 +22,7 @@ import {
   ScaleLeaseSweeper,
 } from '../controller/index.js';
 import { operatorMetrics, startHealthServer } from '../health/index.js';
+import { readConfirmationKeyFile } from '../kube/confirmationkey.js';
 import {
   CACHED_KINDS,
   EventRecorder,
@@ -31,7 +31,13 @@ import {
   loadKubeConfig,
   SharedConfirmationKey,
 } from '../kube/index.js';
-import { createMcpApp, createTokenReviewAuthenticator, kubeTokenReview } from '../mcp/index.js';
+import {
+  createMcpApp,
+  createTokenReviewAuthenticator,
+  kubeIssuerDiscovery,
+  kubeTokenReview,
+  ServiceAccountKeys,
+} from '../mcp/index.js';
 import { cooldownsWithoutNamespace } from '../policy/cooldowns.js';
 import { startTracing, type Tracing } from '../telemetry/index.js';
 import { VERSION } from './version.js';
@@ -72,8 +78,18 @@ export interface ServeOptions {
  */
 function createMcpServer(deps: McpDeps): Server {
   const { config } = deps;
+  // ServiceAccount token signatures are checked against the issuer's keys (loaded now; the first
+  // requests wait for them), the TokenReview kept for what only it knows.
+  const keys = new ServiceAccountKeys({
+    discover: kubeIssuerDiscovery(deps.client),
+    refreshFloorMs: config.issuerKeysRefreshSeconds * 1000,
+    logger: deps.logger,
+    registry: deps.registry,
+  });
+  void keys.load();
   const authenticator = createTokenReviewAuthenticator({
     review: kubeTokenReview(deps.client),
+    keys,
     audience: config.audience,
     maxConcurrentReviews: config.tokenReviewConcurrency,
     registry: deps.registry,
@@ -100,13 +116,6 @@ function createMcpServer(deps: McpDeps): Server {
     },
   });
   return createHttpServer(app).listen(config.mcpPort, config.bindAddress);
-}
-
-/** The shared HMAC key of human confirmations; refuses to start with a short one. */
-function readConfirmationKey(path: string): Uint8Array {
-  const key = readFileSync(path);
-  if (key.length < 32) throw new Error(`--confirmation-key-file ${path}: the key needs at least 32 bytes`);
-  return key;
 }
 
 function listening(server: Server): Promise<number> {
@@ -193,7 +202,7 @@ export async function startServe(
   let confirmationKey: Uint8Array | (() => Uint8Array) | undefined;
   let sharedKey: SharedConfirmationKey | undefined;
   if (config.confirmationKeyFile !== undefined) {
-    confirmationKey = readConfirmationKey(config.confirmationKeyFile);
+    confirmationKey = readConfirmationKeyFile(config.confirmationKeyFile);
     metrics.confirmationKeyShared.set(1);
   } else if (config.confirmationKeySecret !== undefined) {
     const holder = new SharedConfirmationKey({

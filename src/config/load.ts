@@ -1,6 +1,9 @@
 /**
  * Loads the configuration: flags > KUBEMCP_* environment variables > the defaults in ConfigSchema.
- * This module is the only place in src/ that reads process.env.
+ * The environment is read here (KUBEMCP_*, and POD_NAME, POD_NAMESPACE and KUBERNETES_SERVICE_HOST
+ * for the defaults that depend on where the process runs), in tracing.ts (OTEL_*), and by the
+ * kubeconfig loader (KUBECONFIG and the in-cluster variables, as kubectl reads them); serve.ts
+ * reads KUBERNETES_SERVICE_HOST for its shutdown drain.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -193,12 +196,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     }
   }
 
-  // Defaults that depend on where we run (not on a setting): the kubeconfig named by $KUBECONFIG,
-  // the pod's namespace, the pod's name.
-  if (input.kubeconfig === undefined && env.KUBECONFIG) {
-    const first = env.KUBECONFIG.split(':').find((p) => p !== '');
-    if (first) input.kubeconfig = first;
-  }
+  // Defaults that depend on where we run (not on a setting): the pod's namespace, the pod's name.
+  // $KUBECONFIG is left to the kubeconfig loader, which merges all its files as kubectl does.
   const mountedNamespace = readNamespaceFile(
     options.serviceAccountNamespaceFile ?? SERVICE_ACCOUNT_NAMESPACE_FILE,
   );

@@ -56,7 +56,7 @@ export const LeaderElectionConfigSchema = z
 
 export const ConfigSchema = z
   .strictObject({
-    /** Path of a kubeconfig; default: in-cluster config, else $KUBECONFIG, else ~/.kube/config. */
+    /** Path of a kubeconfig; default: $KUBECONFIG's files merged, else in-cluster, else ~/.kube/config. */
     kubeconfig: z.string().min(1).optional(),
     /** kubeconfig context to use; default: its current context. */
     context: z.string().min(1).optional(),
@@ -113,6 +113,11 @@ export const ConfigSchema = z
     /** TokenReviews the MCP endpoint runs at once (more wait briefly, then get 503). */
     tokenReviewConcurrency: z.number().int().min(1, 'at least 1').max(1_000, 'at most 1000').default(4),
     /**
+     * Least time between two fetches of the ServiceAccount issuer's keys (a token naming an unknown
+     * key id asks for one), so that made-up key ids cannot make the operator fetch per request.
+     */
+    issuerKeysRefreshSeconds: seconds.default(10),
+    /**
      * Upper bound of the informers' reconnect backoff, in seconds. Small on purpose: after an API
      * server outage the caches must be fresh again within seconds (a retry every 1.5–3 s per watched
      * kind while it is down is a handful of requests).
@@ -159,7 +164,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'KUBEMCP_KUBECONFIG',
     type: 'string',
     value: 'PATH',
-    help: 'kubeconfig file (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)',
+    help: 'kubeconfig file',
+    defaultHelp: "$KUBECONFIG's files merged as kubectl merges them, else in-cluster, else ~/.kube/config",
   },
   {
     key: 'context',
@@ -167,7 +173,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'KUBEMCP_CONTEXT',
     type: 'string',
     value: 'NAME',
-    help: 'kubeconfig context (default: its current context)',
+    help: 'kubeconfig context',
+    defaultHelp: "the kubeconfig's current context",
   },
   {
     key: 'mcpPort',
@@ -215,7 +222,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'KUBEMCP_LEADER_ELECTION_NAMESPACE',
     type: 'string',
     value: 'NS',
-    help: "namespace of the Lease (in a pod: the pod's namespace)",
+    help: 'namespace of the Lease and the cool-down Leases, and of the confirmation key Secret',
+    defaultHelp: "the pod's namespace, else kubemcp-system",
   },
   {
     key: 'leaderElection.leaseName',
@@ -231,7 +239,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'KUBEMCP_IDENTITY',
     type: 'string',
     value: 'ID',
-    help: 'holder identity in the Lease (default: pod name or hostname plus a random suffix)',
+    help: 'holder identity in the Lease',
+    defaultHelp: 'pod name or hostname plus a random suffix',
   },
   {
     key: 'leaderElection.leaseDurationSeconds',
@@ -279,7 +288,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'KUBEMCP_ALLOWED_HOSTS',
     type: 'list',
     value: 'H1,H2',
-    help: "Host headers accepted on the MCP port ('*' for any; default: the public URL's host and localhost)",
+    help: "Host headers accepted on the MCP port ('*' for any)",
+    defaultHelp: "the public URL's host and localhost",
   },
   {
     key: 'allowedOrigins',
@@ -287,7 +297,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'KUBEMCP_ALLOWED_ORIGINS',
     type: 'list',
     value: 'H1,H2',
-    help: 'Origin hostnames accepted on the MCP port (default: the allowed hosts)',
+    help: 'Origin hostnames accepted on the MCP port',
+    defaultHelp: 'the allowed hosts',
   },
   {
     key: 'bodyLimitBytes',
@@ -319,6 +330,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'integer',
     value: 'N',
     help: 'TokenReviews run at once (a few more wait up to 2 s; beyond that 503 with Retry-After)',
+  },
+  {
+    key: 'issuerKeysRefreshSeconds',
+    flag: 'issuer-keys-refresh-interval',
+    env: 'KUBEMCP_ISSUER_KEYS_REFRESH_INTERVAL',
+    type: 'number',
+    value: 'SECONDS',
+    help: 'least time between two fetches of the ServiceAccount issuer keys (JWKS) that verify token signatures locally; a token with an unknown key id asks for one',
   },
   {
     key: 'confirmationKeyFile',

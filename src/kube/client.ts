@@ -27,6 +27,8 @@ export interface RequestOptions {
   readonly body?: unknown;
   /** Content-Type of the body; default application/json. */
   readonly contentType?: string;
+  /** Accept header; default application/json (the JWKS endpoint answers only application/jwk-set+json). */
+  readonly accept?: string;
   /** Aborts the request. */
   readonly signal?: AbortSignal;
   /** Gives up after this many ms (the request is aborted; its outcome on the server is unknown). */
@@ -258,7 +260,7 @@ export class KubeClient {
     const span = (options.trace ?? NOOP_SPAN).child('kube', 'client');
     if (span.recording) this.describe(span, method, path);
     try {
-      return await this.exchange<T>(method, url, what, payload, options.contentType, signal, span);
+      return await this.exchange<T>(method, url, what, payload, options, signal, span);
     } catch (err) {
       const timedOut = timeout?.aborted === true && options.signal?.aborted !== true;
       if (span.recording) {
@@ -290,13 +292,14 @@ export class KubeClient {
     url: URL,
     what: string,
     payload: Buffer | undefined,
-    contentType: string | undefined,
+    options: Pick<RequestOptions, 'contentType' | 'accept'>,
     signal: AbortSignal | undefined,
     span: Span,
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const { agent, headers } = await this.prepare();
-      if (payload !== undefined) headers['content-type'] = contentType ?? 'application/json';
+      if (payload !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+      if (options.accept !== undefined) headers.accept = options.accept;
       const res = await this.send(method, url, agent, headers, payload, signal);
       const status = res.statusCode ?? 0;
       span.setAttribute(attr.HTTP_RESPONSE_STATUS_CODE, status);

@@ -8,6 +8,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { KubeClient } from './client.js';
@@ -16,6 +17,68 @@ import { apiMessage, httpStatus } from './errors.js';
 /** The Secret's data key holding the HMAC key. */
 export const CONFIRMATION_KEY_DATA = 'key';
 export const CONFIRMATION_KEY_BYTES = 32;
+
+/** A key's estimated entropy must reach this (32 random bytes carry about 150 by this estimate). */
+const MIN_ESTIMATED_BITS = 128;
+/** Fewest distinct byte values (32 random bytes have about 30; 64 hex digits 16). */
+const MIN_DISTINCT_BYTES = 12;
+
+/**
+ * What makes `key` unfit to sign confirmations, or undefined when nothing does: too short, one
+ * pattern repeated (32 identical bytes, a word typed over and over), a counter, too few distinct
+ * bytes, or too little entropy estimated from its byte frequencies. A random key passes; hex or
+ * base64 text of a random key passes too. The message never shows the key.
+ */
+export function keyWeakness(key: Uint8Array): string | undefined {
+  const n = key.length;
+  if (n < CONFIRMATION_KEY_BYTES)
+    return `it is ${n} bytes long; at least ${CONFIRMATION_KEY_BYTES} are needed`;
+  for (let period = 1; period <= n / 2; period++) {
+    let repeats = true;
+    for (let i = period; i < n && repeats; i++) repeats = key[i] === key[i - period];
+    if (repeats) {
+      return period === 1
+        ? 'it is one byte value repeated'
+        : `it repeats the same ${period}-byte sequence (a word or pattern typed over and over)`;
+    }
+  }
+  const step = ((key[1] ?? 0) - (key[0] ?? 0) + 256) % 256;
+  let counter = true;
+  for (let i = 2; i < n && counter; i++) counter = ((key[i] ?? 0) - (key[i - 1] ?? 0) + 256) % 256 === step;
+  if (counter) return 'its bytes count up or down by a constant step';
+  const counts = new Map<number, number>();
+  for (const b of key) counts.set(b, (counts.get(b) ?? 0) + 1);
+  if (counts.size < MIN_DISTINCT_BYTES) return `it uses only ${counts.size} distinct byte values`;
+  let bits = 0;
+  for (const c of counts.values()) bits -= c * Math.log2(c / n);
+  if (bits < MIN_ESTIMATED_BITS) {
+    return `its byte frequencies suggest about ${Math.floor(bits)} bits of entropy, fewer than ${MIN_ESTIMATED_BITS}`;
+  }
+  return undefined;
+}
+
+/**
+ * The key in the file at `path` (--confirmation-key-file); throws an Error naming the file and what
+ * is wrong when it cannot be read or is unfit (keyWeakness).
+ */
+export function readConfirmationKeyFile(path: string): Uint8Array {
+  let key: Buffer;
+  try {
+    key = readFileSync(path);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    throw new Error(
+      `--confirmation-key-file ${path}: cannot read it${typeof code === 'string' ? ` (${code})` : ''}`,
+    );
+  }
+  const weakness = keyWeakness(key);
+  if (weakness !== undefined) {
+    throw new Error(
+      `--confirmation-key-file ${path}: the key is refused: ${weakness}. Remedy: write ${CONFIRMATION_KEY_BYTES} random bytes to it (head -c ${CONFIRMATION_KEY_BYTES} /dev/urandom > ${path})`,
+    );
+  }
+  return new Uint8Array(key);
+}
 
 /** Why the key could not be loaded; `reason` classifies it for logs, /readyz and remedies. */
 export class ConfirmationKeyError extends Error {
@@ -61,6 +124,13 @@ export function keyOfSecret(secret: SecretWire, namespace: string, name: string)
     throw new ConfirmationKeyError(
       'Unusable',
       `the Secret ${where} has no data.${CONFIRMATION_KEY_DATA} of at least ${CONFIRMATION_KEY_BYTES} bytes; ${remedy}`,
+    );
+  }
+  const weakness = keyWeakness(key);
+  if (weakness !== undefined) {
+    throw new ConfirmationKeyError(
+      'Unusable',
+      `the key in data.${CONFIRMATION_KEY_DATA} of the Secret ${where} is refused: ${weakness}; ${remedy}`,
     );
   }
   return new Uint8Array(key);
@@ -129,7 +199,8 @@ export async function loadOrCreateConfirmationKey(
       if (httpStatus(err) !== 404) throw classify(err, 'get', where, namespace);
     }
     const key = random(CONFIRMATION_KEY_BYTES);
-    if (key.length < CONFIRMATION_KEY_BYTES) throw new Error('the random source returned too few bytes');
+    if (keyWeakness(key) !== undefined)
+      throw new Error('the random source returned too few or non-random bytes');
     const body = {
       apiVersion: 'v1',
       kind: 'Secret',

@@ -278,7 +278,9 @@ describe('the confirmation key, shared through a Secret', () => {
     const path = await import('node:path');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubemcp-key-'));
     const file = path.join(dir, 'key');
-    fs.writeFileSync(file, Buffer.alloc(32, 0x5a), { mode: 0o600 });
+    // A key of its own (random: a low-entropy key is refused at start).
+    const { randomBytes } = await import('node:crypto');
+    fs.writeFileSync(file, randomBytes(32), { mode: 0o600 });
     try {
       serveOther = await startServe({
         identity: `e2e-safetyops-other-${s}`,

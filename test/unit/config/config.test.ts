@@ -105,8 +105,8 @@ describe('config defaults', () => {
     expect(a.leaderElection.namespace).toBe('ops');
   });
 
-  it('takes the kubeconfig from $KUBECONFIG (first file) when nothing else names one', () => {
-    expect(load({}, { KUBECONFIG: '/a/config:/b/config' }).kubeconfig).toBe('/a/config');
+  it('leaves $KUBECONFIG to the kubeconfig loader (which merges all its files) when nothing else names one', () => {
+    expect(load({}, { KUBECONFIG: '/a/config:/b/config' }).kubeconfig).toBeUndefined();
     expect(load({}, { KUBECONFIG: '/a', KUBEMCP_KUBECONFIG: '/k' }).kubeconfig).toBe('/k');
     expect(load({ kubeconfig: '/f' }, { KUBECONFIG: '/a', KUBEMCP_KUBECONFIG: '/k' }).kubeconfig).toBe('/f');
   });

@@ -5,12 +5,18 @@
  * stand-in replaced once the Secret can be read.
  */
 
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ConfirmationKeyError,
+  keyWeakness,
   loadOrCreateConfirmationKey,
+  readConfirmationKeyFile,
   SharedConfirmationKey,
 } from '../../../src/kube/confirmationkey.js';
 import { type Cleanups, localApi } from './local-api.js';
@@ -83,7 +89,7 @@ const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 
 describe('loadOrCreateConfirmationKey', () => {
   it('reads the key of an existing Secret and creates nothing', async () => {
-    const key = new Uint8Array(48).fill(7);
+    const key = new Uint8Array(randomBytes(48));
     const api = secretApi({ secrets: new Map([[NAME, { type: 'Opaque', data: { key: b64(key) } }]]) });
     const client = await localApi(api.handler, cleanups);
     const loaded = await loadOrCreateConfirmationKey(client, NS, NAME);
@@ -158,6 +164,26 @@ describe('loadOrCreateConfirmationKey', () => {
     }
   });
 
+  it('refuses a Secret whose key has 32 bytes but little entropy, saying what is wrong and never the key', async () => {
+    const cases: [Uint8Array, string][] = [
+      [new Uint8Array(32).fill(0x41), 'it is one byte value repeated'],
+      [new Uint8Array(Buffer.from('hunter2!'.repeat(4))), 'it repeats the same 8-byte sequence'],
+    ];
+    for (const [key, why] of cases) {
+      const api = secretApi({ secrets: new Map([[NAME, { type: 'Opaque', data: { key: b64(key) } }]]) });
+      const client = await localApi(api.handler, cleanups);
+      const err = await loadOrCreateConfirmationKey(client, NS, NAME).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfirmationKeyError);
+      expect((err as ConfirmationKeyError).reason).toBe('Unusable');
+      const message = (err as Error).message;
+      expect(message).toContain(`data.key of the Secret ${NS}/${NAME} is refused: ${why}`);
+      expect(message).toContain(`kubectl -n ${NS} delete secret ${NAME}`);
+      expect(message).not.toContain(b64(key));
+      expect(message).not.toContain('hunter2');
+      expect(api.calls).toEqual([`GET ${PATH}/${NAME}`]); // never overwritten
+    }
+  });
+
   it('classifies refusals: RBAC (Forbidden, naming the Role) and a missing namespace', async () => {
     const forbidden = await localApi(secretApi({ refuse: { GET: 403 } }).handler, cleanups);
     const f = await loadOrCreateConfirmationKey(forbidden, NS, NAME).catch((e: unknown) => e);
@@ -175,7 +201,7 @@ describe('loadOrCreateConfirmationKey', () => {
 describe('SharedConfirmationKey', () => {
   it('stands in with a per-process key while the Secret cannot be read, then switches to it', async () => {
     const refuse: Partial<Record<'GET' | 'POST', number>> = { GET: 403 };
-    const key = new Uint8Array(32).fill(9);
+    const key = new Uint8Array(randomBytes(32));
     const api = secretApi({
       secrets: new Map([[NAME, { type: 'Opaque', data: { key: b64(key) } }]]),
       refuse,
@@ -214,5 +240,83 @@ describe('SharedConfirmationKey', () => {
     expect(log).toContain('loaded the confirmation key from its Secret');
     expect(log).not.toContain(b64(key));
     expect(log).not.toContain(b64(standIn));
+  });
+});
+
+describe('keyWeakness', () => {
+  it.each([
+    ['31 random bytes', new Uint8Array(randomBytes(31)), 'it is 31 bytes long; at least 32 are needed'],
+    ['32 identical bytes', new Uint8Array(32).fill(7), 'it is one byte value repeated'],
+    ['32 zero bytes', new Uint8Array(32), 'it is one byte value repeated'],
+    [
+      'an ASCII word repeated',
+      Buffer.from('password'.repeat(5)),
+      'it repeats the same 8-byte sequence (a word or pattern typed over and over)',
+    ],
+    [
+      'a pattern repeated with a tail',
+      Buffer.from('abc'.repeat(11)),
+      'it repeats the same 3-byte sequence (a word or pattern typed over and over)',
+    ],
+    [
+      'a counter',
+      new Uint8Array(Array.from({ length: 32 }, (_, i) => i)),
+      'its bytes count up or down by a constant step',
+    ],
+    [
+      'a counter down',
+      new Uint8Array(Array.from({ length: 40 }, (_, i) => 200 - i)),
+      'its bytes count up or down by a constant step',
+    ],
+    [
+      'few distinct bytes',
+      Buffer.from('aabbccddeeffgghhaabbccddeeffgghhhgfedcbaa'),
+      'it uses only 8 distinct byte values',
+    ],
+    [
+      'a short phrase of common letters',
+      Buffer.from('mississippi missouri minnesota mi'),
+      'its byte frequencies suggest about 104 bits of entropy, fewer than 128',
+    ],
+  ])('refuses %s', (_what, key, why) => {
+    expect(keyWeakness(key)).toBe(why);
+  });
+
+  it('accepts random keys, and hex or base64 text of random keys (1,000 samples each)', () => {
+    for (let i = 0; i < 1000; i++) {
+      const bytes = randomBytes(32);
+      expect(keyWeakness(bytes)).toBeUndefined();
+      expect(keyWeakness(Buffer.from(bytes.toString('hex')))).toBeUndefined();
+      expect(keyWeakness(Buffer.from(bytes.toString('base64')))).toBeUndefined();
+    }
+  });
+});
+
+describe('readConfirmationKeyFile', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubemcp-key-test-'));
+  const write = (name: string, content: Uint8Array) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, content);
+    return file;
+  };
+
+  it('reads a random key', () => {
+    const key = randomBytes(32);
+    expect(Buffer.from(readConfirmationKeyFile(write('good', key))).equals(key)).toBe(true);
+  });
+
+  it('refuses a low-entropy key naming the file, what is wrong and the remedy, never the key', () => {
+    const file = write('weak', Buffer.from('kubemcp!'.repeat(4)));
+    expect(() => readConfirmationKeyFile(file)).toThrow(
+      `--confirmation-key-file ${file}: the key is refused: it repeats the same 8-byte sequence (a word or pattern typed over and over). Remedy: write 32 random bytes to it (head -c 32 /dev/urandom > ${file})`,
+    );
+    const same = write('same', new Uint8Array(64).fill(0x5a));
+    expect(() => readConfirmationKeyFile(same)).toThrow('it is one byte value repeated');
+  });
+
+  it('names a file it cannot read', () => {
+    expect(() => readConfirmationKeyFile(path.join(dir, 'missing'))).toThrow(
+      `--confirmation-key-file ${path.join(dir, 'missing')}: cannot read it (ENOENT)`,
+    );
   });
 });
