@@ -41,13 +41,13 @@ export const TestCaseSchema = z
   .strictObject({
     name: z.string().min(1, 'a case needs a name'),
     caller: TestCallerSchema,
-    tool: z.enum(KNOWN_TOOLS, { error: `tool must be one of ${KNOWN_TOOLS.join(', ')}` }),
+    tool: z.enum(KNOWN_TOOLS),
     namespace: z.string().min(1).optional(),
     replicas: replicaCount.optional(),
     currentReplicas: replicaCount
       .optional()
       .describe('The replica count before a scale, where maxStep or confirm.stepAbove need it.'),
-    expect: z.enum(['allow', 'deny'], { error: 'expect must be allow or deny' }),
+    expect: z.enum(['allow', 'deny']),
     code: z.enum(OFFLINE_DENIAL_CODES).optional().describe('With expect: deny, the code of the refusal.'),
     policy: z
       .string()

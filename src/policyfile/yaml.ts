@@ -47,9 +47,14 @@ export function readYamlDocs(file: string, text: string): YamlDoc[] {
   return out;
 }
 
-/** `spec.subjects[0].namespace: …` → ['spec', 'subjects', 0, 'namespace']; [] when the text has no path. */
+/**
+ * `spec.subjects[0].namespace: …` → ['spec', 'subjects', 0, 'namespace']; [] when the text has no
+ * path. For `spec: unknown field "verbs"` the path goes on to the unknown field itself.
+ */
 export function leadingPath(message: string): FieldPath {
-  const m = /^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*|\[\d+\]|\["[^"]*"\])*): /.exec(message);
+  const m = /^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*|\[\d+\]|\["[^"]*"\])*): (?:unknown fields? "([^"]+)")?/.exec(
+    message,
+  );
   if (!m?.[1]) return [];
   const path: (string | number)[] = [];
   for (const part of m[1].matchAll(/([A-Za-z_]\w*)|\[(\d+)\]|\["([^"]*)"\]/g)) {
@@ -57,5 +62,6 @@ export function leadingPath(message: string): FieldPath {
     else if (part[2] !== undefined) path.push(Number(part[2]));
     else if (part[3] !== undefined) path.push(part[3]);
   }
+  if (m[2] !== undefined) path.push(m[2]);
   return path;
 }
