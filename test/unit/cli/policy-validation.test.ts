@@ -165,7 +165,7 @@ function markedLine(yaml: string): number {
 /** What the controller would write to the Ready condition of this policy. */
 function controllerMessage(yaml: string): string {
   const [doc] = readYamlDocs('fixture.yaml', yaml);
-  const spec = (doc?.value as { spec: unknown }).spec;
+  const spec = (doc?.value as { spec?: unknown } | undefined)?.spec;
   const state = compile({ policies: [{ name: 'p', spec }], namespaces: [] }).states.get('p');
   if (!state || state.ready) throw new Error('the controller accepts this fixture');
   return state.message;
