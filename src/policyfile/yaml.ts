@@ -4,8 +4,17 @@
  * at the line that holds it).
  */
 
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { isScalar, LineCounter, parseAllDocuments } from 'yaml';
+import { fastYamlDocs, lineIn } from './fast-yaml.js';
 import { FileProblemError } from './problems.js';
+
+/** A document with nothing in it but comments (`---` twice, a trailing `---`). */
+export function isEmpty(contents: unknown): boolean {
+  if (contents === null) return true;
+  if (!isScalar(contents)) return false;
+  const range = contents.range;
+  return contents.source === '' && range !== undefined && range !== null && range[0] === range[1];
+}
 
 export type FieldPath = readonly (string | number)[];
 
@@ -18,8 +27,15 @@ export interface YamlDoc {
   lineOf(path: FieldPath): number;
 }
 
-/** Parses every document of a file; an empty document is skipped. Throws FileProblemError on bad YAML. */
+/**
+ * Parses every document of a file; an empty document is skipped. Throws FileProblemError on bad YAML.
+ * The plain subset most files are written in is read by fast-yaml.ts; the rest by the `yaml` parser.
+ */
 export function readYamlDocs(file: string, text: string): YamlDoc[] {
+  const fast = fastYamlDocs(text);
+  if (fast !== undefined) {
+    return fast.map((d) => ({ file, line: d.line, value: d.value, lineOf: (path) => lineIn(d.lines, path) }));
+  }
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const out: YamlDoc[] = [];
@@ -29,8 +45,9 @@ export function readYamlDocs(file: string, text: string): YamlDoc[] {
       const line = lines.linePos(error.pos[0]).line;
       throw new FileProblemError({ file, line, message: `not valid YAML: ${error.message.split('\n')[0]}` });
     }
-    if (doc.contents === null) continue;
-    const start = lines.linePos(doc.contents.range[0]).line;
+    const contents = doc.contents;
+    if (contents === null || isEmpty(contents)) continue;
+    const start = lines.linePos(contents.range[0]).line;
     out.push({
       file,
       line: start,
