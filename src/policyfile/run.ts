@@ -75,9 +75,9 @@ export function runCase(index: CompiledSet['index'], c: TestCase, file: string, 
       c.currentReplicas,
     );
   } catch (err) {
-    // A case whose policies need a fact it lacks (MissingFactError), or a malformed user name.
+    // A case whose policies need a fact it lacks, or a user name that is not a valid ServiceAccount.
     if (!(err instanceof MissingFactError) && !(err instanceof Error)) throw err;
-    return { ...base, passed: false, got: 'error', message: err.message };
+    return { ...base, passed: false, got: 'error', message: (err as Error).message };
   }
   const got = gotText(verdict);
   let message: string | undefined;

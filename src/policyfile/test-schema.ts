@@ -58,6 +58,8 @@ export const TestCaseSchema = z
   .superRefine((c, ctx) => {
     if (c.expect === 'allow' && c.code !== undefined)
       ctx.addIssue({ code: 'custom', path: ['code'], message: 'code goes with expect: deny' });
+    if (c.expect === 'deny' && c.policy !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['policy'], message: 'policy goes with expect: allow' });
     if (c.currentReplicas !== undefined && c.replicas === undefined)
       ctx.addIssue({ code: 'custom', path: ['currentReplicas'], message: 'currentReplicas needs replicas' });
   });

@@ -158,6 +158,19 @@ describe('kubemcp test, cases and outputs', () => {
     );
   });
 
+  it('rejects expectations that do not fit together (code with allow, policy with deny)', async () => {
+    const both = caseOf(
+      'mixed up',
+      '    caller: { user: alice }\n    tool: list_pods\n    expect: deny\n    policy: bots\n',
+    );
+    const dir = scratch({ 'policies/bots.yaml': POLICY, 'kubemcp-test.yaml': manifest(both) });
+    const r = await run(['test'], dir);
+    expect(r.status).toBe(2);
+    expect(r.out).toMatch(
+      /^error: kubemcp-test\.yaml:\d+: cases\[0\]\.policy: policy goes with expect: allow$/m,
+    );
+  });
+
   it('rejects YAML that does not parse, a missing policy path and no manifest at all', async () => {
     const broken = scratch({ 'policies/bots.yaml': 'a: [1,\n', 'kubemcp-test.yaml': manifest(SA_SCALES) });
     const r1 = await run(['test'], broken);
