@@ -1,7 +1,8 @@
 /**
- * Per-call cost of the agent-safety checks in the guarded client (admit: rate limits and the RBAC
- * key's gate), with none of the limits set (the fast path: it must cost nothing measurable), with
- * a rate-limited policy, and with requireKubernetesRBAC answered from the review cache (the review
+ * Per-call cost of the guarded client's admit: the call's one policy decision (which the handler
+ * then reuses instead of judging again), plus the rate limits and the RBAC key's gate. With none of
+ * the limits set (the fast path: one evaluation, as a handler's own check cost before), with a
+ * rate-limited policy, and with requireKubernetesRBAC answered from the review cache (the review
  * itself is an API call: bench:mcp -- --require-rbac counts those).
  *
  *   npm run bench:policy

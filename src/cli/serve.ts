@@ -301,6 +301,7 @@ export async function startServe(
     registry,
     port: config.healthPort,
     host: config.bindAddress,
+    logger,
     checks: [
       { name: 'shutdown', check: () => !stopping || 'shutting down' },
       { name: 'caches', check: () => backend.isSynced() || 'watch caches have not synced yet' },

@@ -6,7 +6,11 @@
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { withLastResort } from '../util/lastresort.js';
+import { RateLimitedLog } from '../util/logbudget.js';
+import { hasQueryParam, parseTarget } from '../util/target.js';
 
 export interface ReadinessCheck {
   readonly name: string;
@@ -24,6 +28,8 @@ export interface HealthServerOptions {
   readonly checks: readonly ReadinessCheck[];
   readonly port: number;
   readonly host?: string;
+  /** Where refused targets and the last-resort handler log (rate-limited); none: not logged. */
+  readonly logger?: Logger;
 }
 
 export interface HealthServer {
@@ -55,26 +61,37 @@ function readiness(checks: readonly ReadinessCheck[]): { ok: boolean; lines: str
 }
 
 export function createHealthHandler(
-  options: Pick<HealthServerOptions, 'registry' | 'checks'>,
+  options: Pick<HealthServerOptions, 'registry' | 'checks' | 'logger'>,
 ): http.RequestListener {
-  return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
-      return;
-    }
+  const log =
+    options.logger === undefined
+      ? undefined
+      : new RateLimitedLog(options.logger.child({ component: 'health' }), {
+          level: 'warn',
+          summary: 'more failed probe requests were not logged',
+        });
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const text = (status: number, body: string): void => {
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
-    switch (url.pathname) {
+    const target = parseTarget(req.url);
+    if (target === undefined) {
+      text(400, 'bad request target\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    switch (target.path) {
       case '/healthz':
       case '/livez':
         text(200, 'ok\n');
         return;
       case '/readyz': {
         const { ok, lines } = readiness(options.checks);
-        const verbose = url.searchParams.has('verbose');
+        const verbose = hasQueryParam(target.query, 'verbose');
         text(ok ? 200 : 503, ok && !verbose ? 'ok\n' : `${lines.join('\n')}\n${ok ? 'ok' : 'not ready'}\n`);
         return;
       }
@@ -93,6 +110,7 @@ export function createHealthHandler(
         text(404, 'not found\n');
     }
   };
+  return withLastResort(handle, { contentType: 'text/plain; charset=utf-8', body: 'bad request\n' }, log);
 }
 
 /** Starts the server; resolves once it listens. */

@@ -97,16 +97,106 @@ const MAX_AUDITED_ARGUMENT_CHARS = 4096;
 export const MAX_AUDITED_URI_CHARS = 512;
 export const MAX_CLIENT_REQUEST_ID_CHARS = 128;
 
-/** Arguments as audited: as given when small, else a truncated JSON string. */
+/**
+ * The first `max` characters of `JSON.stringify(value)`, and whether that is all of it, written by a
+ * serialiser that stops once it has `max` characters: a 1 MiB argument costs what its first 4 KiB
+ * cost, not a whole serialisation thrown away after the cut. Throws where JSON.stringify throws
+ * (BigInt; a cycle shows as nesting past MAX_AUDITED_DEPTH).
+ */
+export function cappedJson(value: unknown, max: number): { text: string; complete: boolean } {
+  const out = new CappedWriter(max);
+  if (!out.value(value, 0)) out.raw('null');
+  return { text: out.text(), complete: !out.full() };
+}
+
+/** Deeper than this is a cycle or a hostile value (request bodies are capped at 64 levels). */
+const MAX_AUDITED_DEPTH = 256;
+
+class CappedWriter {
+  private readonly parts: string[] = [];
+  private length = 0;
+  constructor(private readonly max: number) {}
+
+  full(): boolean {
+    return this.length > this.max;
+  }
+
+  text(): string {
+    const text = this.parts.join('');
+    return text.length > this.max ? text.slice(0, this.max) : text;
+  }
+
+  raw(text: string): void {
+    this.parts.push(text);
+    this.length += text.length;
+  }
+
+  /** Writes `value` as JSON.stringify would (false: nothing, as for undefined or a function). */
+  value(value: unknown, depth: number): boolean {
+    if (this.full()) return true;
+    let v = value;
+    if (typeof v === 'object' && v !== null && typeof (v as { toJSON?: unknown }).toJSON === 'function')
+      v = (v as { toJSON: () => unknown }).toJSON();
+    switch (typeof v) {
+      case 'string': {
+        // Escaping only lengthens a string: one character past what is left is enough to be cut.
+        const room = this.max - this.length + 1;
+        this.raw(JSON.stringify(v.length > room ? v.slice(0, room) : v));
+        return true;
+      }
+      case 'number':
+        this.raw(Number.isFinite(v) ? String(v) : 'null');
+        return true;
+      case 'boolean':
+        this.raw(v ? 'true' : 'false');
+        return true;
+      case 'bigint':
+        throw new TypeError('BigInt value can not be serialized in JSON');
+      case 'object':
+        if (v === null) this.raw('null');
+        else if (depth >= MAX_AUDITED_DEPTH) throw new TypeError('value nested too deeply to audit');
+        else if (Array.isArray(v)) this.array(v, depth + 1);
+        else this.object(v as Record<string, unknown>, depth + 1);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private array(items: readonly unknown[], depth: number): void {
+    this.raw('[');
+    for (let i = 0; i < items.length && !this.full(); i++) {
+      if (i > 0) this.raw(',');
+      if (!this.value(items[i], depth)) this.raw('null');
+    }
+    this.raw(']');
+  }
+
+  private object(record: Record<string, unknown>, depth: number): void {
+    this.raw('{');
+    let first = true;
+    for (const key of Object.keys(record)) {
+      if (this.full()) break;
+      const v = record[key];
+      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+      this.raw(`${first ? '' : ','}${JSON.stringify(key)}:`);
+      first = false;
+      this.value(v, depth);
+    }
+    this.raw('}');
+  }
+}
+
+/** Arguments as audited: as given when small, else the first 4096 characters of their JSON. */
 function auditedArguments(args: unknown): unknown {
-  let json: string | undefined;
+  let json: { text: string; complete: boolean };
   try {
-    json = JSON.stringify(args ?? {});
+    json = cappedJson(args ?? {}, MAX_AUDITED_ARGUMENT_CHARS);
   } catch {
     return '[unserializable]';
   }
-  if (json === undefined || json.length <= MAX_AUDITED_ARGUMENT_CHARS) return args ?? {};
-  return { truncated: true, json: json.slice(0, MAX_AUDITED_ARGUMENT_CHARS) };
+  if (json.complete) return args ?? {};
+  return { truncated: true, json: json.text };
 }
 
 /** A caller string as audited: at most `max` characters, with a marker when cut. */

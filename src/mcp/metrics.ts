@@ -26,6 +26,11 @@ export interface McpMetrics {
   readonly resourceRequests: Counter<'method' | 'decision' | 'outcome'>;
   /** Requests refused with 429 because their caller had too many requests in flight. */
   readonly callerLimited: Counter;
+  /**
+   * Requests refused before authentication by reason: host (Host header not allowed), origin (Origin
+   * not allowed), target (a request target that is not a path).
+   */
+  readonly requestsRefused: Counter<'reason'>;
 }
 
 const cache = new WeakMap<Registry, McpMetrics>();
@@ -85,6 +90,12 @@ export function mcpMetrics(registry: Registry): McpMetrics {
     callerLimited: new Counter({
       name: 'kubemcp_mcp_caller_limited_total',
       help: 'MCP requests refused with 429 because their caller had too many requests in flight',
+      registers: [registry],
+    }),
+    requestsRefused: new Counter({
+      name: 'kubemcp_mcp_requests_refused_total',
+      help: 'MCP requests refused before authentication, by reason (host, origin, target)',
+      labelNames: ['reason'] as const,
       registers: [registry],
     }),
   };

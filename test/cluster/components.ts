@@ -15,6 +15,10 @@ export const CONTAINERD_VERSION = 'v2.2.9';
 export const COREDNS_VERSION = 'v1.14.7';
 /** go.opentelemetry.io/collector release of test/cluster/go/otelcol (its v1 modules are at v1.71.0). */
 export const OTELCOL_VERSION = 'v0.165.0';
+/** helm.sh/helm/v4 release of test/cluster/go/helm (the chart tests). */
+export const HELM_VERSION = 'v4.3.2';
+/** helm.sh/helm/v3 release of test/cluster/go/helm3 (the chart must work with Helm 3 too). */
+export const HELM3_VERSION = 'v3.22.1';
 
 export interface Component {
   /** Name used in progress output, log files and the cache directory. */
@@ -154,6 +158,40 @@ export const COMPONENTS: readonly Component[] = [
     moduleDir: path.join(REPO_ROOT, 'test/cluster/go/otelcol'),
     binaries: { 'kubemcp.test/cluster/otelcol': 'otelcol' },
     ldflags: ['-s', '-w'],
+    testTool: true,
+  },
+  {
+    // Not part of the cluster: the chart tests (test/e2e/helm.test.ts, helm-lifecycle.test.ts) run it.
+    // The module pins the command with a `tool` directive; the version is set as helm's Makefile does.
+    name: 'helm',
+    version: HELM_VERSION,
+    moduleDir: path.join(REPO_ROOT, 'test/cluster/go/helm'),
+    binaries: { 'helm.sh/helm/v4/cmd/helm': 'helm' },
+    ldflags: [
+      '-s',
+      '-w',
+      `-X helm.sh/helm/v4/internal/version.version=${HELM_VERSION}`,
+      '-X helm.sh/helm/v4/internal/version.gitTreeState=clean',
+    ],
+    testTool: true,
+  },
+  {
+    // Helm 3 takes the Kubernetes version it assumes (.Capabilities.KubeVersion, lint's deprecation
+    // checks) from ldflags, v1.20 without them; its Makefile derives it from client-go (v0.37 here).
+    name: 'helm3',
+    version: HELM3_VERSION,
+    moduleDir: path.join(REPO_ROOT, 'test/cluster/go/helm3'),
+    binaries: { 'helm.sh/helm/v3/cmd/helm': 'helm3' },
+    ldflags: [
+      '-s',
+      '-w',
+      `-X helm.sh/helm/v3/internal/version.version=${HELM3_VERSION}`,
+      '-X helm.sh/helm/v3/internal/version.gitTreeState=clean',
+      '-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1',
+      '-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37',
+      '-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1',
+      '-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37',
+    ],
     testTool: true,
   },
 ];

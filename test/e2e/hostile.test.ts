@@ -5,18 +5,22 @@
  *
  * For every case: no 5xx (a 503 is accepted only as the deliberate, immediate refusal of the
  * TokenReview limiter, with Retry-After), no event-loop stall over 100 ms (the server's own
- * `nodejs_eventloop_lag_max_seconds`, which prom-client resets at every scrape, read before and after
- * each group), and an audit record per MCP call whose outcome matches the answer. Over the whole file:
- * no Kubernetes write (the Deployment's resourceVersion and generation unchanged, no kubemcp Event),
- * and no token in any line the server wrote.
+ * `nodejs_eventloop_lag_max_seconds`, perf_hooks' monitorEventLoopDelay that prom-client resets at
+ * every scrape, read before and after each group; a stall is excused only when the server's main
+ * thread demonstrably waited for a CPU that long, see withoutStall), and an audit record per MCP call
+ * whose outcome matches the answer. Over the whole file: no Kubernetes write (the Deployment's
+ * resourceVersion and generation unchanged, no kubemcp Event), no token in any line the server wrote,
+ * and the process never exited (hostile request targets on both of its ports included).
  *
  * The last describe holds cases whose fixes (linear-time glob matching and URI length caps, label
  * selector caps) land separately: they stall or pass unbounded work on a server without them.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import { EventsV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { REPORTING_CONTROLLER } from '../../src/kube/events.js';
+import { HOSTILE_TARGETS, rawRequest } from '../rawhttp.js';
 import {
   agentToken,
   createDeployment,
@@ -185,6 +189,33 @@ function remember(a: Answer, method: Expected['method'], outcome: string | undef
   else unaudited.push(a.requestId);
 }
 
+/** The audit records of one request, once `count` of them are there. */
+async function auditsOf(requestId: string, count = 1): Promise<Array<Record<string, unknown>>> {
+  return eventually(
+    `${count} audit record(s) of request ${requestId}`,
+    async () => {
+      const found = server()
+        .records()
+        .filter((r) => r.component === 'audit')
+        .map((r) => r.audit as Record<string, unknown>)
+        .filter((r) => r.requestId === requestId);
+      return found.length >= count ? found : undefined;
+    },
+    10_000,
+  );
+}
+
+/** The one audit record of `a` says `method`, `outcome` and `decision`, and nothing else was recorded for it. */
+async function expectAudited(
+  a: Answer,
+  what: string,
+  expected: { method: Expected['method']; outcome: string; decision?: string },
+): Promise<void> {
+  const records = await auditsOf(a.requestId);
+  expect(records, what).toHaveLength(1);
+  expect(records[0], what).toMatchObject(expected);
+}
+
 /** No 5xx, except the TokenReview limiter's deliberate 503 with Retry-After. */
 function expectNo5xx(a: Answer, what: string): void {
   if (a.status === 503) {
@@ -203,8 +234,25 @@ async function callTool(name: string, args: unknown, what = name): Promise<Answe
   return a;
 }
 
+/**
+ * The standard headers a 2026-07-28 request must carry (SEP-2243): `Mcp-Method`, and `Mcp-Name`
+ * mirroring `params.uri` (base64 sentinel when it is not plain visible ASCII). Without them the SDK
+ * refuses the request with -32020 before any of our code runs.
+ */
+function modernHeaders(method: string, name?: string): Record<string, string> {
+  if (name === undefined) return { 'Mcp-Method': method };
+  const plain = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(name);
+  return {
+    'Mcp-Method': method,
+    'Mcp-Name': plain ? name : `=?base64?${Buffer.from(name, 'utf8').toString('base64')}?=`,
+  };
+}
+
 async function readResource(uri: string, modern = false): Promise<Answer> {
-  const a = await send(JSON.stringify(rpc('resources/read', { uri }, 1, modern)), { modern });
+  const a = await send(JSON.stringify(rpc('resources/read', { uri }, 1, modern)), {
+    modern,
+    ...(modern ? { headers: modernHeaders('resources/read', uri) } : {}),
+  });
   expectNo5xx(a, `resources/read ${uri.slice(0, 80)}`);
   remember(a, 'resources/read', resourceOutcome(a.messages[0]));
   return a;
@@ -213,7 +261,7 @@ async function readResource(uri: string, modern = false): Promise<Answer> {
 async function listResources(cursor: string | undefined, modern = false): Promise<Answer> {
   const a = await send(
     JSON.stringify(rpc('resources/list', cursor === undefined ? {} : { cursor }, 1, modern)),
-    { modern },
+    { modern, ...(modern ? { headers: modernHeaders('resources/list') } : {}) },
   );
   expectNo5xx(a, 'resources/list');
   remember(a, 'resources/list', resourceOutcome(a.messages[0]));
@@ -223,47 +271,122 @@ async function listResources(cursor: string | undefined, modern = false): Promis
 // ---------------------------------------------------------------------------------------------
 // The server's event loop
 
-/** The event loop's maximum delay since the last scrape, and the GC time and CPU time so far. */
-async function loopSample(): Promise<{ lag: number; gcSeconds: number; cpuSeconds: number }> {
+/** The event loop's maximum delay since the last scrape (which resets it). */
+async function loopSample(): Promise<{ lag: number }> {
   const text = await (await fetch(`http://127.0.0.1:${server().healthPort}/metrics`)).text();
   const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text);
   if (!m) throw new Error('nodejs_eventloop_lag_max_seconds missing from /metrics');
-  const gcSeconds = [...text.matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm)].reduce(
-    (a, g) => a + Number(g[1]),
-    0,
-  );
-  const cpu = /^process_cpu_seconds_total (\S+)$/m.exec(text);
-  return { lag: Number(m[1]), gcSeconds, cpuSeconds: Number(cpu?.[1] ?? Number.NaN) };
+  return { lag: Number(m[1]) };
 }
 
 /**
- * Runs `cases` and asserts the server's event loop never stalled over 100 ms meanwhile. A stall that
- * our code causes comes back on every run; a loaded host descheduling the process now and then does
- * not (and lasts well under a second): a stall under 1 s is therefore retried, up to 3 runs in all.
- * And when the server used less than 100 ms of CPU in the whole run, no work of its own can have
- * held the loop for 100 ms: a longer stall is the host's (the process was waiting for a CPU).
+ * What the host took from the server while cases ran, sampled every 10 ms from outside it: how long
+ * its main thread (the event loop's) waited on a run queue for a CPU (`/proc/<pid>/schedstat`,
+ * second field), and the time the hypervisor stole from each CPU (`/proc/stat`). Linux only; elsewhere
+ * no sample, and no stall is excused.
+ */
+interface HostSample {
+  readonly t: number;
+  readonly waitedSeconds: number;
+  readonly stolenSeconds: readonly number[];
+}
+
+function hostSample(pid: number): HostSample | undefined {
+  try {
+    const waited = Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+    const stolenSeconds = fs
+      .readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .filter((l) => /^cpu\d+ /.test(l))
+      .map((l) => Number(l.split(/\s+/)[8]) / 100);
+    return Number.isFinite(waited)
+      ? { t: performance.now() / 1000, waitedSeconds: waited, stolenSeconds }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What the host took from the server between `from` and `to` (seconds, performance.now() clock):
+ * run-queue wait of its main thread plus the most any one CPU had stolen, from the samples around
+ * that stretch.
+ */
+function hostTook(samples: readonly HostSample[], from: number, to: number): number {
+  const start = [...samples].reverse().find((x) => x.t <= from) ?? samples[0];
+  const end = samples.find((x) => x.t >= to) ?? samples.at(-1);
+  if (start === undefined || end === undefined) return 0;
+  const stolen = Math.max(0, ...end.stolenSeconds.map((x, i) => x - (start.stolenSeconds[i] ?? x)));
+  return end.waitedSeconds - start.waitedSeconds + stolen;
+}
+
+/** A stall the server measured: its length, and when the scrape that reported it was answered. */
+interface Stall {
+  readonly seconds: number;
+  readonly reportedAt: number;
+  /** What the host took in the stretch that ends with the report and is as long as the stall. */
+  readonly hostSeconds: number;
+}
+
+/**
+ * Runs `cases` and asserts the server's event loop never stalled over 100 ms meanwhile, as the server
+ * itself measures it (its /metrics is scraped every 40 ms while the cases run, each scrape resetting
+ * the maximum, so every stall is reported by the scrape that had to wait for it). A stall is excused
+ * only when the host demonstrably caused it: in the stretch before that report as long as the stall,
+ * the server's main thread waited for a CPU (or the VM had its CPU stolen) for all but 100 ms of it.
+ * The cases then run again (3 runs in all): a stall our code causes comes back on every run. Using
+ * little CPU excuses nothing: a blocking call stalls the loop without using any.
  */
 async function withoutStall(what: string, cases: () => Promise<void>): Promise<void> {
-  let lag = 0;
-  let cpu = 0;
+  const pid = server().child.pid ?? -1;
   for (let run = 1; run <= 3; run++) {
-    const before = await loopSample(); // also resets the maximum
+    const samples: HostSample[] = [];
+    const lags: Array<{ seconds: number; reportedAt: number }> = [];
+    const sample = () => {
+      const x = hostSample(pid);
+      if (x !== undefined) samples.push(x);
+    };
+    await loopSample(); // resets the maximum
+    sample();
+    const timer = setInterval(sample, 10);
+    let done = false;
+    const poll = (async () => {
+      while (!done) {
+        const { lag } = await loopSample();
+        lags.push({ seconds: lag, reportedAt: performance.now() / 1000 });
+        await new Promise((r) => setTimeout(r, 40));
+      }
+    })();
     const t0 = Date.now();
-    await cases();
-    const after = await loopSample();
-    lag = after.lag;
-    cpu = after.cpuSeconds - before.cpuSeconds;
-    if (lag < MAX_LAG_SECONDS || cpu < MAX_LAG_SECONDS) break;
-    process.stderr.write(
-      `${what}: event-loop stall of ${Math.round(lag * 1000)} ms in run ${run} (of ${Date.now() - t0} ms: server CPU ${Math.round(cpu * 1000)} ms, GC ${Math.round((after.gcSeconds - before.gcSeconds) * 1000)} ms)\n`,
-    );
-    if (lag >= 1) break;
+    try {
+      await cases();
+    } finally {
+      done = true;
+      await poll;
+      const { lag } = await loopSample();
+      lags.push({ seconds: lag, reportedAt: performance.now() / 1000 });
+      sample();
+      clearInterval(timer);
+    }
+    const stalls: Stall[] = lags
+      .filter((l) => l.seconds >= MAX_LAG_SECONDS)
+      .map((l) => ({
+        ...l,
+        hostSeconds: hostTook(samples, l.reportedAt - l.seconds - 0.05, l.reportedAt),
+      }));
+    if (stalls.length === 0) return;
+    for (const x of stalls) {
+      process.stderr.write(
+        `${what}: event-loop stall of ${Math.round(x.seconds * 1000)} ms in run ${run} of ${Date.now() - t0} ms; the host took ${Math.round(x.hostSeconds * 1000)} ms of the server's main thread then\n`,
+      );
+    }
+    for (const x of stalls) {
+      expect(
+        x.hostSeconds,
+        `${what}: event-loop stall of ${Math.round(x.seconds * 1000)} ms that waiting for a CPU does not explain (${Math.round(x.hostSeconds * 1000)} ms)`,
+      ).toBeGreaterThanOrEqual(x.seconds - MAX_LAG_SECONDS);
+    }
   }
-  if (cpu < MAX_LAG_SECONDS) return;
-  expect(
-    lag,
-    `${what}: event-loop stall of ${Math.round(lag * 1000)} ms (server CPU ${Math.round(cpu * 1000)} ms)`,
-  ).toBeLessThan(MAX_LAG_SECONDS);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,6 +510,41 @@ describe('malformed envelopes', () => {
   });
 });
 
+describe('hostile request targets', () => {
+  /** Targets that are no path: 400 on every port. Over-long ones: Node's own 431. */
+  const BAD = new Set(['http://', 'http:///mcp', '/%zz', '/readyz?%', '/mcp%', '*', '/a#b']);
+
+  it('every port answers every target (400 when it is no path) and the process answers afterwards', async () => {
+    const ports = { health: server().healthPort, mcp: server().mcpPort };
+    await withoutStall('hostile request targets', async () => {
+      for (const [name, port] of Object.entries(ports)) {
+        for (const method of ['GET', 'POST', 'HEAD']) {
+          for (const target of HOSTILE_TARGETS) {
+            const what = `${name} ${method} ${target.slice(0, 40)}`;
+            const a = await rawRequest(port, method, target);
+            expect(a.status, what).toBeDefined();
+            if (target.length > 16_000) expect(a.status, what).toBe(431);
+            else if (BAD.has(target)) expect(a.status, what).toBe(400);
+            else expect(a.status, what).toBeLessThan(500);
+          }
+        }
+      }
+      // Authenticated, the MCP port reads an absolute-form target's path, and refuses a malformed one.
+      const auth = { Authorization: `Bearer ${tokens.mallory}`, 'Content-Type': 'application/json' };
+      sentTokens.push(tokens.mallory);
+      for (const target of ['http://x:99999/mcp?%', 'http://[/mcp?%zz', '/mcp?%']) {
+        const a = await rawRequest(ports.mcp, 'POST', target, { ...auth, 'Content-Length': '0' });
+        expect(a.status, target).toBe(400);
+      }
+    });
+    expect(server().child.exitCode).toBeNull();
+    expect((await fetch(`http://127.0.0.1:${server().healthPort}/healthz`)).status).toBe(200);
+    const after = await callTool('list_pods', { namespace: NS }, 'list_pods after hostile targets');
+    expect(after.status).toBe(200);
+    expect(toolOutcome(after.messages[0])).toBe('ok');
+  });
+});
+
 describe('oversized and deeply nested bodies', () => {
   it('refuses them cheaply', async () => {
     const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
@@ -424,70 +582,113 @@ describe('oversized and deeply nested bodies', () => {
 });
 
 describe('hostile tool arguments', () => {
-  it('refuses or answers each one, and changes nothing', async () => {
-    const cases: Array<[string, unknown]> = [
-      ['list_pods', { namespace: '../../etc' }],
-      ['list_pods', { namespace: 'A'.repeat(300) }],
-      ['list_pods', { namespace: 'kube-system' }],
-      ['list_pods', { namespace: NS, labelSelector: '!!!((' }],
-      ['list_pods', { namespace: NS, labelSelector: 'a in (' }],
-      ['list_pods', { limit: -1 }],
-      ['list_pods', { limit: 1e308 }],
-      ['list_pods', { limit: '10' }],
-      ['list_pods', { continue: 'garbage' }],
-      ['list_pods', { continue: 'A'.repeat(50_000) }],
-      ['list_pods', { namespace: NS, extra: 1 }],
-      ['list_pods', JSON.parse('{"__proto__":{"polluted":true},"namespace":"x"}')],
-      ['list_pods', { constructor: { prototype: { polluted: true } } }],
-      ['list_namespaces', { labelSelector: 'x\u0000y' }],
-      ['list_deployments', { namespace: NS, labelSelector: `app=${'v'.repeat(5000)}` }],
-      ['scale_deployment', { namespace: NS, name: 'web', replicas: 1e9 }],
-      ['scale_deployment', { namespace: NS, name: 'web', replicas: -1 }],
-      ['scale_deployment', { namespace: NS, name: 'web', replicas: '2' }],
-      ['scale_deployment', { namespace: NS, name: 'web', replicas: 2.5 }],
-      ['scale_deployment', { namespace: NS, name: '../web', replicas: 2 }],
-      ['scale_deployment', { namespace: NS, name: 'w'.repeat(300), replicas: 2 }],
-      ['scale_deployment', { namespace: 'kube-system', name: 'coredns', replicas: 1 }],
-      ['scale_deployment', { namespace: NS, name: 'does-not-exist', replicas: 2 }],
+  it('refuses or answers each one as expected, audits it so, and changes nothing', async () => {
+    // [tool, arguments, outcome, decision]: arguments that do not parse are Invalid before any policy
+    // check (decision none); a namespace outside the grant is PolicyDenied. '' leaves the decision
+    // to the one-decision work: today a list whose continue token does not parse, and
+    // get_permissions with arguments it does not take, are recorded as allow.
+    const cases: Array<[string, unknown, string, string]> = [
+      ['list_pods', { namespace: '../../etc' }, 'Invalid', 'none'],
+      ['list_pods', { namespace: 'A'.repeat(300) }, 'Invalid', 'none'],
+      ['list_pods', { namespace: 'kube-system' }, 'PolicyDenied', 'deny'],
+      ['list_pods', { namespace: NS, labelSelector: '!!!((' }, 'Invalid', 'none'],
+      ['list_pods', { namespace: NS, labelSelector: 'a in (' }, 'Invalid', 'none'],
+      ['list_pods', { limit: -1 }, 'Invalid', 'none'],
+      ['list_pods', { limit: 1e308 }, 'Invalid', 'none'],
+      ['list_pods', { limit: '10' }, 'Invalid', 'none'],
+      ['list_pods', { continue: 'garbage' }, 'Invalid', ''],
+      ['list_pods', { continue: 'A'.repeat(50_000) }, 'Invalid', 'none'],
+      ['list_pods', { namespace: NS, extra: 1 }, 'Invalid', 'none'],
+      // An own `__proto__` key is dropped as data, not inherited: "x" is simply not granted.
+      ['list_pods', JSON.parse('{"__proto__":{"polluted":true},"namespace":"x"}'), 'PolicyDenied', 'deny'],
+      ['list_pods', { constructor: { prototype: { polluted: true } } }, 'Invalid', 'none'],
+      ['list_namespaces', { labelSelector: 'x\u0000y' }, 'Invalid', 'none'],
+      ['list_deployments', { namespace: NS, labelSelector: `app=${'v'.repeat(5000)}` }, 'Invalid', 'none'],
+      ['scale_deployment', { namespace: NS, name: 'web', replicas: 1e9 }, 'OutOfBounds', 'deny'],
+      ['scale_deployment', { namespace: NS, name: 'web', replicas: -1 }, 'Invalid', 'none'],
+      ['scale_deployment', { namespace: NS, name: 'web', replicas: '2' }, 'Invalid', 'none'],
+      ['scale_deployment', { namespace: NS, name: 'web', replicas: 2.5 }, 'Invalid', 'none'],
+      ['scale_deployment', { namespace: NS, name: '../web', replicas: 2 }, 'Invalid', 'none'],
+      ['scale_deployment', { namespace: NS, name: 'w'.repeat(300), replicas: 2 }, 'Invalid', 'none'],
+      [
+        'scale_deployment',
+        { namespace: 'kube-system', name: 'coredns', replicas: 1 },
+        'PolicyDenied',
+        'deny',
+      ],
+      ['scale_deployment', { namespace: NS, name: 'does-not-exist', replicas: 2 }, 'NotFound', 'allow'],
       // Allowed, but to the current count: no write.
-      ['scale_deployment', { namespace: NS, name: 'web', replicas: 1 }],
-      ['scale_statefulset', { namespace: NS, name: 'web', replicas: 2 }],
-      ['get_permissions', { anything: true }],
-      ['delete_namespace', { namespace: NS }],
-      ['', {}],
-      ['x'.repeat(10_000), {}],
+      ['scale_deployment', { namespace: NS, name: 'web', replicas: 1 }, 'ok', 'allow'],
+      ['scale_statefulset', { namespace: NS, name: 'web', replicas: 2 }, 'PolicyDenied', 'deny'],
+      ['get_permissions', { anything: true }, 'Invalid', ''],
+      ['delete_namespace', { namespace: NS }, 'UnknownTool', 'none'],
+      ['', {}, 'UnknownTool', 'none'],
+      ['x'.repeat(10_000), {}, 'UnknownTool', 'none'],
     ];
+    const answers: Array<[Answer, string, string, string]> = [];
     await withoutStall('hostile tool arguments', async () => {
-      for (const [name, args] of cases) {
-        const a = await callTool(name, args, `${name.slice(0, 40)} ${JSON.stringify(args).slice(0, 80)}`);
-        expect(a.status).toBe(200);
+      for (const [name, args, outcome, decision] of cases) {
+        const what = `${name.slice(0, 40)} ${JSON.stringify(args).slice(0, 80)}`;
+        answers.push([await callTool(name, args, what), what, outcome, decision]);
       }
     });
+    for (const [a, what, outcome, decision] of answers) {
+      expect(a.status, what).toBe(200);
+      expect(toolOutcome(a.messages[0]), what).toBe(outcome);
+      await expectAudited(a, what, {
+        method: 'tools/call',
+        outcome,
+        ...(decision === '' ? {} : { decision }),
+      });
+    }
   });
 });
 
 describe('hostile URIs and cursors', () => {
   it('answers not found or invalid, audited, without a stall', async () => {
-    const uris = [
-      `k8s://deployment/${NS}/web`,
-      'k8s://pod/kube-system/x',
-      'file:///etc/passwd',
-      'http://169.254.169.254/latest/meta-data/',
-      '',
-      `k8s://pod/../../${NS}/x`,
-      `k8s://secret/${NS}/x`,
-      `k8s://pod/${'a'.repeat(300)}/x`,
-      `k8s://pod/${NS}/${'b'.repeat(100_000)}`,
-      `k8s://pod/${NS}/%2e%2e`,
-      'k8s://pod/ñ/ø',
+    // [uri, audit outcome, decision]: only the granted, existing object is found; a URI that is not
+    // ours is Invalid before any policy check; a namespace outside the grant reads as not found. Every
+    // other one is sent as a 2026-07-28 request (with its standard headers), the rest as 2025-era;
+    // the 100,000-character one only as 2025-era (its Mcp-Name header would pass Node's header limit).
+    const uris: Array<[string, string, string]> = [
+      [`k8s://deployment/${NS}/web`, 'ok', 'allow'],
+      ['k8s://pod/kube-system/x', 'NotFound', 'deny'],
+      ['file:///etc/passwd', 'Invalid', 'none'],
+      ['http://169.254.169.254/latest/meta-data/', 'Invalid', 'none'],
+      [`k8s://pod/../../${NS}/x`, 'Invalid', 'none'],
+      [`k8s://secret/${NS}/x`, 'Invalid', 'none'],
+      [`k8s://pod/${'a'.repeat(300)}/x`, 'Invalid', 'none'],
+      [`k8s://pod/${NS}/${'b'.repeat(100_000)}`, 'Invalid', 'none'],
+      [`k8s://pod/${NS}/%2e%2e`, 'Invalid', 'none'],
+      ['k8s://pod/ñ/ø', 'Invalid', 'none'],
     ];
+    const cursors = ['garbage', 'A'.repeat(100_000), '{"k":1}', '\u0000'];
+    const answers: Array<[Answer, string, string, string]> = [];
     await withoutStall('hostile URIs', async () => {
-      for (const [i, uri] of uris.entries()) await readResource(uri, i % 2 === 1);
-      for (const cursor of ['garbage', 'A'.repeat(100_000), '', '{"k":1}', '\u0000']) {
-        await listResources(cursor);
-        await listResources(cursor, true);
+      for (const [i, [uri, outcome, decision]] of uris.entries()) {
+        const modern = i % 2 === 1 && uri.length < 4096;
+        const what = `read ${uri.slice(0, 60)}${modern ? ' (modern)' : ''}`;
+        answers.push([await readResource(uri, modern), what, outcome, decision]);
+      }
+      // An empty URI or cursor: no 5xx, and the record (if ours ran) matches the answer (checked at the end).
+      await readResource('');
+      await listResources('');
+      await listResources('', true);
+      for (const cursor of cursors) {
+        for (const modern of [false, true]) {
+          const what = `list with cursor ${JSON.stringify(cursor.slice(0, 20))}${modern ? ' (modern)' : ''}`;
+          // The decision of a list refused for its cursor is left to the one-decision work (today the
+          // kinds are judged before the cursor is read, and the record says allow).
+          answers.push([await listResources(cursor, modern), what, 'Invalid', '']);
+        }
       }
     });
+    for (const [a, what, outcome, decision] of answers) {
+      expect(a.status, what).toBe(200);
+      expect(resourceOutcome(a.messages[0]), what).toBe(outcome);
+      const method = what.startsWith('read') ? 'resources/read' : 'resources/list';
+      await expectAudited(a, what, { method, outcome, ...(decision === '' ? {} : { decision }) });
+    }
   });
 });
 
@@ -532,6 +733,15 @@ describe('JSON-RPC batches', () => {
       );
       expect(full.status).toBe(200);
       expect(full.messages).toHaveLength(10);
+      const fullRecords = await auditsOf(full.requestId, 10);
+      expect(fullRecords).toHaveLength(10);
+      for (const r of fullRecords)
+        expect(r).toMatchObject({
+          method: 'tools/call',
+          tool: 'get_permissions',
+          decision: 'allow',
+          outcome: 'ok',
+        });
       const withInit = await send(
         JSON.stringify([
           rpc('initialize', {

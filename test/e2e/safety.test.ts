@@ -48,9 +48,11 @@ import { eventually } from './support.js';
 
 const s = uniqueSuffix();
 const NS = { web: `e2e-safety-web-${s}`, agents: `e2e-safety-agents-${s}` } as const;
-const AGENTS = ['dry', 'stepper', 'cooler', 'limited', 'confirmer', 'keyed'] as const;
+const AGENTS = ['dry', 'stepper', 'cooler', 'limited', 'confirmer', 'keyed', 'overlap'] as const;
 type Agent = (typeof AGENTS)[number];
 const policyName = (agent: Agent) => `e2e-safety-${s}-${agent}`;
+/** The second policy of `overlap`: wider bounds, with the RBAC second key. */
+const OVERLAP_KEYED = `e2e-safety-${s}-overlap-keyed`;
 const ADMISSION = `e2e-safety-${s}-max4`;
 const ADMISSION_LIMIT = 4;
 
@@ -173,6 +175,19 @@ beforeAll(async () => {
     requireKubernetesRBAC: true,
   });
 
+  // Two overlapping policies of one caller: 0-2 without the RBAC key, 0-10 with it (issue 17's C and D).
+  await createPolicy(policyName('overlap'), {
+    ...base,
+    subjects: [sa('overlap')],
+    replicas: { min: 0, max: 2 },
+  });
+  await createPolicy(OVERLAP_KEYED, {
+    ...base,
+    subjects: [sa('overlap')],
+    replicas: { min: 0, max: 10 },
+    requireKubernetesRBAC: true,
+  });
+
   const keyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kubemcp-e2e-key-')), 'confirmation.key');
   fs.writeFileSync(keyFile, randomBytes(32), { mode: 0o600 });
   const shared = ['--confirmation-key-file', keyFile];
@@ -180,6 +195,7 @@ beforeAll(async () => {
   serveB = await startServe({ identity: `e2e-safety-b-${s}`, extraArgs: shared });
   for (const agent of AGENTS) tokens[agent] = await agentToken(NS.agents, agent);
   for (const agent of AGENTS) await waitPolicyReady(policyName(agent));
+  await waitPolicyReady(OVERLAP_KEYED);
   for (const name of ['dry', 'step', 'cool', 'confirm', 'confirm-v1']) await waitReady(NS.web, name, 1);
   // Both replicas' indexes hold the policies (each compiles them itself).
   for (const which of ['A', 'B'] as const) {
@@ -196,6 +212,7 @@ afterAll(async () => {
   await serveA?.stop();
   await serveB?.stop();
   for (const agent of AGENTS) await deletePolicy(policyName(agent));
+  await deletePolicy(OVERLAP_KEYED);
   runKubectl([
     'delete',
     'validatingadmissionpolicybinding,validatingadmissionpolicy',
@@ -349,6 +366,41 @@ describe('requireKubernetesRBAC', () => {
       );
     },
   );
+});
+
+describe('one decision per call', () => {
+  /** SubjectAccessReviews replica A sent and the API server denied. */
+  async function deniedReviews(): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${replica('A').healthPort}/metrics`)).text();
+    const m = /kubemcp_subjectaccessreview_lookups_total\{result="denied"\} (\d+)/.exec(text);
+    return m ? Number(m[1]) : 0;
+  }
+
+  it('a scale only the RBAC-keyed policy allows is reviewed before RBAC is named, and audited with that policy', async () => {
+    const c = await client('v2', 'overlap');
+    const before = await deniedReviews();
+    const denied = errorOf(
+      await c.callTool('scale_deployment', { namespace: NS.web, name: 'dry', replicas: 8, dryRun: true }),
+    );
+    expect(denied.code).toBe('PolicyDenied');
+    expect(denied.message).toContain('Your Kubernetes RBAC does not allow update deployments/scale');
+    expect(await deniedReviews()).toBe(before + 1);
+    const audit = replica('A')
+      .audits()
+      .filter((a) => a.tool === 'scale_deployment' && a.caller.user.endsWith(':overlap'));
+    expect(audit.at(-1)).toMatchObject({
+      decision: 'deny',
+      policies: [OVERLAP_KEYED],
+      outcome: 'PolicyDenied',
+    });
+    // Within the bounds of the policy without the key: allowed, and no review is sent.
+    okOf(await c.callTool('scale_deployment', { namespace: NS.web, name: 'dry', replicas: 2, dryRun: true }));
+    expect(await deniedReviews()).toBe(before + 1);
+    // Both policies allow a scale to 2: the engine's decision names both; the key is not needed.
+    const allowed = replica('A').audits().at(-1);
+    expect(allowed?.decision).toBe('allow');
+    expect([...(allowed?.policies ?? [])].sort()).toEqual([policyName('overlap'), OVERLAP_KEYED].sort());
+  });
 });
 
 describe('confirm', () => {

@@ -98,10 +98,9 @@ describe('ServiceAccount tokens verified against the cluster issuer keys', () =>
 
   it('refuses tokens signed with another key, under the cluster key id or a made-up one, with 0 TokenReviews', async () => {
     const srv = serve as ServeProcess;
-    const [header, payload] = segments(await agentToken(NS, 'agent')).map(decode) as [
-      Record<string, unknown>,
-      Record<string, unknown>,
-    ];
+    const [h, p] = segments(await agentToken(NS, 'agent'));
+    const header = decode(h);
+    const payload = decode(p);
     expect(typeof header.kid).toBe('string');
     const reviewsBefore = await metric(srv, 'kubemcp_tokenreviews_total');
     const forged = [

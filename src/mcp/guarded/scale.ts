@@ -203,7 +203,7 @@ async function limitsStep(run: ScaleRun, deps: ScaleDeps): Promise<StepResult> {
  * confirm: when the limits want a human, ask through the caller's client. A dry run asks nobody (it
  * says the real call would need a confirmation). Within the call, an answer holds for the change the
  * person was shown: a retry after a Conflict that finds the same `from` does not ask again. Across
- * calls (2026-07-28 requestState), an answer is bound to the object's resourceVersion (elicit.ts).
+ * calls (2026-07-28 requestState), an answer is bound to the object's spec version (elicit.ts).
  */
 async function confirmStep(run: ScaleRun, deps: ScaleDeps): Promise<StepResult> {
   const needed = run.confirmation;
@@ -222,7 +222,7 @@ async function confirmStep(run: ScaleRun, deps: ScaleDeps): Promise<StepResult> 
     from: now.replicas,
     to: run.replicas,
     reasons: needed.reasons,
-    resourceVersion: now.resourceVersion,
+    objectVersion: objectVersion(run, deps, now),
   };
   const answer =
     deps.confirm === undefined
@@ -233,6 +233,16 @@ async function confirmStep(run: ScaleRun, deps: ScaleDeps): Promise<StepResult> 
   run.confirmation = { reasons: needed.reasons, via: answer.via };
   run.confirmed = { from: now.replicas, via: answer.via };
   return 'next';
+}
+
+/**
+ * The object's spec version a confirmation is bound to: its metadata.generation (from the watch
+ * cache; the /scale subresource does not carry it), which every spec change (a scale included)
+ * increments and status updates do not; the resourceVersion when the cache does not know it.
+ */
+function objectVersion(run: ScaleRun, deps: ScaleDeps, now: Current): string {
+  const generation = deps.backend.get(run.kind, run.namespace, run.name)?.metadata?.generation;
+  return generation === undefined ? `rv:${now.resourceVersion}` : `gen:${generation}`;
 }
 
 /**

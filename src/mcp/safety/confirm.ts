@@ -16,8 +16,11 @@ export interface ConfirmationRequest {
   readonly to: number;
   /** Why a human must confirm, e.g. "it scales to zero (policy web)". */
   readonly reasons: readonly string[];
-  /** The object's resourceVersion when read: an answer holds only while the object is unchanged. */
-  readonly resourceVersion?: string;
+  /**
+   * The object's spec version when read (`gen:<metadata.generation>`, or `rv:<resourceVersion>`
+   * when the generation is not known): an answer holds only while its spec is unchanged.
+   */
+  readonly objectVersion?: string;
 }
 
 export type ConfirmationAnswer =

@@ -5,8 +5,9 @@
  *   with a form-mode elicitation and a `requestState`; the client asks the person and retries the
  *   same call with the answer in `inputResponses`. The state is HMAC-signed (the SDK's
  *   createRequestStateCodec), expires after CONFIRMATION_TTL_SECONDS, and names the caller, the
- *   object and from → to: an answer counts only for exactly that call (a retry whose object has
- *   changed in between, or another caller, is asked again). The signing key must be the same on
+ *   object, from → to and the object's spec version (metadata.generation): an answer counts only
+ *   for exactly that call on the object as it was shown (a retry whose object's spec has changed in
+ *   between, or another caller, is asked again), and only once (a random nonce, per process). The signing key must be the same on
  *   every replica that may receive the retry (see docs/security.md).
  * - Earlier revisions (2025-03-26 to 2025-11-25): `elicitation/create` within the request. A client
  *   that declared form-mode elicitation at `initialize` got a signed session id saying so
@@ -78,9 +79,9 @@ export interface ConfirmationState {
   readonly name: string;
   readonly from: number;
   readonly to: number;
-  /** The object's resourceVersion when the person was asked: the answer holds only while it is unchanged. */
-  readonly resourceVersion: string;
-  /** Random: an accepted answer is used once (per process; across replicas the resourceVersion binds it). */
+  /** The object's spec version when the person was asked (ConfirmationRequest.objectVersion). */
+  readonly objectVersion: string;
+  /** Random: an accepted answer is used once (per process; across replicas the object version binds it). */
   readonly nonce: string;
 }
 
@@ -117,7 +118,7 @@ function stateOf(r: ConfirmationRequest): ConfirmationState {
     name: r.name,
     from: r.from,
     to: r.to,
-    resourceVersion: r.resourceVersion ?? '',
+    objectVersion: r.objectVersion ?? '',
     nonce: randomBytes(16).toString('base64url'),
   };
 }
@@ -133,7 +134,7 @@ function sameCall(a: unknown, b: ConfirmationState): string | undefined {
     s.name === b.name &&
     s.from === b.from &&
     s.to === b.to &&
-    s.resourceVersion === b.resourceVersion &&
+    s.objectVersion === b.objectVersion &&
     typeof s.nonce === 'string' &&
     s.nonce !== '';
   return same ? (s.nonce as string) : undefined;
@@ -248,7 +249,9 @@ async function askWithinRequest(
       why:
         opened.why === 'caller_full'
           ? 'you already have as many confirmations waiting for an answer as KubeMCP allows; answer those first'
-          : 'this KubeMCP replica has too many confirmations waiting for an answer; retry later',
+          : opened.why === 'namespace_full'
+            ? 'the ServiceAccounts of your namespace already have as many confirmations waiting for an answer as KubeMCP allows; answer those first'
+            : 'this KubeMCP replica has too many confirmations waiting for an answer; retry later',
     };
   }
   try {

@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cappedJson } from '../../../src/mcp/audit.js';
 import { call, connect, type Harness, post, startHarness, TOKENS, toolCall } from './helpers.js';
 
 /** One JSON audit record per tool call, and the matching metrics. */
@@ -187,5 +189,56 @@ describe('audit records', () => {
       'kubemcp_mcp_tool_calls_total{tool="scale_deployment",decision="allow",outcome="ok"} 1',
     );
     expect(calls).not.toContain('tool="scale_deployment",decision="deny"');
+  });
+});
+
+describe('the audit serialiser', () => {
+  it('writes exactly the first max characters of JSON.stringify, and says whether that is all', () => {
+    fc.assert(
+      fc.property(
+        fc.jsonValue(),
+        fc.oneof(fc.string({ unit: 'binary' }), fc.string()),
+        fc.integer({ min: 0, max: 300 }),
+        (value, text, max) => {
+          for (const v of [value, { text, value }, [text, value, text]]) {
+            const full = JSON.stringify(v);
+            expect(cappedJson(v, max)).toEqual({ text: full.slice(0, max), complete: full.length <= max });
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(cappedJson({ a: undefined, b: () => 1, c: [undefined, Number.NaN] }, 100).text).toBe(
+      JSON.stringify({ a: undefined, b: () => 1, c: [undefined, Number.NaN] }),
+    );
+    expect(() => cappedJson({ n: 1n }, 100)).toThrow(TypeError);
+  });
+
+  it('stops at its cap: a 350,000-element argument is read only as far as 4096 characters go', () => {
+    let reads = 0;
+    const items = new Proxy(
+      Array.from({ length: 350_000 }, () => ({})),
+      {
+        get(target, key, receiver) {
+          if (typeof key === 'string' && /^\d+$/.test(key)) reads++;
+          return Reflect.get(target, key, receiver);
+        },
+      },
+    );
+    const json = cappedJson({ namespace: 'web', items }, 4096);
+    expect(json.complete).toBe(false);
+    expect(json.text).toHaveLength(4096);
+    expect(reads).toBeLessThan(2000);
+  });
+
+  it('audits a large argument as its first 4096 characters of JSON, marked truncated', async () => {
+    const c = await connect(h, TOKENS.alice);
+    await call(c, 'list_pods', { namespace: 'a'.repeat(900_000) });
+    await c.close();
+    const [record] = audits();
+    expect(record?.arguments).toEqual({
+      truncated: true,
+      json: JSON.stringify({ namespace: 'a'.repeat(900_000) }).slice(0, 4096),
+    });
   });
 });

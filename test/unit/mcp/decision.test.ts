@@ -92,6 +92,24 @@ describe('one decision per call', () => {
     expect((await scaleTo(client, 42)).isError).toBeFalsy();
   });
 
+  it('maxStep with three overlapping policies: the step limits of exactly the allowing policies apply', async () => {
+    h.setPolicies([
+      policy('a', { replicas: { min: 0, max: 2 } }),
+      policy('b', { replicas: { min: 0, max: 50, maxStep: 5 } }),
+      policy('c', { replicas: { min: 0, max: 100, maxStep: 20 } }),
+    ]);
+    const client = await connect(h, TOKENS.copilot);
+    // 3 → 40: b and c allow 40, and neither lets a step of 37 through.
+    expect(errorOf(await scaleTo(client, 40)).code).toBe('OutOfBounds');
+    expect(lastAudit(h)).toMatchObject({ decision: 'deny', policies: ['b', 'c'], outcome: 'OutOfBounds' });
+    // 3 → 20: c's step allows it; the audit names the policy that let it through.
+    expect((await scaleTo(client, 20)).isError).toBeFalsy();
+    expect(lastAudit(h)).toMatchObject({ decision: 'allow', policies: ['c'], outcome: 'ok' });
+    // 20 → 2: a (no step limit) and c (18 ≤ 20) let it through; b (at most 5) does not.
+    expect((await scaleTo(client, 2)).isError).toBeFalsy();
+    expect(lastAudit(h)).toMatchObject({ decision: 'allow', policies: ['a', 'c'] });
+  });
+
   it('two policies with limits on the same range: the call passes while either has a call left', async () => {
     h.setPolicies([
       policy('b', { replicas: { min: 0, max: 50 }, rateLimit: { callsPerMinute: 1 } }),

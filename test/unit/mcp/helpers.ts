@@ -300,8 +300,11 @@ export class FakeBackend implements ClusterBackend {
 
   private bump(obj: Deployment | StatefulSet, replicas: number): void {
     if (obj.spec !== undefined) obj.spec.replicas = replicas;
-    if (obj.metadata !== undefined)
+    if (obj.metadata !== undefined) {
       obj.metadata.resourceVersion = String(Number(obj.metadata.resourceVersion) + 1);
+      // Like the API server: a change of the spec (replicas) is a new generation.
+      obj.metadata.generation = (obj.metadata.generation ?? 1) + 1;
+    }
   }
 
   async readScale(kind: ScalableKind, namespace: string, name: string): Promise<ScaleInfo> {

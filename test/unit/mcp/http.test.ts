@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { jsonShapeProblem } from '../../../src/mcp/http.js';
+import { HOSTILE_TARGETS, rawRequest } from '../../rawhttp.js';
 import { connect, type Harness, LEGACY, MODERN, post, startHarness, TOKENS, toolCall } from './helpers.js';
 
 /** The transport surface: both protocol generations, and every malformed request answered as JSON-RPC. */
@@ -418,6 +420,175 @@ describe('per-caller concurrency limit', () => {
       expect(refused).toContain('kubemcp_mcp_caller_limited_total 2');
     } finally {
       await limited.close();
+    }
+  });
+});
+
+describe('request targets', () => {
+  const port = () => Number(new URL(h.base).port);
+  const auth = () => ({ Authorization: `Bearer ${TOKENS.alice}` });
+
+  it('answers every target without throwing: 400 when it is no path, else by route; and still serves', async () => {
+    const expected: Record<string, number> = {
+      'http://': 400,
+      'http:///mcp': 400,
+      '/%zz': 400,
+      '/readyz?%': 400,
+      '/mcp%': 400,
+      '*': 400,
+      '/a#b': 400,
+      'http://x/mcp': 405,
+      'http://[/mcp': 405,
+    };
+    for (const target of HOSTILE_TARGETS) {
+      const a = await rawRequest(port(), 'GET', target);
+      const want = target.length > 16_000 ? 431 : (expected[target] ?? 404);
+      expect(a.status, `GET ${target.slice(0, 40)}`).toBe(want);
+      if (want === 400) expect(a.text).toContain('"code":-32600');
+    }
+    const after = await post(
+      h,
+      { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} },
+      { token: TOKENS.alice },
+    );
+    expect(after.status).toBe(200);
+  });
+
+  it('serves an absolute-form POST to /mcp, and refuses a malformed one with 400 before authentication', async () => {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+    const headers = {
+      ...auth(),
+      'Content-Type': 'application/json',
+      Accept: 'application/json, text/event-stream',
+      'Content-Length': String(Buffer.byteLength(body)),
+    };
+    const ok = await rawRequestWithBody(port(), 'http://127.0.0.1/mcp', headers, body);
+    expect(ok).toMatch(/^HTTP\/1\.1 200/);
+    expect(ok).toContain('"tools"');
+    for (const target of ['http://x:99999/mcp?%', '/mcp?%zz', 'http://']) {
+      const bad = await rawRequestWithBody(port(), target, headers, body);
+      expect(bad, target).toMatch(/^HTTP\/1\.1 400/);
+    }
+  });
+});
+
+/** A POST with a body, written byte for byte. */
+async function rawRequestWithBody(
+  port: number,
+  target: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<string> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    let text = '';
+    const socket = net.connect(port, '127.0.0.1', () => {
+      const lines = [`POST ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];
+      for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+      socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
+    });
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      text += d;
+      // The SDK answers SSE with `Connection: keep-alive`: the last chunk ends the answer.
+      if (text.endsWith('\r\n0\r\n\r\n')) socket.destroy();
+    });
+    socket.on('close', () => resolve(text));
+    socket.on('error', () => resolve(text));
+  });
+}
+
+describe('JSON bodies bounded by array elements', () => {
+  const limits = { maxDepth: 64, maxMembers: 1000, maxElements: 1000 };
+  const elements = (n: number) => `[${Array.from({ length: n }, () => '{}').join(',')}]`;
+
+  it('counts array elements, not commas inside strings or between object members', () => {
+    expect(jsonShapeProblem(Buffer.from(elements(1000)), limits)).toBeUndefined();
+    expect(jsonShapeProblem(Buffer.from(elements(1001)), limits)).toBe(
+      'JSON with more than 1000 array elements',
+    );
+    expect(jsonShapeProblem(Buffer.from(`[[${'1,'.repeat(500)}1],[${'1,'.repeat(499)}1]]`), limits)).toBe(
+      'JSON with more than 1000 array elements',
+    );
+    expect(
+      jsonShapeProblem(Buffer.from(`["${','.repeat(5000)}", [ ], [], {"a":1,"b":[ 1 ]}]`), limits),
+    ).toBeUndefined();
+    expect(
+      jsonShapeProblem(
+        Buffer.from(`{${Array.from({ length: 900 }, (_, i) => `"k${i}":1`).join(',')}}`),
+        limits,
+      ),
+    ).toBeUndefined();
+  });
+
+  it('refuses a 1 MiB body of {}s with -32600 before JSON.parse ever sees it', async () => {
+    const inArguments = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_pods","arguments":{"x":${elements(340_000)}}}}`;
+    const topLevel = elements(340_000);
+    expect(inArguments.length).toBeGreaterThan(1_000_000);
+    expect(inArguments.length).toBeLessThan(1024 * 1024);
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      for (const raw of [inArguments, topLevel]) {
+        const res = await post(h, undefined, { token: TOKENS.alice, raw });
+        expect(res.status).toBe(400);
+        expect(res.json).toMatchObject({
+          error: { code: -32600, message: 'Invalid Request: JSON with more than 1000 array elements' },
+        });
+      }
+      const big = parse.mock.calls.filter(([text]) => typeof text === 'string' && text.length > 100_000);
+      expect(big).toHaveLength(0);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('still serves a request whose arrays hold 1000 elements in all', async () => {
+    const res = await post(
+      h,
+      toolCall('list_pods', {
+        namespace: 'web',
+        labelSelector: 'app',
+        extra: Array.from({ length: 1000 }, () => 1),
+      }),
+      { token: TOKENS.alice },
+    );
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('Host and Origin refusals', () => {
+  it('are counted, logged at warn with the value capped, at most 20 lines per 10 s', async () => {
+    const other = await startHarness({ options: { allowedHosts: ['kubemcp.kubemcp-system.svc'] } });
+    try {
+      const port = Number(new URL(other.base).port);
+      const host = `evil.example.${'x'.repeat(3000)}`;
+      const origin = `http://evil.example.${'y'.repeat(3000)}`;
+      for (let i = 0; i < 25; i++) {
+        const a = await rawRequest(port, 'POST', '/mcp', { Host: host, 'Content-Length': '0' });
+        expect(a.status).toBe(403);
+        expect(a.text).toContain('Host header not allowed');
+        const b = await rawRequest(port, 'POST', '/mcp', {
+          Host: 'kubemcp.kubemcp-system.svc',
+          Origin: origin,
+          'Content-Length': '0',
+        });
+        expect(b.status).toBe(403);
+        expect(b.text).toContain('Origin not allowed');
+      }
+      const refusals = other.records().filter((r) => String(r.msg).startsWith('request refused:'));
+      const warned = refusals.filter((r) => r.level === 40);
+      // One window for both: 20 lines at warn, the rest held back (at debug, not written at info).
+      expect(warned).toHaveLength(20);
+      expect(refusals).toHaveLength(20);
+      for (const r of warned) expect(JSON.stringify(r).length).toBeLessThan(600);
+      expect(warned[0]).toMatchObject({
+        host: expect.stringMatching(/^evil\.example\.x+…\[2757 more chars\]$/),
+      });
+      const metrics = await other.registry.metrics();
+      expect(metrics).toContain('kubemcp_mcp_requests_refused_total{reason="host"} 25');
+      expect(metrics).toContain('kubemcp_mcp_requests_refused_total{reason="origin"} 25');
+    } finally {
+      await other.close();
     }
   });
 });
