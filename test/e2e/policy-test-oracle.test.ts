@@ -43,7 +43,7 @@ const NS = { a: `e2e-oracle-a-${s}`, b: `e2e-oracle-b-${s}`, agents: `e2e-oracle
 const BOTS = ['bot-0', 'bot-1', 'bot-2'] as const;
 const DEPLOYMENT = 'web';
 const CURRENT = 2;
-const RUNS = 15;
+const RUNS = 25;
 const CALLS = 20;
 
 let serve: ServeProcess | undefined;
