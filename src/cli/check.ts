@@ -215,6 +215,7 @@ async function policySource(args: CheckArgs): Promise<Source> {
     ...(args.context === undefined ? {} : { context: args.context }),
     ...(args.env === undefined ? {} : { env: args.env }),
   };
+  const fromCluster = args.files === undefined || args.files.length === 0 || args.live === true;
   try {
     if (args.files !== undefined && args.files.length > 0) {
       const r = await fileIndex({ ...live, files: args.files, live: args.live === true, operatorNamespace });
@@ -229,6 +230,8 @@ async function policySource(args: CheckArgs): Promise<Source> {
       client.close();
     }
   } catch (err) {
+    // Files alone never ask the cluster: anything thrown reading them is not a cluster error.
+    if (!fromCluster) throw err;
     return {
       ok: false,
       exit: EXIT_ERROR,
