@@ -11,6 +11,7 @@ import {
   serveFlagOptions,
 } from '../config/index.js';
 import { CHECK_HELP, EXIT_USAGE, runCheck } from './check.js';
+import { runDiffCommand, runTestCommand } from './policy-commands.js';
 import type { ServeHandle } from './serve.js';
 import { VERSION } from './version.js';
 
@@ -18,7 +19,9 @@ export const MAIN_HELP = `kubemcp ${VERSION} — policy-enforced MCP access to K
 
 Usage:
   kubemcp serve [flags]       run the operator: controller, leader election, MCP server (:8080), probes (:8081)
-  kubemcp check [flags]       explain whether a caller may use a tool, from the live McpPolicies
+  kubemcp check [flags]       explain whether a caller may use a tool, from the live McpPolicies (or files: -f)
+  kubemcp test [DIR...]       run the offline policy tests of kubemcp-test.yaml files
+  kubemcp diff OLD NEW        what changes for whom between two versions of the McpPolicies
   kubemcp --version           print the version
   kubemcp COMMAND --help      flags of a command`;
 
@@ -44,7 +47,7 @@ export interface CliIo {
 export function asProgram(text: string, program: string): string {
   if (program === 'kubemcp') return text;
   return text
-    .replace(/(^|[\s`(])kubemcp(?= (?:serve|check|COMMAND|--version)\b)/gm, `$1${program}`)
+    .replace(/(^|[\s`(])kubemcp(?= (?:serve|check|test|diff|COMMAND|--version)\b)/gm, `$1${program}`)
     .replace(/^kubemcp(?=: )/gm, program);
 }
 
@@ -134,6 +137,8 @@ export async function runCli(
           context: { type: 'string' },
           output: { type: 'string', short: 'o' },
           'operator-namespace': { type: 'string' },
+          filename: { type: 'string', short: 'f', multiple: true },
+          live: { type: 'boolean' },
           help: { type: 'boolean', short: 'h' },
         },
         strict: true,
@@ -162,10 +167,14 @@ export async function runCli(
         ...(str('context') === undefined ? {} : { context: str('context') }),
         ...(str('output') === undefined ? {} : { output: str('output') }),
         ...(str('operator-namespace') === undefined ? {} : { operatorNamespace: str('operator-namespace') }),
+        ...(Array.isArray(values.filename) ? { files: values.filename.map(String) } : {}),
+        ...(values.live === true ? { live: true } : {}),
         env: io.env,
       },
       io,
     );
   }
+  if (command === 'test') return runTestCommand(rest, io);
+  if (command === 'diff') return runDiffCommand(rest, io);
   return usageError(io, `unknown command ${JSON.stringify(command)}`, MAIN_HELP);
 }
