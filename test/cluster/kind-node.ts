@@ -22,7 +22,8 @@
  * a host that needs them (hostNeeds()). The image's one addition to kind's entry point makes
  * read-only cgroup v1 controllers writable and does nothing elsewhere.
  *
- * Options: --local (build even where a registry answers), --no-pull (same), --quiet.
+ * Options: --local or --no-pull (build even where a registry answers), --root-only (only the Debian
+ * root, which needs no Go-built binary).
  * KUBEMCP_KIND_NODE_IMAGE names an image to use instead of all this.
  */
 import { spawnSync } from 'node:child_process';
