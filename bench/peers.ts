@@ -33,7 +33,7 @@
  * Errors are results: counted, the first message kept, never fatal.
  *
  * Cluster: the e2e rules (a running `cluster:up` is reused; else a local control plane is started and
- * stopped; KUBEMCP_REAL_NODE defaults to 0 here). Writes bench/results/peers-<time>.json.
+ * stopped). Writes bench/results/peers-<time>.json.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -683,7 +683,6 @@ const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('e
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
-  process.env.KUBEMCP_REAL_NODE ??= '0';
   fs.mkdirSync(WORK, { recursive: true });
   for (const p of [KUBERNETES_MCP_SERVER, MCP_SERVER_KUBERNETES]) ensurePeerInstalled(p, log);
   if (!values['no-build']) build();

@@ -21,7 +21,10 @@ import {
   type PolicyIndex,
 } from '../policy/index.js';
 import type { Caller, Decision, PolicyWarning } from '../policy/types.js';
+import { callerFor as callerOf, SERVICE_ACCOUNT_PREFIX } from '../policyfile/caller.js';
+import { fileIndex } from './check-files.js';
 import { limitNotes } from './check-limits.js';
+import { firstLine } from './live.js';
 
 export const EXIT_ALLOWED = 0;
 export const EXIT_DENIED = 1;
@@ -29,16 +32,20 @@ export const EXIT_USAGE = 2;
 /** The cluster could not be asked (unreachable, forbidden, no CRD). */
 export const EXIT_ERROR = 3;
 
-export const CHECK_HELP = `Usage: kubemcp check --as USER [--group GROUP]... --tool TOOL [--namespace NS] [--replicas N]
+export const CHECK_HELP = `Usage: kubemcp check --as USER [--group GROUP]... --tool TOOL [--namespace NS] [--replicas N] [-f FILE... [--live]]
 
 Explains whether a caller may use a tool, from the McpPolicies live in the cluster (like
-\`kubectl auth can-i\`).
+\`kubectl auth can-i\`), or from McpPolicy files: "what if this change merged?".
 
   --as USER          the caller: a user name, or system:serviceaccount:NAMESPACE:NAME
   --group GROUP      a group of the caller (repeatable); ServiceAccounts get their implicit groups
   --tool TOOL        the tool (${KNOWN_TOOLS.join(', ')})
   --namespace NS     the namespace of the call (omit: "anywhere")
   --replicas N       the target replica count of a scale_* call
+  -f, --filename PATH
+                     decide from the McpPolicies (and Namespaces) in these files, directories or
+                     globs (repeatable) instead of the cluster's; invalid files exit 2
+  --live             with -f: the cluster's McpPolicies with the files applied on top
   --operator-namespace NS
                      the operator's namespace, for the warnings (default: kubemcp-system)
   --kubeconfig PATH  kubeconfig to read policies with (default: $KUBECONFIG, ~/.kube/config)
@@ -48,7 +55,7 @@ Explains whether a caller may use a tool, from the McpPolicies live in the clust
 The warnings of the policies involved (risky grants, as their Warnings condition shows them) are
 printed too.
 
-Exit status: 0 allowed, 1 denied, 2 usage error, 3 the cluster could not be read.`;
+Exit status: 0 allowed, 1 denied, 2 usage error or an invalid policy file, 3 the cluster could not be read.`;
 
 /** The namespace the shipped manifests install the operator in. */
 export const DEFAULT_OPERATOR_NAMESPACE = 'kubemcp-system';
@@ -67,21 +74,15 @@ export class UsageError extends Error {
   }
 }
 
-const SA_PREFIX = 'system:serviceaccount:';
+const SA_PREFIX = SERVICE_ACCOUNT_PREFIX;
 
 /** The caller as a token of that identity would authenticate: explicit groups plus implicit ones. */
 export function callerFor(username: string, groups: readonly string[]): Caller {
-  const all = new Set(groups);
-  if (username.startsWith(SA_PREFIX)) {
-    const parts = username.slice(SA_PREFIX.length).split(':');
-    if (parts.length !== 2 || !parts[0] || !parts[1]) {
-      throw new UsageError(`--as ${username}: a ServiceAccount is system:serviceaccount:NAMESPACE:NAME`);
-    }
-    all.add('system:serviceaccounts');
-    all.add(`system:serviceaccounts:${parts[0]}`);
+  try {
+    return callerOf(username, groups);
+  } catch (err) {
+    throw new UsageError(`--as ${err instanceof Error ? err.message : String(err)}`);
   }
-  all.add('system:authenticated');
-  return { username, groups: [...all] };
 }
 
 export function parseReplicas(raw: string | undefined): number | undefined {
@@ -230,8 +231,49 @@ export interface CheckArgs {
   readonly context?: string;
   readonly output?: string;
   readonly operatorNamespace?: string;
+  /** Policy files, directories or globs (-f): decide from these instead of the cluster. */
+  readonly files?: readonly string[];
+  /** With files: the cluster's policies with the files on top. */
+  readonly live?: boolean;
   /** The environment the kubeconfig search reads ($KUBECONFIG, in-cluster variables); default process.env. */
   readonly env?: NodeJS.ProcessEnv;
+}
+
+type Source =
+  | { readonly ok: true; readonly index: PolicyIndex; readonly policies: McpPolicyObject[] }
+  | { readonly ok: false; readonly exit: number; readonly problems: readonly string[] };
+
+/** The policies to decide with: the cluster's, the files' (-f), or the files' on top of the cluster's. */
+async function policySource(args: CheckArgs): Promise<Source> {
+  const operatorNamespace = args.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE;
+  const live = {
+    ...(args.kubeconfig === undefined ? {} : { kubeconfig: args.kubeconfig }),
+    ...(args.context === undefined ? {} : { context: args.context }),
+    ...(args.env === undefined ? {} : { env: args.env }),
+  };
+  const fromCluster = args.files === undefined || args.files.length === 0 || args.live === true;
+  try {
+    if (args.files !== undefined && args.files.length > 0) {
+      const r = await fileIndex({ ...live, files: args.files, live: args.live === true, operatorNamespace });
+      return r.ok ? r : { ok: false, exit: EXIT_USAGE, problems: r.problems.map((p) => `error: ${p}`) };
+    }
+    const client = new KubeClient(
+      loadKubeConfig(args.kubeconfig, args.context, args.env === undefined ? {} : { env: args.env }),
+    );
+    try {
+      return { ok: true, ...(await liveIndex(client, operatorNamespace)) };
+    } finally {
+      client.close();
+    }
+  } catch (err) {
+    // Files alone never ask the cluster: anything thrown reading them is not a cluster error.
+    if (!fromCluster) throw err;
+    return {
+      ok: false,
+      exit: EXIT_ERROR,
+      problems: [`kubemcp check: cannot read McpPolicies from the cluster: ${firstLine(err)}`],
+    };
+  }
 }
 
 /** Runs the check; returns the exit status. */
@@ -240,6 +282,9 @@ export async function runCheck(args: CheckArgs, io: CheckIo): Promise<number> {
   try {
     if (!args.as) throw new UsageError('--as is required');
     if (!args.tool) throw new UsageError('--tool is required');
+    if (args.live === true && (args.files === undefined || args.files.length === 0)) {
+      throw new UsageError('--live goes with -f FILE');
+    }
     if (args.output !== undefined && args.output !== 'text' && args.output !== 'json') {
       throw new UsageError(`--output ${args.output}: must be text or json`);
     }
@@ -259,22 +304,12 @@ export async function runCheck(args: CheckArgs, io: CheckIo): Promise<number> {
     throw err;
   }
 
-  let index: PolicyIndex;
-  let policies: McpPolicyObject[];
-  try {
-    const client = new KubeClient(
-      loadKubeConfig(args.kubeconfig, args.context, args.env === undefined ? {} : { env: args.env }),
-    );
-    try {
-      ({ index, policies } = await liveIndex(client, args.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE));
-    } finally {
-      client.close();
-    }
-  } catch (err) {
-    const message = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
-    io.err(`kubemcp check: cannot read McpPolicies from the cluster: ${message}`);
-    return EXIT_ERROR;
+  const source = await policySource(args);
+  if (source.ok === false) {
+    for (const line of source.problems) io.err(line);
+    return source.exit;
   }
+  const { index, policies } = source;
   const decision = evaluate(index, req);
   const notes = decision.allowed
     ? limitNotes(index, decision)

@@ -11,6 +11,7 @@ import {
   serveFlagOptions,
 } from '../config/index.js';
 import { CHECK_HELP, EXIT_USAGE, runCheck } from './check.js';
+import { runDiffCommand, runTestCommand } from './policy-commands.js';
 import type { ServeHandle } from './serve.js';
 import { VERSION } from './version.js';
 
@@ -18,7 +19,9 @@ export const MAIN_HELP = `kubemcp ${VERSION} — policy-enforced MCP access to K
 
 Usage:
   kubemcp serve [flags]       run the operator: controller, leader election, MCP server (:8080), probes (:8081)
-  kubemcp check [flags]       explain whether a caller may use a tool, from the live McpPolicies
+  kubemcp check [flags]       explain whether a caller may use a tool, from the live McpPolicies (or files: -f)
+  kubemcp test [DIR...]       run the offline policy tests of kubemcp-test.yaml files
+  kubemcp diff OLD NEW        what changes for whom between two versions of the McpPolicies
   kubemcp --version           print the version
   kubemcp COMMAND --help      flags of a command`;
 
@@ -44,7 +47,7 @@ export interface CliIo {
 export function asProgram(text: string, program: string): string {
   if (program === 'kubemcp') return text;
   return text
-    .replace(/(^|[\s`(])kubemcp(?= (?:serve|check|COMMAND|--version)\b)/gm, `$1${program}`)
+    .replace(/(^|[\s`(])kubemcp(?= (?:serve|check|test|diff|COMMAND|--version)\b)/gm, `$1${program}`)
     .replace(/^kubemcp(?=: )/gm, program);
 }
 
@@ -64,6 +67,102 @@ export interface ServeStarted {
   readonly logger: Logger;
 }
 
+type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+/** Parses a command's flags; a usage error (exit 2 with the command's help) when they do not parse. */
+function flags(
+  args: readonly string[],
+  options: NonNullable<Parameters<typeof parseArgs>[0]>['options'],
+  io: CliIo,
+  help: string,
+): FlagValues | number {
+  try {
+    return parseArgs({ args: [...args], options, strict: true, allowPositionals: false })
+      .values as FlagValues;
+  } catch (err) {
+    return usageError(io, err instanceof Error ? err.message : String(err), help);
+  }
+}
+
+/** `kubemcp serve`: resolves once the servers listen, with the handle main keeps alive. */
+async function serveCommand(args: readonly string[], io: CliIo): Promise<number | ServeStarted> {
+  const values = flags(
+    args,
+    { ...serveFlagOptions(), help: { type: 'boolean', short: 'h' } },
+    io,
+    serveHelp(),
+  );
+  if (typeof values === 'number') return values;
+  if (values.help) {
+    io.out(serveHelp());
+    return 0;
+  }
+  let config: ReturnType<typeof loadConfig>;
+  let tracing: ReturnType<typeof loadTracingConfig>;
+  try {
+    config = loadConfig({ flags: values, ...(io.env ? { env: io.env } : {}) });
+    tracing = loadTracingConfig(io.env ?? process.env);
+  } catch (err) {
+    if (err instanceof ConfigError)
+      return usageError(io, err.message, 'Run kubemcp serve --help for the flags.');
+    throw err;
+  }
+  const logger = pino({ level: config.logLevel, base: { app: 'kubemcp' } });
+  // Loaded on demand: `check` and `--help` need neither the MCP SDK nor express.
+  const { startServe } = await import('./serve.js');
+  const handle = await startServe(config, logger, { tracing });
+  return { handle, logger };
+}
+
+const CHECK_FLAGS = {
+  as: { type: 'string' },
+  group: { type: 'string', multiple: true },
+  tool: { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
+  replicas: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  'operator-namespace': { type: 'string' },
+  filename: { type: 'string', short: 'f', multiple: true },
+  live: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** `kubemcp check`: one decision explained, from the live policies or from files. */
+async function checkCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const values = flags(args, CHECK_FLAGS, io, CHECK_HELP);
+  if (typeof values === 'number') return values;
+  if (values.help) {
+    io.out(CHECK_HELP);
+    return 0;
+  }
+  const str = (k: string): string | undefined => {
+    const v = values[k];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const opt = <K extends string>(key: K, v: string | undefined) =>
+    (v === undefined ? {} : { [key]: v }) as Partial<Record<K, string>>;
+  const kubeconfig = resolveKubeconfigPath(str('kubeconfig'), io.env);
+  return runCheck(
+    {
+      ...opt('as', str('as')),
+      group: (Array.isArray(values.group) ? values.group : []).map(String),
+      ...opt('tool', str('tool')),
+      ...opt('namespace', str('namespace')),
+      ...opt('replicas', str('replicas')),
+      ...opt('kubeconfig', kubeconfig),
+      ...opt('context', str('context')),
+      ...opt('output', str('output')),
+      ...opt('operatorNamespace', str('operator-namespace')),
+      ...(Array.isArray(values.filename) ? { files: values.filename.map(String) } : {}),
+      ...(values.live === true ? { live: true } : {}),
+      env: io.env,
+    },
+    io,
+  );
+}
+
 /**
  * Runs a command. `serve` resolves once the servers listen, with the handle (main keeps the process
  * alive and wires signals); other commands resolve with their exit status.
@@ -79,93 +178,27 @@ export async function runCli(
     err: (t) => given.err(asProgram(t, program)),
   };
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    io.out(MAIN_HELP);
-    return command === undefined ? EXIT_USAGE : 0;
-  }
-  if (command === '--version' || command === '-v' || command === 'version') {
-    io.out(VERSION);
-    return 0;
-  }
-  if (command === 'serve') {
-    let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
-    try {
-      ({ values } = parseArgs({
-        args: [...rest],
-        options: { ...serveFlagOptions(), help: { type: 'boolean', short: 'h' } },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      return usageError(io, err instanceof Error ? err.message : String(err), serveHelp());
-    }
-    if (values.help) {
-      io.out(serveHelp());
+  switch (command) {
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      io.out(MAIN_HELP);
+      return command === undefined ? EXIT_USAGE : 0;
+    case '--version':
+    case '-v':
+    case 'version':
+      io.out(VERSION);
       return 0;
-    }
-    let config: ReturnType<typeof loadConfig>;
-    let tracing: ReturnType<typeof loadTracingConfig>;
-    try {
-      config = loadConfig({ flags: values, ...(io.env ? { env: io.env } : {}) });
-      tracing = loadTracingConfig(io.env ?? process.env);
-    } catch (err) {
-      if (err instanceof ConfigError)
-        return usageError(io, err.message, 'Run kubemcp serve --help for the flags.');
-      throw err;
-    }
-    const logger = pino({ level: config.logLevel, base: { app: 'kubemcp' } });
-    // Loaded on demand: `check` and `--help` need neither the MCP SDK nor express.
-    const { startServe } = await import('./serve.js');
-    const handle = await startServe(config, logger, { tracing });
-    return { handle, logger };
+    case 'serve':
+      return serveCommand(rest, io);
+    case 'check':
+      return checkCommand(rest, io);
+    case 'test':
+      return runTestCommand(rest, io);
+    case 'diff':
+      return runDiffCommand(rest, io);
+    default:
+      return usageError(io, `unknown command ${JSON.stringify(command)}`, MAIN_HELP);
   }
-  if (command === 'check') {
-    let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
-    try {
-      ({ values } = parseArgs({
-        args: [...rest],
-        options: {
-          as: { type: 'string' },
-          group: { type: 'string', multiple: true },
-          tool: { type: 'string' },
-          namespace: { type: 'string', short: 'n' },
-          replicas: { type: 'string' },
-          kubeconfig: { type: 'string' },
-          context: { type: 'string' },
-          output: { type: 'string', short: 'o' },
-          'operator-namespace': { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      return usageError(io, err instanceof Error ? err.message : String(err), CHECK_HELP);
-    }
-    if (values.help) {
-      io.out(CHECK_HELP);
-      return 0;
-    }
-    const str = (k: string): string | undefined => {
-      const v = values[k];
-      return typeof v === 'string' ? v : undefined;
-    };
-    const kubeconfig = resolveKubeconfigPath(str('kubeconfig'), io.env);
-    return runCheck(
-      {
-        ...(str('as') === undefined ? {} : { as: str('as') }),
-        group: (Array.isArray(values.group) ? values.group : []).map(String),
-        ...(str('tool') === undefined ? {} : { tool: str('tool') }),
-        ...(str('namespace') === undefined ? {} : { namespace: str('namespace') }),
-        ...(str('replicas') === undefined ? {} : { replicas: str('replicas') }),
-        ...(kubeconfig === undefined ? {} : { kubeconfig }),
-        ...(str('context') === undefined ? {} : { context: str('context') }),
-        ...(str('output') === undefined ? {} : { output: str('output') }),
-        ...(str('operator-namespace') === undefined ? {} : { operatorNamespace: str('operator-namespace') }),
-        env: io.env,
-      },
-      io,
-    );
-  }
-  return usageError(io, `unknown command ${JSON.stringify(command)}`, MAIN_HELP);
 }

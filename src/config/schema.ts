@@ -329,7 +329,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'KUBEMCP_TOKEN_REVIEW_CONCURRENCY',
     type: 'integer',
     value: 'N',
-    help: 'TokenReviews run at once (a few more wait up to 2 s; beyond that 503 with Retry-After)',
+    help: 'TokenReviews run at once (callers known to be genuine wait up to 10 s for one, unknown tokens up to 2 s; beyond that 503 with Retry-After)',
   },
   {
     key: 'issuerKeysRefreshSeconds',

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { BackendError } from '../kube/types.js';
 
 /**
- * The stable codes of a refused or failed tool call (PRODUCT.md "Errors"). A tool result with
+ * The stable codes of a refused or failed tool call (docs/contract.md, "The MCP endpoint"). A tool result with
  * `isError: true` always carries `structuredContent.error` with one of these codes.
  */
 export const TOOL_ERROR_CODES = [

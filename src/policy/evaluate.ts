@@ -2,7 +2,7 @@
  * Decisions over a compiled PolicyIndex. Pure, and cheap: a decision looks only at the grants of the
  * caller's user name and groups (map look-ups), never at every policy.
  *
- * Semantics (PRODUCT.md): deny by default; a call is allowed iff some Ready policy has a subject
+ * Semantics (docs/contract.md): deny by default; a call is allowed iff some Ready policy has a subject
  * matching the caller, a tool pattern matching the tool, covers the namespace and, for a scale_* tool
  * given a replica count R, has min <= R <= max. Grants add up (union).
  */

@@ -31,7 +31,7 @@ export interface DecisionRequest {
   readonly replicas?: number;
 }
 
-/** Stable codes shared with the MCP error contract (PRODUCT.md). */
+/** Stable codes shared with the MCP error contract (docs/contract.md). */
 export type DenialCode = 'PolicyDenied' | 'OutOfBounds';
 
 export interface ReplicaBounds {

@@ -36,7 +36,11 @@ function goVersion(): string {
 
 function buildKey(c: Component, gover: string): string {
   const h = createHash('sha256');
-  for (const f of ['go.mod', 'go.sum']) h.update(fs.readFileSync(path.join(c.moduleDir, f)));
+  // A module without dependencies (pause) has no go.sum.
+  for (const f of ['go.mod', 'go.sum']) {
+    const file = path.join(c.moduleDir, f);
+    if (f === 'go.mod' || fs.existsSync(file)) h.update(fs.readFileSync(file));
+  }
   // A module with Go source of its own (otelcol's main.go) is keyed by it too; modules that only
   // pin upstream commands have none, and their keys stay what they were.
   const sources = fs
@@ -108,9 +112,7 @@ async function runGoBuild(c: Component, outDir: string, logFile: string): Promis
  * Returns the directory of each component's binaries, building what the cache lacks. `only` limits
  * it to the named components (a test that needs one tool, e.g. `otelcol`).
  */
-export async function ensureBinaries(
-  opts: { realNode?: boolean; only?: readonly string[] } = {},
-): Promise<BuiltComponent[]> {
+export async function ensureBinaries(opts: { only?: readonly string[] } = {}): Promise<BuiltComponent[]> {
   const missing: Component[] = [];
   const result: BuiltComponent[] = [];
   const gover = goVersion();
@@ -118,7 +120,7 @@ export async function ensureBinaries(
   for (const c of COMPONENTS) {
     if (opts.only !== undefined) {
       if (!opts.only.includes(c.name)) continue;
-    } else if (c.realNode && !opts.realNode) continue;
+    } else if (c.kind) continue;
     const key = buildKey(c, gover);
     keyed.push({ c, key });
     if (!isComplete(componentDir(c, key), c)) missing.push(c);
@@ -127,9 +129,7 @@ export async function ensureBinaries(
     log(
       `Building ${missing.map((c) => `${c.name} ${c.version}`).join(', ')} from Go modules (cached under ${cacheDir()}).`,
     );
-    log(
-      '  A cold build takes 10-25 minutes on 2 cores (the real node adds about 6); later runs reuse the cache.',
-    );
+    log('  A cold build takes 10-25 minutes on 2 cores; later runs reuse the cache.');
   }
   for (const { c, key } of keyed) {
     const dir = componentDir(c, key);

@@ -6,15 +6,13 @@ import path from 'node:path';
 import { binaryPaths, ensureBinaries } from './build.js';
 import { isRunning, killClusterSync, startCluster, stopCluster } from './cluster.js';
 import { HarnessError, log } from './log.js';
-import { prepareRealNode, realNodeWanted } from './node.js';
 import { CLUSTER_DIR, REPO_ROOT } from './paths.js';
 
 const USAGE = `Usage: tsx test/cluster/cli.ts <command>
 
 Commands:
-  up      build (or reuse cached) binaries and start the local control plane in .cluster/,
-          with a real node (kubelet on containerd) where the machine can run one
-          (--no-real-node: kwok nodes only)
+  up      build (or reuse cached) binaries and start the local control plane in .cluster/
+          (kwok nodes; real Pods run on kind: npm run test:e2e:kind)
   down    stop it; no process of the harness keeps running
   build   only build and cache the binaries
   status  say whether a local cluster is running
@@ -22,19 +20,16 @@ Commands:
 Environment:
   KUBEMCP_CACHE_DIR       where built binaries are cached (default ~/.cache/kubemcp)
   KUBEMCP_CLUSTER_DIR     state directory of the cluster (default .cluster/ in the repository)
-  KUBEMCP_APISERVER_PORT  fixed kube-apiserver port (default: a free port)
-  KUBEMCP_REAL_NODE=0     no real node (as --no-real-node)`;
+  KUBEMCP_APISERVER_PORT  fixed kube-apiserver port (default: a free port)`;
 
 function rel(p: string): string {
   const r = path.relative(process.cwd(), p);
   return r.startsWith('..') ? p : r;
 }
 
-async function up(argv: readonly string[]): Promise<void> {
+async function up(): Promise<void> {
   const started = Date.now();
-  const realNode = realNodeWanted(argv);
-  const built = await ensureBinaries({ realNode });
-  if (realNode) await prepareRealNode(binaryPaths(built));
+  const built = await ensureBinaries();
   const port = process.env.KUBEMCP_APISERVER_PORT;
   if (port !== undefined && !/^\d+$/.test(port)) {
     throw new HarnessError('kube-apiserver', `KUBEMCP_APISERVER_PORT must be a port number, got "${port}"`);
@@ -51,7 +46,6 @@ async function up(argv: readonly string[]): Promise<void> {
   const state = await startCluster({
     dir: CLUSTER_DIR,
     binaries: binaryPaths(built),
-    realNode,
     ...(port ? { apiserverPort: Number(port) } : {}),
   });
   process.off('SIGINT', abort);
@@ -66,9 +60,7 @@ async function up(argv: readonly string[]): Promise<void> {
       `  export PATH=${rel(path.dirname(state.kubectl))}:$PATH   # kubectl matching the server`,
       '  kubectl get nodes',
       '',
-      state.realNode
-        ? `Real node: ${state.realNode.name} (kubelet on containerd; tainted ${'kubemcp.test/real-node'}: workloads need a toleration). Pods: 10.244.0.0/24, DNS 10.0.0.10.`
-        : 'Nodes: kwok only (no real node).',
+      'Nodes: kwok (Pods become Ready at once; nothing runs). Real Pods: npm run test:e2e:kind.',
       '',
       'Contexts: kubemcp-local (admin), kubemcp-local-alice, kubemcp-local-bob (ordinary users).',
       `Logs: ${rel(path.join(state.dir, 'logs'))}/   Stop it with: npm run cluster:down`,
@@ -82,7 +74,7 @@ async function main(): Promise<void> {
   process.chdir(REPO_ROOT);
   switch (cmd) {
     case 'up':
-      return up(process.argv.slice(3));
+      return up();
     case 'down': {
       const n = await stopCluster(CLUSTER_DIR);
       process.stdout.write(
@@ -93,7 +85,7 @@ async function main(): Promise<void> {
       return;
     }
     case 'build': {
-      const built = await ensureBinaries({ realNode: !process.argv.includes('--no-real-node') });
+      const built = await ensureBinaries();
       for (const b of built) {
         process.stdout.write(
           `${b.component.name} ${b.component.version}: ${b.dir}${b.built ? ` (built in ${b.seconds.toFixed(0)}s)` : ' (cached)'}\n`,

@@ -14,17 +14,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ApiTarget, apiRequest } from './api.js';
 import type { Binaries } from './build.js';
-import { type Credentials, generateClientCert, generateCredentials, type StaticUser } from './certs.js';
+import { type Credentials, generateCredentials, type StaticUser } from './certs.js';
 import { KUBERNETES_VERSION } from './components.js';
 import { HarnessError, log } from './log.js';
-import {
-  hasRealNode,
-  NODE_NAME,
-  nodeDir,
-  setupHostNetwork,
-  startRealNode,
-  teardownRealNode,
-} from './node.js';
 
 export interface ClusterState {
   readonly dir: string;
@@ -35,15 +27,6 @@ export interface ClusterState {
   readonly kubectl: string;
   readonly processes: ReadonlyArray<ProcessRecord>;
   readonly startedAt: string;
-  /** The real node (kubelet on containerd), when the cluster has one. */
-  readonly realNode?: RealNodeInfo;
-}
-
-export interface RealNodeInfo {
-  readonly name: string;
-  /** containerd's socket and ctr binary, to import images into the node (namespace k8s.io). */
-  readonly containerdSocket: string;
-  readonly ctr: string;
 }
 
 /**
@@ -66,8 +49,6 @@ export interface StartOptions {
   readonly apiserverPort?: number;
   /** Number of fake (kwok) nodes. */
   readonly nodes?: number;
-  /** Also start a real node (kubelet, containerd, kube-proxy, CoreDNS); see node.ts. */
-  readonly realNode?: boolean;
 }
 
 const STATE_FILE = 'state.json';
@@ -149,28 +130,6 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
  */
 export async function stopCluster(dir: string, graceMs = 10_000): Promise<number> {
   const recorded = readJson<ProcessRecord[]>(path.join(dir, PID_FILE)) ?? [];
-  let stopped = 0;
-  if (hasRealNode(dir)) {
-    const stopProcess = async (name: string) => {
-      for (const p of recorded.filter((r) => r.name === name && isAlive(r.pid) && isOurs(r.pid, dir))) {
-        killGroup(p.pid, 'SIGTERM');
-        const deadline = Date.now() + graceMs;
-        while (isAlive(p.pid) && Date.now() < deadline) await sleep(100);
-        if (isAlive(p.pid)) killGroup(p.pid, 'SIGKILL');
-        while (isAlive(p.pid)) await sleep(50);
-        stopped++;
-      }
-    };
-    const target = apiTargetOf(dir);
-    const bins = Object.fromEntries(recorded.map((r) => [r.name, r.command]));
-    const left = await teardownRealNode(dir, {
-      stopProcess,
-      ...(target ? { target } : {}),
-      ...(bins.containerd ? { ctr: path.join(path.dirname(bins.containerd), 'ctr') } : {}),
-      ...(bins['kube-proxy'] ? { kubeProxy: bins['kube-proxy'] } : {}),
-    });
-    if (left.length > 0) log(`  ! the real node left behind: ${left.join(', ')}`);
-  }
   const pids = recorded;
   const live = pids.filter((p) => isAlive(p.pid) && isOurs(p.pid, dir));
   // Reverse start order: kwok, scheduler, controller manager, apiserver, etcd last.
@@ -181,21 +140,7 @@ export async function stopCluster(dir: string, graceMs = 10_000): Promise<number
   while (live.some((p) => isAlive(p.pid))) await sleep(50);
   fs.rmSync(path.join(dir, PID_FILE), { force: true });
   fs.rmSync(path.join(dir, STATE_FILE), { force: true });
-  return live.length + stopped;
-}
-
-/** The admin API target of the cluster in `dir`, read from its kubeconfig and CA (while it exists). */
-function apiTargetOf(dir: string): ApiTarget | undefined {
-  try {
-    const kc = fs.readFileSync(path.join(dir, 'kubeconfig'), 'utf8');
-    const server = kc.match(/server: (\S+)/)?.[1];
-    const token = kc.match(/- name: admin\n {2}user:\n {4}token: (\S+)/)?.[1];
-    const caFile = path.join(dir, 'pki', 'ca.crt');
-    if (!server || !token || !fs.existsSync(caFile)) return undefined;
-    return { server, token, caFile };
-  } catch {
-    return undefined;
-  }
+  return live.length;
 }
 
 /** Synchronous last-resort kill, for process 'exit' handlers. */
@@ -398,12 +343,8 @@ export async function startCluster(opts: StartOptions): Promise<ClusterState> {
   const target: ApiTarget = { server, caFile: creds.caCert, token: creds.users.admin.token };
   const logsOf = (...names: string[]) => names.map((n) => path.join(dir, 'logs', `${n}.log`));
 
-  const kubeletClient = opts.realNode
-    ? generateClientCert(creds.dir, 'apiserver-kubelet-client', 'system:masters')
-    : undefined;
   try {
     const t0 = Date.now();
-    if (opts.realNode) setupHostNetwork(dir);
     launch('etcd', [
       '--name=default',
       `--data-dir=${path.join(dir, 'etcd')}`,
@@ -438,14 +379,6 @@ export async function startCluster(opts: StartOptions): Promise<ClusterState> {
       '--endpoint-reconciler-type=none',
       '--profiling=false',
       `--cert-dir=${path.join(dir, 'pki')}`,
-      ...(kubeletClient
-        ? [
-            `--kubelet-client-certificate=${kubeletClient.cert}`,
-            `--kubelet-client-key=${kubeletClient.key}`,
-            // The node's name does not resolve; its InternalIP (the bridge address) does.
-            '--kubelet-preferred-address-types=InternalIP',
-          ]
-        : []),
     ]);
     await waitFor(
       'kube-apiserver /readyz',
@@ -543,18 +476,6 @@ export async function startCluster(opts: StartOptions): Promise<ClusterState> {
       '/apis/apps/v1/namespaces/default/deployments/kubemcp-harness-probe?propagationPolicy=Background',
     );
     log(`  ✓ probe Deployment 1/1 ready (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
-    if (opts.realNode) {
-      await startRealNode({
-        dir,
-        binaries,
-        kubeconfig,
-        caFile: creds.caCert,
-        target,
-        apiPort,
-        freePort,
-        launch: (name, command, args, env) => launch(name, args, command, env),
-      });
-    }
   } catch (err) {
     await stopCluster(dir, 3000);
     throw err;
@@ -569,15 +490,6 @@ export async function startCluster(opts: StartOptions): Promise<ClusterState> {
     kubectl,
     processes: procs.map(recordOf),
     startedAt: new Date().toISOString(),
-    ...(opts.realNode
-      ? {
-          realNode: {
-            name: NODE_NAME,
-            containerdSocket: path.join(nodeDir(dir), 'containerd', 'containerd.sock'),
-            ctr: bin(binaries, 'ctr'),
-          },
-        }
-      : {}),
   };
   fs.writeFileSync(path.join(dir, STATE_FILE), JSON.stringify(state, null, 2), { mode: 0o600 });
   return state;

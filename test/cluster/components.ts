@@ -1,6 +1,6 @@
 /**
- * The Go-built binaries of the local test control plane: which module builds them, at what
- * version, with which flags. Versions are pinned in each module's go.mod under test/cluster/go/.
+ * The Go-built binaries of the local test control plane and of the kind node image (kind-node.ts):
+ * which module builds them, at what version, with which flags. Versions are pinned in each module's go.mod under test/cluster/go/.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,6 +13,13 @@ export const ETCD_VERSION = 'v3.6.16';
 export const KWOK_VERSION = 'v0.8.0';
 export const CONTAINERD_VERSION = 'v2.2.9';
 export const COREDNS_VERSION = 'v1.14.7';
+/** The kind node image's own parts (test/cluster/kind-node.ts). */
+export const CRICTL_VERSION = 'v1.37.0';
+/** The only kube-router release on the Go module proxy; the CNI and NetworkPolicy engine of the node image. */
+export const KUBE_ROUTER_VERSION = 'v2.1.0';
+export const KIND_VERSION = 'v0.33.0';
+/** Our own pause program (test/cluster/go/pause), tagged as kubeadm's sandbox image. */
+export const PAUSE_VERSION = 'v1.0.0';
 /** go.opentelemetry.io/collector release of test/cluster/go/otelcol (its v1 modules are at v1.71.0). */
 export const OTELCOL_VERSION = 'v0.165.0';
 /** helm.sh/helm/v4 release of test/cluster/go/helm (the chart tests). */
@@ -30,8 +37,11 @@ export interface Component {
   readonly binaries: Readonly<Record<string, string>>;
   readonly tags?: readonly string[];
   readonly ldflags: readonly string[];
-  /** Only needed for the real node (kubelet, containerd, CoreDNS); built when it is enabled. */
-  readonly realNode?: boolean;
+  /**
+   * Part of the locally built kind node image (kind-node.ts) or kind itself, not of the local control
+   * plane: built by `npm run kind:node-image` / `test:e2e:kind`, not by `cluster:build`.
+   */
+  readonly kind?: boolean;
   /** Not part of the cluster: a tool a test starts itself (the OpenTelemetry Collector). */
   readonly testTool?: boolean;
   /** Extra files written next to the binaries after the build (name -> writer). */
@@ -110,8 +120,9 @@ export const COMPONENTS: readonly Component[] = [
     files: { 'kwok-stages.yaml': writeKwokStages },
   },
   {
-    // A module of its own (same kubernetes version and replaces as ../k8s): the node binaries need
-    // go.sum entries the control plane does not, and they must not change its build key.
+    // The kind node image's kubelet and kube-proxy. A module of its own (same kubernetes version and
+    // replaces as ../k8s): they need go.sum entries the control plane does not, and they must not
+    // change its build key.
     name: 'kubernetes-node',
     version: KUBERNETES_VERSION,
     moduleDir: path.join(REPO_ROOT, 'test/cluster/go/k8s-node'),
@@ -126,7 +137,7 @@ export const COMPONENTS: readonly Component[] = [
       ...versionLdflags('k8s.io/component-base/version', KUBERNETES_VERSION),
       ...versionLdflags('k8s.io/client-go/pkg/version', KUBERNETES_VERSION),
     ],
-    realNode: true,
+    kind: true,
   },
   {
     name: 'containerd',
@@ -140,7 +151,7 @@ export const COMPONENTS: readonly Component[] = [
     // Static binaries without the snapshotters that need C libraries.
     tags: ['no_btrfs', 'no_devmapper', 'no_zfs'],
     ldflags: ['-s', '-w', `-X github.com/containerd/containerd/v2/version.Version=${CONTAINERD_VERSION}`],
-    realNode: true,
+    kind: true,
   },
   {
     name: 'coredns',
@@ -148,7 +159,57 @@ export const COMPONENTS: readonly Component[] = [
     moduleDir: path.join(REPO_ROOT, 'test/cluster/go/coredns'),
     binaries: { 'github.com/coredns/coredns': 'coredns' },
     ldflags: ['-s', '-w'],
-    realNode: true,
+    kind: true,
+  },
+  {
+    name: 'kubeadm',
+    version: KUBERNETES_VERSION,
+    moduleDir: path.join(REPO_ROOT, 'test/cluster/go/kubeadm'),
+    binaries: { 'k8s.io/kubernetes/cmd/kubeadm': 'kubeadm' },
+    tags: ['selinux', 'notest'],
+    ldflags: [
+      '-s',
+      '-w',
+      ...versionLdflags('k8s.io/component-base/version', KUBERNETES_VERSION),
+      ...versionLdflags('k8s.io/client-go/pkg/version', KUBERNETES_VERSION),
+    ],
+    kind: true,
+  },
+  {
+    name: 'crictl',
+    version: CRICTL_VERSION,
+    moduleDir: path.join(REPO_ROOT, 'test/cluster/go/crictl'),
+    binaries: { 'sigs.k8s.io/cri-tools/cmd/crictl': 'crictl' },
+    ldflags: ['-s', '-w', `-X sigs.k8s.io/cri-tools/pkg/version.Version=${CRICTL_VERSION}`],
+    kind: true,
+  },
+  {
+    name: 'kube-router',
+    version: KUBE_ROUTER_VERSION,
+    moduleDir: path.join(REPO_ROOT, 'test/cluster/go/kube-router'),
+    binaries: { 'github.com/cloudnativelabs/kube-router/v2/cmd/kube-router': 'kube-router' },
+    ldflags: [
+      '-s',
+      '-w',
+      `-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=${KUBE_ROUTER_VERSION}`,
+    ],
+    kind: true,
+  },
+  {
+    name: 'pause',
+    version: PAUSE_VERSION,
+    moduleDir: path.join(REPO_ROOT, 'test/cluster/go/pause'),
+    binaries: { 'kubemcp.test/cluster/pause': 'pause' },
+    ldflags: ['-s', '-w'],
+    kind: true,
+  },
+  {
+    name: 'kind',
+    version: KIND_VERSION,
+    moduleDir: path.join(REPO_ROOT, 'test/cluster/go/kind'),
+    binaries: { 'sigs.k8s.io/kind': 'kind' },
+    ldflags: ['-s', '-w'],
+    kind: true,
   },
   {
     // Not part of the cluster: the tracing e2e test (test/e2e/tracing.test.ts) starts it. A main

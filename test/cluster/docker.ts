@@ -1,8 +1,9 @@
 /**
- * Docker Engine for building the operator image: installs Debian's `docker.io` when no engine is
- * present and starts `dockerd` when none runs. The daemon is started without its bridge and
- * iptables rules (`--bridge=none --iptables=false`): builds use the host network, and the real
- * node's pods get their network from CNI, so Docker has nothing to route. A daemon this module
+ * Docker Engine for the operator image and the kind tier: installs Debian's `docker.io` when no
+ * engine is present and starts `dockerd` when none runs. The daemon is started without its default
+ * bridge and iptables rules (`--bridge=none --iptables=false`): builds use the host network, and
+ * kind's nodes sit on the `kind` network kind creates, reached from the host only through the API
+ * server's port published on 127.0.0.1. A daemon this module
  * started is recorded in a marker file and stopped by stopDocker(); one that was already running
  * is left alone.
  */

@@ -8,9 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { binaryPaths, ensureBinaries } from './build.js';
-import { isRunning, killClusterSync, type RealNodeInfo, startCluster, stopCluster } from './cluster.js';
+import { isRunning, killClusterSync, startCluster, stopCluster } from './cluster.js';
 import { log } from './log.js';
-import { prepareRealNode, realNodeWanted } from './node.js';
 import { CLUSTER_DIR } from './paths.js';
 
 export interface E2ECluster {
@@ -26,8 +25,6 @@ export interface E2ECluster {
   readonly dir?: string;
   /** The kubectl matching the local control plane; absent for an external cluster (use `kubectl`). */
   readonly kubectl?: string;
-  /** The local control plane's real node, when it has one (the in-cluster tier runs on it). */
-  readonly realNode?: RealNodeInfo;
 }
 
 async function reachable(kubeconfigPath: string): Promise<boolean> {
@@ -48,7 +45,7 @@ async function reachable(kubeconfigPath: string): Promise<boolean> {
 export async function acquireCluster(): Promise<{ cluster: E2ECluster; release: () => Promise<void> }> {
   let external = process.env.KUBEMCP_E2E_KUBECONFIG ?? process.env.KUBECONFIG;
   // KUBECONFIG=.cluster/kubeconfig (as `cluster:up` suggests) is the local control plane itself:
-  // reuse it with everything the harness knows about it (logs, real node).
+  // reuse it with everything the harness knows about it (logs, processes).
   if (external && path.resolve(external.split(':')[0] ?? external) === path.join(CLUSTER_DIR, 'kubeconfig')) {
     external = undefined;
   }
@@ -70,19 +67,16 @@ export async function acquireCluster(): Promise<{ cluster: E2ECluster; release: 
         logsDir: `${CLUSTER_DIR}/logs`,
         dir: CLUSTER_DIR,
         kubectl: running.kubectl,
-        ...(running.realNode ? { realNode: running.realNode } : {}),
       },
       release: async () => {},
     };
   }
-  const realNode = realNodeWanted();
-  const built = await ensureBinaries({ realNode });
-  if (realNode) await prepareRealNode(binaryPaths(built));
+  const built = await ensureBinaries();
   log('e2e: starting the local control plane …');
   const t0 = Date.now();
   const onExit = () => killClusterSync(CLUSTER_DIR);
   process.once('exit', onExit);
-  const state = await startCluster({ dir: CLUSTER_DIR, binaries: binaryPaths(built), realNode });
+  const state = await startCluster({ dir: CLUSTER_DIR, binaries: binaryPaths(built) });
   log(`e2e: control plane ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   return {
     cluster: {
@@ -91,7 +85,6 @@ export async function acquireCluster(): Promise<{ cluster: E2ECluster; release: 
       logsDir: `${CLUSTER_DIR}/logs`,
       dir: CLUSTER_DIR,
       kubectl: state.kubectl,
-      ...(state.realNode ? { realNode: state.realNode } : {}),
     },
     release: async () => {
       await stopCluster(CLUSTER_DIR);

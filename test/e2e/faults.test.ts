@@ -238,7 +238,7 @@ describe.skipIf(cluster().dir === undefined)('faults under load', () => {
     'kube-apiserver down for 30 s under load: stale lists with the warning, scales Unavailable and unchanged, full service within 5 s of its return',
     async () => {
       const dir = cluster().dir as string;
-      // Lost watches are retried with backoff capped at 1 s (default 30 s): the bound on recovery.
+      // Lost watches are retried with backoff capped at 1 s (default 3 s): the bound on recovery.
       const { srv, auditor } = await serveWithAuditor('outage', { extraArgs: ['--watch-backoff-max', '1'] });
       const pid = srv.child.pid;
       const steady = async () =>

@@ -41,7 +41,7 @@ beforeAll(async () => {
   bins.helm3 = await ensureHelm(3);
   const built = await ensureBinaries({ only: ['kubernetes', 'etcd', 'kwok'] });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubemcp-helm-cluster-'));
-  const state = await startCluster({ dir, binaries: binaryPaths(built), realNode: false });
+  const state = await startCluster({ dir, binaries: binaryPaths(built) });
   kubeconfig = state.kubeconfig;
   kubectlBin = state.kubectl;
   // The next version of the chart: its CRD has one more printer column.

@@ -4,13 +4,9 @@
  * agent Pod that calls `http://kubemcp.kubemcp-system.svc:8080/mcp` with the official MCP client and
  * a projected ServiceAccount token for audience `kubemcp`.
  *
- * Runs on the local control plane's real node (kubelet on containerd; `npm run cluster:up` starts it
- * where the machine can) and on kind (`npm run test:e2e:kind` builds and loads the images and sets
- * KUBEMCP_E2E_IN_CLUSTER=kind). Skipped on a cluster with kwok nodes only.
- *
- * On the local control plane the kwok nodes are cordoned and the real node's taint is lifted for the
- * duration of this file, so every Pod here (operator, agent, workload) runs for real; both are
- * restored afterwards.
+ * Runs on kind: `npm run test:e2e:kind` creates the cluster, builds the images and loads them, and
+ * sets KUBEMCP_E2E_IN_CLUSTER=kind. Skipped elsewhere (the local control plane's kwok nodes run no
+ * containers).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,8 +14,7 @@ import { CoordinationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-nod
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { freePort } from '../cluster/cluster.js';
-import { AGENT_IMAGE, buildAgentImage, buildImage, DEFAULT_IMAGE } from '../cluster/image.js';
-import { loadImages, REAL_NODE_TAINT } from '../cluster/node.js';
+import { AGENT_IMAGE, DEFAULT_IMAGE } from '../cluster/image.js';
 import {
   AUDIENCE,
   agentToken,
@@ -52,11 +47,7 @@ const RETRY_PERIOD_S = 2;
  */
 const TAKEOVER_BOUND_MS = (LEASE_DURATION_S + RETRY_PERIOD_S + 2) * 1000;
 
-const mode = cluster().realNode
-  ? 'real-node'
-  : process.env.KUBEMCP_E2E_IN_CLUSTER === 'kind'
-    ? 'kind'
-    : undefined;
+const mode = process.env.KUBEMCP_E2E_IN_CLUSTER === 'kind' ? 'kind' : undefined;
 
 interface ToolAnswer {
   isError?: boolean;
@@ -106,28 +97,11 @@ function holderPod(holder: string | undefined, pods: readonly V1Pod[]): V1Pod[] 
   });
 }
 
-function setScheduling(realOnly: boolean): void {
-  const node = cluster().realNode?.name;
-  if (!node) return;
-  if (realOnly) {
-    runKubectl(['cordon', '-l', 'type=kwok']);
-    runKubectl(['taint', 'nodes', node, `${REAL_NODE_TAINT.key}:${REAL_NODE_TAINT.effect}-`]);
-  } else {
-    runKubectl([
-      'taint',
-      'nodes',
-      node,
-      `${REAL_NODE_TAINT.key}=${REAL_NODE_TAINT.value}:${REAL_NODE_TAINT.effect}`,
-      '--overwrite',
-    ]);
-    runKubectl(['uncordon', '-l', 'type=kwok']);
-  }
-}
-
 describe.skipIf(mode === undefined)(`the operator in the cluster (config/default, ${mode})`, () => {
   const suffix = uniqueSuffix();
   const ns = `e2e-incluster-${suffix}`;
   const agents = `e2e-incluster-agents-${suffix}`;
+  const metricsNs = `e2e-incluster-metrics-${suffix}`;
   const policy = `e2e-incluster-${suffix}`;
   const forwards: Array<() => void> = [];
   let agentUrl = '';
@@ -144,13 +118,6 @@ describe.skipIf(mode === undefined)(`the operator in the cluster (config/default
   }
 
   beforeAll(async () => {
-    const c = cluster();
-    if (mode === 'real-node' && c.realNode && c.dir) {
-      await buildImage();
-      await buildAgentImage();
-      loadImages(c.dir, c.realNode.ctr, [DEFAULT_IMAGE, AGENT_IMAGE]);
-      setScheduling(true);
-    }
     runKubectl(['apply', '--server-side', '--force-conflicts', '-k', 'config/default']);
     runKubectl(['-n', OPERATOR_NS, 'rollout', 'status', 'deployment/kubemcp-operator', '--timeout=180s']);
 
@@ -242,7 +209,7 @@ describe.skipIf(mode === undefined)(`the operator in the cluster (config/default
     await deletePolicy(policy).catch(() => undefined);
     await deleteNamespace(ns);
     await deleteNamespace(agents);
-    if (mode === 'real-node') setScheduling(false);
+    await deleteNamespace(metricsNs);
   }, 300_000);
 
   it('runs 2 operator Pods, Ready, under the shipped securityContext and resources; exactly one holds the Lease', async () => {
@@ -255,7 +222,6 @@ describe.skipIf(mode === undefined)(`the operator in the cluster (config/default
     for (const p of pods) {
       expect(p.status?.phase).toBe('Running');
       expect(ready(p)).toBe(true);
-      if (mode === 'real-node') expect(p.spec?.nodeName).toBe(cluster().realNode?.name);
       expect(p.spec?.containers[0]?.image).toBe(DEFAULT_IMAGE);
       expect(p.spec?.containers[0]?.securityContext).toEqual(want?.securityContext);
       expect(p.spec?.containers[0]?.resources).toEqual(want?.resources);
@@ -320,6 +286,86 @@ describe.skipIf(mode === undefined)(`the operator in the cluster (config/default
     const elsewhere = await callTool('list_pods', { namespace: OPERATOR_NS });
     expect(elsewhere.isError).toBe(true);
     expect(JSON.stringify(elsewhere)).not.toContain('kubemcp-operator-');
+  });
+
+  // kind's CNI enforces NetworkPolicy: kindnetd upstream, kube-router in the locally built node image.
+  it('enforces the shipped NetworkPolicy: every namespace reaches :8080, only namespaces labelled kubemcp.io/metrics=true reach :8081', async () => {
+    // From inside a Pod: an HTTP status, or the error that ended the attempt.
+    const probe = (namespace: string, pod: string, url: string) =>
+      runKubectl([
+        '-n',
+        namespace,
+        'exec',
+        pod,
+        '--',
+        'node',
+        '-e',
+        "fetch(process.argv[1], { signal: AbortSignal.timeout(4000) }).then((r) => console.log('HTTP ' + r.status), (e) => console.log('ERR ' + (e.cause?.code ?? e.name)))",
+        url,
+      ]).trim();
+    const podIP = (await operatorPods())[0]?.status?.podIP;
+    expect(podIP).toBeDefined();
+    const mcp = [`http://kubemcp.${OPERATOR_NS}.svc:8080/mcp`, `http://${podIP}:8080/mcp`];
+    const health = [`http://kubemcp-metrics.${OPERATOR_NS}.svc:8081/healthz`, `http://${podIP}:8081/healthz`];
+
+    // A namespace labelled for metrics, with a Pod of the agent image that only waits.
+    await createNamespace(metricsNs, { 'kubemcp.io/metrics': 'true' });
+    await kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .createNamespacedPod({
+        namespace: metricsNs,
+        body: {
+          metadata: { name: 'scraper' },
+          spec: {
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 65532,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            containers: [
+              {
+                name: 'scraper',
+                image: AGENT_IMAGE,
+                imagePullPolicy: 'Never',
+                command: ['node', '-e', 'setInterval(() => {}, 1 << 30)'],
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'] },
+                },
+              },
+            ],
+          },
+        },
+      });
+    runKubectl(['-n', metricsNs, 'wait', '--for=condition=Ready', 'pod/scraper', '--timeout=120s']);
+
+    const seen: string[] = [];
+    // The policy engine learns a new Pod's address within seconds: the labelled namespace is let in.
+    for (const url of health) {
+      const got = await eventually(
+        `the labelled namespace reaching ${url}`,
+        async () => {
+          const r = probe(metricsNs, 'scraper', url);
+          return r === 'HTTP 200' ? r : undefined;
+        },
+        60_000,
+      );
+      seen.push(`${metricsNs} (kubemcp.io/metrics=true) -> ${url}: ${got}`);
+    }
+    // The agent's namespace has no such label: it reaches the MCP port and nothing else.
+    for (const url of mcp) {
+      const r = probe(agents, 'agent', url);
+      seen.push(`${agents} (unlabelled) -> ${url}: ${r}`);
+      // Any HTTP answer is a connection the policy let through (a GET of /mcp is 405).
+      expect(r).toMatch(/^HTTP \d+$/);
+    }
+    for (const url of health) {
+      const r = probe(agents, 'agent', url);
+      seen.push(`${agents} (unlabelled) -> ${url}: ${r}`);
+      expect(r, `an unlabelled namespace must not reach ${url}`).toMatch(/^ERR /);
+    }
+    console.log(`NetworkPolicy kubemcp-operator:\n  ${seen.join('\n  ')}`);
   });
 
   it('fails over when the leader Pod is deleted: another replica takes over within the lease duration plus a retry period; no agent call fails', async () => {

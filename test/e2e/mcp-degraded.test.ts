@@ -85,7 +85,7 @@ describe.skipIf(cluster().dir === undefined)('degraded mode: kube-apiserver stop
     });
     serve = await startServe({
       identity: `e2e-mcp-outage-${s}`,
-      // Informers retry a lost watch with backoff capped at 2 s (default 30 s), so recovery is quick.
+      // Informers retry a lost watch with backoff capped at 2 s (default 3 s), so recovery is quick.
       extraArgs: ['--watch-backoff-max', '2'],
     });
     try {

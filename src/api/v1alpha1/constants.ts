@@ -1,4 +1,4 @@
-/** Names of the McpPolicy API (a contract: PRODUCT.md). */
+/** Names of the McpPolicy API (a contract: docs/contract.md). */
 
 export const GROUP = 'kubemcp.io';
 export const VERSION = 'v1alpha1';

@@ -249,7 +249,9 @@ async function askWithinRequest(
       why:
         opened.why === 'caller_full'
           ? 'you already have as many confirmations waiting for an answer as KubeMCP allows; answer those first'
-          : 'this KubeMCP replica has too many confirmations waiting for an answer; retry later',
+          : opened.why === 'namespace_full'
+            ? 'the ServiceAccounts of your namespace already have as many confirmations waiting for an answer as KubeMCP allows; answer those first'
+            : 'this KubeMCP replica has too many confirmations waiting for an answer; retry later',
     };
   }
   try {

@@ -9,7 +9,9 @@
  *    and leaves the question pending), and
  *  - it is the first one (the entry is removed when answered, timed out or abandoned: a replayed
  *    answer finds nothing).
- * Memory is bounded: at most `maxPerCaller` pending questions per caller and `maxTotal` in all;
+ * Memory is bounded: at most `maxPerCaller` pending questions per caller (a username), at most
+ * `maxPerNamespace` for the ServiceAccounts of one namespace (whoever may create ServiceAccounts
+ * there could otherwise mint usernames until the replica's cap is full), and `maxTotal` in all;
  * beyond that the call is refused at once (fail closed) rather than queued.
  *
  * Ids name the process that asked (`kmce1.<process tag>.<random>`), so an answer that reaches another
@@ -20,7 +22,17 @@ import { randomBytes } from 'node:crypto';
 
 export const ELICITATION_ID_PREFIX = 'kmce1';
 export const DEFAULT_MAX_PENDING_PER_CALLER = 2;
+export const DEFAULT_MAX_PENDING_PER_NAMESPACE = 16;
 export const DEFAULT_MAX_PENDING_TOTAL = 256;
+
+const SA_PREFIX = 'system:serviceaccount:';
+
+/** The namespace of a ServiceAccount username, or undefined for any other caller. */
+function serviceAccountNamespace(username: string): string | undefined {
+  if (!username.startsWith(SA_PREFIX)) return undefined;
+  const end = username.indexOf(':', SA_PREFIX.length);
+  return end > SA_PREFIX.length ? username.slice(SA_PREFIX.length, end) : undefined;
+}
 
 /** What came back for one elicitation. */
 export type PendingOutcome =
@@ -30,7 +42,7 @@ export type PendingOutcome =
 
 export type OpenResult =
   | { readonly ok: true; readonly id: string; readonly outcome: Promise<PendingOutcome> }
-  | { readonly ok: false; readonly why: 'caller_full' | 'total_full' };
+  | { readonly ok: false; readonly why: 'caller_full' | 'namespace_full' | 'total_full' };
 
 export type DeliverResult = 'delivered' | 'unknown' | 'other_replica';
 
@@ -44,6 +56,7 @@ interface Entry {
 
 export interface PendingOptions {
   readonly maxPerCaller?: number;
+  readonly maxPerNamespace?: number;
   readonly maxTotal?: number;
   /** Called whenever the number of pending elicitations changes (a gauge). */
   readonly onSize?: (size: number) => void;
@@ -54,12 +67,15 @@ export class PendingElicitations {
   readonly tag = randomBytes(6).toString('base64url');
   private readonly entries = new Map<string, Entry>();
   private readonly perCaller = new Map<string, number>();
+  private readonly perNamespace = new Map<string, number>();
   private readonly maxPerCaller: number;
+  private readonly maxPerNamespace: number;
   private readonly maxTotal: number;
   private readonly onSize: ((size: number) => void) | undefined;
 
   constructor(options: PendingOptions = {}) {
     this.maxPerCaller = Math.max(1, options.maxPerCaller ?? DEFAULT_MAX_PENDING_PER_CALLER);
+    this.maxPerNamespace = Math.max(1, options.maxPerNamespace ?? DEFAULT_MAX_PENDING_PER_NAMESPACE);
     this.maxTotal = Math.max(1, options.maxTotal ?? DEFAULT_MAX_PENDING_TOTAL);
     this.onSize = options.onSize;
   }
@@ -81,6 +97,9 @@ export class PendingElicitations {
     if (this.entries.size >= this.maxTotal) return { ok: false, why: 'total_full' };
     const mine = this.perCaller.get(caller) ?? 0;
     if (mine >= this.maxPerCaller) return { ok: false, why: 'caller_full' };
+    const ns = serviceAccountNamespace(caller);
+    const inNamespace = ns === undefined ? 0 : (this.perNamespace.get(ns) ?? 0);
+    if (inNamespace >= this.maxPerNamespace) return { ok: false, why: 'namespace_full' };
     const id = `${ELICITATION_ID_PREFIX}.${this.tag}.${randomBytes(32).toString('base64url')}`;
     let resolve!: (outcome: PendingOutcome) => void;
     const outcome = new Promise<PendingOutcome>((r) => {
@@ -94,6 +113,7 @@ export class PendingElicitations {
     const onAbort = (): void => settle({ kind: 'abandoned' });
     this.entries.set(id, { caller, resolve, timer, onAbort, signal });
     this.perCaller.set(caller, mine + 1);
+    if (ns !== undefined) this.perNamespace.set(ns, inNamespace + 1);
     this.onSize?.(this.entries.size);
     if (signal !== undefined) {
       if (signal.aborted) onAbort();
@@ -135,6 +155,12 @@ export class PendingElicitations {
     const left = (this.perCaller.get(entry.caller) ?? 1) - 1;
     if (left > 0) this.perCaller.set(entry.caller, left);
     else this.perCaller.delete(entry.caller);
+    const ns = serviceAccountNamespace(entry.caller);
+    if (ns !== undefined) {
+      const inNamespace = (this.perNamespace.get(ns) ?? 1) - 1;
+      if (inNamespace > 0) this.perNamespace.set(ns, inNamespace);
+      else this.perNamespace.delete(ns);
+    }
     this.onSize?.(this.entries.size);
     return true;
   }

@@ -2,9 +2,14 @@ import { z } from 'zod';
 import { DNS_LABEL, DNS_SUBDOMAIN } from '../../api/v1alpha1/kinds.js';
 import type { Permissions } from '../../policy/types.js';
 import { MAX_CURSOR_LENGTH } from '../cursor.js';
-import { ToolErrorResultSchema } from '../errors.js';
+import { ToolError, ToolErrorResultSchema } from '../errors.js';
 import type { GuardedClient } from '../guarded.js';
-import { MAX_SELECTOR_LENGTH, MAX_SELECTOR_REQUIREMENTS, MAX_SELECTOR_VALUES } from '../labels.js';
+import {
+  MAX_SELECTOR_LENGTH,
+  MAX_SELECTOR_REQUIREMENTS,
+  MAX_SELECTOR_VALUES,
+  parseLabelSelector,
+} from '../labels.js';
 
 /** The types of a tool definition, and the input and output schemas of the tools. */
 
@@ -59,6 +64,19 @@ const namespaceField = z
   .max(63, { error: 'must be at most 63 characters (a namespace name is a DNS label)', abort: true })
   .regex(NAMESPACE_RE, 'must be a valid namespace name (lowercase letters, digits, "-")');
 
+/**
+ * A selector is parsed with the other arguments, before the call is judged: a malformed one is an
+ * invalid argument (audited with no decision, charging no rate limit), not a refusal after the fact.
+ */
+function checkSelector(value: string, ctx: z.RefinementCtx): void {
+  try {
+    parseLabelSelector(value);
+  } catch (err) {
+    const why = err instanceof ToolError ? `${err.message}: ${err.reason}` : String(err);
+    ctx.addIssue({ code: 'custom', message: why });
+  }
+}
+
 export const ListInputSchema = z.strictObject({
   namespace: namespaceField
     .optional()
@@ -66,6 +84,7 @@ export const ListInputSchema = z.strictObject({
   labelSelector: z
     .string()
     .max(MAX_SELECTOR_LENGTH, { error: `must be at most ${MAX_SELECTOR_LENGTH} characters`, abort: true })
+    .superRefine(checkSelector)
     .optional()
     .describe(
       `kubectl label selector, e.g. "app=web,tier!=cache" or "env in (prod,staging)"; at most ${MAX_SELECTOR_REQUIREMENTS} distinct requirements of at most ${MAX_SELECTOR_VALUES} values each`,

@@ -93,7 +93,7 @@ describe('the committed CRD', () => {
 });
 
 describe('the CRD follows the contract', () => {
-  it('has the names, scope and version of PRODUCT.md', () => {
+  it('has the names, scope and version of docs/contract.md', () => {
     expect(crd.metadata.name).toBe('mcppolicies.kubemcp.io');
     expect(crd.spec.group).toBe('kubemcp.io');
     expect(crd.spec.scope).toBe('Cluster');

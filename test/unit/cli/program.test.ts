@@ -39,3 +39,19 @@ describe('the program name in help and errors', () => {
     );
   });
 });
+
+describe('the policies-as-code commands as a kubectl plugin', () => {
+  it('name themselves `kubectl kubemcp test|diff` in help and usage errors', async () => {
+    const c = capture('kubectl kubemcp');
+    expect(await runCli(['--help'], c.io)).toBe(0);
+    expect(c.out.join('\n')).toContain('  kubectl kubemcp test [DIR...]');
+    expect(c.out.join('\n')).toContain('  kubectl kubemcp diff OLD NEW');
+    const test = capture('kubectl kubemcp');
+    expect(await runCli(['test', '--help'], test.io)).toBe(0);
+    expect(test.out.join('\n')).toMatch(/^Usage: kubectl kubemcp test \[DIR\|FILE\]/);
+    const diff = capture('kubectl kubemcp');
+    expect(await runCli(['diff', 'only-one'], diff.io)).toBe(2);
+    expect(diff.err.join('\n')).toMatch(/^kubectl kubemcp diff: needs exactly two arguments/);
+    expect(diff.err.join('\n')).toContain('Usage: kubectl kubemcp diff OLD NEW');
+  });
+});

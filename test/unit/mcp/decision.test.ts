@@ -70,6 +70,23 @@ describe('one decision per call', () => {
     expect((await scaleTo(client, 1)).isError).toBeFalsy();
   });
 
+  it('a malformed label selector is an invalid argument: not judged, not charged to a rate limit', async () => {
+    h.setPolicies([policy('b', { replicas: { min: 0, max: 50 }, rateLimit: { callsPerMinute: 2 } })]);
+    const client = await connect(h, TOKENS.copilot);
+    for (let i = 0; i < 3; i++) {
+      const bad = await call(client, 'list_pods', { namespace: 'web', labelSelector: 'a in (' });
+      expect(errorOf(bad).code).toBe('Invalid');
+      expect(errorOf(bad).reason).toContain('is not a valid label selector');
+      expect(lastAudit(h)).toMatchObject({ decision: 'none', outcome: 'Invalid' });
+    }
+    // B's two calls a minute are all still there.
+    expect((await call(client, 'list_pods', { namespace: 'web' })).isError).toBeFalsy();
+    expect(
+      (await call(client, 'list_pods', { namespace: 'web', labelSelector: 'app=web' })).isError,
+    ).toBeFalsy();
+    expect(errorOf(await call(client, 'list_pods', { namespace: 'web' })).code).toBe('RateLimited');
+  });
+
   it('three overlapping policies: A (0-2, none), B (0-50, 2/min), C (0-100, 3/min)', async () => {
     h.setPolicies([
       policy('a', { replicas: { min: 0, max: 2 } }),

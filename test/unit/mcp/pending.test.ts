@@ -31,6 +31,25 @@ describe('PendingElicitations', () => {
     expect(sizes).toEqual([1, 0]);
   });
 
+  it("caps one namespace's ServiceAccounts together, so minted ServiceAccounts cannot fill the replica", () => {
+    const pending = new PendingElicitations({ maxPerCaller: 2, maxPerNamespace: 3, maxTotal: 10 });
+    const sa = (ns: string, i: number) => `system:serviceaccount:${ns}:bot-${i}`;
+    const first = [0, 1, 2].map((i) => pending.open(sa('team-a', i), 60_000));
+    expect(first.every((o) => o.ok)).toBe(true);
+    // A fourth ServiceAccount of team-a is refused although it has nothing pending itself.
+    expect(pending.open(sa('team-a', 3), 60_000)).toEqual({ ok: false, why: 'namespace_full' });
+    // Other namespaces and users are not affected.
+    expect(pending.open(sa('team-b', 0), 60_000).ok).toBe(true);
+    expect(pending.open('alice', 60_000).ok).toBe(true);
+    // An answered question frees its namespace's slot.
+    const o = first[0];
+    if (!o?.ok) throw new Error('not opened');
+    expect(pending.deliver(o.id, sa('team-a', 0), { ...ANSWER, id: o.id })).toBe('delivered');
+    expect(pending.open(sa('team-a', 3), 60_000).ok).toBe(true);
+    // A username that only looks like a ServiceAccount's without a namespace is a plain caller.
+    expect(pending.open('system:serviceaccount::x', 60_000).ok).toBe(true);
+  });
+
   it('ids are unguessable and name the process that asked', () => {
     const a = new PendingElicitations();
     const b = new PendingElicitations();

@@ -1,6 +1,6 @@
 /**
  * Property tests: the engine against an independent, deliberately naive reference that reads the
- * rules of PRODUCT.md literally (scan every policy; backtracking globs; selectors by hand).
+ * rules of docs/contract.md literally (scan every policy; backtracking globs; selectors by hand).
  */
 
 import fc from 'fast-check';

@@ -1,0 +1,48 @@
+/**
+ * `kubemcp check -f FILE…`: the policies to decide with come from files ("what if this pull request
+ * merged?"), or with `--live` from the cluster with the files applied on top (a file's McpPolicy
+ * replaces the live one of the same name). Files are validated as `kubemcp test` validates them: an
+ * invalid policy in a file is a usage error (exit 2) with its file and line.
+ */
+
+import type { McpPolicyObject } from '../controller/index.js';
+import type { PolicyIndex } from '../policy/index.js';
+import type { NamespaceInfo } from '../policy/types.js';
+import { compileSet, loadPolicyFiles, type PolicyDoc } from '../policyfile/policies.js';
+import { type FileProblem, formatProblem } from '../policyfile/problems.js';
+import { type LiveOptions, livePolicySet } from './live.js';
+
+export interface FileIndexArgs extends LiveOptions {
+  readonly files: readonly string[];
+  readonly live: boolean;
+  readonly operatorNamespace: string;
+  readonly cwd?: string;
+}
+
+export type FileIndex =
+  | { readonly ok: true; readonly index: PolicyIndex; readonly policies: McpPolicyObject[] }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+/** Throws when the cluster cannot be read (with --live). */
+export async function fileIndex(args: FileIndexArgs): Promise<FileIndex> {
+  const cwd = args.cwd ?? process.cwd();
+  const loaded = loadPolicyFiles(args.files, cwd, cwd);
+  const live = args.live ? await livePolicySet(args) : { policies: [], namespaces: [] };
+  const fromFiles = new Set(loaded.policies.map((p) => p.name));
+  const policies: PolicyDoc[] = [...live.policies.filter((p) => !fromFiles.has(p.name)), ...loaded.policies];
+  const fileNamespaces = new Set(loaded.namespaces.map((n) => n.name));
+  const namespaces: NamespaceInfo[] = [
+    ...live.namespaces.filter((n) => !fileNamespaces.has(n.name)),
+    ...loaded.namespaces,
+  ];
+  const compiled = compileSet({ policies, namespaces }, args.operatorNamespace);
+  // Live policies the controller finds invalid do not stop a what-if; invalid files do.
+  const files = new Set(loaded.policies.map((p) => p.file));
+  const problems: FileProblem[] = [...loaded.problems, ...compiled.problems.filter((p) => files.has(p.file))];
+  if (problems.length > 0) return { ok: false, problems: problems.map(formatProblem) };
+  return {
+    ok: true,
+    index: compiled.index,
+    policies: policies.map((p) => ({ metadata: { name: p.name }, spec: p.spec }) as McpPolicyObject),
+  };
+}
