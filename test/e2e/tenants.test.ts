@@ -3,8 +3,8 @@
  * alice holds only the built-in `admin` ClusterRole, bound in team-a, and manages an
  * McpNamespacePolicy for her agent with that alone (the aggregated roles that ship in config/rbac).
  * The agent scales within bounds in team-a, is refused in team-b and beyond the ceiling; alice cannot
- * create the cluster-scoped kinds; a policy in a namespace nothing delegates grants nothing and says
- * why. `kubemcp serve` runs AS the operator ServiceAccount with the shipped ClusterRole.
+ * create the cluster-scoped kinds; a narrowed ceiling withdraws a live grant; a policy in a namespace
+ * nothing delegates grants nothing and says why. `kubemcp serve` runs AS the operator ServiceAccount with the shipped ClusterRole.
  */
 
 import { CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
@@ -234,6 +234,45 @@ describe('the agent', () => {
     );
     expect(refused.code).toBe('PolicyDenied');
     expect((await readDeployment(TEAM_A, 'web')).spec?.replicas).toBe(3);
+  });
+});
+
+describe('the cluster admin', () => {
+  it('sees the delegation Ready, covering one namespace', async () => {
+    const d = await eventually('the McpDelegation Ready', async () => {
+      const obj = (await custom().getClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: DELEGATION_PLURAL,
+        name: DELEGATION,
+      })) as { status?: Status & { matchedNamespaces?: number } };
+      return obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? obj : undefined;
+    });
+    expect(d.status?.matchedNamespaces).toBe(1);
+  });
+
+  it('narrows the ceiling, and a live grant that no longer fits is withdrawn', async () => {
+    const back = asAlice(['apply', '-f', '-'], namespacePolicyYaml(TEAM_A, AGENT_SPEC));
+    expect(back.ok, back.text).toBe(true);
+    await waitReadyCondition(TEAM_A, 'True');
+    expect(okOf(await client().callTool('list_deployments', { namespace: TEAM_A }))).toBeTruthy();
+    runKubectl([
+      'patch',
+      'mcpdelegation',
+      DELEGATION,
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        spec: { ceiling: { tools: ['list_deployments'], maxReplicas: null, maxStep: null } },
+      }),
+    ]);
+    await eventually('the grant withdrawn', async () => {
+      const r = await client().callTool('list_deployments', { namespace: TEAM_A });
+      return r.isError === true && errorOf(r).code === 'PolicyDenied';
+    });
+    const ready = await waitReadyCondition(TEAM_A, 'False');
+    expect(ready.reason).toBe('ExceedsCeiling');
+    expect(ready.message).toContain('tools scale_deployment may not be granted in this namespace');
   });
 });
 
