@@ -22,7 +22,7 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import pino from 'pino';
-import { CRD_FILE, CRD_NAME, GROUP, PLURAL, VERSION } from '../src/api/v1alpha1/index.js';
+import { ALL_CRD_FILES, ALL_CRD_NAMES, GROUP, PLURAL, VERSION } from '../src/api/v1alpha1/index.js';
 import { PolicyController, PolicyStore } from '../src/controller/index.js';
 import { KubeClient, loadKubeConfig } from '../src/kube/index.js';
 import { evaluate } from '../src/policy/index.js';
@@ -90,8 +90,8 @@ async function main(): Promise<number> {
   const client = new KubeClient(loadKubeConfig(cluster.kubeconfig));
   const controller = new PolicyController({ client, store, logger: pino({ level: 'warn' }) });
   try {
-    await applyManifestFile(kc, path.join(ROOT, CRD_FILE), 'kubemcp-bench');
-    await waitForCrdEstablished(kc, CRD_NAME);
+    for (const file of ALL_CRD_FILES) await applyManifestFile(kc, path.join(ROOT, file), 'kubemcp-bench');
+    for (const name of ALL_CRD_NAMES) await waitForCrdEstablished(kc, name);
     await core.createNamespace({ body: { metadata: { name: nsName } } });
     for (let i = 0; i < background.length; i += 20) {
       await Promise.all(

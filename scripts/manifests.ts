@@ -11,6 +11,7 @@ import {
   REFERENCE_FILE,
   renderCrdYaml,
   replaceGeneratedSection,
+  TENANCY_CRDS,
 } from '../src/api/v1alpha1/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -19,6 +20,12 @@ async function main(): Promise<void> {
   for (const file of CRD_FILES) {
     await writeFile(`${root}${file}`, renderCrdYaml());
     console.log(`wrote ${file}`);
+  }
+  for (const crd of TENANCY_CRDS) {
+    for (const file of [...crd.files, crd.chartFile]) {
+      await writeFile(`${root}${file}`, crd.render());
+      console.log(`wrote ${file}`);
+    }
   }
   const docPath = `${root}${REFERENCE_FILE}`;
   const doc = await readFile(docPath, 'utf8');

@@ -4,9 +4,22 @@
  */
 
 import type { V1NamespaceList } from '@kubernetes/client-node';
-import { MCP_POLICIES_PATH, type McpPolicyObject } from '../controller/index.js';
+import {
+  MCP_DELEGATIONS_PATH,
+  MCP_NAMESPACE_POLICIES_PATH,
+  MCP_POLICIES_PATH,
+  type McpPolicyObject,
+} from '../controller/index.js';
+import { httpStatus } from '../kube/errors.js';
 import { KubeClient, loadKubeConfig, type Wire } from '../kube/index.js';
-import { compile, evaluate, isKnownTool, KNOWN_TOOLS, type PolicyIndex } from '../policy/index.js';
+import {
+  compile,
+  describePolicies,
+  evaluate,
+  isKnownTool,
+  KNOWN_TOOLS,
+  type PolicyIndex,
+} from '../policy/index.js';
 import type { Caller, Decision, PolicyWarning } from '../policy/types.js';
 import { callerFor as callerOf, SERVICE_ACCOUNT_PREFIX } from '../policyfile/caller.js';
 import { fileIndex } from './check-files.js';
@@ -93,17 +106,38 @@ export async function liveIndex(
   client: KubeClient,
   operatorNamespace: string = DEFAULT_OPERATOR_NAMESPACE,
 ): Promise<{ index: PolicyIndex; policies: McpPolicyObject[] }> {
-  const [list, namespaces] = await Promise.all([
+  // The tenancy kinds' CRDs may not be installed: then none exist, and nothing is delegated.
+  const optional = (path: string) =>
+    client.request<{ items?: McpPolicyObject[] }>('GET', path).catch((err: unknown) => {
+      if (httpStatus(err) === 404) return { items: [] };
+      throw err;
+    });
+  const [list, namespaced, delegations, namespaces] = await Promise.all([
     client.request<{ items?: McpPolicyObject[] }>('GET', MCP_POLICIES_PATH),
+    optional(MCP_NAMESPACE_POLICIES_PATH),
+    optional(MCP_DELEGATIONS_PATH),
     client.request<Wire<V1NamespaceList>>('GET', '/api/v1/namespaces'),
   ]);
-  const policies = list.items ?? [];
-  const index = compile({
-    policies: policies.flatMap((p) =>
+  const named = (items: readonly McpPolicyObject[] | undefined) =>
+    (items ?? []).flatMap((p) =>
       p.metadata?.name
-        ? [{ name: p.metadata.name, generation: p.metadata.generation ?? 0, spec: p.spec }]
+        ? [
+            {
+              ...(p.metadata.namespace ? { namespace: p.metadata.namespace } : {}),
+              name: p.metadata.name,
+              generation: p.metadata.generation ?? 0,
+              spec: p.spec,
+            },
+          ]
         : [],
+    );
+  const policies = [...(list.items ?? []), ...(namespaced.items ?? [])];
+  const index = compile({
+    policies: named(list.items),
+    namespacePolicies: named(namespaced.items).flatMap((p) =>
+      p.namespace === undefined ? [] : [{ ...p, namespace: p.namespace }],
     ),
+    delegations: named(delegations.items),
     namespaces: namespaces.items.flatMap((ns) =>
       ns.metadata?.name ? [{ name: ns.metadata.name, labels: ns.metadata.labels ?? {} }] : [],
     ),
@@ -120,7 +154,8 @@ function invalidPoliciesNaming(
 ): string[] {
   const out: string[] = [];
   for (const p of policies) {
-    const name = p.metadata?.name;
+    const ns = p.metadata?.namespace;
+    const name = p.metadata?.name && ns ? `${ns}/${p.metadata.name}` : p.metadata?.name;
     const state = name ? index.states.get(name) : undefined;
     if (!name || !state || state.ready) continue;
     const subjects = (p.spec as { subjects?: unknown } | undefined)?.subjects;
@@ -133,7 +168,8 @@ function invalidPoliciesNaming(
         return caller.username === `${SA_PREFIX}${String(namespace)}:${String(n)}`;
       return n === caller.username;
     });
-    if (names) out.push(`McpPolicy ${name} names you but is not Ready: ${state.message}`);
+    const kind = ns ? 'McpNamespacePolicy' : 'McpPolicy';
+    if (names) out.push(`${kind} ${name} names you but is not Ready: ${state.message}`);
   }
   return out;
 }
@@ -161,7 +197,7 @@ export function renderDecision(
   const lines: string[] = [];
   if (decision.allowed) {
     const by =
-      decision.policies.length > 0 ? `allowed by McpPolicy ${decision.policies.join(', ')}` : decision.reason;
+      decision.policies.length > 0 ? `allowed by ${describePolicies(decision.policies)}` : decision.reason;
     lines.push(`yes — ${by}`);
     for (const n of notes) lines.push(`  note: ${n}`);
   } else {

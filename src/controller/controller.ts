@@ -14,18 +14,37 @@
 
 import type { KubernetesObject, V1Namespace } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../api/v1alpha1/index.js';
+import {
+  DELEGATION_KIND,
+  DELEGATION_PLURAL,
+  GROUP,
+  KIND,
+  NS_KIND,
+  NS_PLURAL,
+  PLURAL,
+  VERSION,
+} from '../api/v1alpha1/index.js';
 import type { OperatorMetrics } from '../health/metrics.js';
 import type { BackoffOptions } from '../kube/backoff.js';
-import { type KubeClient, MERGE_PATCH } from '../kube/client.js';
+import type { KubeClient } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { ResilientInformer } from '../kube/informer.js';
 import { trimMetadata } from '../kube/trim.js';
 import type { CacheHealth, Wire } from '../kube/types.js';
 import { compile, type PolicyIndex } from '../policy/index.js';
 import type { NamespaceInfo, PolicyState } from '../policy/types.js';
+import {
+  DELEGATION_STATUS_PREFIX,
+  delegationKey,
+  NS_STATUS_PREFIX,
+  namespacedKey,
+  type ObjectKey,
+  policyKey,
+  STATUS_PREFIX,
+} from './keys.js';
 import { WorkQueue } from './queue.js';
-import { desiredStatus, readStatus, stateEqual, statusEqual, validityEvent } from './status.js';
+import { stateEqual } from './status.js';
+import { type StatusTarget, StatusWriter } from './statuswriter.js';
 import type { PolicyStore } from './store.js';
 
 /** An McpPolicy as the watch cache holds it (the spec is validated by compile, not here). */
@@ -35,10 +54,17 @@ export interface McpPolicyObject extends Wire<KubernetesObject> {
 }
 
 export const INDEX_KEY = 'index';
-const STATUS_PREFIX = 'status/';
+
 type Key = string;
 
 export const MCP_POLICIES_PATH = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+/** Every McpNamespacePolicy of every namespace (the watch); one namespace's: {@link namespacePoliciesPath}. */
+export const MCP_NAMESPACE_POLICIES_PATH = `/apis/${GROUP}/${VERSION}/${NS_PLURAL}`;
+export const MCP_DELEGATIONS_PATH = `/apis/${GROUP}/${VERSION}/${DELEGATION_PLURAL}`;
+
+export function namespacePoliciesPath(namespace: string): string {
+  return `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${NS_PLURAL}`;
+}
 export const DEFAULT_FIELD_MANAGER = 'kubemcp-operator';
 
 export interface PolicyControllerOptions {
@@ -73,20 +99,17 @@ export class PolicyController {
   private readonly metrics: OperatorMetrics | undefined;
   private readonly isLeader: () => boolean;
   private readonly policies: ResilientInformer<McpPolicyObject>;
+  private readonly namespacePolicies: ResilientInformer<McpPolicyObject>;
+  private readonly delegations: ResilientInformer<McpPolicyObject>;
   private readonly namespaces: ResilientInformer<Wire<V1Namespace>>;
   private readonly ownsNamespaces: boolean;
   private readonly queue: WorkQueue<Key>;
-  private readonly client: KubeClient;
-  private readonly events: EventRecorder | undefined;
-  private readonly fieldManager: string;
-  private readonly now: () => number;
+  private readonly statusWriter: StatusWriter;
   private readonly operatorNamespace: string | undefined;
-  /** Generation of each policy the last index was asked to reflect (to skip status-only updates). */
+  /** Generation of each object (by status key) the last index was asked to reflect (to skip status-only updates). */
   private readonly generations = new Map<string, number | undefined>();
   /** Labels of each namespace as last seen (to skip updates that change no label). */
   private readonly namespaceLabels = new Map<string, string>();
-  /** The status we last wrote per policy and the resourceVersion it was written over (cache lag guard). */
-  private readonly written = new Map<string, { overResourceVersion: string | undefined; status: string }>();
   private started = false;
   private cachesSynced = false;
   private readonly unsubscribe: (() => void)[] = [];
@@ -96,11 +119,15 @@ export class PolicyController {
     this.log = options.logger?.child({ component: 'controller' });
     this.metrics = options.metrics;
     this.isLeader = options.isLeader ?? (() => true);
-    this.events = options.events;
-    this.fieldManager = options.fieldManager ?? DEFAULT_FIELD_MANAGER;
-    this.now = options.now ?? Date.now;
     this.operatorNamespace = options.operatorNamespace;
-    this.client = options.client;
+    this.statusWriter = new StatusWriter({
+      client: options.client,
+      fieldManager: options.fieldManager ?? DEFAULT_FIELD_MANAGER,
+      now: options.now ?? Date.now,
+      ...(options.events ? { events: options.events } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+      ...(this.log ? { log: this.log } : {}),
+    });
     const common = {
       client: options.client,
       ...(options.watchBackoff ? { backoff: options.watchBackoff } : {}),
@@ -110,6 +137,18 @@ export class PolicyController {
       ...common,
       kind: 'mcppolicy',
       path: MCP_POLICIES_PATH,
+      transform: trimMetadata,
+    });
+    this.namespacePolicies = new ResilientInformer<McpPolicyObject>({
+      ...common,
+      kind: 'mcpnamespacepolicy',
+      path: MCP_NAMESPACE_POLICIES_PATH,
+      transform: trimMetadata,
+    });
+    this.delegations = new ResilientInformer<McpPolicyObject>({
+      ...common,
+      kind: 'mcpdelegation',
+      path: MCP_DELEGATIONS_PATH,
       transform: trimMetadata,
     });
     this.ownsNamespaces = options.namespaceInformer === undefined;
@@ -137,6 +176,8 @@ export class PolicyController {
     });
     if (this.metrics) {
       this.metrics.trackCache('mcppolicy', () => this.policies.health());
+      this.metrics.trackCache('mcpnamespacepolicy', () => this.namespacePolicies.health());
+      this.metrics.trackCache('mcpdelegation', () => this.delegations.health());
       this.metrics.trackCache('namespace', () => this.namespaces.health());
     }
   }
@@ -146,20 +187,38 @@ export class PolicyController {
     if (this.started) return;
     this.started = true;
     this.unsubscribe.push(
-      this.policies.on('add', (p) => this.onPolicy(p)),
-      this.policies.on('update', (p) => this.onPolicy(p)),
-      this.policies.on('delete', (p) => this.onPolicyDeleted(p)),
+      this.policies.on('add', (p) => this.onObject(policyKey(p))),
+      this.policies.on('update', (p) => this.onObject(policyKey(p))),
+      this.policies.on('delete', (p) => this.onObjectDeleted(policyKey(p))),
+      this.namespacePolicies.on('add', (p) => this.onObject(namespacedKey(p))),
+      this.namespacePolicies.on('update', (p) => this.onObject(namespacedKey(p))),
+      this.namespacePolicies.on('delete', (p) => this.onObjectDeleted(namespacedKey(p))),
+      this.delegations.on('add', (p) => this.onObject(delegationKey(p))),
+      this.delegations.on('update', (p) => this.onObject(delegationKey(p))),
+      this.delegations.on('delete', (p) => this.onObjectDeleted(delegationKey(p))),
       this.namespaces.on('add', (ns) => this.onNamespace(ns)),
       this.namespaces.on('update', (ns) => this.onNamespace(ns)),
       this.namespaces.on('delete', (ns) => this.onNamespaceDeleted(ns)),
     );
     this.policies.start();
+    this.namespacePolicies.start();
+    this.delegations.start();
     if (this.ownsNamespaces) this.namespaces.start();
-    void Promise.all([this.policies.synced(), this.namespaces.synced()]).then(() => {
+    void Promise.all([
+      this.policies.synced(),
+      this.namespacePolicies.synced(),
+      this.delegations.synced(),
+      this.namespaces.synced(),
+    ]).then(() => {
       if (!this.started) return;
       this.cachesSynced = true;
       this.log?.info(
-        { policies: this.policies.list().length, namespaces: this.namespaces.list().length },
+        {
+          policies: this.policies.list().length,
+          namespacePolicies: this.namespacePolicies.list().length,
+          delegations: this.delegations.list().length,
+          namespaces: this.namespaces.list().length,
+        },
         'caches synced',
       );
       this.queue.add(INDEX_KEY);
@@ -173,6 +232,8 @@ export class PolicyController {
     for (const off of this.unsubscribe.splice(0)) off();
     await this.queue.shutdown();
     await this.policies.stop();
+    await this.namespacePolicies.stop();
+    await this.delegations.stop();
     if (this.ownsNamespaces) await this.namespaces.stop();
   }
 
@@ -186,17 +247,26 @@ export class PolicyController {
     await this.store.waitFor(() => true, timeoutMs);
   }
 
-  health(): { readonly mcppolicy: CacheHealth; readonly namespace: CacheHealth } {
-    return { mcppolicy: this.policies.health(), namespace: this.namespaces.health() };
+  health(): {
+    readonly mcppolicy: CacheHealth;
+    readonly mcpnamespacepolicy: CacheHealth;
+    readonly mcpdelegation: CacheHealth;
+    readonly namespace: CacheHealth;
+  } {
+    return {
+      mcppolicy: this.policies.health(),
+      mcpnamespacepolicy: this.namespacePolicies.health(),
+      mcpdelegation: this.delegations.health(),
+      namespace: this.namespaces.health(),
+    };
   }
 
   /** Queues a status check of every policy (e.g. on becoming leader). */
   resyncStatus(): void {
     if (!this.cachesSynced) return;
-    for (const p of this.policies.list()) {
-      const name = p.metadata?.name;
-      if (name) this.queue.add(`${STATUS_PREFIX}${name}`);
-    }
+    for (const p of this.policies.list()) this.queueKey(policyKey(p));
+    for (const p of this.namespacePolicies.list()) this.queueKey(namespacedKey(p));
+    for (const p of this.delegations.list()) this.queueKey(delegationKey(p));
   }
 
   /** Resolves when no reconcile is queued or running (for tests and benchmarks). */
@@ -204,23 +274,24 @@ export class PolicyController {
     return this.queue.idle();
   }
 
-  private onPolicy(p: McpPolicyObject): void {
-    const name = p.metadata?.name;
-    if (!name) return;
-    const generation = p.metadata?.generation;
-    // A status-only update (our own write) changes no generation: no recompile, but check the status.
-    if (!this.generations.has(name) || this.generations.get(name) !== generation) {
-      this.generations.set(name, generation);
-      this.queue.add(INDEX_KEY);
-    }
-    if (this.cachesSynced) this.queue.add(`${STATUS_PREFIX}${name}`);
+  private queueKey(entry: ObjectKey | undefined): void {
+    if (entry) this.queue.add(entry.key);
   }
 
-  private onPolicyDeleted(p: McpPolicyObject): void {
-    const name = p.metadata?.name;
-    if (!name) return;
-    this.generations.delete(name);
-    this.written.delete(name);
+  private onObject(entry: ObjectKey | undefined): void {
+    if (!entry) return;
+    // A status-only update (our own write) changes no generation: no recompile, but check the status.
+    if (!this.generations.has(entry.key) || this.generations.get(entry.key) !== entry.generation) {
+      this.generations.set(entry.key, entry.generation);
+      this.queue.add(INDEX_KEY);
+    }
+    if (this.cachesSynced) this.queue.add(entry.key);
+  }
+
+  private onObjectDeleted(entry: ObjectKey | undefined): void {
+    if (!entry) return;
+    this.generations.delete(entry.key);
+    this.statusWriter.forget(entry.key);
     this.queue.add(INDEX_KEY);
   }
 
@@ -245,7 +316,7 @@ export class PolicyController {
     const end = this.metrics?.reconcileDuration.startTimer({ controller });
     try {
       if (key === INDEX_KEY) this.rebuildIndex();
-      else if (key.startsWith(STATUS_PREFIX)) await this.reconcileStatus(key.slice(STATUS_PREFIX.length));
+      else await this.reconcileStatus(key);
       this.metrics?.reconciles.inc({ controller, result: 'success' });
     } catch (err) {
       this.metrics?.reconciles.inc({ controller, result: 'error' });
@@ -256,12 +327,19 @@ export class PolicyController {
     }
   }
 
-  /** Compiles every cached policy and namespace, publishes the index, queues changed statuses. */
+  /** Compiles every cached policy, delegation and namespace, publishes the index, queues changed statuses. */
   private rebuildIndex(): PolicyIndex {
-    const policies = this.policies.list().flatMap((p) => {
+    const named = (list: readonly McpPolicyObject[]) =>
+      list.flatMap((p) => {
+        const name = p.metadata?.name;
+        return name ? [{ name, generation: p.metadata?.generation ?? 0, spec: p.spec }] : [];
+      });
+    const namespacePolicies = this.namespacePolicies.list().flatMap((p) => {
       const name = p.metadata?.name;
-      if (!name) return [];
-      return [{ name, generation: p.metadata?.generation ?? 0, spec: p.spec }];
+      const namespace = p.metadata?.namespace;
+      return name && namespace
+        ? [{ namespace, name, generation: p.metadata?.generation ?? 0, spec: p.spec }]
+        : [];
     });
     const namespaces: NamespaceInfo[] = this.namespaces.list().flatMap((ns) => {
       const name = ns.metadata?.name;
@@ -269,16 +347,23 @@ export class PolicyController {
     });
     const previous = this.store.ready ? this.store.current() : undefined;
     const index = compile({
-      policies,
+      policies: named(this.policies.list()),
+      namespacePolicies,
+      delegations: named(this.delegations.list()),
       namespaces,
       ...(this.operatorNamespace === undefined ? {} : { operatorNamespace: this.operatorNamespace }),
     });
     const version = this.store.publish(index);
     let ready = 0;
     const changed: string[] = [];
-    for (const [name, state] of index.states) {
+    for (const [id, state] of index.states) {
       if (state.ready) ready++;
-      if (!previous || !stateEqual(previous.states.get(name), state)) changed.push(name);
+      if (!previous || !stateEqual(previous.states.get(id), state))
+        changed.push(id.includes('/') ? `${NS_STATUS_PREFIX}${id}` : `${STATUS_PREFIX}${id}`);
+    }
+    for (const [name, state] of index.delegations) {
+      if (!previous || !stateEqual(previous.delegations.get(name), state))
+        changed.push(`${DELEGATION_STATUS_PREFIX}${name}`);
     }
     this.metrics?.policies.set({ state: 'ready' }, ready);
     this.metrics?.policies.set({ state: 'invalid' }, index.states.size - ready);
@@ -287,57 +372,57 @@ export class PolicyController {
       { version, policies: index.states.size, ready, namespaces: namespaces.length, changed: changed.length },
       'policy index published',
     );
-    for (const name of changed) this.queue.add(`${STATUS_PREFIX}${name}`);
+    for (const key of changed) this.queue.add(key);
     return index;
   }
 
-  private async reconcileStatus(name: string): Promise<void> {
-    if (!this.isLeader()) return;
-    const obj = this.policies.get(name);
-    if (!obj) return; // deleted: nothing to do
-    const state: PolicyState | undefined = this.store.current().states.get(name);
-    if (!state) return; // the index has not seen it yet; rebuilding it queues this again
-    if ((obj.metadata?.generation ?? 0) !== state.generation) return; // a rebuild is pending
-    const current = readStatus(obj.status);
-    const desired = desiredStatus(state, current, this.now());
-    if (statusEqual(current, desired)) return;
-    const serialized = JSON.stringify(desired);
-    const resourceVersion = obj.metadata?.resourceVersion;
-    const last = this.written.get(name);
-    if (last && last.overResourceVersion === resourceVersion && last.status === serialized) {
-      return; // our write is not in the cache yet
-    }
-    await this.client.request('PATCH', `${MCP_POLICIES_PATH}/${encodeURIComponent(name)}/status`, {
-      body: { status: desired },
-      contentType: MERGE_PATCH,
-      query: { fieldManager: this.fieldManager },
-    });
-    this.written.set(name, { overResourceVersion: resourceVersion, status: serialized });
-    this.metrics?.statusWrites.inc();
-    this.log?.info(
-      {
-        policy: name,
-        ready: state.ready,
-        generation: state.generation,
-        matchedNamespaces: state.matchedNamespaces,
-        ...(state.warnings?.length ? { warnings: state.warnings.map((w) => w.code) } : {}),
+  /** The cached object and compiled state a status key names, or undefined when either is missing. */
+  private statusTarget(key: string): { target: StatusTarget; state: PolicyState } | undefined {
+    const index = this.store.current();
+    let obj: McpPolicyObject | undefined;
+    let state: PolicyState | undefined;
+    let kind: string;
+    let collection: string;
+    if (key.startsWith(STATUS_PREFIX)) {
+      const name = key.slice(STATUS_PREFIX.length);
+      [obj, state, kind, collection] = [
+        this.policies.get(name),
+        index.states.get(name),
+        KIND,
+        MCP_POLICIES_PATH,
+      ];
+    } else if (key.startsWith(NS_STATUS_PREFIX)) {
+      const id = key.slice(NS_STATUS_PREFIX.length);
+      const slash = id.indexOf('/');
+      const namespace = id.slice(0, slash);
+      obj = this.namespacePolicies.get(id.slice(slash + 1), namespace);
+      [state, kind, collection] = [index.states.get(id), NS_KIND, namespacePoliciesPath(namespace)];
+    } else if (key.startsWith(DELEGATION_STATUS_PREFIX)) {
+      const name = key.slice(DELEGATION_STATUS_PREFIX.length);
+      obj = this.delegations.get(name);
+      [state, kind, collection] = [index.delegations.get(name), DELEGATION_KIND, MCP_DELEGATIONS_PATH];
+    } else return undefined;
+    const name = obj?.metadata?.name;
+    if (!obj || !name || !state) return undefined; // deleted, or not in the index yet (a rebuild queues it again)
+    const meta = obj.metadata;
+    return {
+      state,
+      target: {
+        kind,
+        collection,
+        name,
+        ...(meta?.namespace ? { namespace: meta.namespace } : {}),
+        generation: meta?.generation ?? 0,
+        ...(meta?.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}),
+        ...(meta?.uid ? { uid: meta.uid } : {}),
+        status: obj.status,
       },
-      'status written',
-    );
-    const event = validityEvent(current, desired);
-    if (event && this.events) {
-      await this.events.record({
-        regarding: {
-          apiVersion: API_VERSION,
-          kind: KIND,
-          name,
-          ...(obj.metadata?.uid ? { uid: obj.metadata.uid } : {}),
-        },
-        type: event.type,
-        reason: event.reason,
-        action: 'Reconcile',
-        note: event.note,
-      });
-    }
+    };
+  }
+
+  private async reconcileStatus(key: string): Promise<void> {
+    if (!this.isLeader()) return;
+    const found = this.statusTarget(key);
+    if (found) await this.statusWriter.write(key, found.target, found.state);
   }
 }

@@ -3,8 +3,11 @@
 export {
   DEFAULT_FIELD_MANAGER,
   INDEX_KEY,
+  MCP_DELEGATIONS_PATH,
+  MCP_NAMESPACE_POLICIES_PATH,
   MCP_POLICIES_PATH,
   type McpPolicyObject,
+  namespacePoliciesPath,
   PolicyController,
   type PolicyControllerOptions,
 } from './controller.js';

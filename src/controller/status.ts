@@ -61,7 +61,7 @@ export function desiredStatus(
       previous && previous.status === status && previous.lastTransitionTime
         ? previous.lastTransitionTime
         : kubeTime(nowMs),
-    reason: state.ready ? REASON_ACCEPTED : REASON_INVALID,
+    reason: state.reason,
     message: state.message,
   };
   const others = (current?.conditions ?? []).filter(
@@ -130,7 +130,8 @@ export function stateEqual(a: PolicyState | undefined, b: PolicyState | undefine
 
 export interface ValidityEvent {
   readonly type: 'Normal' | 'Warning';
-  readonly reason: typeof REASON_ACCEPTED | typeof REASON_INVALID;
+  /** Accepted, or the Ready=False reason (Invalid, NotDelegated, ExceedsCeiling). */
+  readonly reason: string;
   readonly note: string;
 }
 
@@ -148,7 +149,7 @@ export function validityEvent(
   const event: ValidityEvent =
     after.status === 'True'
       ? { type: 'Normal', reason: REASON_ACCEPTED, note: after.message }
-      : { type: 'Warning', reason: REASON_INVALID, note: after.message };
+      : { type: 'Warning', reason: after.reason || REASON_INVALID, note: after.message };
   if (!before || before.status !== after.status) return event;
   if (
     after.status === 'False' &&

@@ -12,7 +12,16 @@ import { type McpPolicySpec, McpPolicySpecSchema } from '../api/v1alpha1/schema.
 import type { CompiledGrant, PolicyIndex } from './compiled.js';
 import { compileGlob, isGlob } from './glob.js';
 import { describeLimits, type GrantLimits, limitsOf } from './limits.js';
-import { compileSelector, formatSelector } from './selector.js';
+import { NamespaceMatcher } from './matcher.js';
+import { formatSelector } from './selector.js';
+import {
+  compileDelegations,
+  compileNamespacedPolicy,
+  type DelegationObject,
+  type NamespacedPolicyObject,
+  newShared,
+  type SharedTools,
+} from './tenancy.js';
 import { KNOWN_TOOLS } from './tools.js';
 import type { NamespaceInfo, PolicyState } from './types.js';
 import { policyWarnings } from './warnings.js';
@@ -26,12 +35,17 @@ export interface PolicyObject {
 
 export interface CompileInput {
   readonly policies: readonly PolicyObject[];
+  /** McpNamespacePolicies; omitted: none. */
+  readonly namespacePolicies?: readonly NamespacedPolicyObject[];
+  /** McpDelegations (ceilings); omitted: none, so no McpNamespacePolicy grants anything. */
+  readonly delegations?: readonly DelegationObject[];
   readonly namespaces: readonly NamespaceInfo[];
   /** The namespace the operator runs in: grants covering it get a warning (see warnings.ts). */
   readonly operatorNamespace?: string;
 }
 
 export type { CompiledGrant, PolicyIndex } from './compiled.js';
+export type { DelegationObject, NamespacedPolicyObject } from './tenancy.js';
 
 /** The user name the API server gives a ServiceAccount's tokens. */
 export function serviceAccountUsername(namespace: string, name: string): string {
@@ -40,48 +54,12 @@ export function serviceAccountUsername(namespace: string, name: string): string 
 
 const KNOWN_TOOL_LIST = KNOWN_TOOLS.join(', ');
 
-/** Memoizes which existing namespaces a glob or a selector matches, shared across policies. */
-class NamespaceMatcher {
-  private readonly globCache = new Map<string, ReadonlySet<string>>();
-  private readonly selectorCache = new Map<string, ReadonlySet<string>>();
-
-  constructor(
-    private readonly namespaces: readonly NamespaceInfo[],
-    private readonly names: ReadonlySet<string>,
-  ) {}
-
-  exists(name: string): boolean {
-    return this.names.has(name);
-  }
-
-  glob(pattern: string): ReadonlySet<string> {
-    let hit = this.globCache.get(pattern);
-    if (!hit) {
-      const match = compileGlob(pattern);
-      hit = new Set(this.namespaces.filter((ns) => match(ns.name)).map((ns) => ns.name));
-      this.globCache.set(pattern, hit);
-    }
-    return hit;
-  }
-
-  selector(selector: NonNullable<McpPolicySpec['namespaces']['selector']>): ReadonlySet<string> {
-    const key = JSON.stringify([selector.matchLabels ?? {}, selector.matchExpressions ?? []]);
-    let hit = this.selectorCache.get(key);
-    if (!hit) {
-      const match = compileSelector(selector);
-      hit = new Set(this.namespaces.filter((ns) => match(ns.labels)).map((ns) => ns.name));
-      this.selectorCache.set(key, hit);
-    }
-    return hit;
-  }
-}
-
-function plural(n: number, word: string): string {
+export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** Checks the CRD cannot make: every tool pattern matches a tool the server knows. */
-function toolProblems(spec: McpPolicySpec): string[] {
+export function toolProblems(spec: { readonly tools: readonly string[] }): string[] {
   const problems: string[] = [];
   spec.tools.forEach((pattern, i) => {
     const match = compileGlob(pattern);
@@ -149,7 +127,13 @@ function acceptedMessage(
   return message;
 }
 
-function compareNames(a: { name: string }, b: { name: string }): number {
+interface SubjectLike {
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace?: string;
+}
+
+export function compareNames(a: { name: string }, b: { name: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
@@ -174,6 +158,18 @@ export function compile(input: CompileInput): PolicyIndex {
     const list = map.get(key);
     if (!list) map.set(key, [grant]);
     else if (list[list.length - 1] !== grant) list.push(grant);
+  };
+  const register = (grant: CompiledGrant, subjects: readonly SubjectLike[]): void => {
+    for (const subject of subjects) {
+      if (subject.kind === 'Group') add(byGroup, subject.name, grant);
+      else {
+        const user =
+          subject.kind === 'ServiceAccount'
+            ? serviceAccountUsername(subject.namespace ?? '', subject.name)
+            : subject.name;
+        add(byUser, user, grant);
+      }
+    }
   };
 
   for (const policy of [...input.policies].sort(compareNames)) {
@@ -221,17 +217,39 @@ export function compile(input: CompileInput): PolicyIndex {
       ...(warnings.length > 0 ? { warnings } : {}),
     });
     grants.set(policy.name, grant);
-    for (const subject of spec.subjects) {
-      if (subject.kind === 'Group') add(byGroup, subject.name, grant);
-      else {
-        const user =
-          subject.kind === 'ServiceAccount'
-            ? serviceAccountUsername(subject.namespace ?? '', subject.name)
-            : subject.name;
-        add(byUser, user, grant);
-      }
-    }
+    register(grant, spec.subjects);
   }
 
-  return { states, grants, grantsByUser: byUser, grantsByGroup: byGroup, namespaces: namespaceNames };
+  const { ceilings, states: delegations } = compileDelegations(
+    [...(input.delegations ?? [])].sort(compareNames),
+    matcher,
+  );
+  const namespaced = [...(input.namespacePolicies ?? [])].map((p) => ({ id: `${p.namespace}/${p.name}`, p }));
+  namespaced.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const sharedTools: SharedTools = newShared();
+  for (const { id, p } of namespaced) {
+    if (states.has(id)) throw new Error(`compile: namespaced policy ${JSON.stringify(id)} given twice`);
+    const result = compileNamespacedPolicy(p, ceilings, matcher, toolProblems, sharedTools);
+    if (result.grant === undefined || result.subjects === undefined) {
+      states.set(id, result.state);
+      continue;
+    }
+    const warnings = policyWarnings({
+      grant: result.grant,
+      subjects: result.subjects,
+      ...(input.operatorNamespace === undefined ? {} : { operatorNamespace: input.operatorNamespace }),
+    });
+    states.set(id, { ...result.state, ...(warnings.length > 0 ? { warnings } : {}) });
+    grants.set(id, result.grant);
+    register(result.grant, result.subjects);
+  }
+
+  return {
+    states,
+    delegations,
+    grants,
+    grantsByUser: byUser,
+    grantsByGroup: byGroup,
+    namespaces: namespaceNames,
+  };
 }

@@ -9,7 +9,10 @@ import type { PolicyState, ReplicaBounds } from './types.js';
 
 /** One Ready policy, compiled. Shared by every subject of the policy. */
 export interface CompiledGrant {
+  /** The policy's id: `name` for an McpPolicy, `namespace/name` for an McpNamespacePolicy. */
   readonly policy: string;
+  /** Set for an McpNamespacePolicy: its namespace (the only one it covers). */
+  readonly policyNamespace?: string;
   /** Concrete known tools the policy's patterns match. */
   readonly tools: ReadonlySet<string>;
   /** The same, sorted. */
@@ -30,9 +33,14 @@ export interface CompiledGrant {
 }
 
 export interface PolicyIndex {
-  /** The compiled state of every policy given to compile, Ready or not, by name. */
+  /**
+   * The compiled state of every policy given to compile, Ready or not, by id: an McpPolicy by its
+   * name, an McpNamespacePolicy by `namespace/name` (no cluster-scoped name contains "/").
+   */
   readonly states: ReadonlyMap<string, PolicyState>;
-  /** Ready policies by name. */
+  /** The compiled state of every McpDelegation, by name. */
+  readonly delegations: ReadonlyMap<string, PolicyState>;
+  /** Ready policies by id. */
   readonly grants: ReadonlyMap<string, CompiledGrant>;
   /** Grants by user name. A ServiceAccount subject is the user `system:serviceaccount:<ns>:<name>`. */
   readonly grantsByUser: ReadonlyMap<string, readonly CompiledGrant[]>;

@@ -41,6 +41,19 @@ function covers(index: PolicyIndex, grant: CompiledGrant, namespace: string): bo
   return false;
 }
 
+/**
+ * Names policies by kind, for a decision's reason: "McpPolicy a, b" and "McpNamespacePolicy
+ * team-a/c" (an id with a "/" is an McpNamespacePolicy's `namespace/name`).
+ */
+export function describePolicies(ids: readonly string[]): string {
+  const cluster = ids.filter((id) => !id.includes('/'));
+  const namespaced = ids.filter((id) => id.includes('/'));
+  const parts: string[] = [];
+  if (cluster.length > 0) parts.push(`McpPolicy ${cluster.join(', ')}`);
+  if (namespaced.length > 0) parts.push(`McpNamespacePolicy ${namespaced.join(', ')}`);
+  return parts.join(' and ');
+}
+
 function withinBounds(grant: CompiledGrant, replicas: number): boolean {
   const bounds = grant.replicas;
   return bounds !== undefined && bounds.min <= replicas && replicas <= bounds.max;
@@ -144,7 +157,7 @@ export function evaluate(index: PolicyIndex, req: DecisionRequest): Decision {
     return {
       allowed: true,
       policies: allowedBy,
-      reason: `McpPolicy ${allowedBy.join(', ')} grants ${tool}${where}.`,
+      reason: `${describePolicies(allowedBy)} grants ${tool}${where}.`,
       suggestions: NO_SUGGESTIONS,
     };
   }
@@ -231,6 +244,7 @@ export function coverFilter(
 export function permissions(index: PolicyIndex, caller: Caller): Permissions {
   const grants: Grant[] = callerGrants(index, caller).map((g) => ({
     policy: g.policy,
+    ...(g.policyNamespace === undefined ? {} : { policyNamespace: g.policyNamespace }),
     tools: g.toolList,
     allNamespaces: g.allNamespaces,
     namespaces: g.allNamespaces ? [] : [...g.coveredNamespaces].sort(),

@@ -4,6 +4,14 @@
  */
 
 export {
+  type CeilingVerdict,
+  type CompiledCeiling,
+  ceilingExcesses,
+  compileCeiling,
+  judgeCeiling,
+  type TenantGrant,
+} from './ceiling.js';
+export {
   type CompiledGrant,
   type CompileInput,
   compile,
@@ -23,6 +31,7 @@ export {
 } from './decide.js';
 export {
   coverFilter,
+  describePolicies,
   evaluate,
   grantedTools,
   isNamespaceName,
@@ -54,6 +63,11 @@ export {
   type ScaleVerdict,
 } from './limits.js';
 export { compileSelector, formatSelector, type LabelSelector } from './selector.js';
+export {
+  type DelegationObject,
+  type NamespacedPolicyObject,
+  namespacedPolicyId,
+} from './tenancy.js';
 export {
   ALWAYS_ALLOWED_TOOLS,
   isAlwaysAllowedTool,

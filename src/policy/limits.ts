@@ -26,7 +26,12 @@ export interface GrantLimits {
 }
 
 /** The limits a spec sets, or undefined when it sets none (the fast path). */
-export function limitsOf(spec: McpPolicySpec): GrantLimits | undefined {
+export function limitsOf(
+  spec: Pick<
+    McpPolicySpec,
+    'replicas' | 'cooldownSeconds' | 'rateLimit' | 'confirm' | 'requireKubernetesRBAC'
+  >,
+): GrantLimits | undefined {
   const limits: GrantLimits = {
     ...(spec.replicas?.maxStep === undefined ? {} : { maxStep: spec.replicas.maxStep }),
     ...(spec.cooldownSeconds === undefined ? {} : { cooldownSeconds: spec.cooldownSeconds }),

@@ -64,11 +64,15 @@ export interface PolicyWarning {
 
 /** The compiled state of one McpPolicy, which the controller writes back as status. */
 export interface PolicyState {
+  /** The policy's name (an McpNamespacePolicy's is the bare name; see `namespace`). */
   readonly name: string;
+  /** Set for an McpNamespacePolicy: the namespace it lives (and grants) in. */
+  readonly namespace?: string;
   /** metadata.generation of the object this state was compiled from. */
   readonly generation: number;
   readonly ready: boolean;
-  readonly reason: 'Accepted' | 'Invalid';
+  /** NotDelegated and ExceedsCeiling: an McpNamespacePolicy that is valid but not allowed where it is. */
+  readonly reason: 'Accepted' | 'Invalid' | 'NotDelegated' | 'ExceedsCeiling';
   /** Why it is invalid, or a summary of what it grants (and e.g. "selector matches no namespace"). */
   readonly message: string;
   /** Number of existing namespaces the policy covers now. */
@@ -79,7 +83,10 @@ export interface PolicyState {
 
 /** One grant of one Ready policy to one caller, as `get_permissions` and `kubemcp check` show it. */
 export interface Grant {
+  /** The policy: `name` for an McpPolicy, `namespace/name` for an McpNamespacePolicy. */
   readonly policy: string;
+  /** Set for an McpNamespacePolicy: its namespace (the only one it grants in). */
+  readonly policyNamespace?: string;
   /** Concrete known tool names the policy's patterns match. */
   readonly tools: readonly string[];
   /** True when the policy covers every namespace ("*"). */

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import {
   ApiextensionsV1Api,
+  CustomObjectsApi,
   type KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
@@ -37,8 +38,29 @@ export async function waitForCrdEstablished(kc: KubeConfig, name: string, timeou
   for (;;) {
     const crd = await api.readCustomResourceDefinition({ name });
     const established = crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-    if (established) return;
+    // Established comes a moment before the storage serves lists (a 429 "storage is (re)initializing"
+    // until then): wait for a list to answer too.
+    if (
+      established &&
+      (await listAnswers(kc, crd.spec.group, crd.spec.versions[0]?.name, crd.spec.names.plural))
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`CRD ${name} not Established within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function listAnswers(
+  kc: KubeConfig,
+  group: string,
+  version: string | undefined,
+  plural: string,
+): Promise<boolean> {
+  if (version === undefined) return true;
+  try {
+    await kc.makeApiClient(CustomObjectsApi).listClusterCustomObject({ group, version, plural, limit: 1 });
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -14,6 +14,8 @@ import { REPO_ROOT } from './paths.js';
 export const OPERATOR_NAMESPACE = 'kubemcp-system';
 export const OPERATOR_SERVICE_ACCOUNT = 'kubemcp-operator';
 export const CRD_NAME = 'mcppolicies.kubemcp.io';
+/** Every CRD config/crd applies; the controller watches them all. */
+export const CRD_NAMES = [CRD_NAME, 'mcpnamespacepolicies.kubemcp.io', 'mcpdelegations.kubemcp.io'] as const;
 
 export function kubectl(kubectlBin: string, kubeconfig: string, args: string[], input?: string): string {
   const res = spawnSync(kubectlBin, [`--kubeconfig=${kubeconfig}`, ...args], {
@@ -30,7 +32,7 @@ export function kubectl(kubectlBin: string, kubeconfig: string, args: string[], 
   return res.stdout;
 }
 
-/** Applies config/crd, the operator namespace and config/rbac; waits for the CRD to be served. */
+/** Applies config/crd, the operator namespace and config/rbac; waits for the CRDs to be served. */
 export async function installOperatorManifests(
   kc: KubeConfig,
   kubectlBin: string,
@@ -39,7 +41,7 @@ export async function installOperatorManifests(
   kubectl(kubectlBin, kubeconfig, ['apply', '--server-side', '--force-conflicts', '-k', 'config/crd']);
   kubectl(kubectlBin, kubeconfig, ['apply', '--server-side', '-f', 'config/manager/namespace.yaml']);
   kubectl(kubectlBin, kubeconfig, ['apply', '--server-side', '-k', 'config/rbac']);
-  await waitForCrdEstablished(kc, CRD_NAME);
+  for (const name of CRD_NAMES) await waitForCrdEstablished(kc, name);
 }
 
 /** Mints a token for a ServiceAccount through the TokenRequest API. */

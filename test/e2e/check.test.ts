@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CRD_FILE, CRD_NAME, GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/index.js';
+import { ALL_CRD_FILES, ALL_CRD_NAMES, GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/index.js';
 import { applyManifestFile, waitForCrdEstablished } from '../cluster/apply.js';
 import { cluster, kubeConfig, scratchNamespace } from './support.js';
 
@@ -46,8 +46,8 @@ describe('kubemcp check', () => {
 
   beforeAll(async () => {
     const kc = kubeConfig();
-    await applyManifestFile(kc, path.join(ROOT, CRD_FILE), 'kubemcp-e2e');
-    await waitForCrdEstablished(kc, CRD_NAME);
+    for (const file of ALL_CRD_FILES) await applyManifestFile(kc, path.join(ROOT, file), 'kubemcp-e2e');
+    for (const name of ALL_CRD_NAMES) await waitForCrdEstablished(kc, name);
     const create = (name: string, spec: Record<string, unknown>) =>
       custom().createClusterCustomObject({
         group: GROUP,

@@ -22,7 +22,14 @@ import {
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CRD_FILE, CRD_NAME, GROUP, PLURAL, RULE_MESSAGES, VERSION } from '../../src/api/v1alpha1/index.js';
+import {
+  ALL_CRD_FILES,
+  ALL_CRD_NAMES,
+  GROUP,
+  PLURAL,
+  RULE_MESSAGES,
+  VERSION,
+} from '../../src/api/v1alpha1/index.js';
 import { PolicyController } from '../../src/controller/controller.js';
 import { PolicyStore } from '../../src/controller/store.js';
 import { operatorMetrics } from '../../src/health/metrics.js';
@@ -103,8 +110,8 @@ afterAll(async () => {
 
 beforeAll(async () => {
   const kc = kubeConfig();
-  await applyManifestFile(kc, path.join(ROOT, CRD_FILE), 'kubemcp-e2e');
-  await waitForCrdEstablished(kc, CRD_NAME);
+  for (const file of ALL_CRD_FILES) await applyManifestFile(kc, path.join(ROOT, file), 'kubemcp-e2e');
+  for (const name of ALL_CRD_NAMES) await waitForCrdEstablished(kc, name);
 });
 
 describe('the McpPolicy controller (in process)', () => {

@@ -408,6 +408,8 @@ describe('no drift from kustomize', () => {
       render({ set: ['service.sessionAffinityTimeoutSeconds=60', 'crd.enable=false'] }),
     );
     expect(driftFrom('config/default', chart)).toEqual([
+      'CustomResourceDefinition mcpdelegations.kubemcp.io (apiextensions.k8s.io/v1): only in kustomize',
+      'CustomResourceDefinition mcpnamespacepolicies.kubemcp.io (apiextensions.k8s.io/v1): only in kustomize',
       'CustomResourceDefinition mcppolicies.kubemcp.io (apiextensions.k8s.io/v1): only in kustomize',
       'Service kubemcp-system/kubemcp (v1): spec.sessionAffinityConfig.clientIP.timeoutSeconds: 10800 ≠ 60 (kustomize ≠ the chart)',
     ]);

@@ -24,7 +24,14 @@ import {
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { CRD_FILE, CRD_NAME, GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/index.js';
+import {
+  ALL_CRD_FILES,
+  ALL_CRD_NAMES,
+  CRD_NAME,
+  GROUP,
+  PLURAL,
+  VERSION,
+} from '../../src/api/v1alpha1/index.js';
 import { PolicyController } from '../../src/controller/controller.js';
 import { PolicyStore } from '../../src/controller/store.js';
 import { EventRecorder } from '../../src/kube/events.js';
@@ -73,8 +80,8 @@ const condition = (p: PolicyObj, type: string) => p.status?.conditions?.find((c)
 
 beforeAll(async () => {
   const kc = kubeConfig();
-  await applyManifestFile(kc, path.join(ROOT, CRD_FILE), 'kubemcp-e2e');
-  await waitForCrdEstablished(kc, CRD_NAME);
+  for (const file of ALL_CRD_FILES) await applyManifestFile(kc, path.join(ROOT, file), 'kubemcp-e2e');
+  for (const name of ALL_CRD_NAMES) await waitForCrdEstablished(kc, name);
 });
 
 afterAll(async () => {
@@ -86,11 +93,13 @@ afterAll(async () => {
 });
 
 describe('the shipped manifests', () => {
-  it('kubectl apply -f crds/ applies the CRD and nothing else', () => {
+  it('kubectl apply -f crds/ applies the CRDs and nothing else', () => {
     const out = run(['apply', '--dry-run=server', '-f', 'crds/']);
-    expect(out.trim().split('\n')).toEqual([
-      `customresourcedefinition.apiextensions.k8s.io/${CRD_NAME} configured (server dry run)`,
-    ]);
+    expect(out.trim().split('\n').sort()).toEqual(
+      ALL_CRD_NAMES.map(
+        (name) => `customresourcedefinition.apiextensions.k8s.io/${name} configured (server dry run)`,
+      ).sort(),
+    );
   });
 
   it('kubectl apply -k config/default applies, and config/crd holds the same CRD as crds/', () => {
@@ -100,11 +109,16 @@ describe('the shipped manifests', () => {
     expect(out).toMatch(/^networkpolicy\.networking\.k8s\.io\/kubemcp-operator /m);
     expect(out).toMatch(/^role\.rbac\.authorization\.k8s\.io\/kubemcp-leader-election /m);
     const rendered = parseAllDocuments(run(['kustomize', 'config/crd'])).map((d) => d.toJS());
-    const shipped = parseAllDocuments(fs.readFileSync(path.join(ROOT, CRD_FILE), 'utf8')).map((d) =>
-      d.toJS(),
+    const shipped = ALL_CRD_FILES.map((file) =>
+      parseAllDocuments(fs.readFileSync(path.join(ROOT, file), 'utf8'))[0]?.toJS(),
     );
-    expect(rendered).toHaveLength(1);
-    expect(rendered[0]?.spec).toEqual(shipped[0]?.spec);
+    expect(rendered).toHaveLength(ALL_CRD_FILES.length);
+    type Crd = { metadata?: { name?: string }; spec?: unknown } | undefined;
+    const byName = (crds: readonly Crd[]) =>
+      [...crds].sort((a, b) => String(a?.metadata?.name).localeCompare(String(b?.metadata?.name)));
+    expect(byName(rendered as Crd[]).map((c) => c?.spec)).toEqual(
+      byName(shipped as Crd[]).map((c) => c?.spec),
+    );
   });
 });
 

@@ -45,3 +45,21 @@ export const LIMITS = {
   callsPerMinute: 10_000,
   cooldownSeconds: 86_400,
 } as const;
+
+/** The namespaced kind: a tenant's grant, only in its own namespace (docs/adr/0010). */
+export const NS_KIND = 'McpNamespacePolicy';
+export const NS_LIST_KIND = 'McpNamespacePolicyList';
+export const NS_PLURAL = 'mcpnamespacepolicies';
+export const NS_SINGULAR = 'mcpnamespacepolicy';
+export const NS_SHORT_NAME = 'mcpnp';
+
+/** The cluster-scoped ceiling: which namespaces accept McpNamespacePolicies, and the most they may grant. */
+export const DELEGATION_KIND = 'McpDelegation';
+export const DELEGATION_LIST_KIND = 'McpDelegationList';
+export const DELEGATION_PLURAL = 'mcpdelegations';
+export const DELEGATION_SINGULAR = 'mcpdelegation';
+export const DELEGATION_SHORT_NAME = 'mcpd';
+
+/** Ready=False reasons of an McpNamespacePolicy that is valid but not allowed where it is. */
+export const REASON_NOT_DELEGATED = 'NotDelegated';
+export const REASON_EXCEEDS_CEILING = 'ExceedsCeiling';

@@ -26,7 +26,7 @@ export interface CelRule {
     | 'FieldValueDuplicate';
 }
 
-function cel(...rules: CelRule[]): { 'x-kubernetes-validations': CelRule[] } {
+export function cel(...rules: CelRule[]): { 'x-kubernetes-validations': CelRule[] } {
   return { 'x-kubernetes-validations': rules };
 }
 
@@ -47,7 +47,7 @@ export const RULE_MESSAGES = {
 } as const;
 
 // Patterns are RE2- and ECMAScript-compatible: the API server checks them with Go's regexp.
-const NAMESPACE_PATTERN = /^[a-z0-9*?-]+$/;
+export const NAMESPACE_PATTERN = /^[a-z0-9*?-]+$/;
 const TOOL_PATTERN = /^[a-z0-9_*?]+$/;
 const LABEL_KEY =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -376,59 +376,80 @@ export const SafetySpecFields = {
     ),
 };
 
+/** The fields every grant spec has (McpPolicy and McpNamespacePolicy), namespaces aside. */
+export const GrantSpecFields = {
+  subjects: z
+    .array(SubjectSchema)
+    .min(1, 'subjects needs at least one subject')
+    .max(LIMITS.subjects)
+    .describe('Who this policy grants to: ServiceAccounts, users or groups. At least one.'),
+  tools: z
+    .array(
+      patternSchema(
+        'tool',
+        LIMITS.toolPattern,
+        TOOL_PATTERN,
+        "a tool pattern may contain only lowercase letters, digits, '_' and the wildcards * and ? (no [ ] classes)",
+      ),
+    )
+    .min(1, 'tools needs at least one tool name or pattern')
+    .max(LIMITS.tools)
+    .describe(
+      `MCP tools granted, as exact names (list_pods) or globs (list_*, *; at most ${MAX_PATTERN_STARS} * per pattern). Each must match at least one tool the server knows.`,
+    ),
+  replicas: ReplicaBoundsSchema.optional(),
+  ...SafetySpecFields,
+};
+
+/** The tool-pattern schema, shared with McpDelegation's ceiling. */
+export const ToolPatternsSchema = GrantSpecFields.tools;
+
+interface GrantSpecShape {
+  readonly tools: readonly string[];
+  readonly replicas?: unknown;
+  readonly cooldownSeconds?: unknown;
+  readonly confirm?: unknown;
+}
+
+/** The cross-field rules of a grant spec (zod side); {@link GRANT_SPEC_CEL} is the CEL side. */
+export function refineGrantSpec(spec: GrantSpecShape, ctx: z.RefinementCtx): void {
+  if (spec.replicas === undefined && spec.tools.some(toolPatternMayScale)) {
+    ctx.addIssue({ code: 'custom', path: ['replicas'], message: RULE_MESSAGES.scaleNeedsReplicas });
+  }
+  if (
+    (spec.cooldownSeconds !== undefined || spec.confirm !== undefined) &&
+    (spec.replicas === undefined || !spec.tools.some(toolPatternMayScale))
+  ) {
+    ctx.addIssue({ code: 'custom', message: RULE_MESSAGES.scaleLimitsNeedReplicas });
+  }
+}
+
+export const GRANT_SPEC_CEL: readonly CelRule[] = [
+  {
+    rule: `has(self.replicas) || !self.tools.exists(t, t.matches('${SCALE_PATTERN_REGEX}'))`,
+    message: RULE_MESSAGES.scaleNeedsReplicas,
+    fieldPath: '.replicas',
+    reason: 'FieldValueRequired',
+  },
+  {
+    rule: `(!has(self.cooldownSeconds) && !has(self.confirm)) || (has(self.replicas) && self.tools.exists(t, t.matches('${SCALE_PATTERN_REGEX}')))`,
+    message: RULE_MESSAGES.scaleLimitsNeedReplicas,
+  },
+];
+
 export const McpPolicySpecSchema = z
   .strictObject({
-    subjects: z
-      .array(SubjectSchema)
-      .min(1, 'subjects needs at least one subject')
-      .max(LIMITS.subjects)
-      .describe('Who this policy grants to: ServiceAccounts, users or groups. At least one.'),
+    subjects: GrantSpecFields.subjects,
     namespaces: NamespacesSchema,
-    tools: z
-      .array(
-        patternSchema(
-          'tool',
-          LIMITS.toolPattern,
-          TOOL_PATTERN,
-          "a tool pattern may contain only lowercase letters, digits, '_' and the wildcards * and ? (no [ ] classes)",
-        ),
-      )
-      .min(1, 'tools needs at least one tool name or pattern')
-      .max(LIMITS.tools)
-      .describe(
-        `MCP tools granted, as exact names (list_pods) or globs (list_*, *; at most ${MAX_PATTERN_STARS} * per pattern). Each must match at least one tool the server knows.`,
-      ),
-    replicas: ReplicaBoundsSchema.optional(),
+    tools: GrantSpecFields.tools,
+    replicas: GrantSpecFields.replicas,
     ...SafetySpecFields,
   })
-  .superRefine((spec, ctx) => {
-    if (spec.replicas === undefined && spec.tools.some(toolPatternMayScale)) {
-      ctx.addIssue({ code: 'custom', path: ['replicas'], message: RULE_MESSAGES.scaleNeedsReplicas });
-    }
-    if (
-      (spec.cooldownSeconds !== undefined || spec.confirm !== undefined) &&
-      (spec.replicas === undefined || !spec.tools.some(toolPatternMayScale))
-    ) {
-      ctx.addIssue({ code: 'custom', message: RULE_MESSAGES.scaleLimitsNeedReplicas });
-    }
-  })
+  .superRefine(refineGrantSpec)
   .describe(
     'What the policy grants: which subjects may use which tools in which namespaces, within which bounds.',
   )
-  .meta(
-    cel(
-      {
-        rule: `has(self.replicas) || !self.tools.exists(t, t.matches('${SCALE_PATTERN_REGEX}'))`,
-        message: RULE_MESSAGES.scaleNeedsReplicas,
-        fieldPath: '.replicas',
-        reason: 'FieldValueRequired',
-      },
-      {
-        rule: `(!has(self.cooldownSeconds) && !has(self.confirm)) || (has(self.replicas) && self.tools.exists(t, t.matches('${SCALE_PATTERN_REGEX}')))`,
-        message: RULE_MESSAGES.scaleLimitsNeedReplicas,
-      },
-    ),
-  );
+  .meta(cel(...GRANT_SPEC_CEL));
 
 export const ConditionSchema = z
   .strictObject({

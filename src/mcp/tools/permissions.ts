@@ -13,7 +13,8 @@ function grantText(g: Grant): string {
       }${g.namespaceSelector === undefined ? '' : `; selector ${g.namespaceSelector}`})`;
   const bounds = g.replicas === undefined ? '' : `; replicas ${g.replicas.min}-${g.replicas.max}`;
   const limits = describeLimits(g.limits);
-  return `- policy ${g.policy}: ${g.tools.join(', ')} in ${where}${bounds}${limits === undefined ? '' : `; ${limits}`}`;
+  const kind = g.policyNamespace === undefined ? '' : ' (McpNamespacePolicy)';
+  return `- policy ${g.policy}${kind}: ${g.tools.join(', ')} in ${where}${bounds}${limits === undefined ? '' : `; ${limits}`}`;
 }
 
 export const getPermissions: ToolDefinition<
@@ -27,7 +28,7 @@ export const getPermissions: ToolDefinition<
   outputSchema: PermissionsOutputSchema,
   description: () =>
     'Show what you may do: your identity, the tools granted to you, in which namespaces, and the replica ' +
-    'bounds for scaling, per McpPolicy. Call this first to plan instead of probing.',
+    'bounds for scaling, per McpPolicy or McpNamespacePolicy. Call this first to plan instead of probing.',
   handler: (_input, { client }) => {
     const p = client.permissions();
     const structured = {
@@ -35,6 +36,7 @@ export const getPermissions: ToolDefinition<
       tools: [...p.tools],
       grants: p.grants.map((g) => ({
         policy: g.policy,
+        ...(g.policyNamespace === undefined ? {} : { policyNamespace: g.policyNamespace }),
         tools: [...g.tools],
         allNamespaces: g.allNamespaces,
         namespaces: [...g.namespaces],
@@ -50,7 +52,9 @@ export const getPermissions: ToolDefinition<
       `You are ${p.caller.username}${p.caller.groups.length ? ` (groups: ${p.caller.groups.join(', ')})` : ''}.`,
     ];
     if (p.grants.length === 0)
-      lines.push('No McpPolicy grants you anything; only get_permissions is available.');
+      lines.push(
+        'No McpPolicy or McpNamespacePolicy grants you anything; only get_permissions is available.',
+      );
     else lines.push('You may use:', ...p.grants.map(grantText));
     return { structured, text: lines.join('\n') };
   },

@@ -150,7 +150,11 @@ export function listOutputSchema<R extends z.ZodType>(row: R) {
 
 export const ReplicaBoundsSchema = z.object({ min: z.number().int(), max: z.number().int() });
 const GrantSchema = z.object({
-  policy: z.string(),
+  policy: z.string().describe('The granting policy: name (McpPolicy) or namespace/name (McpNamespacePolicy)'),
+  policyNamespace: z
+    .string()
+    .optional()
+    .describe('Set for an McpNamespacePolicy: its namespace, the only one it grants in'),
   tools: z.array(z.string()),
   allNamespaces: z.boolean(),
   namespaces: z.array(z.string()).describe('Existing namespaces covered now'),

@@ -12,6 +12,7 @@ import {
   RULE_MESSAGES,
   renderCrdYaml,
   STARS_REGEX,
+  TENANCY_CRDS,
   toStructural,
 } from '../../../src/api/v1alpha1/index.js';
 
@@ -44,6 +45,15 @@ const openAPI = version.schema.openAPIV3Schema;
 const spec = openAPI.properties?.spec as JSONSchemaProps;
 const allRules = nodes(openAPI, '').flatMap(([, n]) => n['x-kubernetes-validations'] ?? []);
 
+describe('the committed tenancy CRDs', () => {
+  it.each(TENANCY_CRDS.flatMap((c) => [...c.files, c.chartFile].map((f) => [f, c] as const)))(
+    '%s is what npm run manifests generates (run it after changing the schema)',
+    async (file, crd) => {
+      expect(await readFile(`${root}${file}`, 'utf8')).toBe(crd.render());
+    },
+  );
+});
+
 describe('the committed CRD', () => {
   it.each(CRD_FILES)(
     '%s is what npm run manifests generates (run it after changing the schema)',
@@ -55,7 +65,8 @@ describe('the committed CRD', () => {
 
   it('crds/ holds only CustomResourceDefinitions (kubectl apply -f crds/); kustomize lives in config/crd', async () => {
     const files = (await readdir(`${root}crds`)).sort();
-    expect(files).toEqual([CRD_FILE.slice('crds/'.length)]);
+    const tenancy = TENANCY_CRDS.map((c) => (c.files[0] ?? '').slice('crds/'.length));
+    expect(files).toEqual([CRD_FILE.slice('crds/'.length), ...tenancy].sort());
     for (const file of files) {
       for (const doc of parseAllDocuments(await readFile(`${root}crds/${file}`, 'utf8'))) {
         expect(doc.toJSON()).toMatchObject({
@@ -67,7 +78,10 @@ describe('the committed CRD', () => {
     const kustomization = parse(await readFile(`${root}config/crd/kustomization.yaml`, 'utf8')) as {
       resources: string[];
     };
-    expect(kustomization.resources).toEqual([CRD_KUSTOMIZE_FILE.slice('config/crd/'.length)]);
+    expect(kustomization.resources).toEqual([
+      CRD_KUSTOMIZE_FILE.slice('config/crd/'.length),
+      ...TENANCY_CRDS.map((c) => (c.files[1] ?? '').slice('config/crd/'.length)),
+    ]);
   });
 
   it('starts with the do-not-edit header and parses back to the same object', () => {

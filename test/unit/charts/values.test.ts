@@ -138,6 +138,21 @@ describe('the chart copies', () => {
     );
   });
 
+  it.each(['kubemcp.io_mcpnamespacepolicies.yaml', 'kubemcp.io_mcpdelegations.yaml'])(
+    'of the tenancy CRD %s is the file in crds/, and a template renders it',
+    (file) => {
+      expect(fs.readFileSync(path.join(CHART_DIR, 'files/crds', file), 'utf8')).toBe(
+        fs.readFileSync(path.join('crds', file), 'utf8'),
+      );
+      const plural = file.slice('kubemcp.io_'.length, -'.yaml'.length);
+      const template = fs.readFileSync(
+        path.join(CHART_DIR, `templates/crd/${plural}.kubemcp.io.yaml`),
+        'utf8',
+      );
+      expect(template).toContain(`.Files.Get "files/crds/${file}"`);
+    },
+  );
+
   it('of the sample McpPolicies are the files of config/samples', () => {
     const kustomization = parse(fs.readFileSync('config/samples/kustomization.yaml', 'utf8')) as {
       resources: string[];
