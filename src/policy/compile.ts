@@ -137,87 +137,110 @@ export function compareNames(a: { name: string }, b: { name: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-/**
- * Builds the index. The result does not depend on the order of policies or namespaces. Throws only
- * on caller bugs: a policy or namespace name given twice.
- */
-export function compile(input: CompileInput): PolicyIndex {
-  const namespaceNames = new Set<string>();
-  for (const ns of input.namespaces) {
-    if (namespaceNames.has(ns.name))
-      throw new Error(`compile: namespace ${JSON.stringify(ns.name)} given twice`);
-    namespaceNames.add(ns.name);
-  }
-  const matcher = new NamespaceMatcher([...input.namespaces].sort(compareNames), namespaceNames);
+/** Grants by user name and by group: what a decision looks up. */
+class SubjectIndex {
+  readonly byUser = new Map<string, CompiledGrant[]>();
+  readonly byGroup = new Map<string, CompiledGrant[]>();
 
-  const states = new Map<string, PolicyState>();
-  const grants = new Map<string, CompiledGrant>();
-  const byUser = new Map<string, CompiledGrant[]>();
-  const byGroup = new Map<string, CompiledGrant[]>();
-  const add = (map: Map<string, CompiledGrant[]>, key: string, grant: CompiledGrant): void => {
-    const list = map.get(key);
-    if (!list) map.set(key, [grant]);
-    else if (list[list.length - 1] !== grant) list.push(grant);
-  };
-  const register = (grant: CompiledGrant, subjects: readonly SubjectLike[]): void => {
+  register(grant: CompiledGrant, subjects: readonly SubjectLike[]): void {
     for (const subject of subjects) {
-      if (subject.kind === 'Group') add(byGroup, subject.name, grant);
+      if (subject.kind === 'Group') SubjectIndex.add(this.byGroup, subject.name, grant);
       else {
         const user =
           subject.kind === 'ServiceAccount'
             ? serviceAccountUsername(subject.namespace ?? '', subject.name)
             : subject.name;
-        add(byUser, user, grant);
+        SubjectIndex.add(this.byUser, user, grant);
       }
     }
-  };
+  }
 
-  for (const policy of [...input.policies].sort(compareNames)) {
-    if (states.has(policy.name))
-      throw new Error(`compile: policy ${JSON.stringify(policy.name)} given twice`);
-    const generation = policy.generation ?? 0;
-    const invalid = (message: string): void => {
-      states.set(policy.name, {
-        name: policy.name,
-        generation,
-        ready: false,
-        reason: 'Invalid',
-        message,
-        matchedNamespaces: 0,
-      });
-    };
+  private static add(map: Map<string, CompiledGrant[]>, key: string, grant: CompiledGrant): void {
+    const list = map.get(key);
+    if (!list) map.set(key, [grant]);
+    else if (list[list.length - 1] !== grant) list.push(grant);
+  }
+}
 
-    const parsed = McpPolicySpecSchema.safeParse(policy.spec, { reportInput: true });
-    if (!parsed.success) {
-      invalid(formatIssues(parsed.error.issues));
-      continue;
-    }
-    const spec = parsed.data;
-    const problems = toolProblems(spec);
-    if (problems.length > 0) {
-      invalid(problems.join('; '));
-      continue;
-    }
+/** One compiled policy: its status, and its grant and subjects when it is Ready. */
+interface Compiled {
+  readonly state: PolicyState;
+  readonly grant?: CompiledGrant;
+  readonly subjects?: readonly SubjectLike[];
+}
 
-    const grant = compileGrant(policy.name, spec, matcher);
-    const matched = grant.allNamespaces ? namespaceNames.size : grant.coveredNamespaces.size;
-    const selectorMatches = spec.namespaces.selector ? matcher.selector(spec.namespaces.selector).size : 0;
-    const warnings = policyWarnings({
-      grant,
-      subjects: spec.subjects,
-      ...(input.operatorNamespace === undefined ? {} : { operatorNamespace: input.operatorNamespace }),
-    });
-    states.set(policy.name, {
+/** An McpPolicy: validated as the API server and the controller would, then compiled to a grant. */
+function compileClusterPolicy(
+  policy: PolicyObject,
+  matcher: NamespaceMatcher,
+  namespaceCount: number,
+): Compiled {
+  const generation = policy.generation ?? 0;
+  const invalid = (message: string): Compiled => ({
+    state: { name: policy.name, generation, ready: false, reason: 'Invalid', message, matchedNamespaces: 0 },
+  });
+  const parsed = McpPolicySpecSchema.safeParse(policy.spec, { reportInput: true });
+  if (!parsed.success) return invalid(formatIssues(parsed.error.issues));
+  const spec = parsed.data;
+  const problems = toolProblems(spec);
+  if (problems.length > 0) return invalid(problems.join('; '));
+  const grant = compileGrant(policy.name, spec, matcher);
+  const matched = grant.allNamespaces ? namespaceCount : grant.coveredNamespaces.size;
+  const selectorMatches = spec.namespaces.selector ? matcher.selector(spec.namespaces.selector).size : 0;
+  return {
+    state: {
       name: policy.name,
       generation,
       ready: true,
       reason: 'Accepted',
       message: acceptedMessage(spec, grant, matched, selectorMatches),
       matchedNamespaces: matched,
-      ...(warnings.length > 0 ? { warnings } : {}),
+    },
+    grant,
+    subjects: spec.subjects,
+  };
+}
+
+/** The namespace names, each once (a name given twice is a caller bug). */
+function namespaceSet(namespaces: CompileInput['namespaces']): Set<string> {
+  const names = new Set<string>();
+  for (const ns of namespaces) {
+    if (names.has(ns.name)) throw new Error(`compile: namespace ${JSON.stringify(ns.name)} given twice`);
+    names.add(ns.name);
+  }
+  return names;
+}
+
+/**
+ * Builds the index. The result does not depend on the order of policies or namespaces. Throws only
+ * on caller bugs: a policy or namespace name given twice.
+ */
+export function compile(input: CompileInput): PolicyIndex {
+  const namespaceNames = namespaceSet(input.namespaces);
+  const matcher = new NamespaceMatcher([...input.namespaces].sort(compareNames), namespaceNames);
+  const states = new Map<string, PolicyState>();
+  const grants = new Map<string, CompiledGrant>();
+  const subjects = new SubjectIndex();
+  // A Ready policy's warnings join its state; its grant goes into the index under `id`.
+  const accept = (id: string, c: Compiled): void => {
+    if (c.grant === undefined || c.subjects === undefined) {
+      states.set(id, c.state);
+      return;
+    }
+    const warnings = policyWarnings({
+      grant: c.grant,
+      subjects: c.subjects,
+      ...(input.operatorNamespace === undefined ? {} : { operatorNamespace: input.operatorNamespace }),
     });
-    grants.set(policy.name, grant);
-    register(grant, spec.subjects);
+    states.set(id, { ...c.state, ...(warnings.length > 0 ? { warnings } : {}) });
+    grants.set(id, c.grant);
+    subjects.register(c.grant, c.subjects);
+  };
+
+  for (const policy of [...input.policies].sort(compareNames)) {
+    if (states.has(policy.name))
+      throw new Error(`compile: policy ${JSON.stringify(policy.name)} given twice`);
+    accept(policy.name, compileClusterPolicy(policy, matcher, namespaceNames.size));
   }
 
   const { ceilings, states: delegations } = compileDelegations(
@@ -230,26 +253,18 @@ export function compile(input: CompileInput): PolicyIndex {
   for (const { id, p } of namespaced) {
     if (states.has(id)) throw new Error(`compile: namespaced policy ${JSON.stringify(id)} given twice`);
     const result = compileNamespacedPolicy(p, ceilings, matcher, toolProblems, sharedTools);
-    if (result.grant === undefined || result.subjects === undefined) {
-      states.set(id, result.state);
-      continue;
-    }
-    const warnings = policyWarnings({
-      grant: result.grant,
-      subjects: result.subjects,
-      ...(input.operatorNamespace === undefined ? {} : { operatorNamespace: input.operatorNamespace }),
+    accept(id, {
+      state: result.state,
+      ...(result.grant && result.subjects ? { grant: result.grant, subjects: result.subjects } : {}),
     });
-    states.set(id, { ...result.state, ...(warnings.length > 0 ? { warnings } : {}) });
-    grants.set(id, result.grant);
-    register(result.grant, result.subjects);
   }
 
   return {
     states,
     delegations,
     grants,
-    grantsByUser: byUser,
-    grantsByGroup: byGroup,
+    grantsByUser: subjects.byUser,
+    grantsByGroup: subjects.byGroup,
     namespaces: namespaceNames,
   };
 }
