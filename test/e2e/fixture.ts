@@ -42,8 +42,10 @@ export interface FixtureSpec<T extends string = string> {
   readonly policies?: Readonly<Record<string, Record<string, unknown>>>;
   /** Runs after the objects above exist and before serve starts (objects the fixture does not model). */
   readonly beforeServe?: () => Promise<void>;
-  /** One serve per entry, started in order; none when empty. */
-  readonly serve?: readonly ServeOptions[];
+  /** One serve per entry, started in order; none when empty. A function is called after `beforeServe`. */
+  readonly serve?: readonly ServeOptions[] | (() => readonly ServeOptions[]);
+  /** Start the serves together (they race, e.g. to create a shared Secret) instead of one by one. */
+  readonly startTogether?: boolean;
   /** Token handle → the ServiceAccount it is minted for (audience kubemcp). */
   readonly tokens?: Readonly<Record<T, { readonly namespace: string; readonly name: string }>>;
   /** Runs last in beforeAll, with the handles ready (warm-ups, baselines). */
@@ -52,6 +54,8 @@ export interface FixtureSpec<T extends string = string> {
   readonly onFailure?: () => Promise<void>;
   /** Runs first in afterAll (objects the fixture does not model, clients to close). */
   readonly cleanup?: () => Promise<void>;
+  /** Runs last in afterAll, after serve has stopped (e.g. to delete the Lease it released). */
+  readonly afterStop?: () => Promise<void>;
   /** beforeAll's timeout. */
   readonly timeoutMs?: number;
 }
@@ -81,12 +85,14 @@ export function mcpFixture<T extends string = never>(spec: FixtureSpec<T>): Fixt
     tokens: tokens as Record<T, string>,
   };
 
+  const dump = async () => {
+    for (const s of serves.slice(1)) await dumpMcpDiagnostics(s, [], []);
+    await dumpMcpDiagnostics(serves[0], namespaces, policies);
+    await spec.onFailure?.();
+  };
+
   beforeEach(({ onTestFailed }) => {
-    onTestFailed(async () => {
-      for (const s of serves.slice(1)) await dumpMcpDiagnostics(s, [], []);
-      await dumpMcpDiagnostics(serves[0], namespaces, policies);
-      await spec.onFailure?.();
-    });
+    onTestFailed(dump);
   });
 
   beforeAll(async () => {
@@ -97,13 +103,24 @@ export function mcpFixture<T extends string = never>(spec: FixtureSpec<T>): Fixt
     for (const sa of spec.serviceAccounts ?? []) await createServiceAccount(sa.namespace, sa.name);
     for (const [name, policy] of Object.entries(spec.policies ?? {})) await createPolicy(name, policy);
     await spec.beforeServe?.();
-    for (const opts of spec.serve ?? []) serves.push(await startServe(opts));
-    for (const name of policies) await waitPolicyReady(name);
-    for (const d of spec.deployments ?? []) await waitReady(d.namespace, d.name, d.replicas);
-    for (const [key, sa] of Object.entries(spec.tokens ?? {}) as [T, { namespace: string; name: string }][]) {
-      tokens[key] = await agentToken(sa.namespace, sa.name);
+    const serveOptions = typeof spec.serve === 'function' ? spec.serve() : (spec.serve ?? []);
+    if (spec.startTogether) serves.push(...(await Promise.all(serveOptions.map((o) => startServe(o)))));
+    else for (const opts of serveOptions) serves.push(await startServe(opts));
+    try {
+      for (const name of policies) await waitPolicyReady(name);
+      for (const d of spec.deployments ?? []) await waitReady(d.namespace, d.name, d.replicas);
+      for (const [key, sa] of Object.entries(spec.tokens ?? {}) as [
+        T,
+        { namespace: string; name: string },
+      ][]) {
+        tokens[key] = await agentToken(sa.namespace, sa.name);
+      }
+      await spec.afterSetup?.(fx);
+    } catch (err) {
+      // No test runs when beforeAll fails, so no onTestFailed either: print what the setup saw here.
+      await dump();
+      throw err;
     }
-    await spec.afterSetup?.(fx);
   }, spec.timeoutMs);
 
   afterAll(async () => {
@@ -111,6 +128,7 @@ export function mcpFixture<T extends string = never>(spec: FixtureSpec<T>): Fixt
     for (const s of serves) await s.stop();
     for (const name of policies) await deletePolicy(name).catch(() => undefined);
     for (const ns of namespaces) await deleteNamespace(ns).catch(() => undefined);
+    await spec.afterStop?.();
   });
 
   return fx;
