@@ -15,6 +15,7 @@ import { acquireCluster, type E2ECluster } from '../cluster/index.js';
 import { HarnessError } from '../cluster/log.js';
 import { installOperatorManifests, mintToken, writeOperatorKubeconfig } from '../cluster/operator.js';
 import { REPO_ROOT } from '../cluster/paths.js';
+import { serveArgs } from '../serve-args.js';
 
 export { freePort, mintToken };
 
@@ -211,26 +212,22 @@ export async function startKubemcp(opts: StartServeOptions): Promise<ServeProces
   while (healthPort === port) healthPort = await freePort();
   const logFile = path.join(opts.dir, 'kubemcp.log');
   const out = fs.openSync(logFile, 'w');
-  const entry =
-    opts.entry === 'tsx' ? ['--import', 'tsx', 'src/cli/main.ts'] : [path.join('dist', 'cli', 'main.js')];
   if (opts.entry === 'dist' && !fs.existsSync(path.join(REPO_ROOT, 'dist', 'cli', 'main.js')))
     throw new HarnessError('kubemcp', 'dist/cli/main.js is missing: run `npm run build` first');
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(
     process.execPath,
-    [
-      ...(opts.nodeArgs ?? []),
-      ...entry,
-      'serve',
-      `--kubeconfig=${kubeconfig}`,
-      `--mcp-port=${port}`,
-      `--health-port=${healthPort}`,
-      '--bind-address=127.0.0.1',
-      '--leader-election-namespace=kubemcp-system',
-      `--public-url=${base}`,
-      `--log-level=${opts.logLevel ?? 'info'}`,
-      ...(opts.extraArgs ?? []),
-    ],
+    serveArgs({
+      entry: opts.entry,
+      nodeArgs: opts.nodeArgs,
+      kubeconfig,
+      mcpPort: port,
+      healthPort,
+      leaseNamespace: 'kubemcp-system',
+      publicUrl: base,
+      logLevel: opts.logLevel ?? 'info',
+      extraArgs: opts.extraArgs,
+    }),
     { cwd: REPO_ROOT, stdio: ['ignore', out, out] },
   );
   fs.closeSync(out);

@@ -37,6 +37,7 @@ import { EventRecorder } from '../../src/kube/events.js';
 import { evaluate } from '../../src/policy/index.js';
 import { applyManifestFile, waitForCrdEstablished } from '../cluster/apply.js';
 import { freePort } from '../cluster/cluster.js';
+import { serveArgs } from '../serve-args.js';
 import { cluster, eventually, kubeClient, kubeConfig, scratchNamespace } from './support.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -356,32 +357,22 @@ async function startReplica(identity: string, leaseNamespace: string, leaseName:
   const healthPort = await freePort();
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'serve',
-      '--kubeconfig',
-      cluster().kubeconfig,
-      '--mcp-port',
-      '0',
-      '--health-port',
-      String(healthPort),
-      '--bind-address',
-      '127.0.0.1',
-      '--leader-election-namespace',
+    serveArgs({
+      kubeconfig: cluster().kubeconfig,
+      mcpPort: 0,
+      healthPort,
       leaseNamespace,
-      '--lease-name',
       leaseName,
-      '--identity',
       identity,
-      '--lease-duration',
-      String(LEASE.duration),
-      '--renew-deadline',
-      String(LEASE.renew),
-      '--retry-period',
-      String(LEASE.retry),
-    ],
+      extraArgs: [
+        '--lease-duration',
+        String(LEASE.duration),
+        '--renew-deadline',
+        String(LEASE.renew),
+        '--retry-period',
+        String(LEASE.retry),
+      ],
+    }),
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '' } },
   );
   const log: string[] = [];

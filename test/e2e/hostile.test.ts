@@ -18,27 +18,11 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { EventsV1Api } from '@kubernetes/client-node';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { REPORTING_CONTROLLER } from '../../src/kube/events.js';
 import { HOSTILE_TARGETS, rawRequest } from '../rawhttp.js';
-import {
-  agentToken,
-  createDeployment,
-  createNamespace,
-  createPolicy,
-  createServiceAccount,
-  deleteNamespace,
-  deletePolicy,
-  dumpMcpDiagnostics,
-  installShippedManifests,
-  MODERN,
-  readDeployment,
-  type ServeProcess,
-  startServe,
-  uniqueSuffix,
-  waitPolicyReady,
-  waitReady,
-} from './mcp-support.js';
+import { mcpFixture } from './fixture.js';
+import { MODERN, readDeployment, type ServeProcess, uniqueSuffix } from './mcp-support.js';
 import { eventually, kubeConfig } from './support.js';
 
 const s = uniqueSuffix();
@@ -55,16 +39,13 @@ const MAX_LAG_SECONDS = 0.1;
  */
 const FLOOD_CONCURRENCY = 16;
 
-let serve: ServeProcess | undefined;
-const tokens = { mallory: '', alice: '' };
 /** Every bearer token this file sent (checked against the server's output at the end). */
 const sentTokens: string[] = [];
 let deploymentBefore: { resourceVersion?: string; generation?: number } = {};
 let startedAt = new Date();
 
 function server(): ServeProcess {
-  if (!serve) throw new Error('kubemcp serve is not running');
-  return serve;
+  return fx.serve;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -391,61 +372,49 @@ async function withoutStall(what: string, cases: () => Promise<void>): Promise<v
 
 // ---------------------------------------------------------------------------------------------
 
-beforeEach(({ onTestFailed }) => {
-  onTestFailed(async () => {
-    await dumpMcpDiagnostics(serve, [NS], Object.values(POLICY));
-  });
+const sa = (name: string) => ({ kind: 'ServiceAccount', name, namespace: AGENTS_NS });
+const fx = mcpFixture({
+  namespaces: [NS, AGENTS_NS],
+  deployments: [{ namespace: NS, name: 'web', replicas: 1 }],
+  serviceAccounts: [
+    { namespace: AGENTS_NS, name: 'mallory' },
+    { namespace: AGENTS_NS, name: 'alice' },
+  ],
+  policies: {
+    [POLICY.mallory]: {
+      subjects: [sa('mallory')],
+      namespaces: { names: ['*-*-prod'] },
+      tools: ['list_*', 'scale_deployment'],
+      replicas: { min: 1, max: 3 },
+    },
+    [POLICY.alice]: { subjects: [sa('alice')], namespaces: { names: [NS] }, tools: ['list_pods'] },
+  },
+  serve: [{ identity: `e2e-hostile-${s}` }],
+  tokens: {
+    mallory: { namespace: AGENTS_NS, name: 'mallory' },
+    alice: { namespace: AGENTS_NS, name: 'alice' },
+  },
+  afterSetup: async () => {
+    // Policies in serve's index and the pod in its cache; every code path warmed up once (the server
+    // runs through tsx, which compiles modules on first use).
+    await eventually('the web pod in the cache', async () => {
+      const a = await send(JSON.stringify(toolCall('list_pods', { namespace: NS })));
+      return a.text.includes('"readyReplicas"') || /web-[a-z0-9]+-[a-z0-9]+/.test(a.text);
+    });
+    await send(JSON.stringify(rpc('resources/read', { uri: `k8s://deployment/${NS}/web` })));
+    await send(JSON.stringify(rpc('resources/list')));
+    await send(JSON.stringify([toolCall('get_permissions', {}, 1), toolCall('list_pods', {}, 2)]));
+    await send('{oops');
+    await send(JSON.stringify(toolCall('list_pods', {})), { token: 'warm-up-invalid-token' });
+    const d = await readDeployment(NS, 'web');
+    deploymentBefore = {
+      ...(d.metadata?.resourceVersion === undefined ? {} : { resourceVersion: d.metadata.resourceVersion }),
+      ...(d.metadata?.generation === undefined ? {} : { generation: d.metadata.generation }),
+    };
+    startedAt = new Date();
+  },
 });
-
-beforeAll(async () => {
-  await installShippedManifests();
-  await createNamespace(NS);
-  await createNamespace(AGENTS_NS);
-  await createDeployment(NS, 'web', 1);
-  await createServiceAccount(AGENTS_NS, 'mallory');
-  await createServiceAccount(AGENTS_NS, 'alice');
-  const sa = (name: string) => ({ kind: 'ServiceAccount', name, namespace: AGENTS_NS });
-  await createPolicy(POLICY.mallory, {
-    subjects: [sa('mallory')],
-    namespaces: { names: ['*-*-prod'] },
-    tools: ['list_*', 'scale_deployment'],
-    replicas: { min: 1, max: 3 },
-  });
-  await createPolicy(POLICY.alice, {
-    subjects: [sa('alice')],
-    namespaces: { names: [NS] },
-    tools: ['list_pods'],
-  });
-  serve = await startServe({ identity: `e2e-hostile-${s}` });
-  for (const name of Object.values(POLICY)) await waitPolicyReady(name);
-  await waitReady(NS, 'web', 1);
-  tokens.mallory = await agentToken(AGENTS_NS, 'mallory');
-  tokens.alice = await agentToken(AGENTS_NS, 'alice');
-  // Policies in serve's index and the pod in its cache; every code path warmed up once (the server
-  // runs through tsx, which compiles modules on first use).
-  await eventually('the web pod in the cache', async () => {
-    const a = await send(JSON.stringify(toolCall('list_pods', { namespace: NS })));
-    return a.text.includes('"readyReplicas"') || /web-[a-z0-9]+-[a-z0-9]+/.test(a.text);
-  });
-  await send(JSON.stringify(rpc('resources/read', { uri: `k8s://deployment/${NS}/web` })));
-  await send(JSON.stringify(rpc('resources/list')));
-  await send(JSON.stringify([toolCall('get_permissions', {}, 1), toolCall('list_pods', {}, 2)]));
-  await send('{oops');
-  await send(JSON.stringify(toolCall('list_pods', {})), { token: 'warm-up-invalid-token' });
-  const d = await readDeployment(NS, 'web');
-  deploymentBefore = {
-    ...(d.metadata?.resourceVersion === undefined ? {} : { resourceVersion: d.metadata.resourceVersion }),
-    ...(d.metadata?.generation === undefined ? {} : { generation: d.metadata.generation }),
-  };
-  startedAt = new Date();
-});
-
-afterAll(async () => {
-  await serve?.stop();
-  for (const name of Object.values(POLICY)) await deletePolicy(name);
-  await deleteNamespace(NS);
-  await deleteNamespace(AGENTS_NS);
-});
+const tokens = fx.tokens;
 
 describe('malformed envelopes', () => {
   it('answers every one with a 4xx or a JSON-RPC error, never a 5xx or a stall', async () => {

@@ -11,32 +11,22 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoordinationV1Api } from '@kubernetes/client-node';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startComponent, stopComponent } from '../cluster/cluster.js';
 import { OPERATOR_NAMESPACE } from '../cluster/operator.js';
+import { mcpFixture } from './fixture.js';
 import {
   agentToken,
   connect,
-  createDeployment,
-  createNamespace,
-  createPolicy,
-  createServiceAccount,
-  deleteNamespace,
-  deletePolicy,
-  dumpMcpDiagnostics,
   errorOf,
-  installShippedManifests,
   type McpCaller,
   OPERATOR_LEASE,
   okOf,
   permissionProblems,
   rawPost,
   readDeployment,
-  type ServeProcess,
-  startServe,
   uniqueSuffix,
   waitClusterUsable,
-  waitPolicyReady,
   waitReady,
 } from './mcp-support.js';
 import { cluster, eventually, kubeConfig } from './support.js';
@@ -60,66 +50,50 @@ function ageOf(warning: string | undefined): number {
 }
 
 describe.skipIf(cluster().dir === undefined)('degraded mode: kube-apiserver stopped and restarted', () => {
-  let serve: ServeProcess | undefined;
   let apiserverDown = false;
   const clients: McpCaller[] = [];
 
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(async () => {
-      if (apiserverDown) process.stderr.write('(kube-apiserver is stopped: no Events or policies to show)\n');
-      await dumpMcpDiagnostics(serve, apiserverDown ? [] : [NS], apiserverDown ? [] : [POLICY]);
-    });
-  });
-
-  beforeAll(async () => {
-    await installShippedManifests();
-    await createNamespace(NS);
-    await createNamespace(AGENTS_NS);
-    await createDeployment(NS, 'steady', 2);
-    await createServiceAccount(AGENTS_NS, 'agent');
-    await createPolicy(POLICY, {
-      subjects: [{ kind: 'ServiceAccount', name: 'agent', namespace: AGENTS_NS }],
-      namespaces: { names: [NS] },
-      tools: ['list_deployments', 'list_pods', 'scale_deployment'],
-      replicas: { min: 1, max: 5 },
-    });
-    serve = await startServe({
-      identity: `e2e-mcp-outage-${s}`,
-      // Informers retry a lost watch with backoff capped at 2 s (default 3 s), so recovery is quick.
-      extraArgs: ['--watch-backoff-max', '2'],
-    });
-    try {
-      await waitPolicyReady(POLICY);
-      await waitReady(NS, 'steady', 2);
-    } catch (err) {
-      await dumpMcpDiagnostics(serve, [NS], [POLICY]);
-      throw err;
-    }
-  });
-
-  afterAll(async () => {
-    const dir = cluster().dir;
-    if (apiserverDown && dir !== undefined) {
-      await startComponent(dir, APISERVER);
-      apiserverDown = false;
-    }
-    // The cluster's controllers reconnect with their own backoff: leave a working cluster to later files.
-    await waitClusterUsable(`e2e-mcp-outage-${s}`);
-    for (const c of clients) await c.close().catch(() => undefined);
-    await serve?.stop();
-    await deletePolicy(POLICY);
-    await deleteNamespace(NS);
-    await deleteNamespace(AGENTS_NS);
-    await kubeConfig()
-      .makeApiClient(CoordinationV1Api)
-      .deleteNamespacedLease({ name: OPERATOR_LEASE, namespace: OPERATOR_NAMESPACE })
-      .catch(() => undefined);
+  const fx = mcpFixture({
+    namespaces: [NS, AGENTS_NS],
+    deployments: [{ namespace: NS, name: 'steady', replicas: 2 }],
+    serviceAccounts: [{ namespace: AGENTS_NS, name: 'agent' }],
+    policies: {
+      [POLICY]: {
+        subjects: [{ kind: 'ServiceAccount', name: 'agent', namespace: AGENTS_NS }],
+        namespaces: { names: [NS] },
+        tools: ['list_deployments', 'list_pods', 'scale_deployment'],
+        replicas: { min: 1, max: 5 },
+      },
+    },
+    serve: [
+      {
+        identity: `e2e-mcp-outage-${s}`,
+        // Informers retry a lost watch with backoff capped at 2 s (default 3 s), so recovery is quick.
+        extraArgs: ['--watch-backoff-max', '2'],
+      },
+    ],
+    clusterReachable: () => !apiserverDown,
+    cleanup: async () => {
+      const dir = cluster().dir;
+      if (apiserverDown && dir !== undefined) {
+        await startComponent(dir, APISERVER);
+        apiserverDown = false;
+      }
+      // The cluster's controllers reconnect with their own backoff: leave a working cluster to later files.
+      await waitClusterUsable(`e2e-mcp-outage-${s}`);
+      for (const c of clients) await c.close().catch(() => undefined);
+    },
+    afterStop: async () => {
+      await kubeConfig()
+        .makeApiClient(CoordinationV1Api)
+        .deleteNamespacedLease({ name: OPERATOR_LEASE, namespace: OPERATOR_NAMESPACE })
+        .catch(() => undefined);
+    },
   });
 
   it('serves stale lists with a warning and refuses scales while the API server is down, then recovers', async () => {
     const dir = cluster().dir as string;
-    if (!serve) throw new Error('kubemcp serve is not running');
-    const srv = serve;
+    const srv = fx.serve;
     // Fresh tokens: TokenReview results are cached for at most 60 s from the review, and the outage
     // phase below relies on that cache (kubemcp cannot ask the API server while it is down).
     const token = await agentToken(AGENTS_NS, 'agent');

@@ -37,6 +37,7 @@ import {
   OPERATOR_NAMESPACE,
   writeOperatorKubeconfig,
 } from '../cluster/operator.js';
+import { serveArgs } from '../serve-args.js';
 import { cluster, dumpDiagnostics, eventually, kubeConfig } from './support.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -346,31 +347,17 @@ export async function startServe(opts: ServeOptions): Promise<ServeProcess> {
   const base = `http://127.0.0.1:${mcpPort}`;
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'serve',
-      '--kubeconfig',
-      operatorKubeconfig,
-      '--mcp-port',
-      String(mcpPort),
-      '--health-port',
-      String(healthPort),
-      '--bind-address',
-      '127.0.0.1',
-      '--public-url',
-      base,
-      '--leader-election-namespace',
-      OPERATOR_NAMESPACE,
-      '--lease-name',
-      OPERATOR_LEASE,
-      '--identity',
-      opts.identity,
-      '--log-level',
-      'info',
-      ...(opts.extraArgs ?? []),
-    ],
+    serveArgs({
+      kubeconfig: operatorKubeconfig,
+      mcpPort,
+      healthPort,
+      publicUrl: base,
+      leaseNamespace: OPERATOR_NAMESPACE,
+      leaseName: OPERATOR_LEASE,
+      identity: opts.identity,
+      logLevel: 'info',
+      extraArgs: opts.extraArgs,
+    }),
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -22,7 +22,7 @@ import {
   type V1ResourceAttributes,
   Watch,
 } from '@kubernetes/client-node';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { DEFAULT_FIELD_MANAGER } from '../../src/controller/controller.js';
 import {
@@ -30,21 +30,14 @@ import {
   OPERATOR_SERVICE_ACCOUNT,
   writeOperatorKubeconfig,
 } from '../cluster/operator.js';
+import { mcpFixture } from './fixture.js';
 import {
   agentToken,
   apiServerReview,
   type ClientKind,
   connect,
-  createDeployment,
-  createNamespace,
-  createPolicy,
   createService,
-  createServiceAccount,
-  deleteNamespace,
-  deletePolicy,
-  dumpMcpDiagnostics,
   errorOf,
-  installShippedManifests,
   type McpCaller,
   MODERN,
   OPERATOR_LEASE,
@@ -58,7 +51,6 @@ import {
   rpcErrorOf,
   type ServeProcess,
   scaledEvents,
-  startServe,
   type ToolResult,
   uniqueSuffix,
   waitPolicyReady,
@@ -87,13 +79,10 @@ const LIST_TOOLS = ['list_deployments', 'list_namespaces', 'list_pods', 'list_se
 
 const userOf = (agent: string) => `system:serviceaccount:${NS.agents}:${agent}`;
 
-let serve: ServeProcess | undefined;
-const tokens = {} as Record<Agent, string>;
 const clients: McpCaller[] = [];
 
 function server(): ServeProcess {
-  if (!serve) throw new Error('kubemcp serve is not running');
-  return serve;
+  return fx.serve;
 }
 
 async function client(kind: ClientKind, agent: Agent): Promise<McpCaller> {
@@ -107,110 +96,82 @@ function anonymised(result: ToolResult, namespace: string): string {
   return JSON.stringify(errorOf(result)).split(namespace).join('<ns>');
 }
 
-beforeEach(({ onTestFailed }) => {
-  onTestFailed(async () => {
-    await dumpMcpDiagnostics(serve, [NS.web, NS.api, NS.secret], Object.values(POLICY));
-  });
-});
-
-beforeAll(async () => {
-  await installShippedManifests();
-
-  await createNamespace(NS.web, { team: 'web' });
-  await createNamespace(NS.api);
-  await createNamespace(NS.secret);
-  await createNamespace(NS.agents);
-  await createDeployment(NS.web, 'web', 1);
-  await createDeployment(NS.web, 'bounds', 2);
-  await createDeployment(NS.web, 'race', 1);
-  await createService(NS.web, 'web', 80);
-  await kubeConfig()
-    .makeApiClient(AppsV1Api)
-    .createNamespacedStatefulSet({
-      namespace: NS.web,
-      body: {
-        metadata: { name: 'db' },
-        spec: {
-          replicas: 1,
-          serviceName: 'db',
-          selector: { matchLabels: { app: 'db' } },
-          template: {
-            metadata: { labels: { app: 'db' } },
-            spec: { containers: [{ name: 'db', image: 'registry.k8s.io/pause:3.10' }] },
+const sa = (name: string) => ({ kind: 'ServiceAccount', name, namespace: NS.agents });
+const fx = mcpFixture({
+  namespaces: [{ name: NS.web, labels: { team: 'web' } }, NS.api, NS.secret, NS.agents],
+  deployments: [
+    { namespace: NS.web, name: 'web', replicas: 1 },
+    { namespace: NS.web, name: 'bounds', replicas: 2 },
+    { namespace: NS.web, name: 'race', replicas: 1 },
+    { namespace: NS.api, name: 'orders', replicas: 1 },
+    { namespace: NS.secret, name: 'vault', replicas: 1 },
+  ],
+  serviceAccounts: [...AGENTS, 'doomed'].map((name) => ({ namespace: NS.agents, name })),
+  policies: {
+    [POLICY.reader]: { subjects: [sa('reader')], namespaces: { names: [NS.web, NS.api] }, tools: ['list_*'] },
+    [POLICY.scaler]: {
+      subjects: [sa('scaler')],
+      namespaces: { names: [NS.web] },
+      tools: ['list_pods', 'list_deployments', 'scale_deployment', 'scale_statefulset'],
+      replicas: BOUNDS,
+    },
+    [POLICY.scaler2]: {
+      subjects: [sa('scaler2')],
+      namespaces: { names: [NS.web] },
+      tools: ['list_deployments', 'scale_deployment'],
+      replicas: BOUNDS,
+    },
+  },
+  beforeServe: async () => {
+    await createService(NS.web, 'web', 80);
+    await kubeConfig()
+      .makeApiClient(AppsV1Api)
+      .createNamespacedStatefulSet({
+        namespace: NS.web,
+        body: {
+          metadata: { name: 'db' },
+          spec: {
+            replicas: 1,
+            serviceName: 'db',
+            selector: { matchLabels: { app: 'db' } },
+            template: {
+              metadata: { labels: { app: 'db' } },
+              spec: { containers: [{ name: 'db', image: 'registry.k8s.io/pause:3.10' }] },
+            },
           },
         },
-      },
+      });
+    await createService(NS.api, 'orders', 8080);
+    await createService(NS.secret, 'vault', 8200);
+  },
+  serve: [{ identity: `e2e-mcp-${s}` }],
+  tokens: Object.fromEntries(AGENTS.map((name) => [name, { namespace: NS.agents, name }])) as Record<
+    Agent,
+    { namespace: string; name: string }
+  >,
+  // The policies are Ready (the status comes from serve itself, which holds the Lease, so they are in
+  // its index) and the workloads ready; then the watch caches have seen the pods become ready.
+  afterSetup: async () => {
+    const probe = await connect('v2', server().url, tokens.reader);
+    clients.push(probe);
+    await eventually('the caches to show every workload ready', async () => {
+      const rows = okOf<{ items: Array<{ readyReplicas: number; replicas: number }> }>(
+        await probe.callTool('list_deployments', {}),
+      ).items;
+      return rows.length === 4 && rows.every((r) => r.readyReplicas === r.replicas);
     });
-  await createDeployment(NS.api, 'orders', 1);
-  await createService(NS.api, 'orders', 8080);
-  await createDeployment(NS.secret, 'vault', 1);
-  await createService(NS.secret, 'vault', 8200);
-  for (const agent of [...AGENTS, 'doomed']) await createServiceAccount(NS.agents, agent);
-
-  const sa = (name: string) => ({ kind: 'ServiceAccount', name, namespace: NS.agents });
-  await createPolicy(POLICY.reader, {
-    subjects: [sa('reader')],
-    namespaces: { names: [NS.web, NS.api] },
-    tools: ['list_*'],
-  });
-  await createPolicy(POLICY.scaler, {
-    subjects: [sa('scaler')],
-    namespaces: { names: [NS.web] },
-    tools: ['list_pods', 'list_deployments', 'scale_deployment', 'scale_statefulset'],
-    replicas: BOUNDS,
-  });
-  await createPolicy(POLICY.scaler2, {
-    subjects: [sa('scaler2')],
-    namespaces: { names: [NS.web] },
-    tools: ['list_deployments', 'scale_deployment'],
-    replicas: BOUNDS,
-  });
-
-  serve = await startServe({ identity: `e2e-mcp-${s}` });
-  try {
-    await settle();
-  } catch (err) {
-    await dumpMcpDiagnostics(serve, [NS.web, NS.api, NS.secret], Object.values(POLICY));
-    throw err;
-  }
+  },
+  cleanup: async () => {
+    for (const c of clients) await c.close().catch(() => undefined);
+  },
+  afterStop: async () => {
+    await kubeConfig()
+      .makeApiClient(CoordinationV1Api)
+      .deleteNamespacedLease({ name: OPERATOR_LEASE, namespace: OPERATOR_NAMESPACE })
+      .catch(() => undefined);
+  },
 });
-
-/** Tokens for the agents; the policies Ready and in serve's index; the workloads ready in its caches. */
-async function settle(): Promise<void> {
-  for (const agent of AGENTS) tokens[agent] = await agentToken(NS.agents, agent);
-
-  // The status comes from serve itself (it holds the Lease): Ready policies are in its index.
-  for (const name of Object.values(POLICY)) await waitPolicyReady(name);
-  for (const [ns, name, n] of [
-    [NS.web, 'web', 1],
-    [NS.web, 'bounds', 2],
-    [NS.web, 'race', 1],
-    [NS.api, 'orders', 1],
-    [NS.secret, 'vault', 1],
-  ] as const) {
-    await waitReady(ns, name, n);
-  }
-  // The watch caches have seen the pods become ready.
-  const probe = await connect('v2', server().url, tokens.reader);
-  clients.push(probe);
-  await eventually('the caches to show every workload ready', async () => {
-    const rows = okOf<{ items: Array<{ readyReplicas: number; replicas: number }> }>(
-      await probe.callTool('list_deployments', {}),
-    ).items;
-    return rows.length === 4 && rows.every((r) => r.readyReplicas === r.replicas);
-  });
-}
-
-afterAll(async () => {
-  for (const c of clients) await c.close().catch(() => undefined);
-  await serve?.stop();
-  for (const name of Object.values(POLICY)) await deletePolicy(name);
-  for (const ns of Object.values(NS)) await deleteNamespace(ns);
-  await kubeConfig()
-    .makeApiClient(CoordinationV1Api)
-    .deleteNamespacedLease({ name: OPERATOR_LEASE, namespace: OPERATOR_NAMESPACE })
-    .catch(() => undefined);
-});
+const tokens = fx.tokens;
 
 // ---------------------------------------------------------------------------------------------
 

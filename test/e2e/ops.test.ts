@@ -38,6 +38,7 @@ import { EventRecorder } from '../../src/kube/events.js';
 import { applyManifestFile, waitForCrdEstablished } from '../cluster/apply.js';
 import { freePort } from '../cluster/cluster.js';
 import { kubectl } from '../cluster/operator.js';
+import { serveArgs } from '../serve-args.js';
 import { cluster, eventually, kubeClient, kubeConfig, scratchNamespace } from './support.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -142,21 +143,7 @@ async function serve(args: string[]): Promise<Serve> {
   );
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'serve',
-      '--kubeconfig',
-      cluster().kubeconfig,
-      '--mcp-port',
-      '0',
-      '--health-port',
-      String(healthPort),
-      '--bind-address',
-      '127.0.0.1',
-      ...args,
-    ],
+    serveArgs({ kubeconfig: cluster().kubeconfig, mcpPort: 0, healthPort, extraArgs: args }),
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env },
   );
   const lines: string[] = [];

@@ -11,27 +11,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { DEFAULT_OPERATOR_NAMESPACE } from '../../src/cli/check.js';
 import { permissions, serviceAccountUsername } from '../../src/policy/index.js';
 import { callerFor } from '../../src/policyfile/caller.js';
 import { compileSet, loadPolicyFiles } from '../../src/policyfile/policies.js';
 import { runTests } from '../../src/policyfile/run.js';
+import { mcpFixture } from './fixture.js';
 import {
-  agentToken,
   connect,
-  createDeployment,
-  createNamespace,
   createPolicy,
-  createServiceAccount,
-  deleteNamespace,
   deletePolicy,
   dumpMcpDiagnostics,
-  installShippedManifests,
   type McpCaller,
-  type ServeProcess,
-  startServe,
   uniqueSuffix,
   waitPolicyReady,
 } from './mcp-support.js';
@@ -46,7 +39,6 @@ const CURRENT = 2;
 const RUNS = 25;
 const CALLS = 20;
 
-let serve: ServeProcess | undefined;
 const clients = new Map<string, McpCaller>();
 const applied: string[] = [];
 
@@ -132,28 +124,23 @@ async function serverAnswer(c: Call): Promise<string> {
   return String((result.structuredContent?.error as { code?: string } | undefined)?.code);
 }
 
-beforeEach(({ onTestFailed }) => {
-  onTestFailed(async () => {
-    await dumpMcpDiagnostics(serve, [NS.a, NS.b], applied);
-  });
-});
-
-beforeAll(async () => {
-  await installShippedManifests();
-  await createNamespace(NS.a, { [LABEL]: 'a' });
-  await createNamespace(NS.b, { [LABEL]: 'b' });
-  await createNamespace(NS.agents);
-  for (const ns of [NS.a, NS.b]) await createDeployment(ns, DEPLOYMENT, CURRENT);
-  for (const bot of BOTS) await createServiceAccount(NS.agents, bot);
-  serve = await startServe({ identity: `oracle-${s}` });
-  for (const bot of BOTS) clients.set(bot, await connect('v2', serve.url, await agentToken(NS.agents, bot)));
-});
-
-afterAll(async () => {
-  for (const c of clients.values()) await c.close().catch(() => undefined);
-  await serve?.stop();
-  for (const name of applied) await deletePolicy(name);
-  for (const ns of Object.values(NS)) await deleteNamespace(ns);
+mcpFixture({
+  namespaces: [{ name: NS.a, labels: { [LABEL]: 'a' } }, { name: NS.b, labels: { [LABEL]: 'b' } }, NS.agents],
+  deployments: [NS.a, NS.b].map((namespace) => ({ namespace, name: DEPLOYMENT, replicas: CURRENT })),
+  serviceAccounts: BOTS.map((name) => ({ namespace: NS.agents, name })),
+  serve: [{ identity: `oracle-${s}` }],
+  tokens: Object.fromEntries(BOTS.map((name) => [name, { namespace: NS.agents, name }])) as Record<
+    (typeof BOTS)[number],
+    { namespace: string; name: string }
+  >,
+  afterSetup: async (fx) => {
+    for (const bot of BOTS) clients.set(bot, await connect('v2', fx.serve.url, fx.tokens[bot]));
+  },
+  onFailure: () => dumpMcpDiagnostics(undefined, [], applied),
+  cleanup: async () => {
+    for (const c of clients.values()) await c.close().catch(() => undefined);
+    for (const name of applied) await deletePolicy(name);
+  },
 });
 
 describe('kubemcp test and kubemcp serve, one engine', () => {

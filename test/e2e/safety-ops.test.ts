@@ -10,18 +10,11 @@
  */
 
 import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { microTime } from '../../src/kube/microtime.js';
+import { mcpFixture } from './fixture.js';
 import {
-  agentToken,
-  createDeployment,
-  createNamespace,
-  createPolicy,
-  createServiceAccount,
-  deleteNamespace,
-  deletePolicy,
   dumpMcpDiagnostics,
-  installShippedManifests,
   MODERN,
   permissionProblems,
   readDeployment,
@@ -29,8 +22,6 @@ import {
   type ServeProcess,
   startServe,
   uniqueSuffix,
-  waitPolicyReady,
-  waitReady,
 } from './mcp-support.js';
 import { eventually, kubeConfig } from './support.js';
 
@@ -46,8 +37,6 @@ const DEPLOYMENT = 'confirm';
 // The sweep runs every second here (default 10 minutes), so the test need not wait.
 const FAST_SWEEP = ['--scale-lease-sweep-interval', '1'];
 
-let serveA: ServeProcess | undefined;
-let serveB: ServeProcess | undefined;
 let serveOther: ServeProcess | undefined;
 let token = '';
 let keyedToken = '';
@@ -156,85 +145,84 @@ async function secretKey(): Promise<string | undefined> {
   }
 }
 
-beforeEach(({ onTestFailed }) => {
-  onTestFailed(async () => {
-    for (const serve of [serveA, serveB, serveOther]) await dumpMcpDiagnostics(serve, [], []);
-    await dumpMcpDiagnostics(undefined, [NS.web], [POLICY, KEYED_POLICY]);
-  });
-});
-
-beforeAll(async () => {
-  await installShippedManifests();
-  // Start from no Secret, so that the replicas below create it (e2e files run one at a time).
-  await core()
-    .deleteNamespacedSecret({ namespace: OPERATOR_NS, name: SECRET })
-    .catch(() => undefined);
-  await eventually('the old Secret to be gone', async () => (await secretKey()) === undefined);
-  await createNamespace(NS.web);
-  await createNamespace(NS.agents);
-  await createDeployment(NS.web, DEPLOYMENT, 1);
-  await createServiceAccount(NS.agents, AGENT);
-  await createServiceAccount(NS.agents, KEYED);
-  // The keyed agent's own RBAC allows what its policy grants, so its reviews are answered "allowed".
-  runKubectl(['create', 'role', KEYED, '-n', NS.web, '--verb=list', '--resource=deployments.apps,pods']);
-  runKubectl([
-    'create',
-    'rolebinding',
-    KEYED,
-    '-n',
-    NS.web,
-    `--role=${KEYED}`,
-    `--serviceaccount=${NS.agents}:${KEYED}`,
-  ]);
-  await createPolicy(KEYED_POLICY, {
-    subjects: [{ kind: 'ServiceAccount', name: KEYED, namespace: NS.agents }],
-    namespaces: { names: [NS.web] },
-    tools: ['list_deployments', 'list_pods'],
-    requireKubernetesRBAC: true,
-  });
-  await createPolicy(POLICY, {
-    subjects: [{ kind: 'ServiceAccount', name: AGENT, namespace: NS.agents }],
-    namespaces: { names: [NS.web] },
-    tools: ['list_deployments', 'scale_deployment'],
-    replicas: { min: 0, max: 10 },
-    confirm: { above: 2 },
-  });
-  // Two replicas started together race to create the Secret.
-  [serveA, serveB] = await Promise.all([
-    startServe({ identity: `e2e-safetyops-a-${s}`, extraArgs: FAST_SWEEP }),
-    startServe({ identity: `e2e-safetyops-b-${s}`, extraArgs: FAST_SWEEP }),
-  ]);
-  token = await agentToken(NS.agents, AGENT);
-  keyedToken = await agentToken(NS.agents, KEYED);
-  await waitPolicyReady(POLICY);
-  await waitPolicyReady(KEYED_POLICY);
-  await waitReady(NS.web, DEPLOYMENT, 1);
-  // Both replicas' indexes hold the policy.
-  for (const serve of [serveA, serveB]) {
-    // 1 → 1 needs no confirmation and changes nothing.
-    await eventually('the policy to grant scale_deployment', async () => {
-      const a = await scaleCall(serve, 1);
-      return a.result !== undefined && a.result.isError !== true && a.result.resultType !== 'input_required';
-    });
-  }
-}, 240_000);
-
-afterAll(async () => {
-  for (const serve of [serveA, serveB, serveOther]) await serve?.stop();
-  await deletePolicy(POLICY);
-  await deletePolicy(KEYED_POLICY);
-  for (const name of createdLeases)
-    await coordination()
-      .deleteNamespacedLease({ namespace: OPERATOR_NS, name })
+const fx = mcpFixture({
+  namespaces: [NS.web, NS.agents],
+  deployments: [{ namespace: NS.web, name: DEPLOYMENT, replicas: 1 }],
+  serviceAccounts: [
+    { namespace: NS.agents, name: AGENT },
+    { namespace: NS.agents, name: KEYED },
+  ],
+  policies: {
+    [KEYED_POLICY]: {
+      subjects: [{ kind: 'ServiceAccount', name: KEYED, namespace: NS.agents }],
+      namespaces: { names: [NS.web] },
+      tools: ['list_deployments', 'list_pods'],
+      requireKubernetesRBAC: true,
+    },
+    [POLICY]: {
+      subjects: [{ kind: 'ServiceAccount', name: AGENT, namespace: NS.agents }],
+      namespaces: { names: [NS.web] },
+      tools: ['list_deployments', 'scale_deployment'],
+      replicas: { min: 0, max: 10 },
+      confirm: { above: 2 },
+    },
+  },
+  beforeServe: async () => {
+    // The keyed agent's own RBAC allows what its policy grants, so its reviews are answered "allowed".
+    runKubectl(['create', 'role', KEYED, '-n', NS.web, '--verb=list', '--resource=deployments.apps,pods']);
+    runKubectl([
+      'create',
+      'rolebinding',
+      KEYED,
+      '-n',
+      NS.web,
+      `--role=${KEYED}`,
+      `--serviceaccount=${NS.agents}:${KEYED}`,
+    ]);
+    // Start from no Secret, so that the replicas below create it (e2e files run one at a time).
+    await core()
+      .deleteNamespacedSecret({ namespace: OPERATOR_NS, name: SECRET })
       .catch(() => undefined);
-  await deleteNamespace(NS.web);
-  await deleteNamespace(NS.agents);
+    await eventually('the old Secret to be gone', async () => (await secretKey()) === undefined);
+  },
+  // Two replicas started together race to create the Secret.
+  serve: [
+    { identity: `e2e-safetyops-a-${s}`, extraArgs: FAST_SWEEP },
+    { identity: `e2e-safetyops-b-${s}`, extraArgs: FAST_SWEEP },
+  ],
+  startTogether: true,
+  tokens: { agent: { namespace: NS.agents, name: AGENT }, keyed: { namespace: NS.agents, name: KEYED } },
+  afterSetup: async (f) => {
+    token = f.tokens.agent;
+    keyedToken = f.tokens.keyed;
+    // Both replicas' indexes hold the policy.
+    for (const serve of f.serves) {
+      // 1 → 1 needs no confirmation and changes nothing.
+      await eventually('the policy to grant scale_deployment', async () => {
+        const a = await scaleCall(serve, 1);
+        return (
+          a.result !== undefined && a.result.isError !== true && a.result.resultType !== 'input_required'
+        );
+      });
+    }
+  },
+  onFailure: () => dumpMcpDiagnostics(serveOther, [], []),
+  cleanup: async () => {
+    await serveOther?.stop();
+    for (const name of createdLeases)
+      await coordination()
+        .deleteNamespacedLease({ namespace: OPERATOR_NS, name })
+        .catch(() => undefined);
+  },
+  timeoutMs: 240_000,
 });
+const serveA = (): ServeProcess | undefined => fx.serves[0];
+const serveB = (): ServeProcess | undefined => fx.serves[1];
 
 describe('the confirmation key, shared through a Secret', () => {
   it('is created once, by one of two replicas started together, and never logged', async () => {
-    const a = running(serveA, 'A');
-    const b = running(serveB, 'B');
+    const a = running(serveA(), 'A');
+    const b = running(serveB(), 'B');
     const secret = await core().readNamespacedSecret({ namespace: OPERATOR_NS, name: SECRET });
     expect(secret.type).toBe('Opaque');
     expect(secret.immutable).toBe(true);
@@ -256,8 +244,8 @@ describe('the confirmation key, shared through a Secret', () => {
   });
 
   it('an answer to a confirmation replica A asked for is accepted by replica B', async () => {
-    const a = running(serveA, 'A');
-    const b = running(serveB, 'B');
+    const a = running(serveA(), 'A');
+    const b = running(serveB(), 'B');
     const state = await askedBy(a, 3);
     expect(await replicas()).toBe(1);
     const answered = await scaleCall(b, 3, { requestState: state, accept: true });
@@ -272,7 +260,7 @@ describe('the confirmation key, shared through a Secret', () => {
   });
 
   it('a replica with another key refuses that answer (fail closed) and changes nothing', async () => {
-    const a = running(serveA, 'A');
+    const a = running(serveA(), 'A');
     const fs = await import('node:fs');
     const os = await import('node:os');
     const path = await import('node:path');
@@ -346,8 +334,8 @@ describe('the sweep of cool-down Leases', () => {
   }
 
   it('the leader deletes Leases too old to refuse any scale, labelled or not, and keeps live ones', async () => {
-    const a = running(serveA, 'A');
-    const b = running(serveB, 'B');
+    const a = running(serveA(), 'A');
+    const b = running(serveB(), 'B');
     const deletedBefore =
       (await metric(a, 'kubemcp_scale_leases_deleted_total')) +
       (await metric(b, 'kubemcp_scale_leases_deleted_total'));
@@ -400,7 +388,7 @@ describe('requireKubernetesRBAC: the cost of the second key', () => {
   };
 
   it('30 calls of one caller on one namespace and action within the cache period send exactly one SubjectAccessReview', async () => {
-    const b = running(serveB, 'B');
+    const b = running(serveB(), 'B');
     // The policy is in B's index once list_pods (another action, so another cache entry) answers.
     await eventually('replica B to grant list_pods', async () => {
       const r = await rawCall(b, keyedToken, 'list_pods', { namespace: NS.web });

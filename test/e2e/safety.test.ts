@@ -17,20 +17,12 @@ import {
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { mcpFixture } from './fixture.js';
 import {
-  agentToken,
   type ClientKind,
   connect,
-  createDeployment,
-  createNamespace,
-  createPolicy,
-  createServiceAccount,
-  deleteNamespace,
-  deletePolicy,
-  dumpMcpDiagnostics,
   errorOf,
-  installShippedManifests,
   type McpCaller,
   MODERN,
   okOf,
@@ -38,11 +30,8 @@ import {
   runKubectl,
   type ServeProcess,
   scaledEvents,
-  startServe,
   type ToolResult,
   uniqueSuffix,
-  waitPolicyReady,
-  waitReady,
 } from './mcp-support.js';
 import { eventually } from './support.js';
 
@@ -56,13 +45,10 @@ const OVERLAP_KEYED = `e2e-safety-${s}-overlap-keyed`;
 const ADMISSION = `e2e-safety-${s}-max4`;
 const ADMISSION_LIMIT = 4;
 
-let serveA: ServeProcess | undefined;
-let serveB: ServeProcess | undefined;
-const tokens = {} as Record<Agent, string>;
 const clients: McpCaller[] = [];
 
 function replica(which: 'A' | 'B'): ServeProcess {
-  const serve = which === 'A' ? serveA : serveB;
+  const serve = fx.serves[which === 'A' ? 0 : 1];
   if (!serve) throw new Error(`kubemcp serve ${which} is not running`);
   return serve;
 }
@@ -77,151 +63,138 @@ async function replicasOf(name: string): Promise<number | undefined> {
   return (await readDeployment(NS.web, name)).spec?.replicas;
 }
 
-beforeEach(({ onTestFailed }) => {
-  onTestFailed(async () => {
-    await dumpMcpDiagnostics(serveA, [NS.web], AGENTS.map(policyName));
-  });
-});
+const sa = (name: string) => ({ kind: 'ServiceAccount', name, namespace: NS.agents });
+const base = {
+  namespaces: { names: [NS.web] },
+  tools: ['list_deployments', 'scale_deployment'],
+};
+const DEPLOYMENTS = ['dry', 'step', 'cool', 'confirm', 'confirm-v1'];
+let keyFile = '';
 
-beforeAll(async () => {
-  await installShippedManifests();
-  await createNamespace(NS.web);
-  await createNamespace(NS.agents);
-  for (const name of ['dry', 'step', 'cool', 'confirm', 'confirm-v1'])
-    await createDeployment(NS.web, name, 1);
-  for (const agent of AGENTS) await createServiceAccount(NS.agents, agent);
-
-  // What the API server's admission refuses: more than 4 replicas through /scale in NS.web.
-  runKubectl(
-    ['apply', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'List',
-      items: [
-        {
-          apiVersion: 'admissionregistration.k8s.io/v1',
-          kind: 'ValidatingAdmissionPolicy',
-          metadata: { name: ADMISSION },
-          spec: {
-            failurePolicy: 'Fail',
-            matchConstraints: {
-              resourceRules: [
+const fx = mcpFixture({
+  namespaces: [NS.web, NS.agents],
+  deployments: DEPLOYMENTS.map((name) => ({ namespace: NS.web, name, replicas: 1 })),
+  serviceAccounts: AGENTS.map((name) => ({ namespace: NS.agents, name })),
+  policies: {
+    [policyName('dry')]: { ...base, subjects: [sa('dry')], replicas: { min: 0, max: 10 } },
+    [policyName('stepper')]: {
+      ...base,
+      subjects: [sa('stepper')],
+      replicas: { min: 0, max: 10, maxStep: 2 },
+    },
+    [policyName('cooler')]: {
+      ...base,
+      subjects: [sa('cooler')],
+      replicas: { min: 0, max: 10 },
+      cooldownSeconds: 300,
+    },
+    [policyName('limited')]: {
+      ...base,
+      subjects: [sa('limited')],
+      replicas: { min: 0, max: 10 },
+      rateLimit: { callsPerMinute: 3 },
+    },
+    [policyName('confirmer')]: {
+      ...base,
+      subjects: [sa('confirmer')],
+      replicas: { min: 0, max: 10 },
+      confirm: { above: 2, scaleToZero: true },
+    },
+    [policyName('keyed')]: {
+      ...base,
+      subjects: [sa('keyed')],
+      replicas: { min: 0, max: 10 },
+      requireKubernetesRBAC: true,
+    },
+    // Two overlapping policies of one caller: 0-2 without the RBAC key, 0-10 with it (issue 17's C and D).
+    [policyName('overlap')]: { ...base, subjects: [sa('overlap')], replicas: { min: 0, max: 2 } },
+    [OVERLAP_KEYED]: {
+      ...base,
+      subjects: [sa('overlap')],
+      replicas: { min: 0, max: 10 },
+      requireKubernetesRBAC: true,
+    },
+  },
+  beforeServe: async () => {
+    // What the API server's admission refuses: more than 4 replicas through /scale in NS.web.
+    runKubectl(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'List',
+        items: [
+          {
+            apiVersion: 'admissionregistration.k8s.io/v1',
+            kind: 'ValidatingAdmissionPolicy',
+            metadata: { name: ADMISSION },
+            spec: {
+              failurePolicy: 'Fail',
+              matchConstraints: {
+                resourceRules: [
+                  {
+                    apiGroups: ['apps'],
+                    apiVersions: ['v1'],
+                    operations: ['UPDATE'],
+                    resources: ['deployments/scale'],
+                  },
+                ],
+              },
+              validations: [
                 {
-                  apiGroups: ['apps'],
-                  apiVersions: ['v1'],
-                  operations: ['UPDATE'],
-                  resources: ['deployments/scale'],
+                  expression: `object.spec.replicas <= ${ADMISSION_LIMIT}`,
+                  message: `at most ${ADMISSION_LIMIT} replicas in this namespace`,
                 },
               ],
             },
-            validations: [
-              {
-                expression: `object.spec.replicas <= ${ADMISSION_LIMIT}`,
-                message: `at most ${ADMISSION_LIMIT} replicas in this namespace`,
-              },
-            ],
           },
-        },
-        {
-          apiVersion: 'admissionregistration.k8s.io/v1',
-          kind: 'ValidatingAdmissionPolicyBinding',
-          metadata: { name: ADMISSION },
-          spec: {
-            policyName: ADMISSION,
-            validationActions: ['Deny'],
-            matchResources: {
-              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NS.web } },
+          {
+            apiVersion: 'admissionregistration.k8s.io/v1',
+            kind: 'ValidatingAdmissionPolicyBinding',
+            metadata: { name: ADMISSION },
+            spec: {
+              policyName: ADMISSION,
+              validationActions: ['Deny'],
+              matchResources: {
+                namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NS.web } },
+              },
             },
           },
-        },
-      ],
-    }),
-  );
-
-  const sa = (name: string) => ({ kind: 'ServiceAccount', name, namespace: NS.agents });
-  const base = {
-    namespaces: { names: [NS.web] },
-    tools: ['list_deployments', 'scale_deployment'],
-  };
-  await createPolicy(policyName('dry'), { ...base, subjects: [sa('dry')], replicas: { min: 0, max: 10 } });
-  await createPolicy(policyName('stepper'), {
-    ...base,
-    subjects: [sa('stepper')],
-    replicas: { min: 0, max: 10, maxStep: 2 },
-  });
-  await createPolicy(policyName('cooler'), {
-    ...base,
-    subjects: [sa('cooler')],
-    replicas: { min: 0, max: 10 },
-    cooldownSeconds: 300,
-  });
-  await createPolicy(policyName('limited'), {
-    ...base,
-    subjects: [sa('limited')],
-    replicas: { min: 0, max: 10 },
-    rateLimit: { callsPerMinute: 3 },
-  });
-  await createPolicy(policyName('confirmer'), {
-    ...base,
-    subjects: [sa('confirmer')],
-    replicas: { min: 0, max: 10 },
-    confirm: { above: 2, scaleToZero: true },
-  });
-
-  await createPolicy(policyName('keyed'), {
-    ...base,
-    subjects: [sa('keyed')],
-    replicas: { min: 0, max: 10 },
-    requireKubernetesRBAC: true,
-  });
-
-  // Two overlapping policies of one caller: 0-2 without the RBAC key, 0-10 with it (issue 17's C and D).
-  await createPolicy(policyName('overlap'), {
-    ...base,
-    subjects: [sa('overlap')],
-    replicas: { min: 0, max: 2 },
-  });
-  await createPolicy(OVERLAP_KEYED, {
-    ...base,
-    subjects: [sa('overlap')],
-    replicas: { min: 0, max: 10 },
-    requireKubernetesRBAC: true,
-  });
-
-  const keyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kubemcp-e2e-key-')), 'confirmation.key');
-  fs.writeFileSync(keyFile, randomBytes(32), { mode: 0o600 });
-  const shared = ['--confirmation-key-file', keyFile];
-  serveA = await startServe({ identity: `e2e-safety-a-${s}`, extraArgs: shared });
-  serveB = await startServe({ identity: `e2e-safety-b-${s}`, extraArgs: shared });
-  for (const agent of AGENTS) tokens[agent] = await agentToken(NS.agents, agent);
-  for (const agent of AGENTS) await waitPolicyReady(policyName(agent));
-  await waitPolicyReady(OVERLAP_KEYED);
-  for (const name of ['dry', 'step', 'cool', 'confirm', 'confirm-v1']) await waitReady(NS.web, name, 1);
-  // Both replicas' indexes hold the policies (each compiles them itself).
-  for (const which of ['A', 'B'] as const) {
-    const probe = await client('v2', 'dry', which);
-    await eventually(`replica ${which} to grant list_deployments`, async () => {
-      const result = await probe.callTool('list_deployments', { namespace: NS.web });
-      return result.isError !== true;
-    });
-  }
-}, 240_000);
-
-afterAll(async () => {
-  for (const c of clients) await c.close().catch(() => undefined);
-  await serveA?.stop();
-  await serveB?.stop();
-  for (const agent of AGENTS) await deletePolicy(policyName(agent));
-  await deletePolicy(OVERLAP_KEYED);
-  runKubectl([
-    'delete',
-    'validatingadmissionpolicybinding,validatingadmissionpolicy',
-    ADMISSION,
-    '--ignore-not-found',
-  ]);
-  await deleteNamespace(NS.web);
-  await deleteNamespace(NS.agents);
+        ],
+      }),
+    );
+    keyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kubemcp-e2e-key-')), 'confirmation.key');
+    fs.writeFileSync(keyFile, randomBytes(32), { mode: 0o600 });
+  },
+  serve: () => [
+    { identity: `e2e-safety-a-${s}`, extraArgs: ['--confirmation-key-file', keyFile] },
+    { identity: `e2e-safety-b-${s}`, extraArgs: ['--confirmation-key-file', keyFile] },
+  ],
+  tokens: Object.fromEntries(AGENTS.map((name) => [name, { namespace: NS.agents, name }])) as Record<
+    Agent,
+    { namespace: string; name: string }
+  >,
+  afterSetup: async () => {
+    // Both replicas' indexes hold the policies (each compiles them itself).
+    for (const which of ['A', 'B'] as const) {
+      const probe = await client('v2', 'dry', which);
+      await eventually(`replica ${which} to grant list_deployments`, async () => {
+        const result = await probe.callTool('list_deployments', { namespace: NS.web });
+        return result.isError !== true;
+      });
+    }
+  },
+  cleanup: async () => {
+    for (const c of clients) await c.close().catch(() => undefined);
+    runKubectl([
+      'delete',
+      'validatingadmissionpolicybinding,validatingadmissionpolicy',
+      ADMISSION,
+      '--ignore-not-found',
+    ]);
+  },
+  timeoutMs: 240_000,
 });
+const tokens = fx.tokens;
 
 describe.each(['v2', 'v1'] as const)('dryRun (%s client)', (kind) => {
   it('checks everything, changes nothing, records no Event, and is audited as a dry run', async () => {

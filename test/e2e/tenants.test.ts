@@ -8,26 +8,17 @@
  */
 
 import { CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DELEGATION_PLURAL, GROUP, NS_PLURAL, VERSION } from '../../src/api/v1alpha1/index.js';
+import { mcpFixture } from './fixture.js';
 import {
-  agentToken,
   connect,
-  createDeployment,
-  createNamespace,
-  createServiceAccount,
-  deleteNamespace,
-  dumpMcpDiagnostics,
   errorOf,
-  installShippedManifests,
   type McpCaller,
   okOf,
   readDeployment,
   runKubectl,
-  type ServeProcess,
-  startServe,
   uniqueSuffix,
-  waitReady,
 } from './mcp-support.js';
 import { eventually, kubeConfig } from './support.js';
 
@@ -37,7 +28,6 @@ const TEAM_B = `e2e-team-b-${s}`;
 const DELEGATION = `e2e-tenants-${s}`;
 const POLICY = 'agent';
 
-let serve: ServeProcess | undefined;
 let agent: McpCaller | undefined;
 const custom = () => kubeConfig().makeApiClient(CustomObjectsApi);
 
@@ -98,9 +88,44 @@ function client(): McpCaller {
   return agent;
 }
 
-beforeEach(({ onTestFailed }) => {
-  onTestFailed(async () => {
-    await dumpMcpDiagnostics(serve, [TEAM_A, TEAM_B], []);
+const fx = mcpFixture({
+  namespaces: [TEAM_A, TEAM_B],
+  serviceAccounts: [{ namespace: TEAM_A, name: 'agent' }],
+  deployments: [TEAM_A, TEAM_B].map((namespace) => ({ namespace, name: 'web', replicas: 1 })),
+  beforeServe: async () => {
+    // The tenant admin: the built-in admin role in team-a, nothing else.
+    await kubeConfig()
+      .makeApiClient(RbacAuthorizationV1Api)
+      .createNamespacedRoleBinding({
+        namespace: TEAM_A,
+        body: {
+          metadata: { name: 'alice-admin' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'admin' },
+          subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'alice' }],
+        },
+      });
+    // The cluster admin delegates team-a only.
+    await custom().createClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: DELEGATION_PLURAL,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'McpDelegation',
+        metadata: { name: DELEGATION },
+        spec: {
+          namespaces: { names: [TEAM_A] },
+          ceiling: { tools: ['list_deployments', 'scale_deployment'], maxReplicas: 4, maxStep: 2 },
+        },
+      },
+    });
+  },
+  serve: [{ identity: `e2e-tenants-${s}` }],
+  tokens: { agent: { namespace: TEAM_A, name: 'agent' } },
+  afterSetup: async (f) => {
+    agent = await connect('v2', f.serve.url, f.tokens.agent);
+  },
+  onFailure: async () => {
     for (const ns of [TEAM_A, TEAM_B]) {
       try {
         process.stderr.write(
@@ -110,59 +135,19 @@ beforeEach(({ onTestFailed }) => {
         process.stderr.write(`(${ns}: ${err instanceof Error ? err.message : String(err)})\n`);
       }
     }
-  });
-});
-
-beforeAll(async () => {
-  await installShippedManifests();
-  await createNamespace(TEAM_A);
-  await createNamespace(TEAM_B);
-  await createServiceAccount(TEAM_A, 'agent');
-  for (const ns of [TEAM_A, TEAM_B]) await createDeployment(ns, 'web', 1);
-  for (const ns of [TEAM_A, TEAM_B]) await waitReady(ns, 'web', 1);
-  // The tenant admin: the built-in admin role in team-a, nothing else.
-  await kubeConfig()
-    .makeApiClient(RbacAuthorizationV1Api)
-    .createNamespacedRoleBinding({
-      namespace: TEAM_A,
-      body: {
-        metadata: { name: 'alice-admin' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'admin' },
-        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'alice' }],
-      },
-    });
-  // The cluster admin delegates team-a only.
-  await custom().createClusterCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: DELEGATION_PLURAL,
-    body: {
-      apiVersion: `${GROUP}/${VERSION}`,
-      kind: 'McpDelegation',
-      metadata: { name: DELEGATION },
-      spec: {
-        namespaces: { names: [TEAM_A] },
-        ceiling: { tools: ['list_deployments', 'scale_deployment'], maxReplicas: 4, maxStep: 2 },
-      },
-    },
-  });
-  serve = await startServe({ identity: `e2e-tenants-${s}` });
-  agent = await connect('v2', serve.url, await agentToken(TEAM_A, 'agent'));
-}, 180_000);
-
-afterAll(async () => {
-  await agent?.close();
-  await serve?.stop();
-  await custom()
-    .deleteClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: DELEGATION_PLURAL,
-      name: DELEGATION,
-    })
-    .catch(() => undefined);
-  await deleteNamespace(TEAM_A);
-  await deleteNamespace(TEAM_B);
+  },
+  cleanup: async () => {
+    await agent?.close();
+    await custom()
+      .deleteClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: DELEGATION_PLURAL,
+        name: DELEGATION,
+      })
+      .catch(() => undefined);
+  },
+  timeoutMs: 180_000,
 });
 
 describe('a tenant admin with only the aggregated admin role', () => {
@@ -198,7 +183,7 @@ describe('the agent', () => {
       'web scaled to 3',
       async () => (await readDeployment(TEAM_A, 'web')).spec?.replicas === 3,
     );
-    const audit = serve?.audits().find((a) => a.tool === 'scale_deployment' && a.outcome !== 'denied');
+    const audit = fx.serve.audits().find((a) => a.tool === 'scale_deployment' && a.outcome !== 'denied');
     expect(audit?.policies).toEqual([`${TEAM_A}/${POLICY}`]);
     const perms = okOf<{ grants: Array<{ policy: string; policyNamespace?: string }> }>(
       await client().callTool('get_permissions'),

@@ -8,22 +8,9 @@
 
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  agentToken,
-  createNamespace,
-  createPolicy,
-  createServiceAccount,
-  deleteNamespace,
-  deletePolicy,
-  dumpMcpDiagnostics,
-  installShippedManifests,
-  rawPost,
-  type ServeProcess,
-  startServe,
-  uniqueSuffix,
-  waitPolicyReady,
-} from './mcp-support.js';
+import { describe, expect, it } from 'vitest';
+import { mcpFixture } from './fixture.js';
+import { agentToken, rawPost, type ServeProcess, uniqueSuffix } from './mcp-support.js';
 import { eventually, kubeConfig } from './support.js';
 
 const s = uniqueSuffix();
@@ -54,33 +41,21 @@ function forge(header: Record<string, unknown>, payload: Record<string, unknown>
 }
 
 describe('ServiceAccount tokens verified against the cluster issuer keys', () => {
-  let serve: ServeProcess | undefined;
-
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(() => dumpMcpDiagnostics(serve, [NS], [POLICY]));
-  });
-
-  beforeAll(async () => {
-    await installShippedManifests();
-    await createNamespace(NS);
-    await createServiceAccount(NS, 'agent');
-    await createPolicy(POLICY, {
-      subjects: [{ kind: 'ServiceAccount', name: 'agent', namespace: NS }],
-      namespaces: { names: [NS] },
-      tools: ['list_pods'],
-    });
-    serve = await startServe({ identity: `e2e-tokens-${s}` });
-    await waitPolicyReady(POLICY);
-  });
-
-  afterAll(async () => {
-    await serve?.stop();
-    await deletePolicy(POLICY).catch(() => undefined);
-    await deleteNamespace(NS).catch(() => undefined);
+  const fx = mcpFixture({
+    namespaces: [NS],
+    serviceAccounts: [{ namespace: NS, name: 'agent' }],
+    policies: {
+      [POLICY]: {
+        subjects: [{ kind: 'ServiceAccount', name: 'agent', namespace: NS }],
+        namespaces: { names: [NS] },
+        tools: ['list_pods'],
+      },
+    },
+    serve: [{ identity: `e2e-tokens-${s}` }],
   });
 
   it('loads the issuer keys with the shipped RBAC and accepts a real TokenRequest token', async () => {
-    const srv = serve as ServeProcess;
+    const srv = fx.serve;
     await eventually(
       'local verification on',
       async () => (await metric(srv, 'kubemcp_token_local_verification_available')) === 1,
@@ -97,7 +72,7 @@ describe('ServiceAccount tokens verified against the cluster issuer keys', () =>
   });
 
   it('refuses tokens signed with another key, under the cluster key id or a made-up one, with 0 TokenReviews', async () => {
-    const srv = serve as ServeProcess;
+    const srv = fx.serve;
     const [h, p] = segments(await agentToken(NS, 'agent'));
     const header = decode(h);
     const payload = decode(p);
@@ -126,7 +101,7 @@ describe('ServiceAccount tokens verified against the cluster issuer keys', () =>
   });
 
   it('refuses a genuine token whose bound Pod was deleted: the TokenReview is still asked', async () => {
-    const srv = serve as ServeProcess;
+    const srv = fx.serve;
     const core = kubeConfig().makeApiClient(CoreV1Api);
     const pod = await core.createNamespacedPod({
       namespace: NS,

@@ -19,28 +19,12 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { binaryPaths, ensureBinaries } from '../cluster/build.js';
 import { freePort } from '../cluster/cluster.js';
 import { OPERATOR_NAMESPACE } from '../cluster/operator.js';
-import {
-  agentToken,
-  createDeployment,
-  createNamespace,
-  createPolicy,
-  createServiceAccount,
-  deleteNamespace,
-  deletePolicy,
-  dumpMcpDiagnostics,
-  installShippedManifests,
-  MODERN,
-  OPERATOR_LEASE,
-  readDeployment,
-  type ServeProcess,
-  startServe,
-  waitPolicyReady,
-  waitReady,
-} from './mcp-support.js';
+import { mcpFixture } from './fixture.js';
+import { MODERN, OPERATOR_LEASE, readDeployment } from './mcp-support.js';
 import { eventually, kubeConfig } from './support.js';
 
 const s = randomBytes(3).toString('hex');
@@ -158,105 +142,108 @@ let sink: Server | undefined;
 const received: ExportRequest[] = [];
 let collector: ChildProcess | undefined;
 const collectorLog: string[] = [];
-let serve: ServeProcess | undefined;
 let dir = '';
+let otlpPort = 0;
 let token = '';
 let spans: SpanView[] = [];
 /** What the calls answered, checked in the tests. */
 const answers: Record<string, { isError?: boolean; structuredContent?: Record<string, unknown> }> = {};
 
-beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubemcp-tracing-'));
-
-  // The sink: the collector's OTLP/HTTP exporter (otlp_http) POSTs OTLP JSON to /v1/traces.
-  sink = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      if (req.url === '/v1/traces') received.push(JSON.parse(body) as ExportRequest);
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => sink?.listen(0, '127.0.0.1', resolve));
-  const sinkPort = (sink.address() as net.AddressInfo).port;
-
-  // The collector, from the harness's build cache (built from test/cluster/go/otelcol if missing).
-  const otelcol = binaryPaths(await ensureBinaries({ only: ['otelcol'] })).otelcol as string;
-  const otlpPort = await freePort();
-  const config = path.join(dir, 'otelcol.yaml');
-  fs.writeFileSync(
-    config,
-    [
-      'receivers:',
-      '  otlp:',
-      '    protocols:',
-      '      http:',
-      `        endpoint: 127.0.0.1:${otlpPort}`,
-      'exporters:',
-      '  otlp_http:',
-      `    endpoint: http://127.0.0.1:${sinkPort}`,
-      '    encoding: json',
-      '    compression: none',
-      'service:',
-      '  telemetry:',
-      '    metrics:',
-      '      level: none',
-      '  pipelines:',
-      '    traces:',
-      '      receivers: [otlp]',
-      '      exporters: [otlp_http]',
-      '',
-    ].join('\n'),
-  );
-  collector = spawn(otelcol, ['--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  collector.stdout?.on('data', (c: Buffer) => collectorLog.push(c.toString('utf8')));
-  collector.stderr?.on('data', (c: Buffer) => collectorLog.push(c.toString('utf8')));
-  try {
-    await eventually('the collector to listen', async () => {
-      if (collector?.exitCode !== null) throw new Error(`otelcol exited with ${collector?.exitCode}`);
-      return portOpen(otlpPort);
-    });
-  } catch (err) {
-    process.stderr.write(`── otelcol ──\n${collectorLog.join('')}\n`);
-    throw err;
-  }
-
-  await installShippedManifests();
-  for (const ns of Object.values(NS)) await createNamespace(ns);
-  await createDeployment(NS.web, 'web', 1);
-  await createDeployment(NS.hidden, 'secret', 1);
-  await createServiceAccount(NS.agents, AGENT);
-  await createPolicy(POLICY, {
-    subjects: [{ kind: 'ServiceAccount', name: AGENT, namespace: NS.agents }],
-    namespaces: { names: [NS.web] },
-    tools: ['list_deployments', 'scale_deployment'],
-    replicas: { min: 1, max: 3 },
-  });
-
-  serve = await startServe({
-    identity: `e2e-tracing-${s}`,
-    env: {
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpPort}`,
-      OTEL_SERVICE_NAME: SERVICE_NAME,
-      OTEL_RESOURCE_ATTRIBUTES: `deployment.environment.name=e2e,kubemcp.test.run=${s}`,
-      // Nothing is exported before shutdown: the spans below prove the flush on SIGTERM.
-      OTEL_BSP_SCHEDULE_DELAY: '600000',
+const fx = mcpFixture({
+  namespaces: Object.values(NS),
+  deployments: [
+    { namespace: NS.web, name: 'web', replicas: 1 },
+    { namespace: NS.hidden, name: 'secret', replicas: 1 },
+  ],
+  serviceAccounts: [{ namespace: NS.agents, name: AGENT }],
+  policies: {
+    [POLICY]: {
+      subjects: [{ kind: 'ServiceAccount', name: AGENT, namespace: NS.agents }],
+      namespaces: { names: [NS.web] },
+      tools: ['list_deployments', 'scale_deployment'],
+      replicas: { min: 1, max: 3 },
     },
-  });
-  try {
-    await waitPolicyReady(POLICY);
-    await waitReady(NS.web, 'web', 1);
-    token = await agentToken(NS.agents, AGENT);
+  },
+  beforeServe: async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubemcp-tracing-'));
 
+    // The sink: the collector's OTLP/HTTP exporter (otlp_http) POSTs OTLP JSON to /v1/traces.
+    sink = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        if (req.url === '/v1/traces') received.push(JSON.parse(body) as ExportRequest);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => sink?.listen(0, '127.0.0.1', resolve));
+    const sinkPort = (sink.address() as net.AddressInfo).port;
+
+    // The collector, from the harness's build cache (built from test/cluster/go/otelcol if missing).
+    const otelcol = binaryPaths(await ensureBinaries({ only: ['otelcol'] })).otelcol as string;
+    otlpPort = await freePort();
+    const config = path.join(dir, 'otelcol.yaml');
+    fs.writeFileSync(
+      config,
+      [
+        'receivers:',
+        '  otlp:',
+        '    protocols:',
+        '      http:',
+        `        endpoint: 127.0.0.1:${otlpPort}`,
+        'exporters:',
+        '  otlp_http:',
+        `    endpoint: http://127.0.0.1:${sinkPort}`,
+        '    encoding: json',
+        '    compression: none',
+        'service:',
+        '  telemetry:',
+        '    metrics:',
+        '      level: none',
+        '  pipelines:',
+        '    traces:',
+        '      receivers: [otlp]',
+        '      exporters: [otlp_http]',
+        '',
+      ].join('\n'),
+    );
+    collector = spawn(otelcol, ['--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    collector.stdout?.on('data', (c: Buffer) => collectorLog.push(c.toString('utf8')));
+    collector.stderr?.on('data', (c: Buffer) => collectorLog.push(c.toString('utf8')));
+    try {
+      await eventually('the collector to listen', async () => {
+        if (collector?.exitCode !== null) throw new Error(`otelcol exited with ${collector?.exitCode}`);
+        return portOpen(otlpPort);
+      });
+    } catch (err) {
+      process.stderr.write(`── otelcol ──\n${collectorLog.join('')}\n`);
+      throw err;
+    }
+  },
+  serve: () => [
+    {
+      identity: `e2e-tracing-${s}`,
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpPort}`,
+        OTEL_SERVICE_NAME: SERVICE_NAME,
+        OTEL_RESOURCE_ATTRIBUTES: `deployment.environment.name=e2e,kubemcp.test.run=${s}`,
+        // Nothing is exported before shutdown: the spans below prove the flush on SIGTERM.
+        OTEL_BSP_SCHEDULE_DELAY: '600000',
+      },
+    },
+  ],
+  tokens: { agent: { namespace: NS.agents, name: AGENT } },
+  afterSetup: async (f) => {
+    token = f.tokens.agent;
     const client = new Client(
       { name: 'kubemcp-e2e-tracing', version: '1.0.0' },
       { versionNegotiation: { mode: { pin: MODERN } } },
     );
     await client.connect(
-      new StreamableHTTPClientTransport(new URL(serve.url), {
+      new StreamableHTTPClientTransport(new URL(f.serve.url), {
         requestInit: {
           headers: {
             Authorization: `Bearer ${token}`,
@@ -284,7 +271,7 @@ beforeAll(async () => {
     // Still nothing at the collector: the schedule delay holds every span in the operator.
     await sleep(1000);
     expect(received).toEqual([]);
-    await serve.stop();
+    await f.serve.stop();
     await eventually('the spans to reach the sink', async () => {
       const all = spansOf(received);
       return all.some((sp) => sp.name === 'tools/call scale_deployment') && all.length >= 20;
@@ -292,24 +279,21 @@ beforeAll(async () => {
     // Anything still on its way through the collector.
     await sleep(1000);
     spans = spansOf(received);
-  } catch (err) {
-    await dumpMcpDiagnostics(serve, [NS.web], [POLICY]);
+  },
+  onFailure: async () => {
     process.stderr.write(`── otelcol ──\n${collectorLog.join('').slice(-4000)}\n`);
-    throw err;
-  }
-});
-
-afterAll(async () => {
-  await serve?.stop();
-  collector?.kill('SIGTERM');
-  sink?.close();
-  await deletePolicy(POLICY);
-  for (const ns of Object.values(NS)) await deleteNamespace(ns);
-  await kubeConfig()
-    .makeApiClient(CoordinationV1Api)
-    .deleteNamespacedLease({ name: OPERATOR_LEASE, namespace: OPERATOR_NAMESPACE })
-    .catch(() => undefined);
-  fs.rmSync(dir, { recursive: true, force: true });
+  },
+  cleanup: async () => {
+    collector?.kill('SIGTERM');
+    sink?.close();
+  },
+  afterStop: async () => {
+    await kubeConfig()
+      .makeApiClient(CoordinationV1Api)
+      .deleteNamespacedLease({ name: OPERATOR_LEASE, namespace: OPERATOR_NAMESPACE })
+      .catch(() => undefined);
+    if (dir !== '') fs.rmSync(dir, { recursive: true, force: true });
+  },
 });
 
 /** The server span of the request whose MCP call was `tool` with `match` in its policy decision. */
@@ -368,7 +352,7 @@ describe('the spans a real OpenTelemetry Collector received', () => {
     });
     expect(root.statusCode).not.toBe(2);
     // The request id is the audit record's.
-    const audit = serve?.audits().find((a) => a.tool === 'scale_deployment' && a.outcome === 'ok');
+    const audit = fx.serve.audits().find((a) => a.tool === 'scale_deployment' && a.outcome === 'ok');
     expect(root.attrs['kubemcp.request_id']).toBe(audit?.requestId);
 
     expect(children.map((c) => c.name)).toEqual([
