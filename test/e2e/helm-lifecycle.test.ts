@@ -25,6 +25,8 @@ import { CHART, RELEASE } from './chart-support.js';
 import { cluster } from './support.js';
 
 const CRD = 'mcppolicies.kubemcp.io';
+/** Every CRD the chart installs (and keeps on uninstall). */
+const CRDS = [CRD, 'mcpnamespacepolicies.kubemcp.io', 'mcpdelegations.kubemcp.io'];
 // On an external cluster (kind) the local control plane's binaries are not built; the kind tier
 // installs the chart on its own cluster.
 const external = cluster().mode === 'external';
@@ -114,7 +116,7 @@ describe.skipIf(external).each([
   const wait = ['--wait', '--timeout', '120s'];
 
   it('installs on a cluster without the CRD, the sample policies included', () => {
-    expect(exists(['crd', CRD])).toBe(false);
+    for (const crd of CRDS) expect(exists(['crd', crd]), crd).toBe(false);
     helm([
       'install',
       RELEASE,
@@ -156,7 +158,7 @@ describe.skipIf(external).each([
 
   it('uninstalls everything but the CRD and the McpPolicies', () => {
     helm(['uninstall', RELEASE, '-n', namespace, '--wait']);
-    expect(exists(['crd', CRD])).toBe(true);
+    for (const crd of CRDS) expect(exists(['crd', crd]), crd).toBe(true);
     expect(policies()).toEqual([...SAMPLES, 'mcppolicy.kubemcp.io/applied-by-hand'].sort());
     expect(exists(['-n', namespace, 'deployment', 'kubemcp-operator'])).toBe(false);
     expect(exists(['-n', namespace, 'service', 'kubemcp'])).toBe(false);
@@ -164,11 +166,11 @@ describe.skipIf(external).each([
     expect(exists(['clusterrolebinding', 'kubemcp-operator'])).toBe(false);
   });
 
-  it('installs again over the kept CRD, then the CRD is deleted by hand as the README says', () => {
+  it('installs again over the kept CRDs, then the CRDs are deleted by hand as the README says', () => {
     helm(['install', RELEASE, CHART, '-n', namespace, ...wait]);
     expect(printerColumns()).not.toContain('Upgraded');
     helm(['uninstall', RELEASE, '-n', namespace, '--wait']);
-    k(['delete', 'crd', CRD, '--wait=true', '--timeout=60s']);
-    expect(exists(['crd', CRD])).toBe(false);
+    k(['delete', 'crd', ...CRDS, '--wait=true', '--timeout=60s']);
+    for (const crd of CRDS) expect(exists(['crd', crd]), crd).toBe(false);
   });
 });
