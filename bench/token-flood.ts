@@ -41,7 +41,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import {
   acquireLiveCluster,
   applyPolicy,
@@ -53,6 +52,7 @@ import {
   startKubemcp,
   waitToolVisible,
 } from '../test/conformance/live.js';
+import { parseFlags } from './lib/cli.js';
 import { flood } from './lib/flood.js';
 import { type LoadResult, mergeRuns, runLoad } from './lib/loadgen.js';
 import { metricSum, scrapeMetrics } from './lib/metrics.js';
@@ -64,8 +64,13 @@ const NAMESPACE = 'bench-flood';
 const AGENT = 'agent';
 const POLICY = 'bench-flood';
 
-const { values: args } = parseArgs({
-  options: {
+const USAGE = `Usage: npm run bench:token-flood [-- --rate 1000 --duration 30 --concurrency 4 --warmup 3
+                     --kind forged|random|foreign-jwt --no-baseline --server-cpus LIST]
+See the header of bench/token-flood.ts for what each run measures.
+`;
+
+const args = parseFlags(
+  {
     rate: { type: 'string', default: '1000' },
     duration: { type: 'string', default: '30' },
     concurrency: { type: 'string', default: '4' },
@@ -77,8 +82,14 @@ const { values: args } = parseArgs({
     'server-cpus': { type: 'string' },
     // Internal: run as the flood child.
     'flood-url': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   },
-});
+  USAGE,
+);
+if (args.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 // ---------------------------------------------------------------------------------------------
 // The flood (a child process, so its CPU does not come out of the measuring process)
@@ -247,8 +258,12 @@ async function main(): Promise<void> {
         `target p99 under flood ≤ 1.5 × baseline: ${fmt(ratio, 2)}× ${ratio <= 1.5 ? 'MET' : 'MISSED'}; errors 0: ${underFlood.errors === 0 ? 'MET' : 'MISSED'}`,
       );
     }
+    // The flood's tokens are never authenticated; a review that authenticated is the agent's own
+    // token, re-validated in the background, and not the flood's cost.
     if (kind === 'forged')
-      console.log(`target 0 TokenReviews for forged tokens: ${reviews === 0 ? 'MET' : 'MISSED'}`);
+      console.log(
+        `target 0 TokenReviews for forged tokens: ${floodReviews === 0 ? 'MET' : 'MISSED'} (${floodReviews} of ${reviews})`,
+      );
     fs.mkdirSync(RESULTS, { recursive: true });
     const file = path.join(RESULTS, `token-flood-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     fs.writeFileSync(
