@@ -31,11 +31,16 @@ export interface AuditRecord {
   /** resources/list: whether a cursor was passed. */
   readonly cursor?: boolean;
   /**
-   * allow: every policy check passed (for a list: some kind was readable); deny: one refused (for a
-   * list: nothing readable); none: refused before any check (invalid arguments or URI).
+   * The call's one policy decision (GuardedClient): allow: every policy check passed (a call waiting
+   * for a human's confirmation, outcome InputRequired, included; for a list: some kind was
+   * readable); deny: one refused (for a list: nothing readable); none: refused before any check
+   * (invalid arguments or URI).
    */
   readonly decision: AuditDecision;
-  /** The policies that allowed the call, or those considered when it was denied. */
+  /**
+   * The policies that allowed the call with all its arguments (narrowed by a scale's limits), or
+   * those considered when it was denied (or whose limit refused it).
+   */
   readonly policies: readonly string[];
   /** `ok`, or the error code of the result. */
   readonly outcome: string;
