@@ -251,13 +251,34 @@ export async function buildAgentImage(): Promise<string> {
 }
 
 function mib(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** Size of the image and of what it adds on top of its base, and what /app holds. */
+/** What a layer's `docker history` line says it did, shortened: `COPY dir:…`, `RUN …`. */
+function layerLabel(createdBy: string): string {
+  const text = createdBy
+    .replace(/^\/bin\/sh -c (#\(nop\) )?/, '')
+    .replace(/ (dir|file):[0-9a-f]+/, '')
+    .trim();
+  return text.length > 60 ? `${text.slice(0, 59)}…` : text;
+}
+
+/** Size of the image and of each of its layers, the base its build stages used, and what /app holds. */
 export function describeImage(tag: string, base: string): string {
   const size = Number(dockerOut(['image', 'inspect', '--format', '{{.Size}}', tag]).out);
-  const baseSize = Number(dockerOut(['image', 'inspect', '--format', '{{.Size}}', base]).out);
+  const layers = dockerOut([
+    'history',
+    '--no-trunc',
+    '--human=false',
+    '--format',
+    '{{.Size}}\t{{.CreatedBy}}',
+    tag,
+  ])
+    .out.split('\n')
+    .map((line) => line.split('\t'))
+    .filter(([bytes]) => Number(bytes) > 0)
+    .reverse()
+    .map(([bytes, by]) => `    ${mib(Number(bytes)).padStart(9)}  ${layerLabel(by ?? '')}`);
   const cfg = dockerOut(['image', 'inspect', '--format', '{{json .Config}}', tag]).out;
   const config = JSON.parse(cfg || '{}') as {
     User?: string;
@@ -265,6 +286,7 @@ export function describeImage(tag: string, base: string): string {
     Cmd?: string[];
     Env?: string[];
   };
+  // The image has no shell: node itself measures what /app holds.
   const inside = dockerOut([
     'run',
     '--rm',
@@ -272,17 +294,24 @@ export function describeImage(tag: string, base: string): string {
     'none',
     '--read-only',
     '--entrypoint',
-    'sh',
+    '/usr/local/bin/node',
     tag,
-    '-c',
-    'node --version; du -sh /app/node_modules /app/dist | tr "\\t" " "; ls /app/node_modules | wc -l; ls /app/node_modules/.bin 2>/dev/null | wc -l; command -v npm || echo "no npm"',
+    '-e',
+    `const fs = require('node:fs'), p = require('node:path');
+const du = (d) => fs.readdirSync(d, { withFileTypes: true }).reduce((n, e) =>
+  n + (e.isDirectory() ? du(p.join(d, e.name)) : e.isFile() ? fs.statSync(p.join(d, e.name)).size : 0), 0);
+const mib = (b) => (b / 1048576).toFixed(1) + 'M';
+const has = (f) => fs.existsSync(f) ? 'yes' : 'no';
+console.log([process.version, mib(du('/app/node_modules')), mib(du('/app/dist')),
+  fs.readdirSync('/app/node_modules').length, has('/usr/local/bin/npm'), has('/bin/sh')].join('\\n'));`,
   ]).out.split('\n');
-  const [nodeV, modules, dist, count, , npm] = inside;
+  const [nodeV, modules, dist, count, npm, shell] = inside;
   return [
-    `${tag}: ${mib(size)} (base ${base}: ${mib(baseSize)}; added by the Dockerfile: ${mib(size - baseSize)})`,
+    `${tag}: ${mib(size)} (build stages on ${base}), in layers:`,
+    ...layers,
     `  runs: ${(config.Entrypoint ?? []).join(' ')} ${(config.Cmd ?? []).join(' ')} as user ${config.User ?? 'root'}, Node ${nodeV ?? '?'}`,
-    `  /app/node_modules: ${modules?.split(' ')[0] ?? '?'} in ${count ?? '?'} top-level packages (production dependencies only)`,
-    `  /app/dist: ${dist?.split(' ')[0] ?? '?'} (compiled TypeScript); npm in the image: ${npm === 'no npm' ? 'no' : 'yes'}`,
+    `  /app/node_modules: ${modules ?? '?'} in ${count ?? '?'} top-level entries (production dependencies only)`,
+    `  /app/dist: ${dist ?? '?'} (compiled TypeScript); npm in the image: ${npm ?? '?'}; a shell: ${shell ?? '?'}`,
     `  env: ${(config.Env ?? []).join(' ')}`,
   ].join('\n');
 }
