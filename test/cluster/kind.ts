@@ -13,8 +13,10 @@
  * `kind load docker-image`; config/default is checked with a server-side dry run (its namespace is
  * applied first: a dry run does not create it, and every namespaced object in it would fail with
  * `namespaces "kubemcp-system" not found`); the in-cluster tier (test/e2e/in-cluster.test.ts) and a
- * smoke of the e2e suite run against the cluster with KUBEMCP_E2E_IN_CLUSTER=kind. Logs and Events
- * are dumped on failure and the cluster is deleted (KUBEMCP_KIND_KEEP=1 keeps it).
+ * smoke of the e2e suite run against the cluster with KUBEMCP_E2E_IN_CLUSTER=kind. Then config/default
+ * is deleted and the Helm chart is installed, smoke-tested, upgraded and uninstalled on the same
+ * cluster (test/e2e/helm-in-cluster.test.ts, KUBEMCP_E2E_IN_CLUSTER=kind-helm). Logs and Events are
+ * dumped on failure and the cluster is deleted (KUBEMCP_KIND_KEEP=1 keeps it).
  *
  * KUBEMCP_KIND_NODES=2 creates a second (worker) node. KUBEMCP_KIND_E2E=all runs the whole e2e suite
  * instead of the smoke.
@@ -40,6 +42,10 @@ const OPERATOR_NS = 'kubemcp-system';
  * there already; KUBEMCP_KIND_E2E=all runs everything.
  */
 export const KIND_SMOKE = ['test/e2e/in-cluster.test.ts', 'test/e2e/cluster.test.ts', 'test/e2e/mcp.test.ts'];
+/** The Helm chart on the same cluster, run after the rest with config/default deleted. */
+const HELM_FILE = 'test/e2e/helm-in-cluster.test.ts';
+/** The namespace that file installs the chart into. */
+const HELM_NS = 'kubemcp-helm';
 
 function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
@@ -122,8 +128,10 @@ async function dumpDiagnostics(kubectl: string, kubeconfig: string): Promise<voi
   log('──── diagnostics ────');
   const k = (...args: string[]) => run(kubectl, [`--kubeconfig=${kubeconfig}`, ...args]);
   await k('get', 'nodes,pods', '-A', '-o', 'wide');
-  await k('-n', OPERATOR_NS, 'get', 'deploy,svc,lease,networkpolicy', '-o', 'wide');
-  await k('-n', OPERATOR_NS, 'logs', '-l', 'app.kubernetes.io/name=kubemcp', '--tail=200', '--prefix');
+  for (const ns of [OPERATOR_NS, HELM_NS]) {
+    await k('-n', ns, 'get', 'deploy,svc,lease,networkpolicy', '-o', 'wide');
+    await k('-n', ns, 'logs', '-l', 'app.kubernetes.io/name=kubemcp', '--tail=200', '--prefix');
+  }
   await k('-n', 'kube-system', 'logs', '-l', 'k8s-app=kube-router', '--tail=50', '--prefix');
   await k('get', 'events', '-A', '--sort-by=.lastTimestamp');
 }
@@ -220,15 +228,36 @@ async function main(): Promise<number> {
     const files = process.env.KUBEMCP_KIND_E2E === 'all' ? [] : KIND_SMOKE;
     log(`▸ e2e on kind: ${files.length ? files.join(' ') : 'the whole suite'}`);
     const t0 = Date.now();
-    const code = await run('npx', ['vitest', 'run', '--project', 'e2e', ...files], {
+    const e2eEnv = {
       ...process.env,
       PATH: `${path.dirname(kubectl)}${path.delimiter}${process.env.PATH ?? ''}`,
       KUBEMCP_E2E_KUBECONFIG: kubeconfig,
+    };
+    const code = await run('npx', ['vitest', 'run', '--project', 'e2e', ...files], {
+      ...e2eEnv,
       KUBEMCP_E2E_IN_CLUSTER: 'kind',
     });
     timings.push(['e2e on kind', Date.now() - t0]);
     failed = code !== 0;
-    return code;
+    if (failed) return code;
+    // The chart installs the same cluster-wide objects as config/default: that goes first.
+    timings.push([
+      'kubectl delete -k config/default',
+      await must(
+        'removing config/default before the Helm chart',
+        kubectl,
+        k('delete', '-k', 'config/default', '--ignore-not-found', '--wait=true', '--timeout=180s'),
+      ),
+    ]);
+    log(`▸ e2e on kind: ${HELM_FILE}`);
+    const t1 = Date.now();
+    const helmCode = await run('npx', ['vitest', 'run', '--project', 'e2e', HELM_FILE], {
+      ...e2eEnv,
+      KUBEMCP_E2E_IN_CLUSTER: 'kind-helm',
+    });
+    timings.push(['the Helm chart on kind', Date.now() - t1]);
+    failed = helmCode !== 0;
+    return helmCode;
   } finally {
     if (failed) await dumpDiagnostics(kubectl, kubeconfig).catch(() => undefined);
     if (process.env.KUBEMCP_KIND_KEEP === '1') {

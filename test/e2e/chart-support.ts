@@ -3,11 +3,38 @@
  * differences a comparison forgives are the ones Helm adds on purpose, listed in HELM_LABELS and
  * HELM_CRD_ANNOTATIONS; normalise() checks they are there before it removes them.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 
 export const CHART = 'charts/kubemcp';
 export const RELEASE = 'kubemcp';
+/** The printer column the chart of writeUpgradedChart() adds to the McpPolicy CRD. */
+export const UPGRADE_COLUMN = 'Upgraded';
+
+/**
+ * Writes the next version of the chart (99.0.0) under `dir`: its McpPolicy CRD has one more printer
+ * column, so an upgrade that updates the CRD shows. Returns the chart's directory.
+ */
+export function writeUpgradedChart(dir: string): string {
+  const chart = path.join(dir, 'chart-next');
+  fs.cpSync(CHART, chart, { recursive: true });
+  const crdFile = path.join(chart, 'files/crds/kubemcp.io_mcppolicies.yaml');
+  const crd = fs.readFileSync(crdFile, 'utf8');
+  const next = crd.replace(
+    '      additionalPrinterColumns:\n',
+    `      additionalPrinterColumns:\n        - name: ${UPGRADE_COLUMN}\n          type: string\n          jsonPath: .metadata.uid\n`,
+  );
+  if (next === crd) throw new Error(`${crdFile} has no additionalPrinterColumns to add to`);
+  fs.writeFileSync(crdFile, next);
+  const chartYaml = path.join(chart, 'Chart.yaml');
+  fs.writeFileSync(
+    chartYaml,
+    fs.readFileSync(chartYaml, 'utf8').replace(/^version: .*$/m, 'version: 99.0.0'),
+  );
+  return chart;
+}
 
 export interface K8sObject {
   apiVersion: string;

@@ -4,7 +4,7 @@
  * must own them, which the run's shared cluster (where other files apply config/ with kubectl)
  * cannot offer. Its Pods are kwok's (Ready without running a container), so this checks what Helm
  * does with the objects, not the operator: the in-cluster smoke with real Pods (one Lease holder, an
- * agent call through the Service) belongs to the kind tier.
+ * agent call through the Service) is test/e2e/helm-in-cluster.test.ts, on the kind tier.
  * - a first install with the sample policies on a cluster without the CRD (the samples are hooks,
  *   applied once the CRD exists);
  * - an upgrade to a chart whose CRD changed updates the CRD;
@@ -21,14 +21,14 @@ import { binaryPaths, ensureBinaries } from '../cluster/build.js';
 import { startCluster, stopCluster } from '../cluster/cluster.js';
 import { ensureHelm, runHelm } from '../cluster/helm.js';
 import { kubectl as runKubectl } from '../cluster/operator.js';
-import { CHART, RELEASE } from './chart-support.js';
+import { CHART, RELEASE, writeUpgradedChart } from './chart-support.js';
 import { cluster } from './support.js';
 
 const CRD = 'mcppolicies.kubemcp.io';
 /** Every CRD the chart installs (and keeps on uninstall). */
 const CRDS = [CRD, 'mcpnamespacepolicies.kubemcp.io', 'mcpdelegations.kubemcp.io'];
 // On an external cluster (kind) the local control plane's binaries are not built; the kind tier
-// installs the chart on its own cluster.
+// installs the chart on its own cluster (test/e2e/helm-in-cluster.test.ts).
 const external = cluster().mode === 'external';
 
 let dir: string;
@@ -46,22 +46,7 @@ beforeAll(async () => {
   const state = await startCluster({ dir, binaries: binaryPaths(built) });
   kubeconfig = state.kubeconfig;
   kubectlBin = state.kubectl;
-  // The next version of the chart: its CRD has one more printer column.
-  upgradedChart = path.join(dir, 'chart-next');
-  fs.cpSync(CHART, upgradedChart, { recursive: true });
-  const crdFile = path.join(upgradedChart, 'files/crds/kubemcp.io_mcppolicies.yaml');
-  const crd = fs.readFileSync(crdFile, 'utf8');
-  const next = crd.replace(
-    '      additionalPrinterColumns:\n',
-    '      additionalPrinterColumns:\n        - name: Upgraded\n          type: string\n          jsonPath: .metadata.uid\n',
-  );
-  expect(next).not.toBe(crd);
-  fs.writeFileSync(crdFile, next);
-  const chartYaml = path.join(upgradedChart, 'Chart.yaml');
-  fs.writeFileSync(
-    chartYaml,
-    fs.readFileSync(chartYaml, 'utf8').replace(/^version: .*$/m, 'version: 99.0.0'),
-  );
+  upgradedChart = writeUpgradedChart(dir);
 }, 1_800_000);
 
 afterAll(async () => {

@@ -8,15 +8,23 @@
  * sets KUBEMCP_E2E_IN_CLUSTER=kind. Skipped elsewhere (the local control plane's kwok nodes run no
  * containers).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { CoordinationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { freePort } from '../cluster/cluster.js';
 import { AGENT_IMAGE, DEFAULT_IMAGE } from '../cluster/image.js';
 import {
-  AUDIENCE,
+  type Agent,
+  holderPod,
+  isReady,
+  leaseHolder,
+  OPERATOR_SELECTOR,
+  operatorPods,
+  portForward,
+  startAgent,
+  type ToolAnswer,
+} from './in-cluster-support.js';
+import {
   agentToken,
   connectV2,
   createDeployment,
@@ -31,11 +39,9 @@ import {
   waitPolicyReady,
   waitReady,
 } from './mcp-support.js';
-import { cluster, eventually, kubeConfig } from './support.js';
+import { eventually, kubeConfig } from './support.js';
 
 const OPERATOR_NS = 'kubemcp-system';
-const SELECTOR = 'app.kubernetes.io/name=kubemcp,app.kubernetes.io/component=operator';
-const LEASE = 'kubemcp-operator';
 /** The operator's default lease duration (src/config/schema.ts); config/default does not change it. */
 const LEASE_DURATION_S = 15;
 /** The default retry period: a follower looks at the Lease this often. */
@@ -49,54 +55,6 @@ const TAKEOVER_BOUND_MS = (LEASE_DURATION_S + RETRY_PERIOD_S + 2) * 1000;
 
 const mode = process.env.KUBEMCP_E2E_IN_CLUSTER === 'kind' ? 'kind' : undefined;
 
-interface ToolAnswer {
-  isError?: boolean;
-  structuredContent?: Record<string, unknown> & { error?: { code: string; message: string } };
-}
-
-function portForward(
-  target: string,
-  namespace: string,
-  remote: number,
-): Promise<{ port: number; stop: () => void }> {
-  return freePort().then((port) => {
-    const c = cluster();
-    const child: ChildProcess = spawn(
-      c.kubectl ?? 'kubectl',
-      [`--kubeconfig=${c.kubeconfig}`, '-n', namespace, 'port-forward', target, `${port}:${remote}`],
-      { stdio: 'ignore' },
-    );
-    return { port, stop: () => child.kill() };
-  });
-}
-
-async function operatorPods(): Promise<V1Pod[]> {
-  const res = await kubeConfig()
-    .makeApiClient(CoreV1Api)
-    .listNamespacedPod({ namespace: OPERATOR_NS, labelSelector: SELECTOR });
-  return res.items.filter((p) => !p.metadata?.deletionTimestamp);
-}
-
-function ready(p: V1Pod): boolean {
-  return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
-
-async function leaseHolder(): Promise<string | undefined> {
-  const lease = await kubeConfig()
-    .makeApiClient(CoordinationV1Api)
-    .readNamespacedLease({ namespace: OPERATOR_NS, name: LEASE });
-  return lease.spec?.holderIdentity ?? undefined;
-}
-
-/** The pod whose name the holder identity starts with (identity = pod name + a random suffix). */
-function holderPod(holder: string | undefined, pods: readonly V1Pod[]): V1Pod[] {
-  if (!holder) return [];
-  return pods.filter((p) => {
-    const name = p.metadata?.name ?? '';
-    return holder === name || holder.startsWith(`${name}_`);
-  });
-}
-
 describe.skipIf(mode === undefined)(`the operator in the cluster (config/default, ${mode})`, () => {
   const suffix = uniqueSuffix();
   const ns = `e2e-incluster-${suffix}`;
@@ -104,18 +62,11 @@ describe.skipIf(mode === undefined)(`the operator in the cluster (config/default
   const metricsNs = `e2e-incluster-metrics-${suffix}`;
   const policy = `e2e-incluster-${suffix}`;
   const forwards: Array<() => void> = [];
-  let agentUrl = '';
-
-  async function agent<T = unknown>(path: string, body: unknown = {}): Promise<T> {
-    const res = await fetch(`${agentUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
-    return (await res.json()) as T;
-  }
-
-  async function callTool(tool: string, args: Record<string, unknown>): Promise<ToolAnswer> {
-    const r = await agent<{ ok: boolean; result?: ToolAnswer; error?: string }>('/call', { tool, args });
-    if (!r.ok || !r.result) throw new Error(`the agent's call of ${tool} failed: ${r.error}`);
-    return r.result;
-  }
+  let agentPod: Agent | undefined;
+  const agent = <T = unknown>(path: string, body: unknown = {}): Promise<T> =>
+    (agentPod as Agent).post<T>(path, body);
+  const callTool = (tool: string, args: Record<string, unknown>): Promise<ToolAnswer> =>
+    (agentPod as Agent).callTool(tool, args);
 
   beforeAll(async () => {
     runKubectl(['apply', '--server-side', '--force-conflicts', '-k', 'config/default']);
@@ -134,58 +85,8 @@ describe.skipIf(mode === undefined)(`the operator in the cluster (config/default
     });
     await waitPolicyReady(policy);
 
-    await kubeConfig()
-      .makeApiClient(CoreV1Api)
-      .createNamespacedPod({
-        namespace: agents,
-        body: {
-          metadata: { name: 'agent', labels: { app: 'agent' } },
-          spec: {
-            serviceAccountName: 'agent',
-            automountServiceAccountToken: false,
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: 65532,
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
-            containers: [
-              {
-                name: 'agent',
-                image: AGENT_IMAGE,
-                imagePullPolicy: 'Never',
-                ports: [{ containerPort: 9000 }],
-                readinessProbe: { httpGet: { path: '/healthz', port: 9000 }, periodSeconds: 1 },
-                securityContext: {
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  capabilities: { drop: ['ALL'] },
-                },
-                volumeMounts: [{ name: 'token', mountPath: '/var/run/secrets/kubemcp', readOnly: true }],
-              },
-            ],
-            volumes: [
-              {
-                name: 'token',
-                projected: {
-                  sources: [
-                    { serviceAccountToken: { audience: AUDIENCE, expirationSeconds: 3600, path: 'token' } },
-                  ],
-                },
-              },
-            ],
-          },
-        },
-      });
-    runKubectl(['-n', agents, 'wait', '--for=condition=Ready', 'pod/agent', '--timeout=120s']);
-    const pf = await portForward('pod/agent', agents, 9000);
-    forwards.push(pf.stop);
-    agentUrl = `http://127.0.0.1:${pf.port}`;
-    await eventually(
-      'the agent behind its port-forward',
-      async () =>
-        (await fetch(`${agentUrl}/healthz`, { method: 'POST' }).catch(() => undefined))?.status === 200,
-      30_000,
-    );
+    agentPod = await startAgent(agents, 'agent');
+    forwards.push(agentPod.stop);
   }, 900_000);
 
   afterAll(async () => {
@@ -202,7 +103,16 @@ describe.skipIf(mode === undefined)(`the operator in the cluster (config/default
         '--ignore-not-found',
         '--wait=true',
       ]);
-      runKubectl(['-n', OPERATOR_NS, 'wait', '--for=delete', 'pod', '-l', SELECTOR, '--timeout=90s']);
+      runKubectl([
+        '-n',
+        OPERATOR_NS,
+        'wait',
+        '--for=delete',
+        'pod',
+        '-l',
+        OPERATOR_SELECTOR,
+        '--timeout=90s',
+      ]);
     } catch {
       // no pods left to wait for
     }
@@ -217,11 +127,11 @@ describe.skipIf(mode === undefined)(`the operator in the cluster (config/default
       spec: { template: { spec: { containers: Array<{ securityContext: unknown; resources: unknown }> } } };
     };
     const want = shipped.spec.template.spec.containers[0];
-    const pods = await operatorPods();
+    const pods = await operatorPods(OPERATOR_NS);
     expect(pods).toHaveLength(2);
     for (const p of pods) {
       expect(p.status?.phase).toBe('Running');
-      expect(ready(p)).toBe(true);
+      expect(isReady(p)).toBe(true);
       expect(p.spec?.containers[0]?.image).toBe(DEFAULT_IMAGE);
       expect(p.spec?.containers[0]?.securityContext).toEqual(want?.securityContext);
       expect(p.spec?.containers[0]?.resources).toEqual(want?.resources);
@@ -230,7 +140,7 @@ describe.skipIf(mode === undefined)(`the operator in the cluster (config/default
     const holder = await eventually(
       'a Lease holder among the operator Pods',
       async () => {
-        const h = await leaseHolder();
+        const h = await leaseHolder(OPERATOR_NS);
         return holderPod(h, pods).length === 1 ? h : undefined;
       },
       30_000,
@@ -303,7 +213,7 @@ describe.skipIf(mode === undefined)(`the operator in the cluster (config/default
         "fetch(process.argv[1], { signal: AbortSignal.timeout(4000) }).then((r) => console.log('HTTP ' + r.status), (e) => console.log('ERR ' + (e.cause?.code ?? e.name)))",
         url,
       ]).trim();
-    const podIP = (await operatorPods())[0]?.status?.podIP;
+    const podIP = (await operatorPods(OPERATOR_NS))[0]?.status?.podIP;
     expect(podIP).toBeDefined();
     const mcp = [`http://kubemcp.${OPERATOR_NS}.svc:8080/mcp`, `http://${podIP}:8080/mcp`];
     const health = [`http://kubemcp-metrics.${OPERATOR_NS}.svc:8081/healthz`, `http://${podIP}:8081/healthz`];
@@ -369,8 +279,8 @@ describe.skipIf(mode === undefined)(`the operator in the cluster (config/default
   });
 
   it('fails over when the leader Pod is deleted: another replica takes over within the lease duration plus a retry period; no agent call fails', async () => {
-    const pods = await operatorPods();
-    const before = await leaseHolder();
+    const pods = await operatorPods(OPERATOR_NS);
+    const before = await leaseHolder(OPERATOR_NS);
     const leader = holderPod(before, pods)[0]?.metadata?.name;
     expect(leader).toBeDefined();
     await agent('/load/start', { tool: 'list_pods', args: { namespace: ns } });
@@ -382,7 +292,7 @@ describe.skipIf(mode === undefined)(`the operator in the cluster (config/default
     const holder = await eventually(
       'another replica to take the Lease',
       async () => {
-        const h = await leaseHolder();
+        const h = await leaseHolder(OPERATOR_NS);
         return h !== undefined && h !== '' && h !== before && !h.startsWith(`${leader}_`) ? h : undefined;
       },
       TAKEOVER_BOUND_MS + 10_000,
@@ -408,7 +318,7 @@ describe.skipIf(mode === undefined)(`the operator in the cluster (config/default
     console.log(`agent calls during the rollout: ${load.calls}, failed: ${load.failures.length}`);
     expect(load.failures).toEqual([]);
     expect(load.calls).toBeGreaterThan(10);
-    expect(await operatorPods()).toHaveLength(2);
+    expect(await operatorPods(OPERATOR_NS)).toHaveLength(2);
   });
 
   it('answers through `kubectl port-forward svc/kubemcp` as the README shows', async () => {
