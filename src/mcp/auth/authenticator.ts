@@ -146,8 +146,8 @@ class CachingAuthenticator implements Authenticator {
   private readonly slots: ReviewSlots;
   /** Reviews under way, by token hash (bounded by the running reviews and the bounded queues). */
   private readonly inflight = new Map<string, Promise<AuthOutcome>>();
-  /** Tokens being re-validated in the background (bounded by the positive cache). */
-  private readonly refreshing = new Set<string>();
+  /** Background re-validations under way, by token hash (bounded by the positive cache). */
+  private readonly refreshing = new Map<string, Promise<AuthOutcome>>();
 
   constructor(private readonly options: TokenReviewAuthenticatorOptions) {
     this.audience = options.audience ?? DEFAULT_AUDIENCE;
@@ -179,10 +179,11 @@ class CachingAuthenticator implements Authenticator {
       if (!entry.outcome.ok) this.metrics?.tokenReviewsAvoided.inc({ reason: 'negative_cache' });
       else if (t >= entry.refreshAtMs && !this.refreshing.has(key) && !this.inflight.has(key)) {
         // Re-validate in the background; this call (and those until the result lands) goes on with
-        // the cached success, which is still within its cache life. Callers never join it: one
-        // whose success has expired meanwhile asks with the urgent priority of its own review.
-        this.refreshing.add(key);
-        void this.validate(present(token, key), NOOP_SPAN, true).finally(() => this.refreshing.delete(key));
+        // the cached success, which is still within its cache life.
+        const refresh = this.validate(present(token, key), NOOP_SPAN, true).finally(() =>
+          this.refreshing.delete(key),
+        );
+        this.refreshing.set(key, refresh);
       }
       return Promise.resolve(entry.outcome);
     }
@@ -192,10 +193,32 @@ class CachingAuthenticator implements Authenticator {
       trace.setAttribute(attr.AUTH_CACHE, 'joined');
       return pending;
     }
-    trace.setAttribute(attr.AUTH_CACHE, 'miss');
-    const p = this.validate(present(token, key), trace).finally(() => this.inflight.delete(key));
+    const refresh = this.refreshing.get(key);
+    trace.setAttribute(attr.AUTH_CACHE, refresh === undefined ? 'miss' : 'joined');
+    const p = (
+      refresh === undefined
+        ? this.validate(present(token, key), trace)
+        : this.after(refresh, token, key, trace)
+    ).finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;
+  }
+
+  /**
+   * A caller whose success expired while its background re-validation is still under way waits for
+   * that review rather than sending a second one for the same token. Only when the re-validation
+   * ended without an answer (its queue was full, or the API server failed) does it ask again, with
+   * the urgent priority of a caller known to be genuine.
+   */
+  private after(
+    refresh: Promise<AuthOutcome>,
+    token: string,
+    key: string,
+    trace: Span,
+  ): Promise<AuthOutcome> {
+    return refresh.then((outcome) =>
+      outcome === BUSY || outcome === UNAVAILABLE ? this.validate(present(token, key), trace) : outcome,
+    );
   }
 
   private remember(key: string, outcome: AuthOutcome, ttlMs: number): void {

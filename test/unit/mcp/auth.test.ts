@@ -95,6 +95,69 @@ describe('the caching authenticator', () => {
     expect(calls).toHaveLength(2);
   });
 
+  it('sends no second review when a result expires while its background re-validation is under way', async () => {
+    let now = NOW;
+    const answers: Array<(r: ReviewResult) => void> = [];
+    const calls: string[] = [];
+    const auth = createTokenReviewAuthenticator({
+      review: (token) => {
+        calls.push(token);
+        return new Promise<ReviewResult>((resolve) => answers.push(resolve));
+      },
+      audience: AUDIENCE,
+      now: () => now,
+    });
+    const ok: ReviewResult = { authenticated: true, user: IDENTITIES.alice, audiences: [AUDIENCE] };
+    const first = auth.authenticate(TOKENS.alice);
+    answers.shift()?.(ok);
+    expect((await first).ok).toBe(true);
+    now += 54_000; // past the refresh point: the background review starts and is not answered yet
+    expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
+    expect(calls).toHaveLength(2);
+    now += 7_000; // the first result has expired; the background review is still under way
+    const waiting = auth.authenticate(TOKENS.alice);
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toHaveLength(2);
+    answers.shift()?.(ok);
+    expect((await waiting).ok).toBe(true);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('asks again, urgently, when the background re-validation a caller waited for found no free slot', async () => {
+    let now = NOW;
+    const answers: Array<(r: ReviewResult) => void> = [];
+    const calls: string[] = [];
+    const auth = createTokenReviewAuthenticator({
+      review: (token) => {
+        calls.push(token);
+        return new Promise<ReviewResult>((resolve) => answers.push(resolve));
+      },
+      audience: AUDIENCE,
+      now: () => now,
+      maxConcurrentReviews: 1,
+      maxQueuedReviews: 1,
+      maxQueueWaitMs: 5,
+    });
+    const ok: ReviewResult = { authenticated: true, user: IDENTITIES.alice, audiences: [AUDIENCE] };
+    const first = auth.authenticate(TOKENS.alice);
+    answers.shift()?.(ok);
+    expect((await first).ok).toBe(true);
+    const other = auth.authenticate('unknown-token'); // takes the only slot
+    await new Promise((r) => setImmediate(r));
+    now += 54_000; // the background review waits in the queue of unknown tokens
+    expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
+    now += 7_000;
+    const waiting = auth.authenticate(TOKENS.alice); // expired: waits for the background review
+    await new Promise((r) => setTimeout(r, 30)); // which gives up after 5 ms: refused busy
+    expect(calls).toEqual([TOKENS.alice, 'unknown-token']);
+    answers.shift()?.({ authenticated: false, error: 'unknown' });
+    await other;
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toEqual([TOKENS.alice, 'unknown-token', TOKENS.alice]); // its own review, not busy
+    answers.shift()?.(ok);
+    expect((await waiting).ok).toBe(true);
+  });
+
   it('re-validates callers whose results expired first come first served, ahead of unknown tokens', async () => {
     let now = NOW;
     const pending: { token: string; answer: (r: ReviewResult) => void }[] = [];
