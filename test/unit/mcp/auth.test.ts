@@ -44,6 +44,29 @@ describe('the caching authenticator', () => {
     return { auth, review, advance: (ms: number) => (now += ms) };
   }
 
+  /** An authenticator whose reviews wait until the test answers them, in the order they were sent. */
+  function held(opts: Omit<Parameters<typeof createTokenReviewAuthenticator>[0], 'review' | 'now'> = {}) {
+    let now = NOW;
+    const answers: Array<(r: ReviewResult) => void> = [];
+    const calls: string[] = [];
+    const auth = createTokenReviewAuthenticator({
+      review: (token) => {
+        calls.push(token);
+        return new Promise<ReviewResult>((resolve) => answers.push(resolve));
+      },
+      audience: AUDIENCE,
+      now: () => now,
+      ...opts,
+    });
+    return {
+      auth,
+      calls,
+      advance: (ms: number) => (now += ms),
+      answer: (r: ReviewResult) => answers.shift()?.(r),
+    };
+  }
+  const OK: ReviewResult = { authenticated: true, user: IDENTITIES.alice, audiences: [AUDIENCE] };
+
   it('asks TokenReview for our audience and returns the caller', async () => {
     const { auth, review } = setup();
     const out = await auth.authenticate(TOKENS.copilot);
@@ -64,97 +87,65 @@ describe('the caching authenticator', () => {
   });
 
   it('re-validates an active caller in the background before its result expires, without making it wait', async () => {
-    let now = NOW;
-    const answers: Array<(r: ReviewResult) => void> = [];
-    const calls: string[] = [];
-    const auth = createTokenReviewAuthenticator({
-      review: (token) => {
-        calls.push(token);
-        return new Promise<ReviewResult>((resolve) => answers.push(resolve));
-      },
-      audience: AUDIENCE,
-      now: () => now,
-    });
-    const ok: ReviewResult = { authenticated: true, user: IDENTITIES.alice, audiences: [AUDIENCE] };
+    const { auth, calls, advance, answer } = held();
     const first = auth.authenticate(TOKENS.alice);
-    answers.shift()?.(ok);
+    answer(OK);
     expect((await first).ok).toBe(true);
     // Past 90 % of the 60 s cache life (the refresh point is drawn in [75 %, 90 %)).
-    now += 54_000;
+    advance(54_000);
     // Answered from the cache at once, although the background review has not answered yet.
     expect(await auth.authenticate(TOKENS.alice)).toMatchObject({ ok: true });
     expect(calls).toHaveLength(2);
     // One background review at a time per token.
     expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
     expect(calls).toHaveLength(2);
-    answers.shift()?.(ok);
+    answer(OK);
     await new Promise((r) => setImmediate(r));
     // Past the first result's life: the refreshed one serves, no review waited for.
-    now += 10_000;
+    advance(10_000);
     expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
     expect(calls).toHaveLength(2);
   });
 
   it('sends no second review when a result expires while its background re-validation is under way', async () => {
-    let now = NOW;
-    const answers: Array<(r: ReviewResult) => void> = [];
-    const calls: string[] = [];
-    const auth = createTokenReviewAuthenticator({
-      review: (token) => {
-        calls.push(token);
-        return new Promise<ReviewResult>((resolve) => answers.push(resolve));
-      },
-      audience: AUDIENCE,
-      now: () => now,
-    });
-    const ok: ReviewResult = { authenticated: true, user: IDENTITIES.alice, audiences: [AUDIENCE] };
+    const { auth, calls, advance, answer } = held();
     const first = auth.authenticate(TOKENS.alice);
-    answers.shift()?.(ok);
+    answer(OK);
     expect((await first).ok).toBe(true);
-    now += 54_000; // past the refresh point: the background review starts and is not answered yet
+    advance(54_000); // past the refresh point: the background review starts and is not answered yet
     expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
     expect(calls).toHaveLength(2);
-    now += 7_000; // the first result has expired; the background review is still under way
+    advance(7_000); // the first result has expired; the background review is still under way
     const waiting = auth.authenticate(TOKENS.alice);
     await new Promise((r) => setImmediate(r));
     expect(calls).toHaveLength(2);
-    answers.shift()?.(ok);
+    answer(OK);
     expect((await waiting).ok).toBe(true);
     expect(calls).toHaveLength(2);
   });
 
   it('asks again, urgently, when the background re-validation a caller waited for found no free slot', async () => {
-    let now = NOW;
-    const answers: Array<(r: ReviewResult) => void> = [];
-    const calls: string[] = [];
-    const auth = createTokenReviewAuthenticator({
-      review: (token) => {
-        calls.push(token);
-        return new Promise<ReviewResult>((resolve) => answers.push(resolve));
-      },
-      audience: AUDIENCE,
-      now: () => now,
+    const { auth, calls, advance, answer } = held({
       maxConcurrentReviews: 1,
       maxQueuedReviews: 1,
       maxQueueWaitMs: 5,
     });
-    const ok: ReviewResult = { authenticated: true, user: IDENTITIES.alice, audiences: [AUDIENCE] };
     const first = auth.authenticate(TOKENS.alice);
-    answers.shift()?.(ok);
+    answer(OK);
     expect((await first).ok).toBe(true);
     const other = auth.authenticate('unknown-token'); // takes the only slot
     await new Promise((r) => setImmediate(r));
-    now += 54_000; // the background review waits in the queue of unknown tokens
+    advance(54_000); // the background review waits in the queue of unknown tokens
     expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
-    now += 7_000;
+    advance(7_000);
     const waiting = auth.authenticate(TOKENS.alice); // expired: waits for the background review
     await new Promise((r) => setTimeout(r, 30)); // which gives up after 5 ms: refused busy
     expect(calls).toEqual([TOKENS.alice, 'unknown-token']);
-    answers.shift()?.({ authenticated: false, error: 'unknown' });
+    answer({ authenticated: false, error: 'unknown' });
     await other;
     await new Promise((r) => setImmediate(r));
     expect(calls).toEqual([TOKENS.alice, 'unknown-token', TOKENS.alice]); // its own review, not busy
-    answers.shift()?.(ok);
+    answer(OK);
     expect((await waiting).ok).toBe(true);
   });
 
