@@ -13,7 +13,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { attr, NOOP_SPAN, type Span } from '../telemetry/index.js';
-import type { Credentials, Impersonation, KubeConnection } from './kubeconfig.js';
+import type { Credentials, Impersonation, KubeConnection } from './connection.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
