@@ -25,9 +25,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { KubeConnection } from './connection.js';
+import type { KubeConnection, TlsSettings } from './connection.js';
 import { NONE, tokenFile } from './credentials.js';
-import { type MergedConfig, material, readConfigFile, str } from './kubeconfig-entries.js';
+import { type MergedConfig, material, type Named, readConfigFile, str } from './kubeconfig-entries.js';
 import { impersonation, userCredentials } from './kubeconfig-user.js';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -58,8 +58,18 @@ function serverUrl(server: string): string {
   return /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(server) ? server : `http://${server}`;
 }
 
-/** Resolves one context of merged kubeconfig files into a connection. */
-function connectionFrom(merged: MergedConfig, contextName: string | undefined): KubeConnection {
+/** The entries one context names, checked: its cluster (with a server) and its user, if any. */
+interface ResolvedContext {
+  /** The files, for messages. */
+  readonly source: string;
+  readonly name: string;
+  readonly context: Named;
+  readonly cluster: Named;
+  readonly server: string;
+  readonly user: Named | undefined;
+}
+
+function resolveContext(merged: MergedConfig, contextName: string | undefined): ResolvedContext {
   const source = merged.files.join(':');
   const name = contextName ?? merged.currentContext;
   if (name === undefined)
@@ -80,12 +90,17 @@ function connectionFrom(merged: MergedConfig, contextName: string | undefined): 
   const user = userName === undefined ? undefined : merged.users.get(userName);
   if (userName !== undefined && !user)
     throw new Error(`kubeconfig ${source}: context ${name} names no known user`);
+  return { source, name, context, cluster, server, user };
+}
+
+/** The cluster's CA and TLS options and the user's client certificate, refused where kubectl refuses them. */
+function tlsSettings({ source, cluster, user }: ResolvedContext): TlsSettings {
   const ca = material(cluster, 'certificate-authority-data', 'certificate-authority', source);
   const cert = user ? material(user, 'client-certificate-data', 'client-certificate', source) : undefined;
   const key = user ? material(user, 'client-key-data', 'client-key', source) : undefined;
   if ((cert === undefined) !== (key === undefined)) {
     throw new Error(
-      `kubeconfig ${source}: user ${userName} has a client certificate without a key, or a key without one`,
+      `kubeconfig ${source}: user ${user?.name} has a client certificate without a key, or a key without one`,
     );
   }
   const insecure = cluster.value['insecure-skip-tls-verify'] === true;
@@ -95,28 +110,42 @@ function connectionFrom(merged: MergedConfig, contextName: string | undefined): 
       `kubeconfig ${source}: cluster ${cluster.name} sets both a certificate authority and insecure-skip-tls-verify; keep one`,
     );
   }
-  const namespace = str(context.value.namespace) ?? 'default';
   const serverName = str(cluster.value['tls-server-name']);
+  return {
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert, key }),
+    ...(insecure ? { insecureSkipTLSVerify: true } : {}),
+    ...(serverName === undefined ? {} : { serverName }),
+  };
+}
+
+/**
+ * client-go decides whether a server is TLS before it reads the cluster's CA, so kubectl sends no
+ * credentials to an http:// server, nor to one without a scheme. Refused rather than sent in the
+ * clear, or silently dropped.
+ */
+function refuseCredentialsOverHttp({ source, cluster, server }: ResolvedContext, url: string): never {
+  throw new Error(
+    `kubeconfig ${source}: cluster ${cluster.name}'s server ${server} ${url === server ? 'is http://' : 'has no scheme (kubectl reads it as http://)'}, ` +
+      `over which kubectl sends no credentials; write https://${url.replace(/^http:\/\//i, '')}`,
+  );
+}
+
+/** Resolves one context of merged kubeconfig files into a connection. */
+function connectionFrom(merged: MergedConfig, contextName: string | undefined): KubeConnection {
+  const resolved = resolveContext(merged, contextName);
+  const { source, name, context, cluster, server, user } = resolved;
+  const tls = tlsSettings(resolved);
+  const namespace = str(context.value.namespace) ?? 'default';
   const impersonate = user ? impersonation(user) : undefined;
-  const credentials = user ? userCredentials(user, cluster, server, ca, cert !== undefined) : NONE;
+  const credentials = user ? userCredentials(user, cluster, server, tls.ca, tls.cert !== undefined) : NONE;
   const url = serverUrl(server);
-  if (/^http:/i.test(url) && (credentials !== NONE || cert !== undefined)) {
-    // client-go decides whether a server is TLS before it reads the cluster's CA, so kubectl sends
-    // no credentials to an http:// server, nor to one without a scheme. Refused rather than sent
-    // in the clear, or silently dropped.
-    throw new Error(
-      `kubeconfig ${source}: cluster ${cluster.name}'s server ${server} ${url === server ? 'is http://' : 'has no scheme (kubectl reads it as http://)'}, ` +
-        `over which kubectl sends no credentials; write https://${url.replace(/^http:\/\//i, '')}`,
-    );
+  if (/^http:/i.test(url) && (credentials !== NONE || tls.cert !== undefined)) {
+    refuseCredentialsOverHttp(resolved, url);
   }
   return {
     server: url,
-    tls: {
-      ...(ca === undefined ? {} : { ca }),
-      ...(cert === undefined ? {} : { cert, key }),
-      ...(insecure ? { insecureSkipTLSVerify: true } : {}),
-      ...(serverName === undefined ? {} : { serverName }),
-    },
+    tls,
     credentials,
     ...(impersonate === undefined ? {} : { impersonate }),
     namespace,
