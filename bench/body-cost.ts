@@ -3,7 +3,7 @@
  * time (user + system) and the event loop's longest stall per request, for bodies of about 1 MiB
  * that pass the byte limit from an authenticated caller.
  *
- *   npm run bench:body-cost [-- --requests 20]
+ *   npm run bench:body-cost [-- --requests 20]   (--help lists the flags)
  *
  * The endpoint is createMcpApp with an authenticator that accepts every token, no policies and no
  * cluster (every body below is refused or fails validation before any cluster work). Requests go one
@@ -14,14 +14,22 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { cappedJson } from '../src/mcp/audit.js';
 import * as mcp from '../src/mcp/index.js';
 import { compile } from '../src/policy/index.js';
+import { type Flag, parseCount, readFlags, usageText } from './lib/cli.js';
 
-const { values: args } = parseArgs({ options: { requests: { type: 'string', default: '20' } } });
+const FLAGS = {
+  requests: {
+    type: 'string',
+    default: '20',
+    about: 'timed requests per body, one at a time, after 3 warm-up requests',
+  },
+} as const satisfies Record<string, Flag>;
+const USAGE = usageText('npm run bench:body-cost -- [options]', FLAGS);
+const args = readFlags(FLAGS, USAGE, (v) => ({ requests: parseCount(v.requests, '--requests') }));
 
 const elements = (n: number) => `[${Array.from({ length: n }, () => '{}').join(',')}]`;
 const call = (args: string) =>
@@ -64,7 +72,7 @@ async function main(): Promise<void> {
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
-  const n = Number(args.requests);
+  const n = args.requests;
   for (const [what, body] of BODIES) {
     for (let i = 0; i < 3; i++) await post(url, body); // warm-up
     const delay = monitorEventLoopDelay({ resolution: 1 });

@@ -13,7 +13,6 @@
 
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   CoreV1Api,
   CustomObjectsApi,
@@ -28,20 +27,26 @@ import { KubeClient, loadKubeConfig } from '../src/kube/index.js';
 import { evaluate } from '../src/policy/index.js';
 import { applyManifestFile, waitForCrdEstablished } from '../test/cluster/apply.js';
 import { acquireCluster } from '../test/cluster/index.js';
+import { type Flag, parseCount, readFlags, usageText } from './lib/cli.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const TARGET_P99_MS = 500;
 
-const { values } = parseArgs({
-  options: {
-    updates: { type: 'string', default: '50' },
-    background: { type: 'string', default: '100' },
-    'label-updates': { type: 'string', default: '20' },
+const FLAGS = {
+  updates: { type: 'string', default: '50', about: 'McpPolicy spec changes timed' },
+  background: { type: 'string', default: '100', about: 'other McpPolicies present during the run' },
+  'label-updates': {
+    type: 'string',
+    default: '20',
+    about: 'namespace label changes timed (a selector depends on the label)',
   },
-});
-const UPDATES = Number(values.updates);
-const BACKGROUND = Number(values.background);
-const LABEL_UPDATES = Number(values['label-updates']);
+} as const satisfies Record<string, Flag>;
+const USAGE = usageText('npm run bench:controller -- [options]', FLAGS);
+const { UPDATES, BACKGROUND, LABEL_UPDATES } = readFlags(FLAGS, USAGE, (v) => ({
+  UPDATES: parseCount(v.updates, '--updates'),
+  BACKGROUND: parseCount(v.background, '--background', 0),
+  LABEL_UPDATES: parseCount(v['label-updates'], '--label-updates'),
+}));
 
 function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;

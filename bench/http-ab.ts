@@ -11,17 +11,27 @@
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import * as current from '../test/unit/mcp/helpers.js';
+import { type Flag, parseCount, readFlags, UsageError, usageText } from './lib/cli.js';
 
-const { values } = parseArgs({
-  options: {
-    baseline: { type: 'string' },
-    rounds: { type: 'string', default: '6' },
-    requests: { type: 'string', default: '200' },
+const FLAGS = {
+  baseline: { type: 'string', value: 'DIR', about: 'the baseline checkout (required)' },
+  rounds: { type: 'string', default: '6', about: 'alternating rounds per side' },
+  requests: {
+    type: 'string',
+    default: '200',
+    about: 'timed requests per tool per round, after 20 warm-up requests',
   },
+} as const satisfies Record<string, Flag>;
+const USAGE = usageText('npx tsx bench/http-ab.ts --baseline DIR [options]', FLAGS);
+const values = readFlags(FLAGS, USAGE, (v) => {
+  if (v.baseline === undefined) throw new UsageError('--baseline <checkout> is required');
+  return {
+    baseline: v.baseline,
+    rounds: parseCount(v.rounds, '--rounds'),
+    requests: parseCount(v.requests, '--requests'),
+  };
 });
-if (values.baseline === undefined) throw new Error('--baseline <checkout> is required');
 
 type Helpers = typeof current;
 interface Side {
@@ -55,8 +65,7 @@ for (const s of sides) {
   }
 }
 const latencies = new Map<string, number[]>();
-const rounds = Number(values.rounds);
-const requests = Number(values.requests);
+const { rounds, requests } = values;
 for (let round = 0; round < rounds; round++) {
   for (const s of round % 2 === 0 ? sides : [...sides].reverse()) {
     for (const [name, body] of Object.entries(bodies)) {

@@ -40,7 +40,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
@@ -58,7 +57,7 @@ import {
   waitPolicyReady,
   waitToolVisible,
 } from '../test/conformance/live.js';
-import { serverNodeOptions } from './lib/cli.js';
+import { type Flag, parseCount, parseDuration, readFlags, serverNodeOptions, usageText } from './lib/cli.js';
 import {
   ensurePeerInstalled,
   KUBERNETES_MCP_SERVER,
@@ -86,26 +85,46 @@ const DEPLOYMENTS = 4;
 const RSS_INTERVAL_MS = 250;
 const IDLE_SETTLE_MS = 10_000;
 
-const { values } = parseArgs({
-  options: {
-    pods: { type: 'string', default: '1000' },
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '8' },
-    warmup: { type: 'string', default: '2' },
-    concurrency: { type: 'string', default: '32' },
-    'scale-calls': { type: 'string', default: '8' },
-    'spawn-max-buffer': { type: 'string', default: String(16 * 2 ** 20) },
-    'pod-timeout': { type: 'string', default: '600' },
-    'no-build': { type: 'boolean', default: false },
+const FLAGS = {
+  pods: { type: 'string', default: '1000', about: 'pods in the listed namespace' },
+  rounds: { type: 'string', default: '3', about: 'rounds, each running every phase for every system' },
+  duration: { type: 'string', default: '8', value: 'SECONDS', about: 'timed part of each throughput phase' },
+  warmup: { type: 'string', default: '2', value: 'SECONDS', about: 'warm-up before each throughput phase' },
+  concurrency: { type: 'string', default: '32', about: 'virtual clients of the throughput phase' },
+  'scale-calls': { type: 'string', default: '8', about: 'scale calls per system and round' },
+  'spawn-max-buffer': {
+    type: 'string',
+    default: String(16 * 2 ** 20),
+    value: 'BYTES',
+    about: "mcp-server-kubernetes' SPAWN_MAX_BUFFER",
   },
-});
-const PODS = Number(values.pods);
-const ROUNDS = Number(values.rounds);
-const DURATION_MS = Number(values.duration) * 1000;
-const WARMUP_MS = Number(values.warmup) * 1000;
-const CONCURRENCY = Number(values.concurrency);
-const SCALE_CALLS = Number(values['scale-calls']);
-const SPAWN_MAX_BUFFER = Number(values['spawn-max-buffer']);
+  'pod-timeout': {
+    type: 'string',
+    default: '600',
+    value: 'SECONDS',
+    about: 'longest wait for the pods to be Ready',
+  },
+  'no-build': { type: 'boolean', default: false, about: 'run the dist/ already built' },
+} as const satisfies Record<string, Flag>;
+const USAGE = usageText('npm run bench:peers -- [options]', FLAGS);
+const settings = readFlags(FLAGS, USAGE, (v) => ({
+  pods: parseCount(v.pods, '--pods'),
+  rounds: parseCount(v.rounds, '--rounds'),
+  durationMs: parseDuration(v.duration, '--duration'),
+  warmupMs: parseDuration(v.warmup, '--warmup'),
+  concurrency: parseCount(v.concurrency, '--concurrency'),
+  scaleCalls: parseCount(v['scale-calls'], '--scale-calls'),
+  spawnMaxBuffer: parseCount(v['spawn-max-buffer'], '--spawn-max-buffer'),
+  podTimeoutMs: parseDuration(v['pod-timeout'], '--pod-timeout'),
+  build: !v['no-build'],
+}));
+const PODS = settings.pods;
+const ROUNDS = settings.rounds;
+const DURATION_MS = settings.durationMs;
+const WARMUP_MS = settings.warmupMs;
+const CONCURRENCY = settings.concurrency;
+const SCALE_CALLS = settings.scaleCalls;
+const SPAWN_MAX_BUFFER = settings.spawnMaxBuffer;
 
 /** The peers act with this identity: everything the operations need, nothing guards it further. */
 const PEER_RBAC = `apiVersion: v1
@@ -685,7 +704,7 @@ const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('e
 async function main(): Promise<number> {
   fs.mkdirSync(WORK, { recursive: true });
   for (const p of [KUBERNETES_MCP_SERVER, MCP_SERVER_KUBERNETES]) ensurePeerInstalled(p, log);
-  if (!values['no-build']) build();
+  if (settings.build) build();
   const nodeOptions = serverNodeOptions(undefined);
   const started = new Date();
   const loadBefore = os.loadavg();
@@ -697,7 +716,7 @@ async function main(): Promise<number> {
     log(`▸ ${PODS.toLocaleString('en-US')} pods in ${NS} …`);
     const podSetupSeconds = await ensurePodsInNamespace(kc, NS, PODS, {
       deployments: DEPLOYMENTS,
-      timeoutMs: Number(values['pod-timeout']) * 1000,
+      timeoutMs: settings.podTimeoutMs,
       onProgress: (p, s) => log(`  ${fmt(s, 0)}s: ${p.ready}/${p.desired} ready`),
     });
     log(`  ready (${fmt(podSetupSeconds)} s)`);
@@ -1076,7 +1095,7 @@ async function main(): Promise<number> {
     // ----- tables
     const out: string[] = [
       '',
-      `=== ${PODS.toLocaleString('en-US')} pods in one namespace; ${ROUNDS} rounds × (${values.warmup} s warm-up + ${values.duration} s) per phase; load average before ${loadBefore.map((x) => fmt(x, 2)).join(' ')}, after ${loadAfterRounds.map((x) => fmt(x, 2)).join(' ')} ===`,
+      `=== ${PODS.toLocaleString('en-US')} pods in one namespace; ${ROUNDS} rounds × (${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s) per phase; load average before ${loadBefore.map((x) => fmt(x, 2)).join(' ')}, after ${loadAfterRounds.map((x) => fmt(x, 2)).join(' ')} ===`,
       table(
         [
           'whole listing',

@@ -9,22 +9,23 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { runCli } from '../src/cli/cli.js';
+import { type Flag, parseCount, readFlags, usageText } from './lib/cli.js';
 import { writePolicyRepo } from './lib/policy-repo.js';
 
 const TARGET_MS = 2_000;
 
-const { values } = parseArgs({
-  options: {
-    policies: { type: 'string', default: '1000' },
-    cases: { type: 'string', default: '10000' },
-    runs: { type: 'string', default: '5' },
-  },
-});
-const policies = Number(values.policies);
-const cases = Number(values.cases);
-const runs = Number(values.runs);
+const FLAGS = {
+  policies: { type: 'string', default: '1000', about: 'McpPolicies in the generated repository' },
+  cases: { type: 'string', default: '10000', about: 'cases in its kubemcp-test.yaml' },
+  runs: { type: 'string', default: '5', about: 'runs of kubemcp test' },
+} as const satisfies Record<string, Flag>;
+const USAGE = usageText('npm run bench:policy-test -- [options]', FLAGS);
+const { policies, cases, runs } = readFlags(FLAGS, USAGE, (v) => ({
+  policies: parseCount(v.policies, '--policies'),
+  cases: parseCount(v.cases, '--cases'),
+  runs: parseCount(v.runs, '--runs'),
+}));
 
 const dir = mkdtempSync(join(tmpdir(), 'kubemcp-bench-policy-test-'));
 try {

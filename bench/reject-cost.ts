@@ -17,27 +17,49 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import * as mcp from '../src/mcp/index.js';
 import { compile } from '../src/policy/index.js';
 import { mcpRequest } from '../test/conformance/live.js';
+import { type Flag, parseCount, readFlags, UsageError, usageText } from './lib/cli.js';
 import { flood } from './lib/flood.js';
 
-const { values: args } = parseArgs({
-  options: {
-    rate: { type: 'string', default: '1000' },
-    duration: { type: 'string', default: '10' },
-    'review-ms': { type: 'string', default: '3' },
-    mode: { type: 'string', default: 'random' },
-    client: { type: 'string' },
-    bare: { type: 'boolean', default: false },
+const MODES = ['random', 'none'] as const;
+const FLAGS = {
+  rate: { type: 'string', default: '1000', about: 'requests per second (open loop)' },
+  duration: { type: 'string', default: '10', value: 'SECONDS', about: 'how long the flood lasts' },
+  'review-ms': { type: 'string', default: '3', value: 'MS', about: "the stand-in TokenReview's answer time" },
+  mode: {
+    type: 'string',
+    default: 'random',
+    value: MODES.join('|'),
+    about: 'random: a random bearer token per request; none: no Authorization header',
   },
+  bare: {
+    type: 'boolean',
+    default: false,
+    about: 'a plain Node listener instead of the MCP endpoint (the floor)',
+  },
+  client: { type: 'string', value: 'URL', about: 'internal: run as the flooding child against URL' },
+} as const satisfies Record<string, Flag>;
+const USAGE = usageText('npm run bench:reject-cost -- [options]', FLAGS);
+const args = readFlags(FLAGS, USAGE, (v) => {
+  const mode = MODES.find((m) => m === v.mode);
+  if (mode === undefined)
+    throw new UsageError(`--mode: expected ${MODES.join(' or ')}, got ${JSON.stringify(v.mode)}`);
+  return {
+    rate: parseCount(v.rate, '--rate'),
+    duration: parseCount(v.duration, '--duration'),
+    'review-ms': parseCount(v['review-ms'], '--review-ms', 0),
+    mode,
+    bare: v.bare,
+    client: v.client,
+  };
 });
 
 async function main(): Promise<void> {
-  const reviewMs = Number(args['review-ms']);
+  const reviewMs = args['review-ms'];
   const registry = new Registry();
   const logger = pino({ level: 'warn' });
   const authenticator = mcp.createTokenReviewAuthenticator({
@@ -107,7 +129,7 @@ async function main(): Promise<void> {
 }
 
 if (args.client !== undefined) {
-  const report = await flood(args.client, Number(args.rate), Number(args.duration), () =>
+  const report = await flood(args.client, args.rate, args.duration, () =>
     mcpRequest(args.mode === 'none' ? undefined : randomBytes(32).toString('base64url'), 'tools/list'),
   );
   process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -6,24 +6,32 @@
  *   npx tsx bench/tracing-cost.ts [--on] [--requests 3000] [--rounds 5]
  *
  * Without --on tracing is off (the default). The script imports nothing of src/telemetry then, so it
- * also runs unchanged on a checkout from before tracing existed, for comparison (docs/benchmarks.md).
+ * (with bench/lib/cli.ts) also runs unchanged on a checkout from before tracing existed, for comparison
+ * (docs/benchmarks.md).
  * With --on: the OpenTelemetry SDK, every request sampled, exported over OTLP/HTTP to a local
  * endpoint that discards them.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
 import { post, startHarness, TOKENS, toolCall } from '../test/unit/mcp/helpers.js';
+import { type Flag, parseCount, readFlags, usageText } from './lib/cli.js';
 
-const { values } = parseArgs({
-  options: {
-    on: { type: 'boolean', default: false },
-    requests: { type: 'string', default: '3000' },
-    rounds: { type: 'string', default: '5' },
+const FLAGS = {
+  on: { type: 'boolean', default: false, about: 'tracing on: every request sampled and exported' },
+  requests: {
+    type: 'string',
+    default: '3000',
+    about: 'timed requests per tool per round, after 200 warm-up requests',
   },
-});
-const requests = Number(values.requests);
-const rounds = Number(values.rounds);
+  rounds: { type: 'string', default: '5', about: 'rounds' },
+} as const satisfies Record<string, Flag>;
+const USAGE = usageText('npx tsx bench/tracing-cost.ts [options]', FLAGS);
+const values = readFlags(FLAGS, USAGE, (v) => ({
+  on: v.on,
+  requests: parseCount(v.requests, '--requests'),
+  rounds: parseCount(v.rounds, '--rounds'),
+}));
+const { requests, rounds } = values;
 
 let tracing: { shutdown(): Promise<void> } | undefined;
 const sink = createServer((req, res) => {

@@ -21,21 +21,78 @@ export function log(message: string): void {
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
+type FlagValues<O extends Options> = ReturnType<
+  typeof parseArgs<{ options: O; strict: true; allowPositionals: false }>
+>['values'];
 
 /**
  * parseArgs over process.argv (strict: an unknown flag or a stray argument is a UsageError). With a
  * usage text (for flags parsed at module load, outside runMain), a bad command line prints it and
- * exits with 2 instead.
+ * exits with 2 instead, and `--help` (`-h`) prints it and exits with 0.
  */
-export function parseFlags<const O extends Options>(options: O, usage?: string) {
+export function parseFlags<const O extends Options>(options: O, usage?: string): FlagValues<O> {
+  const all = usage === undefined ? options : { help: { type: 'boolean', short: 'h' } as const, ...options };
+  let values: Record<string, unknown>;
   try {
-    return parseArgs({ options, strict: true, allowPositionals: false }).values;
+    values = parseArgs({ options: all, strict: true, allowPositionals: false }).values;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (usage === undefined) throw new UsageError(message);
-    process.stderr.write(`${message}\n\n${usage}`);
-    process.exit(2);
+    return exitWithUsage(message, usage);
   }
+  if (usage !== undefined && values.help === true) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  return values as FlagValues<O>;
+}
+
+/**
+ * parseFlags with a usage text, then read(values) to turn them into settings; a UsageError that read
+ * throws (a count that is not one) prints its message and the usage text and exits with 2, as a bad
+ * flag does.
+ */
+export function readFlags<const O extends Options, T>(
+  options: O,
+  usage: string,
+  read: (values: FlagValues<O>) => T,
+): T {
+  const values = parseFlags(options, usage);
+  try {
+    return read(values);
+  } catch (err) {
+    if (err instanceof UsageError) return exitWithUsage(err.message, usage);
+    throw err;
+  }
+}
+
+function exitWithUsage(message: string, usage: string): never {
+  process.stderr.write(`${message}\n\n${usage}`);
+  process.exit(2);
+}
+
+/** One flag of a command line: its parseArgs option, what it sets, and a placeholder for its value. */
+export type Flag = (
+  | { readonly type: 'string'; readonly default?: string }
+  | { readonly type: 'boolean'; readonly default?: boolean }
+) & { readonly short?: string; readonly about: string; readonly value?: string };
+
+/**
+ * A usage text made from the flags themselves, so that it cannot drift from them: the synopsis, one
+ * line per flag with its default (`value` names a string flag's value, `N` when not given), then
+ * --help.
+ */
+export function usageText(synopsis: string, flags: Readonly<Record<string, Flag>>, note?: string): string {
+  const rows = Object.entries(flags).map(([name, flag]) => {
+    const left = flag.type === 'string' ? `--${name} ${flag.value ?? 'N'}` : `--${name}`;
+    const byDefault =
+      flag.type === 'string' && flag.default !== undefined ? ` (default ${flag.default})` : '';
+    return [left, `${flag.about}${byDefault}`] as const;
+  });
+  rows.push(['--help', 'this text']);
+  const width = Math.max(...rows.map(([left]) => left.length));
+  const lines = rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`);
+  return `Usage: ${synopsis}\n${note === undefined ? '' : `${note}\n`}\n${lines.join('\n')}\n`;
 }
 
 /** "60s", "5m", "1500ms" or plain seconds → ms (> 0). */

@@ -1,5 +1,6 @@
 /** The McpPolicy controller: watches, the serialized work queue, the published index, leader election. */
 
+export { type Clock, realClock } from './clock.js';
 export {
   DEFAULT_FIELD_MANAGER,
   INDEX_KEY,
@@ -11,17 +12,8 @@ export {
   PolicyController,
   type PolicyControllerOptions,
 } from './controller.js';
-export {
-  type Clock,
-  KubeLeaseClient,
-  LeaderElector,
-  type LeaderElectorOptions,
-  type LeadershipListener,
-  type LeaseClient,
-  LeaseConflictError,
-  type LeaseRecord,
-  realClock,
-} from './leader.js';
+export { LeaderElector, type LeaderElectorOptions, type LeadershipListener } from './leader.js';
+export { KubeLeaseClient, type LeaseClient, LeaseConflictError, type LeaseRecord } from './lease.js';
 export { ScaleLeaseSweeper, type ScaleLeaseSweeperOptions } from './leasesweep.js';
 export { WorkQueue, type WorkQueueOptions } from './queue.js';
 export {

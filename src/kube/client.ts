@@ -13,7 +13,9 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { attr, NOOP_SPAN, type Span } from '../telemetry/index.js';
-import type { Credentials, Impersonation, KubeConnection } from './kubeconfig.js';
+import type { Credentials, KubeConnection } from './connection.js';
+import { type HeaderMap, impersonationHeaders } from './impersonation.js';
+import { kubePathTemplate } from './path-template.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -132,33 +134,6 @@ function readBody(res: IncomingMessage, limit = Number.POSITIVE_INFINITY): Promi
 export interface KubeClientOptions {
   /** Sent as User-Agent. */
   readonly userAgent?: string;
-}
-
-type HeaderMap = Record<string, string | string[]>;
-
-/** client-go's escaping of an extra's key in an Impersonate-Extra- header name: %XX for every byte outside an HTTP token, and %. */
-function headerKeyEscape(key: string): string {
-  let out = '';
-  for (const b of Buffer.from(key, 'utf8')) {
-    const c = String.fromCharCode(b);
-    out +=
-      b < 127 && c !== '%' && /[!#$&'*+\-.^_`|~0-9A-Za-z]/.test(c)
-        ? c
-        : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
-}
-
-/** The Impersonate-* headers kubectl sends for a kubeconfig user's as, as-uid, as-groups and as-user-extra. */
-export function impersonationHeaders(as: Impersonation | undefined): HeaderMap {
-  if (as === undefined) return {};
-  const headers: HeaderMap = { 'impersonate-user': as.user };
-  if (as.uid !== undefined) headers['impersonate-uid'] = as.uid;
-  if (as.groups !== undefined && as.groups.length > 0) headers['impersonate-group'] = [...as.groups];
-  for (const [key, values] of Object.entries(as.extra ?? {})) {
-    if (values.length > 0) headers[`impersonate-extra-${headerKeyEscape(key)}`] = [...values];
-  }
-  return headers;
 }
 
 export class KubeClient {
@@ -393,39 +368,6 @@ export class KubeClient {
   close(): void {
     this.agent.destroy();
   }
-}
-
-/**
- * The template of an API path, for span names and attributes: namespace and object names replaced
- * by placeholders (`/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale`), the resource
- * (`deployments/scale`) and the namespace named in the path, if any.
- */
-export function kubePathTemplate(path: string): { template: string; resource: string; namespace?: string } {
-  const parts =
-    path
-      .split('?')[0]
-      ?.split('/')
-      .filter((p) => p !== '') ?? [];
-  // /api/v1/... or /apis/<group>/<version>/...
-  const prefixLength = parts[0] === 'api' ? 2 : parts[0] === 'apis' ? 3 : 0;
-  if (prefixLength === 0 || parts.length <= prefixLength) return { template: path, resource: path };
-  const out = parts.slice(0, prefixLength);
-  let rest = parts.slice(prefixLength);
-  let namespace: string | undefined;
-  if (rest[0] === 'namespaces' && rest.length > 2) {
-    namespace = rest[1];
-    out.push('namespaces', '{namespace}');
-    rest = rest.slice(2);
-  }
-  const [resource = '', name, ...sub] = rest;
-  out.push(resource);
-  if (name !== undefined) out.push('{name}', ...sub);
-  const label = sub.length > 0 ? `${resource}/${sub.join('/')}` : resource;
-  return {
-    template: `/${out.join('/')}`,
-    resource: label,
-    ...(namespace === undefined ? {} : { namespace }),
-  };
 }
 
 /** AbortSignal.any (Node ≥ 20.3) with a fallback for older 20.x. */

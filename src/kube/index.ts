@@ -22,6 +22,7 @@ export {
   SharedConfirmationKey,
   type SharedConfirmationKeyOptions,
 } from './confirmationkey.js';
+export type { CredentialSet, Credentials, KubeConnection } from './connection.js';
 export { apiMessage, codeForStatus, httpStatus, toBackendError } from './errors.js';
 export {
   CLUSTER_SCOPED_EVENT_NAMESPACE,
@@ -36,13 +37,7 @@ export {
   type ObjectHandler,
   ResilientInformer,
 } from './informer.js';
-export {
-  type CredentialSet,
-  type Credentials,
-  type KubeConnection,
-  loadKubeConfig,
-  loadKubeConfigFiles,
-} from './kubeconfig.js';
+export { loadKubeConfig, loadKubeConfigFiles } from './kubeconfig.js';
 export { microTime, parseMicroTime } from './microtime.js';
 export { LAST_APPLIED_ANNOTATION, trimMetadata, trimPod, trimPodSpec, trimWorkload } from './trim.js';
 export * from './types.js';

@@ -7,26 +7,19 @@
  * exponential backoff. It tracks whether the cache is connected and synced (CacheHealth), trims every
  * object before it is stored, and hands out stable snapshot arrays for cheap lists.
  *
- * Objects are indexed by namespace and name (get is O(1)). Cached objects are shared: never mutate.
+ * The cache itself (indexed by namespace and name, with its shared views) is object-store.ts. Cached
+ * objects are shared: never mutate.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { type ApiStatus, KubeApiError, type KubeClient, type WatchEvent } from './client.js';
+import { type ObjectMeta, ObjectStore } from './object-store.js';
 import type { CacheHealth } from './types.js';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type ObjectHandler<T> = (obj: T) => void;
-
-/** What the informer reads of every object. */
-export interface ObjectMeta {
-  readonly metadata?: {
-    readonly name?: string;
-    readonly namespace?: string;
-    readonly resourceVersion?: string;
-  };
-}
 
 interface ListResponse {
   readonly metadata?: { readonly resourceVersion?: string; readonly continue?: string };
@@ -82,15 +75,6 @@ function errorText(err: unknown): string {
   return String(err);
 }
 
-/** The answer for a namespace without cached objects (shared, frozen). */
-const EMPTY: readonly never[] = Object.freeze([]);
-
-const byName = <T extends ObjectMeta>(a: T, b: T): number => {
-  const x = a.metadata?.name ?? '';
-  const y = b.metadata?.name ?? '';
-  return x < y ? -1 : x > y ? 1 : 0;
-};
-
 export class ResilientInformer<T extends ObjectMeta> {
   readonly kind: string;
   private readonly client: KubeClient;
@@ -103,13 +87,7 @@ export class ResilientInformer<T extends ObjectMeta> {
     update: new Set(),
     delete: new Set(),
   };
-  /** namespace ('' for cluster-scoped objects) → name → object. */
-  private store = new Map<string, Map<string, T>>();
-  private count = 0;
-  private snapshot: readonly T[] | undefined;
-  /** Per-namespace views sorted by name, built on demand, dropped when that namespace changes. */
-  private readonly sortedByNamespace = new Map<string, readonly T[]>();
-  private namespaceOrder: readonly string[] | undefined;
+  private store = new ObjectStore<T>();
   private resourceVersion: string | undefined;
   private started = false;
   private stopped = false;
@@ -204,25 +182,17 @@ export class ResilientInformer<T extends ObjectMeta> {
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.store.get(namespace ?? '')?.get(name);
+    return this.store.get(name, namespace);
   }
 
   /** Every cached object. The array is shared until the next change: do not mutate it. */
   list(): readonly T[] {
-    if (!this.snapshot) {
-      const all: T[] = new Array(this.count);
-      let i = 0;
-      for (const byName of this.store.values()) for (const o of byName.values()) all[i++] = o;
-      all.length = i;
-      this.snapshot = Object.freeze(all);
-    }
-    return this.snapshot;
+    return this.store.list();
   }
 
   /** Cached objects of one namespace (a fresh array). */
   listNamespace(namespace: string): T[] {
-    const objects = this.store.get(namespace);
-    return objects ? [...objects.values()] : [];
+    return this.store.listNamespace(namespace);
   }
 
   /**
@@ -230,27 +200,15 @@ export class ResilientInformer<T extends ObjectMeta> {
    * namespace gains its first or loses its last object: do not mutate.
    */
   namespaces(): readonly string[] {
-    this.namespaceOrder ??= Object.freeze([...this.store.keys()].filter((n) => n !== '').sort());
-    return this.namespaceOrder;
+    return this.store.namespaces();
   }
 
   /**
-   * Cached objects of one namespace in ascending name order. Built once per change of that namespace
-   * (so a list over every namespace costs O(namespaces + page), not a sort of every object per call);
+   * Cached objects of one namespace in ascending name order, built once per change of that namespace;
    * shared: do not mutate.
    */
   sortedInNamespace(namespace: string): readonly T[] {
-    if (namespace === '') return EMPTY;
-    let sorted = this.sortedByNamespace.get(namespace);
-    if (sorted === undefined) {
-      // Nothing is remembered for a namespace without objects: a caller may name any number of
-      // namespaces that do not exist, and each would otherwise keep an entry here for good.
-      const objects = this.store.get(namespace);
-      if (objects === undefined) return EMPTY;
-      sorted = Object.freeze([...objects.values()].sort(byName));
-      this.sortedByNamespace.set(namespace, sorted);
-    }
-    return sorted;
+    return this.store.sortedInNamespace(namespace);
   }
 
   private async loop(): Promise<void> {
@@ -290,8 +248,7 @@ export class ResilientInformer<T extends ObjectMeta> {
   /** Lists every page, then swaps the store in one step, telling handlers what changed. */
   private async relist(): Promise<void> {
     const limit = this.options.listPageSize ?? DEFAULT_LIST_PAGE_SIZE;
-    const fresh = new Map<string, Map<string, T>>();
-    let count = 0;
+    let fresh = new ObjectStore<T>();
     let token: string | undefined;
     let resourceVersion: string | undefined;
     do {
@@ -304,8 +261,7 @@ export class ResilientInformer<T extends ObjectMeta> {
       } catch (err) {
         // The continue token expired mid-way: start the list over (not a failure worth a backoff).
         if (err instanceof KubeApiError && err.statusCode === 410 && token !== undefined) {
-          fresh.clear();
-          count = 0;
+          fresh = new ObjectStore<T>();
           token = undefined;
           continue;
         }
@@ -313,41 +269,16 @@ export class ResilientInformer<T extends ObjectMeta> {
       }
       // Each page is trimmed before the next is fetched: the first sync of a large cluster never
       // holds the whole list's JSON and its trimmed copy at once.
-      for (const raw of page.items ?? []) {
-        const obj = this.transform(raw as T);
-        const ns = obj.metadata?.namespace ?? '';
-        let names = fresh.get(ns);
-        if (names === undefined) {
-          names = new Map();
-          fresh.set(ns, names);
-        }
-        if (!names.has(obj.metadata?.name ?? '')) count++;
-        names.set(obj.metadata?.name ?? '', obj);
-      }
+      for (const raw of page.items ?? []) fresh.put(this.transform(raw as T));
       token = page.metadata?.continue || undefined;
       resourceVersion = page.metadata?.resourceVersion;
     } while (token !== undefined);
     if (this.stopped) return;
     const old = this.store;
     this.store = fresh;
-    this.count = count;
-    this.snapshot = undefined;
-    this.sortedByNamespace.clear();
-    this.namespaceOrder = undefined;
     this.resourceVersion = resourceVersion ?? '';
     this.markGood();
-    for (const [ns, names] of fresh) {
-      const before = old.get(ns);
-      for (const [name, obj] of names) {
-        const prev = before?.get(name);
-        if (prev === undefined) this.emit('add', obj);
-        else if (prev.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj);
-      }
-    }
-    for (const [ns, names] of old) {
-      const after = fresh.get(ns);
-      for (const [name, obj] of names) if (!after?.has(name)) this.emit('delete', obj);
-    }
+    for (const [event, obj] of old.changesTo(fresh)) this.emit(event, obj);
   }
 
   private async watchOnce(): Promise<void> {
@@ -408,36 +339,12 @@ export class ResilientInformer<T extends ObjectMeta> {
     }
     const obj = this.transform(event.object as T);
     if (rv) this.resourceVersion = rv;
-    const ns = obj.metadata?.namespace ?? '';
-    const name = obj.metadata?.name ?? '';
     if (event.type === 'DELETED') {
-      const names = this.store.get(ns);
-      if (!names?.delete(name)) return;
-      this.count--;
-      if (names.size === 0) {
-        this.store.delete(ns);
-        this.namespaceOrder = undefined;
-      }
-      this.invalidate(ns);
-      this.emit('delete', obj);
+      if (this.store.remove(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''))
+        this.emit('delete', obj);
       return;
     }
-    let names = this.store.get(ns);
-    if (names === undefined) {
-      names = new Map();
-      this.store.set(ns, names);
-      this.namespaceOrder = undefined;
-    }
-    const existed = names.has(name);
-    names.set(name, obj);
-    if (!existed) this.count++;
-    this.invalidate(ns);
-    this.emit(existed ? 'update' : 'add', obj);
-  }
-
-  private invalidate(namespace: string): void {
-    this.snapshot = undefined;
-    this.sortedByNamespace.delete(namespace);
+    this.emit(this.store.put(obj) ? 'update' : 'add', obj);
   }
 
   private emit(event: InformerEvent, obj: T): void {
@@ -462,7 +369,7 @@ export class ResilientInformer<T extends ObjectMeta> {
     this.setConnected(true);
     if (!this.hasSynced) {
       this.hasSynced = true;
-      this.log?.debug({ objects: this.count }, 'cache synced');
+      this.log?.debug({ objects: this.store.size }, 'cache synced');
       this.resolveSynced();
       this.options.onHealthChange?.(this.health());
     }

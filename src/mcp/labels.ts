@@ -110,74 +110,14 @@ export function parseLabelSelector(input: string): LabelSelector {
       `the selector has ${source.length} characters; at most ${MAX_SELECTOR_LENGTH} are allowed`,
     );
   }
-  const requirements: Requirement[] = [];
-  if (source !== '') {
-    const tokens = tokenize(source);
-    let pos = 0;
-    const peek = (): Token | undefined => tokens[pos];
-    const next = (): Token | undefined => tokens[pos++];
-    const expectWord = (what: string): string => {
-      const t = next();
-      if (t?.kind !== 'word') throw invalid(source, `expected ${what}`);
-      return t.text;
-    };
-    for (;;) {
-      const first = peek();
-      if (first === undefined) throw invalid(source, 'expected a requirement');
-      if (first.kind === 'op' && first.text === '!') {
-        next();
-        const key = expectWord('a label key after "!"');
-        if (!validKey(key)) throw invalid(source, `"${key}" is not a valid label key`);
-        requirements.push({ key, operator: 'doesnotexist', values: [] });
-      } else {
-        const key = expectWord('a label key');
-        if (!validKey(key)) throw invalid(source, `"${key}" is not a valid label key`);
-        const op = peek();
-        if (op === undefined || (op.kind === 'op' && op.text === ',')) {
-          requirements.push({ key, operator: 'exists', values: [] });
-        } else if (op.kind === 'op' && (op.text === '=' || op.text === '==' || op.text === '!=')) {
-          next();
-          const v = peek();
-          let value = '';
-          if (v?.kind === 'word') {
-            value = v.text;
-            next();
-          }
-          if (!validValue(value)) throw invalid(source, `"${value}" is not a valid label value`);
-          requirements.push({ key, operator: op.text === '!=' ? 'notin' : 'in', values: [value] });
-        } else if (op.kind === 'word' && (op.text === 'in' || op.text === 'notin')) {
-          next();
-          const open = next();
-          if (open?.kind !== 'op' || open.text !== '(')
-            throw invalid(source, `expected "(" after "${op.text}"`);
-          const values: string[] = [];
-          for (;;) {
-            const v = next();
-            if (v === undefined) throw invalid(source, 'missing ")"');
-            if (v.kind === 'op' && v.text === ')' && values.length === 0) {
-              throw invalid(source, `"${op.text}" needs at least one value`);
-            }
-            const value = v.kind === 'word' ? v.text : '';
-            if (v.kind === 'op' && v.text !== ',' && v.text !== ')')
-              throw invalid(source, `unexpected "${v.text}"`);
-            if (!validValue(value)) throw invalid(source, `"${value}" is not a valid label value`);
-            values.push(value);
-            const sep = v.kind === 'word' ? next() : v;
-            if (sep?.kind === 'op' && sep.text === ')') break;
-            if (sep?.kind !== 'op' || sep.text !== ',')
-              throw invalid(source, 'expected "," or ")" in a value list');
-          }
-          requirements.push({ key, operator: op.text, values });
-        } else {
-          throw invalid(source, `unexpected "${op.text}" after key "${key}"`);
-        }
-      }
-      const sep = next();
-      if (sep === undefined) break;
-      if (sep.kind !== 'op' || sep.text !== ',') throw invalid(source, `unexpected "${sep.text}"`);
-    }
-  }
+  const requirements = source === '' ? [] : new SelectorParser(source).requirements();
   const distinct = dedupe(requirements);
+  checkBounds(source, distinct);
+  return { requirements: distinct, source, matches: compileMatcher(distinct) };
+}
+
+/** Refuses a selector past MAX_SELECTOR_REQUIREMENTS requirements or MAX_SELECTOR_VALUES values. */
+function checkBounds(source: string, distinct: readonly Requirement[]): void {
   if (distinct.length > MAX_SELECTOR_REQUIREMENTS) {
     throw invalid(
       source,
@@ -191,7 +131,103 @@ export function parseLabelSelector(input: string): LabelSelector {
       `"${clip(crowded.key, 63)}" lists ${crowded.values.length} values; at most ${MAX_SELECTOR_VALUES} are allowed`,
     );
   }
-  return { requirements: distinct, source, matches: compileMatcher(distinct) };
+}
+
+const isOp = (t: Token | undefined, ...texts: string[]): boolean =>
+  t?.kind === 'op' && texts.includes(t.text);
+
+/**
+ * Reads a non-empty selector's tokens one requirement at a time: `!key`, `key`, `key=value` (also
+ * `==`, `!=`) or `key in|notin (values)`, separated by commas. Each step throws invalid() naming
+ * what it expected.
+ */
+class SelectorParser {
+  private readonly tokens: Token[];
+  private pos = 0;
+
+  constructor(private readonly source: string) {
+    this.tokens = tokenize(source);
+  }
+
+  requirements(): Requirement[] {
+    const requirements: Requirement[] = [];
+    for (;;) {
+      requirements.push(this.requirement());
+      const sep = this.next();
+      if (sep === undefined) return requirements;
+      if (!isOp(sep, ',')) throw invalid(this.source, `unexpected "${sep.text}"`);
+    }
+  }
+
+  private requirement(): Requirement {
+    const first = this.peek();
+    if (first === undefined) throw invalid(this.source, 'expected a requirement');
+    if (isOp(first, '!')) {
+      this.next();
+      return { key: this.key('a label key after "!"'), operator: 'doesnotexist', values: [] };
+    }
+    const key = this.key('a label key');
+    const op = this.peek();
+    if (op === undefined || isOp(op, ',')) return { key, operator: 'exists', values: [] };
+    if (isOp(op, '=', '==', '!=')) {
+      this.next();
+      return { key, operator: op.text === '!=' ? 'notin' : 'in', values: [this.equalityValue()] };
+    }
+    if (op.kind === 'word' && (op.text === 'in' || op.text === 'notin')) {
+      this.next();
+      return { key, operator: op.text, values: this.valueList(op.text) };
+    }
+    throw invalid(this.source, `unexpected "${op.text}" after key "${key}"`);
+  }
+
+  /** A label key, checked. */
+  private key(what: string): string {
+    const t = this.next();
+    if (t?.kind !== 'word') throw invalid(this.source, `expected ${what}`);
+    if (!validKey(t.text)) throw invalid(this.source, `"${t.text}" is not a valid label key`);
+    return t.text;
+  }
+
+  /** The value after `=`, `==` or `!=` (empty when none follows), checked. */
+  private equalityValue(): string {
+    const v = this.peek();
+    let value = '';
+    if (v?.kind === 'word') {
+      value = v.text;
+      this.next();
+    }
+    return this.checked(value);
+  }
+
+  /** `(v1, v2, …)` after in / notin: at least one value; an empty one between commas is ''. */
+  private valueList(op: string): string[] {
+    if (!isOp(this.next(), '(')) throw invalid(this.source, `expected "(" after "${op}"`);
+    const values: string[] = [];
+    for (;;) {
+      const v = this.next();
+      if (v === undefined) throw invalid(this.source, 'missing ")"');
+      if (isOp(v, ')') && values.length === 0) throw invalid(this.source, `"${op}" needs at least one value`);
+      if (v.kind === 'op' && v.text !== ',' && v.text !== ')')
+        throw invalid(this.source, `unexpected "${v.text}"`);
+      values.push(this.checked(v.kind === 'word' ? v.text : ''));
+      const sep = v.kind === 'word' ? this.next() : v;
+      if (isOp(sep, ')')) return values;
+      if (!isOp(sep, ',')) throw invalid(this.source, 'expected "," or ")" in a value list');
+    }
+  }
+
+  private checked(value: string): string {
+    if (!validValue(value)) throw invalid(this.source, `"${value}" is not a valid label value`);
+    return value;
+  }
+
+  private peek(): Token | undefined {
+    return this.tokens[this.pos];
+  }
+
+  private next(): Token | undefined {
+    return this.tokens[this.pos++];
+  }
 }
 
 /**

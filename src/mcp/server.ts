@@ -166,39 +166,9 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const { name, arguments: args } = request.params;
     const def = findTool(name);
-    if (def === undefined) {
-      // Probing for tools leaves a trace too.
-      scope.auditor.record({
-        requestId: scope.requestId,
-        clientRequestId: scope.clientRequestId,
-        caller: scope.caller,
-        method: 'tools/call',
-        tool: name.length > MAX_AUDITED_TOOL_CHARS ? `${name.slice(0, MAX_AUDITED_TOOL_CHARS)}…` : name,
-        arguments: args,
-        decision: 'none',
-        policies: [],
-        outcome: 'UnknownTool',
-        durationMs: 0,
-      });
-      traceOutcome(scope, 'UnknownTool');
-      throw new ProtocolError(
-        ProtocolErrorCode.InvalidParams,
-        `Unknown tool: ${name.length > MAX_AUDITED_TOOL_CHARS ? `${name.slice(0, MAX_AUDITED_TOOL_CHARS)}…` : name}`,
-      );
-    }
+    if (def === undefined) refuseUnknownTool(scope, name, args);
     let note: ConfirmationNote | undefined;
-    const legacy: LegacyElicitation | undefined =
-      scope.legacyElicitation === undefined
-        ? undefined
-        : {
-            ...scope.legacyElicitation,
-            // On this call's own SSE response (the transport routes by the related request id).
-            send: async (message) => {
-              const transport = server.transport;
-              if (transport === undefined) throw new Error('the request is no longer connected');
-              await transport.send(message, { relatedRequestId: ctx.mcpReq.id });
-            },
-          };
+    const legacy = legacyElicitationOf(scope, server, ctx.mcpReq.id);
     const confirmer =
       scope.confirmationCodec === undefined
         ? undefined
@@ -231,6 +201,45 @@ export function buildMcpServer(scope: RequestScope, info: { name: string; versio
 
 /** Longest tool name repeated in an audit record or an error message. */
 const MAX_AUDITED_TOOL_CHARS = 128;
+
+/** A tools/call of a tool that does not exist: audited and traced (probing leaves a trace too), then a protocol error. */
+function refuseUnknownTool(scope: RequestScope, name: string, args: unknown): never {
+  const shown = name.length > MAX_AUDITED_TOOL_CHARS ? `${name.slice(0, MAX_AUDITED_TOOL_CHARS)}…` : name;
+  scope.auditor.record({
+    requestId: scope.requestId,
+    clientRequestId: scope.clientRequestId,
+    caller: scope.caller,
+    method: 'tools/call',
+    tool: shown,
+    arguments: args,
+    decision: 'none',
+    policies: [],
+    outcome: 'UnknownTool',
+    durationMs: 0,
+  });
+  traceOutcome(scope, 'UnknownTool');
+  throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${shown}`);
+}
+
+/**
+ * The 2025-era elicitation of one tools/call, when the request has one: it sends on this call's own
+ * SSE response (the transport routes by the related request id).
+ */
+function legacyElicitationOf(
+  scope: RequestScope,
+  server: Server,
+  relatedRequestId: string | number,
+): LegacyElicitation | undefined {
+  if (scope.legacyElicitation === undefined) return undefined;
+  return {
+    ...scope.legacyElicitation,
+    send: async (message) => {
+      const transport = server.transport;
+      if (transport === undefined) throw new Error('the request is no longer connected');
+      await transport.send(message, { relatedRequestId });
+    },
+  };
+}
 
 /** The audit outcome of a protocol error thrown by a resource handler. */
 function protocolOutcome(err: unknown): string {

@@ -23,7 +23,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { KubeClient } from '../../src/kube/client.js';
-import { type KubeConnection, loadKubeConfig } from '../../src/kube/kubeconfig.js';
+import type { KubeConnection } from '../../src/kube/connection.js';
+import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
 import { readState } from '../cluster/cluster.js';
 import { cluster } from './support.js';
 

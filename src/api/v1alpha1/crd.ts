@@ -19,7 +19,8 @@ import {
   SINGULAR,
   VERSION,
 } from './constants.js';
-import { McpPolicySpecSchema, McpPolicyStatusSchema } from './schema.js';
+import { McpPolicySpecSchema } from './schema.js';
+import { McpPolicyStatusSchema } from './status.js';
 
 /** The subset of OpenAPI v3 a structural CRD schema uses. */
 export interface JSONSchemaProps {

@@ -1,8 +1,16 @@
 export * from './constants.js';
 export * from './crd.js';
 export * from './crd-tenancy.js';
+export * from './grant.js';
 export * from './issues.js';
+export * from './limits.js';
+export * from './namespaces.js';
+export { SCALE_PATTERN_REGEX, STARS_REGEX } from './pattern-schema.js';
 export * from './reference.js';
+export * from './rules.js';
 export * from './schema.js';
+export * from './selector.js';
+export * from './status.js';
+export * from './subject.js';
 export * from './tenancy.js';
 export { KNOWN_TOOLS, type KnownTool } from './tools.js';

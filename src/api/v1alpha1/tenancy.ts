@@ -2,24 +2,19 @@
  * The tenancy kinds of v1alpha1 (docs/adr/0010): McpNamespacePolicy, a tenant's grant in its own
  * namespace, and McpDelegation, the cluster-scoped ceiling that says which namespaces accept such
  * policies and the most they may grant. Built from the same fields, refinements and CEL rules as
- * McpPolicy (schema.ts).
+ * McpPolicy (grant.ts, limits.ts, namespaces.ts; the object in schema.ts).
  */
 
 import { z } from 'zod';
 import { API_VERSION, DELEGATION_KIND, MAX_REPLICAS, NS_KIND } from './constants.js';
+import { GRANT_SPEC_CEL, GrantSpecFields, refineGrantSpec, ToolPatternsSchema } from './grant.js';
+import { SafetySpecFields } from './limits.js';
+import { NamespacesSchema } from './namespaces.js';
+import { SCALE_PATTERN_REGEX } from './pattern-schema.js';
 import { toolPatternMayScale } from './patterns.js';
-import {
-  cel,
-  GRANT_SPEC_CEL,
-  GrantSpecFields,
-  McpPolicyStatusSchema,
-  NamespacesSchema,
-  ObjectMetaSchema,
-  refineGrantSpec,
-  SafetySpecFields,
-  SCALE_PATTERN_REGEX,
-  ToolPatternsSchema,
-} from './schema.js';
+import { cel } from './rules.js';
+import { ObjectMetaSchema } from './schema.js';
+import { McpPolicyStatusSchema } from './status.js';
 
 export const McpNamespacePolicySpecSchema = z
   .strictObject({

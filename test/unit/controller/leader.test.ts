@@ -3,13 +3,9 @@
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import {
-  type Clock,
-  LeaderElector,
-  type LeaseClient,
-  LeaseConflictError,
-  type LeaseRecord,
-} from '../../../src/controller/leader.js';
+import type { Clock } from '../../../src/controller/clock.js';
+import { LeaderElector } from '../../../src/controller/leader.js';
+import { type LeaseClient, LeaseConflictError, type LeaseRecord } from '../../../src/controller/lease.js';
 import { createHealthHandler, operatorMetrics } from '../../../src/health/index.js';
 import { KubeApiError } from '../../../src/kube/client.js';
 import { microTime, parseMicroTime } from '../../../src/kube/microtime.js';

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubeApiError, KubeClient, type WatchEvent } from '../../../src/kube/client.js';
-import type { CredentialSet, Credentials, KubeConnection } from '../../../src/kube/kubeconfig.js';
+import type { CredentialSet, Credentials, KubeConnection } from '../../../src/kube/connection.js';
 
 interface Seen {
   readonly method: string;

@@ -10,8 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../../src/kube/client.js';
+import type { KubeConnection } from '../../../src/kube/connection.js';
 import { type InformerOptions, ResilientInformer } from '../../../src/kube/informer.js';
-import type { KubeConnection } from '../../../src/kube/kubeconfig.js';
 import { compactObject, trimPod } from '../../../src/kube/trim.js';
 import type { Pod } from '../../../src/kube/types.js';
 

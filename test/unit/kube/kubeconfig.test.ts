@@ -5,13 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { impersonationHeaders, KubeClient } from '../../../src/kube/client.js';
-import {
-  execCredentials,
-  loadKubeConfig,
-  loadKubeConfigFiles,
-  tokenFile,
-} from '../../../src/kube/kubeconfig.js';
+import { KubeClient } from '../../../src/kube/client.js';
+import { tokenFile } from '../../../src/kube/credentials.js';
+import { execCredentials } from '../../../src/kube/exec-credentials.js';
+import { impersonationHeaders } from '../../../src/kube/impersonation.js';
+import { loadKubeConfig, loadKubeConfigFiles } from '../../../src/kube/kubeconfig.js';
 
 const CA = '-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n';
 const CERT = '-----BEGIN CERTIFICATE-----\nclient\n-----END CERTIFICATE-----\n';

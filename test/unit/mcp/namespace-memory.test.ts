@@ -13,7 +13,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeBackend } from '../../../src/kube/backend.js';
 import { KubeClient } from '../../../src/kube/client.js';
-import type { KubeConnection } from '../../../src/kube/kubeconfig.js';
+import type { KubeConnection } from '../../../src/kube/connection.js';
 import { GuardedClient } from '../../../src/mcp/guarded.js';
 import { findTool } from '../../../src/mcp/tools.js';
 import { compile, type PolicyIndex } from '../../../src/policy/index.js';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as semconv from '@opentelemetry/semantic-conventions/incubating';
 import { describe, expect, it } from 'vitest';
-import { kubePathTemplate } from '../../../src/kube/client.js';
+import { kubePathTemplate } from '../../../src/kube/path-template.js';
 import * as attr from '../../../src/telemetry/attributes.js';
 import { NO_TRACING, NOOP_SPAN } from '../../../src/telemetry/index.js';
 

@@ -1,4 +1,5 @@
-// Builds containerd, its runc shim and ctr: the container runtime of the local control plane's real node.
+// Builds containerd, its runc shim and ctr: the container runtime of the kind node image (in its base
+// image, as kind's base image has them).
 module kubemcp.test/cluster/containerd
 
 go 1.26.0

@@ -1,4 +1,5 @@
-// Builds CoreDNS, the cluster DNS of the local control plane's real node.
+// Builds CoreDNS, the cluster DNS of the kind node image (an image of its own, pinned in the node's
+// containerd).
 module kubemcp.test/cluster/coredns
 
 go 1.26.0

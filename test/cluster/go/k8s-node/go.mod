@@ -1,4 +1,4 @@
-// Builds the real node's kubelet and kube-proxy from the same Kubernetes module and version as the
+// Builds the kind node image's kubelet and kube-proxy from the same Kubernetes module and version as the
 // control plane (../k8s). A module of its own, so that the go.sum entries only the node needs do not
 // change the control plane's build key (and force a rebuild of its binaries).
 module kubemcp.test/cluster/k8snode
