@@ -20,24 +20,35 @@ import { buildImage, DEFAULT_IMAGE } from '../test/cluster/image.js';
 import { acquireCluster } from '../test/cluster/index.js';
 import {
   buildDist,
+  type Flag,
   log,
   machine,
   parseCount,
-  parseFlags,
   ROOT,
+  readFlags,
   runMain,
   table,
+  usageText,
   writeResult,
 } from './lib/cli.js';
 import { fmt, summarise } from './lib/stats.js';
 
-const USAGE = `Usage: npm run bench:cold-start -- [flags]
-
-  --image NAME   image to start (default ${DEFAULT_IMAGE}); built from the Dockerfile first
-  --no-build     start the image as it is (and dist/ as it is)
-  --runs N       starts of each kind (default 5)
-  --help         this text
-`;
+const FLAGS = {
+  image: {
+    type: 'string',
+    default: DEFAULT_IMAGE,
+    value: 'NAME',
+    about: 'image to start; built from the Dockerfile first',
+  },
+  'no-build': { type: 'boolean', default: false, about: 'start the image as it is (and dist/ as it is)' },
+  runs: { type: 'string', default: '5', about: 'starts of each kind' },
+} as const satisfies Record<string, Flag>;
+const USAGE = usageText('npm run bench:cold-start -- [options]', FLAGS);
+const settings = readFlags(FLAGS, USAGE, (v) => ({
+  image: v.image ?? DEFAULT_IMAGE,
+  build: v['no-build'] !== true,
+  runs: parseCount(v.runs ?? '5', '--runs'),
+}));
 
 const TARGET_MS = 2000;
 const POLL_MS = 10;
@@ -120,24 +131,10 @@ async function processStart(kubeconfig: string): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  const flags = parseFlags(
-    {
-      image: { type: 'string' },
-      'no-build': { type: 'boolean' },
-      runs: { type: 'string' },
-      help: { type: 'boolean' },
-    },
-    USAGE,
-  );
-  if (flags.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const runs = parseCount(flags.runs ?? '5', '--runs');
-  const image = flags.image ?? DEFAULT_IMAGE;
+  const { image, build, runs } = settings;
   const started = new Date();
   await ensureDocker();
-  if (!flags['no-build']) {
+  if (build) {
     await buildImage({ tag: image });
     buildDist();
   }
