@@ -7,18 +7,24 @@
  * - compile time of the whole index: what a policy edit costs between the watch event and
  *   enforcement (the API write and the watch delivery come on top: bench/controller-latency.ts
  *   measures those on a real cluster, for cluster policies);
- * - heap and RSS growth over the baseline, after a full GC (run with --expose-gc), with the watch
- *   cache's objects held as the controller holds them;
+ * - heap and RSS growth over the baseline, after a full GC, with the watch cache's objects held as
+ *   the controller holds them;
  * - decision cost for a tenant's agent (median of 100,000 decisions).
  *
- *   node --expose-gc --import tsx bench/tenants.ts
+ *   npm run bench:tenants
+ *
+ * It runs under the Node flags `kubemcp serve` ships with (the NODE_OPTIONS of
+ * config/manager/deployment.yaml: a 2 MiB semi-space, so the young generation does not count as
+ * growth) plus --expose-gc, re-running itself with them when started without.
  *
  * Targets (issue: tenants): an edit enforced within a second; RSS growth at most 30 MiB over the
- * 1,000-cluster-policy baseline. This measures the index, not a whole `kubemcp serve` (whose watch
- * caches hold the objects' metadata too): read it as the engine's share.
+ * 1,000-cluster-policy baseline. This is the engine only, in process: not a whole `kubemcp serve`,
+ * whose watch caches hold each object's metadata too (bench/tenants-serve.ts measures that).
  */
 
+import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import {
   type Caller,
   compile,
@@ -29,6 +35,7 @@ import {
   type PolicyIndex,
   type PolicyObject,
 } from '../src/policy/index.js';
+import { shippedNodeOptions } from './lib/cli.js';
 
 const NAMESPACES = 1_000;
 const PER_NAMESPACE = 10;
@@ -36,10 +43,18 @@ const CLUSTER_POLICIES = 1_000;
 const MiB = 1024 * 1024;
 
 const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) {
-  console.error('run with node --expose-gc --import tsx bench/tenants.ts');
-  process.exit(2);
+const flags = [
+  '--expose-gc',
+  ...shippedNodeOptions()
+    .split(' ')
+    .filter((f) => f !== ''),
+];
+if (!gc || flags.some((f) => !process.execArgv.includes(f))) {
+  const self = fileURLToPath(import.meta.url);
+  const run = spawnSync(process.execPath, [...flags, '--import', 'tsx', self], { stdio: 'inherit' });
+  process.exit(run.status ?? 1);
 }
+console.log(`Node flags: ${flags.join(' ')}`);
 
 const namespaces: NamespaceInfo[] = Array.from({ length: NAMESPACES }, (_, i) => ({
   name: `team-${i}`,

@@ -19,6 +19,7 @@ import {
   compileNamespacedPolicy,
   type DelegationObject,
   type NamespacedPolicyObject,
+  namespacedPolicyId,
   newShared,
   type SharedTools,
 } from './tenancy.js';
@@ -49,7 +50,8 @@ export type { DelegationObject, NamespacedPolicyObject } from './tenancy.js';
 
 /** The user name the API server gives a ServiceAccount's tokens. */
 export function serviceAccountUsername(namespace: string, name: string): string {
-  return `system:serviceaccount:${namespace}:${name}`;
+  // One flat string (a template literal builds a tree of three links): the index keeps one per subject.
+  return ['system:serviceaccount:', namespace, ':', name].join('');
 }
 
 const KNOWN_TOOL_LIST = KNOWN_TOOLS.join(', ');
@@ -247,12 +249,15 @@ export function compile(input: CompileInput): PolicyIndex {
     [...(input.delegations ?? [])].sort(compareNames),
     matcher,
   );
-  const namespaced = [...(input.namespacePolicies ?? [])].map((p) => ({ id: `${p.namespace}/${p.name}`, p }));
+  const namespaced = [...(input.namespacePolicies ?? [])].map((p) => ({
+    id: namespacedPolicyId(p.namespace, p.name),
+    p,
+  }));
   namespaced.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const sharedTools: SharedTools = newShared();
   for (const { id, p } of namespaced) {
     if (states.has(id)) throw new Error(`compile: namespaced policy ${JSON.stringify(id)} given twice`);
-    const result = compileNamespacedPolicy(p, ceilings, matcher, toolProblems, sharedTools);
+    const result = compileNamespacedPolicy(p, ceilings, matcher, toolProblems, sharedTools, id);
     accept(id, {
       state: result.state,
       ...(result.grant && result.subjects ? { grant: result.grant, subjects: result.subjects } : {}),
