@@ -29,7 +29,7 @@ import type { BackoffOptions } from '../kube/backoff.js';
 import type { KubeClient } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { ResilientInformer } from '../kube/informer.js';
-import { trimMetadata } from '../kube/trim.js';
+import { trimMetadata, trimPolicyObject } from '../kube/trim.js';
 import type { CacheHealth, Wire } from '../kube/types.js';
 import { compile, type PolicyIndex } from '../policy/index.js';
 import type { NamespaceInfo, PolicyState } from '../policy/types.js';
@@ -137,19 +137,19 @@ export class PolicyController {
       ...common,
       kind: 'mcppolicy',
       path: MCP_POLICIES_PATH,
-      transform: trimMetadata,
+      transform: trimPolicyObject,
     });
     this.namespacePolicies = new ResilientInformer<McpPolicyObject>({
       ...common,
       kind: 'mcpnamespacepolicy',
       path: MCP_NAMESPACE_POLICIES_PATH,
-      transform: trimMetadata,
+      transform: trimPolicyObject,
     });
     this.delegations = new ResilientInformer<McpPolicyObject>({
       ...common,
       kind: 'mcpdelegation',
       path: MCP_DELEGATIONS_PATH,
-      transform: trimMetadata,
+      transform: trimPolicyObject,
     });
     this.ownsNamespaces = options.namespaceInformer === undefined;
     this.namespaces =
