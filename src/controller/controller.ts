@@ -31,7 +31,7 @@ import type { EventRecorder } from '../kube/events.js';
 import { ResilientInformer } from '../kube/informer.js';
 import { trimMetadata, trimPolicyObject } from '../kube/trim.js';
 import type { CacheHealth, Wire } from '../kube/types.js';
-import { compile, type PolicyIndex } from '../policy/index.js';
+import { CompileMemo, compile, type PolicyIndex } from '../policy/index.js';
 import type { NamespaceInfo, PolicyState } from '../policy/types.js';
 import {
   DELEGATION_STATUS_PREFIX,
@@ -110,6 +110,8 @@ export class PolicyController {
   private readonly generations = new Map<string, number | undefined>();
   /** Labels of each namespace as last seen (to skip updates that change no label). */
   private readonly namespaceLabels = new Map<string, string>();
+  /** What a rebuild reuses of the last: an edit of one policy compiles that policy only. */
+  private readonly memo = new CompileMemo();
   private started = false;
   private cachesSynced = false;
   private readonly unsubscribe: (() => void)[] = [];
@@ -352,6 +354,7 @@ export class PolicyController {
       delegations: named(this.delegations.list()),
       namespaces,
       ...(this.operatorNamespace === undefined ? {} : { operatorNamespace: this.operatorNamespace }),
+      memo: this.memo,
     });
     const version = this.store.publish(index);
     let ready = 0;

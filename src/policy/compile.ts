@@ -13,6 +13,7 @@ import type { CompiledGrant, PolicyIndex } from './compiled.js';
 import { compileGlob, isGlob } from './glob.js';
 import { describeLimits, type GrantLimits, limitsOf } from './limits.js';
 import { NamespaceMatcher } from './matcher.js';
+import type { Compiled, CompileMemo } from './memo.js';
 import { formatSelector } from './selector.js';
 import {
   compileDelegations,
@@ -43,6 +44,8 @@ export interface CompileInput {
   readonly namespaces: readonly NamespaceInfo[];
   /** The namespace the operator runs in: grants covering it get a warning (see warnings.ts). */
   readonly operatorNamespace?: string;
+  /** Results of earlier compiles to reuse (memo.ts); omitted: everything is compiled. */
+  readonly memo?: CompileMemo;
 }
 
 export type { CompiledGrant, PolicyIndex } from './compiled.js';
@@ -164,13 +167,6 @@ class SubjectIndex {
   }
 }
 
-/** One compiled policy: its status, and its grant and subjects when it is Ready. */
-interface Compiled {
-  readonly state: PolicyState;
-  readonly grant?: CompiledGrant;
-  readonly subjects?: readonly SubjectLike[];
-}
-
 /** An McpPolicy: validated as the API server and the controller would, then compiled to a grant. */
 function compileClusterPolicy(
   policy: PolicyObject,
@@ -223,18 +219,32 @@ export function compile(input: CompileInput): PolicyIndex {
   const states = new Map<string, PolicyState>();
   const grants = new Map<string, CompiledGrant>();
   const subjects = new SubjectIndex();
-  // A Ready policy's warnings join its state; its grant goes into the index under `id`.
-  const accept = (id: string, c: Compiled): void => {
-    if (c.grant === undefined || c.subjects === undefined) {
-      states.set(id, c.state);
-      return;
-    }
+  const { memo } = input;
+  memo?.begin({
+    namespaces: input.namespaces,
+    delegations: input.delegations ?? [],
+    ...(input.operatorNamespace === undefined ? {} : { operatorNamespace: input.operatorNamespace }),
+  });
+  // A Ready policy's warnings join its state.
+  const withWarnings = (c: Compiled): Compiled => {
+    if (c.grant === undefined || c.subjects === undefined) return c;
     const warnings = policyWarnings({
       grant: c.grant,
       subjects: c.subjects,
       ...(input.operatorNamespace === undefined ? {} : { operatorNamespace: input.operatorNamespace }),
     });
-    states.set(id, { ...c.state, ...(warnings.length > 0 ? { warnings } : {}) });
+    return warnings.length > 0 ? { ...c, state: { ...c.state, warnings } } : c;
+  };
+  // The policy's result, reused from the memo when its spec and generation are unchanged; its grant
+  // goes into the index under `id`.
+  const accept = (id: string, spec: unknown, generation: number, make: () => Compiled): void => {
+    let c = memo?.get(spec, id, generation);
+    if (c === undefined) {
+      c = withWarnings(make());
+      memo?.set(spec, id, generation, c);
+    }
+    states.set(id, c.state);
+    if (c.grant === undefined || c.subjects === undefined) return;
     grants.set(id, c.grant);
     subjects.register(c.grant, c.subjects);
   };
@@ -242,7 +252,9 @@ export function compile(input: CompileInput): PolicyIndex {
   for (const policy of [...input.policies].sort(compareNames)) {
     if (states.has(policy.name))
       throw new Error(`compile: policy ${JSON.stringify(policy.name)} given twice`);
-    accept(policy.name, compileClusterPolicy(policy, matcher, namespaceNames.size));
+    accept(policy.name, policy.spec, policy.generation ?? 0, () =>
+      compileClusterPolicy(policy, matcher, namespaceNames.size),
+    );
   }
 
   const { ceilings, states: delegations } = compileDelegations(
@@ -254,14 +266,12 @@ export function compile(input: CompileInput): PolicyIndex {
     p,
   }));
   namespaced.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const sharedTools: SharedTools = newShared();
+  const sharedTools: SharedTools = memo?.shared ?? newShared();
   for (const { id, p } of namespaced) {
     if (states.has(id)) throw new Error(`compile: namespaced policy ${JSON.stringify(id)} given twice`);
-    const result = compileNamespacedPolicy(p, ceilings, matcher, toolProblems, sharedTools, id);
-    accept(id, {
-      state: result.state,
-      ...(result.grant && result.subjects ? { grant: result.grant, subjects: result.subjects } : {}),
-    });
+    accept(id, p.spec, p.generation ?? 0, () =>
+      compileNamespacedPolicy(p, ceilings, matcher, toolProblems, sharedTools, id),
+    );
   }
 
   return {
