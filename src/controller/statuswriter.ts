@@ -25,6 +25,34 @@ export interface StatusTarget {
   readonly status: unknown;
 }
 
+/** The status target of a cached object (undefined without a name). */
+export function targetOf(
+  kind: string,
+  collection: string,
+  obj: { metadata?: ObjectMeta; status?: unknown },
+): StatusTarget | undefined {
+  const meta = obj.metadata;
+  if (!meta?.name) return undefined;
+  return {
+    kind,
+    collection,
+    name: meta.name,
+    ...(meta.namespace ? { namespace: meta.namespace } : {}),
+    generation: meta.generation ?? 0,
+    ...(meta.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}),
+    ...(meta.uid ? { uid: meta.uid } : {}),
+    status: obj.status,
+  };
+}
+
+interface ObjectMeta {
+  readonly name?: string;
+  readonly namespace?: string;
+  readonly generation?: number;
+  readonly resourceVersion?: string;
+  readonly uid?: string;
+}
+
 export interface StatusWriterOptions {
   readonly client: KubeClient;
   readonly fieldManager: string;
