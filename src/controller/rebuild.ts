@@ -8,19 +8,24 @@ import type { V1Namespace } from '@kubernetes/client-node';
 import type { Wire } from '../kube/types.js';
 import type { CompileInput, PolicyIndex } from '../policy/index.js';
 import type { NamespaceInfo } from '../policy/types.js';
-import type { McpPolicyObject } from './controller.js';
 import { DELEGATION_STATUS_PREFIX, NS_STATUS_PREFIX, STATUS_PREFIX } from './keys.js';
 import { stateEqual } from './status.js';
 
+/** What a rebuild reads of a cached McpPolicy, McpNamespacePolicy or McpDelegation. */
+interface CachedPolicy {
+  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly generation?: number };
+  readonly spec?: unknown;
+}
+
 /** The cached objects of the four watches. */
 export interface CachedObjects {
-  readonly policies: readonly McpPolicyObject[];
-  readonly namespacePolicies: readonly McpPolicyObject[];
-  readonly delegations: readonly McpPolicyObject[];
+  readonly policies: readonly CachedPolicy[];
+  readonly namespacePolicies: readonly CachedPolicy[];
+  readonly delegations: readonly CachedPolicy[];
   readonly namespaces: readonly Wire<V1Namespace>[];
 }
 
-function named(list: readonly McpPolicyObject[]) {
+function named(list: readonly CachedPolicy[]) {
   return list.flatMap((p) => {
     const name = p.metadata?.name;
     return name ? [{ name, generation: p.metadata?.generation ?? 0, spec: p.spec }] : [];
