@@ -20,7 +20,8 @@
  *      object's status shows the new generation;
  *   6. a restart: a new server started with every object in place, memory once its index holds
  *      them all (what a server costs with the tenants, without the heap V8 keeps after the burst of
- *      10,000 creations in step 4).
+ *      10,000 creations in step 4);
+ *   7. on a cluster it did not start, the bench's namespaces, McpPolicies and delegation are deleted.
  * Prints the figures against the targets (RSS growth ≤ 30 MiB, in the running server and in the
  * restarted one; an edit enforced within 1 s) and writes bench/results/tenants-serve-<time>.json. A
  * missed target is exit code 1.
@@ -151,6 +152,27 @@ async function createBaseline(kc: KubeConfig, s: Sizes, concurrency: number): Pr
         },
       ),
   );
+}
+
+/** Deletes the bench's namespaces (and with them their McpNamespacePolicies), McpPolicies and delegation. */
+async function removeBenchObjects(kc: KubeConfig): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const gone = (err: unknown): void => {
+    if (code(err) !== 404 && code(err) !== 409) throw err;
+  };
+  const namespaces = (await core.listNamespace({ labelSelector: SELECT })).items.map(
+    (n) => n.metadata?.name ?? '',
+  );
+  await pool(namespaces, 16, (name) => core.deleteNamespace({ name }).then(() => {}, gone));
+  const policies = (await api.listClusterCustomObject({ ...POLICIES, labelSelector: SELECT })) as {
+    items: { metadata: { name: string } }[];
+  };
+  await pool(policies.items, 16, (p) =>
+    api.deleteClusterCustomObject({ ...POLICIES, name: p.metadata.name }).then(() => {}, gone),
+  );
+  await api.deleteClusterCustomObject({ ...DELEGATIONS, name: DELEGATION }).then(() => {}, gone);
+  log(`▸ removed the bench's ${namespaces.length} namespaces and ${policies.items.length} McpPolicies`);
 }
 
 interface Listed {
@@ -408,6 +430,8 @@ async function main(): Promise<number> {
       : 1;
   } finally {
     await serve?.stop();
+    // A cluster this run did not start keeps serving others: leave it without the bench's objects.
+    if (live.cluster.mode !== 'local') await removeBenchObjects(live.kc);
     await live.release();
   }
 }
