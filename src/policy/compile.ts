@@ -44,7 +44,10 @@ export interface CompileInput {
   readonly namespaces: readonly NamespaceInfo[];
   /** The namespace the operator runs in: grants covering it get a warning (see warnings.ts). */
   readonly operatorNamespace?: string;
-  /** Results of earlier compiles to reuse (memo.ts); omitted: everything is compiled. */
+  /**
+   * Results of earlier compiles to reuse (memo.ts); omitted: everything is compiled. With a memo, a
+   * spec object must not be changed in place: a changed spec is a new object (as a watch cache has it).
+   */
   readonly memo?: CompileMemo;
 }
 
