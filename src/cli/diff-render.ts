@@ -1,11 +1,12 @@
 /** How `kubemcp diff` prints a PolicyDiff: text, JSON, and Markdown for a pull-request comment. */
 
+import { describePolicies } from '../policy/index.js';
 import type { GrantRow, LimitChange, PolicyDiff } from '../policyfile/diff.js';
 
 const WRITE_MARK = '[write]';
 
 function grantLine(sign: '+' | '-', r: GrantRow): string {
-  return `${sign} ${r.subject}: ${r.tool} in ${r.scope} (McpPolicy ${r.policies.join(', ')})${r.write ? ` ${WRITE_MARK}` : ''}`;
+  return `${sign} ${r.subject}: ${r.tool} in ${r.scope} (${describePolicies(r.policies)})${r.write ? ` ${WRITE_MARK}` : ''}`;
 }
 
 function value(v: number | boolean | undefined): string {
@@ -13,7 +14,7 @@ function value(v: number | boolean | undefined): string {
 }
 
 function limitLine(l: LimitChange): string {
-  return `${l.direction === 'widened' ? '+' : '-'} McpPolicy ${l.policy}: ${l.field} ${value(l.old)} → ${value(l.new)} (${l.direction})${l.write && l.direction === 'widened' ? ` ${WRITE_MARK}` : ''}`;
+  return `${l.direction === 'widened' ? '+' : '-'} ${describePolicies([l.policy])}: ${l.field} ${value(l.old)} → ${value(l.new)} (${l.direction})${l.write && l.direction === 'widened' ? ` ${WRITE_MARK}` : ''}`;
 }
 
 function summary(d: PolicyDiff): string {
@@ -24,14 +25,14 @@ function summary(d: PolicyDiff): string {
 export function renderDiffText(d: PolicyDiff): string {
   const lines: string[] = [];
   for (const p of d.policies)
-    lines.push(`McpPolicy ${p.policy}: ${p.change}${p.message ? `: ${p.message}` : ''}`);
+    lines.push(`${p.kind} ${p.policy}: ${p.change}${p.message ? `: ${p.message}` : ''}`);
   if (d.grantsAdded.length + d.grantsRemoved.length > 0) lines.push('Grants:');
   for (const r of d.grantsAdded) lines.push(`  ${grantLine('+', r)}`);
   for (const r of d.grantsRemoved) lines.push(`  ${grantLine('-', r)}`);
   if (d.limits.length > 0) lines.push('Bounds and limits (+ widened, - narrowed):');
   for (const l of d.limits) lines.push(`  ${limitLine(l)}`);
   if (d.newWarnings.length > 0) lines.push('New warnings:');
-  for (const w of d.newWarnings) lines.push(`  ! McpPolicy ${w.policy}: ${w.code}: ${w.message}`);
+  for (const w of d.newWarnings) lines.push(`  ! ${describePolicies([w.policy])}: ${w.code}: ${w.message}`);
   lines.push(summary(d));
   return lines.join('\n');
 }
@@ -53,13 +54,15 @@ export function renderDiffMarkdown(d: PolicyDiff): string {
     );
   out.push(summary(d), '');
   if (d.policies.length > 0) {
-    out.push('| McpPolicy | Change |', '|---|---|');
+    out.push('| Policy | Change |', '|---|---|');
     for (const p of d.policies)
-      out.push(`| ${cell(p.policy)} | ${cell(p.change + (p.message ? `: ${p.message}` : ''))} |`);
+      out.push(
+        `| ${cell(`${p.kind} ${p.policy}`)} | ${cell(p.change + (p.message ? `: ${p.message}` : ''))} |`,
+      );
     out.push('');
   }
   if (d.grantsAdded.length + d.grantsRemoved.length > 0) {
-    out.push('| | Subject | Tool | Namespaces | McpPolicy |', '|---|---|---|---|---|');
+    out.push('| | Subject | Tool | Namespaces | Policy |', '|---|---|---|---|---|');
     const row = (sign: string, r: GrantRow) =>
       `| ${sign}${r.write ? ' ⚠️ write' : ''} | ${cell(r.subject)} | \`${r.tool}\` | ${cell(r.scope)} | ${cell(r.policies.join(', '))} |`;
     for (const r of d.grantsAdded) out.push(row('➕ added', r));
@@ -67,7 +70,7 @@ export function renderDiffMarkdown(d: PolicyDiff): string {
     out.push('');
   }
   if (d.limits.length > 0) {
-    out.push('| McpPolicy | Field | Old | New | |', '|---|---|---|---|---|');
+    out.push('| Policy | Field | Old | New | |', '|---|---|---|---|---|');
     for (const l of d.limits)
       out.push(
         `| ${cell(l.policy)} | \`${l.field}\` | ${value(l.old)} | ${value(l.new)} | ${l.direction}${l.write && l.direction === 'widened' ? ' ⚠️ write' : ''} |`,
@@ -77,7 +80,7 @@ export function renderDiffMarkdown(d: PolicyDiff): string {
   if (d.newWarnings.length > 0) {
     out.push('New warnings:', '');
     for (const w of d.newWarnings)
-      out.push(`- McpPolicy ${cell(w.policy)}: **${w.code}**: ${cell(w.message)}`);
+      out.push(`- ${cell(describePolicies([w.policy]))}: **${w.code}**: ${cell(w.message)}`);
     out.push('');
   }
   return out.join('\n');

@@ -9,10 +9,11 @@ import { firstLine, LIVE_SOURCE, type LiveOptions, livePolicySet } from './live.
 
 export const DIFF_HELP = `Usage: kubemcp diff OLD NEW [flags]
 
-Lists what changes for whom between two versions of a set of McpPolicies: grants added and removed
-per (subject, tool, namespace scope), replica bounds and safety limits widened or narrowed, new
-warnings, with widenings of write access (scale tools) marked. OLD and NEW are files, directories,
-globs, or "live" (the McpPolicies in the cluster).
+Lists what changes for whom between two versions of a set of McpPolicies, McpNamespacePolicies and
+McpDelegations: grants added and removed per (subject, tool, namespace scope), replica bounds and
+safety limits widened or narrowed, new warnings, with widenings of write access (scale tools)
+marked; a namespaced policy is named namespace/name. OLD and NEW are files, directories, globs, or
+"live" (the objects in the cluster).
 
   --output FORMAT    text (default), json or markdown (for a pull-request comment)
   --operator-namespace NS
@@ -41,7 +42,10 @@ async function side(source: string, args: DiffArgs, problems: FileProblem[]): Pr
       ? { ...(await livePolicySet(args)), problems: [] }
       : loadPolicyFiles(source.split(','), args.cwd ?? process.cwd(), args.cwd ?? process.cwd());
   problems.push(...loaded.problems);
-  return { docs: loaded.policies, compiled: compileSet(loaded, ns) };
+  return {
+    docs: [...loaded.policies, ...(loaded.namespacePolicies ?? [])],
+    compiled: compileSet(loaded, ns),
+  };
 }
 
 export async function runDiff(args: DiffArgs, io: Io): Promise<number> {

@@ -1,5 +1,6 @@
 /** How `kubemcp test` prints a run: a table (default), JSON, and a JUnit XML file for CI. */
 
+import { describePolicies } from '../policy/index.js';
 import { formatProblem } from '../policyfile/problems.js';
 import type { CaseResult, TestRun } from '../policyfile/run.js';
 
@@ -18,7 +19,7 @@ export function renderTable(run: TestRun, failOnly: boolean): string {
   for (const p of run.problems) lines.push(`error: ${formatProblem(p)}`);
   for (const w of run.warnings)
     lines.push(
-      `warning: ${w.file}:${w.line}: McpPolicy ${w.policy}: ${w.warning.code}: ${w.warning.message}`,
+      `warning: ${w.file}:${w.line}: ${describePolicies([w.policy])}: ${w.warning.code}: ${w.warning.message}`,
     );
   const rows = run.results.filter((r) => !failOnly || !r.passed);
   if (rows.length > 0) {

@@ -15,8 +15,8 @@ import { renderJson, renderJunit, renderTable } from './test-report.js';
 export const TEST_HELP = `Usage: kubemcp test [DIR|FILE]... [flags]
 
 Runs the cases of every ${TEST_FILE_NAME} under the directories (default: the current one) against
-the McpPolicy files each names, offline, with the same engine the server runs. Policies are
-validated first, with the checks of the CRD and the controller.
+the policy files each names (McpPolicy, McpNamespacePolicy, McpDelegation), offline, with the same
+engine the server runs. Policies are validated first, with the checks of the CRDs and the controller.
 
   --output FORMAT    table (default) or json
   --junit FILE       also write a JUnit XML report to FILE

@@ -29,10 +29,10 @@ import type { BackoffOptions } from '../kube/backoff.js';
 import type { KubeClient } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { ResilientInformer } from '../kube/informer.js';
-import { trimMetadata } from '../kube/trim.js';
+import { trimMetadata, trimPolicyObject } from '../kube/trim.js';
 import type { CacheHealth, Wire } from '../kube/types.js';
-import { compile, type PolicyIndex } from '../policy/index.js';
-import type { NamespaceInfo, PolicyState } from '../policy/types.js';
+import { CompileMemo, compile, type PolicyIndex } from '../policy/index.js';
+import type { PolicyState } from '../policy/types.js';
 import {
   DELEGATION_STATUS_PREFIX,
   delegationKey,
@@ -43,8 +43,8 @@ import {
   STATUS_PREFIX,
 } from './keys.js';
 import { WorkQueue } from './queue.js';
-import { stateEqual } from './status.js';
-import { type StatusTarget, StatusWriter } from './statuswriter.js';
+import { changedStatusKeys, compileInputOf, labelsKey } from './rebuild.js';
+import { type StatusTarget, StatusWriter, targetOf } from './statuswriter.js';
 import type { PolicyStore } from './store.js';
 
 /** An McpPolicy as the watch cache holds it (the spec is validated by compile, not here). */
@@ -88,11 +88,6 @@ export interface PolicyControllerOptions {
   readonly operatorNamespace?: string;
 }
 
-function labelsKey(labels: Readonly<Record<string, string>> | undefined): string {
-  if (!labels) return '';
-  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
 export class PolicyController {
   private readonly store: PolicyStore;
   private readonly log: Logger | undefined;
@@ -110,6 +105,8 @@ export class PolicyController {
   private readonly generations = new Map<string, number | undefined>();
   /** Labels of each namespace as last seen (to skip updates that change no label). */
   private readonly namespaceLabels = new Map<string, string>();
+  /** What a rebuild reuses of the last: an edit of one policy compiles that policy only. */
+  private readonly memo = new CompileMemo();
   private started = false;
   private cachesSynced = false;
   private readonly unsubscribe: (() => void)[] = [];
@@ -137,19 +134,19 @@ export class PolicyController {
       ...common,
       kind: 'mcppolicy',
       path: MCP_POLICIES_PATH,
-      transform: trimMetadata,
+      transform: trimPolicyObject,
     });
     this.namespacePolicies = new ResilientInformer<McpPolicyObject>({
       ...common,
       kind: 'mcpnamespacepolicy',
       path: MCP_NAMESPACE_POLICIES_PATH,
-      transform: trimMetadata,
+      transform: trimPolicyObject,
     });
     this.delegations = new ResilientInformer<McpPolicyObject>({
       ...common,
       kind: 'mcpdelegation',
       path: MCP_DELEGATIONS_PATH,
-      transform: trimMetadata,
+      transform: trimPolicyObject,
     });
     this.ownsNamespaces = options.namespaceInformer === undefined;
     this.namespaces =
@@ -329,47 +326,33 @@ export class PolicyController {
 
   /** Compiles every cached policy, delegation and namespace, publishes the index, queues changed statuses. */
   private rebuildIndex(): PolicyIndex {
-    const named = (list: readonly McpPolicyObject[]) =>
-      list.flatMap((p) => {
-        const name = p.metadata?.name;
-        return name ? [{ name, generation: p.metadata?.generation ?? 0, spec: p.spec }] : [];
-      });
-    const namespacePolicies = this.namespacePolicies.list().flatMap((p) => {
-      const name = p.metadata?.name;
-      const namespace = p.metadata?.namespace;
-      return name && namespace
-        ? [{ namespace, name, generation: p.metadata?.generation ?? 0, spec: p.spec }]
-        : [];
-    });
-    const namespaces: NamespaceInfo[] = this.namespaces.list().flatMap((ns) => {
-      const name = ns.metadata?.name;
-      return name ? [{ name, labels: ns.metadata?.labels ?? {} }] : [];
+    const input = compileInputOf({
+      policies: this.policies.list(),
+      namespacePolicies: this.namespacePolicies.list(),
+      delegations: this.delegations.list(),
+      namespaces: this.namespaces.list(),
     });
     const previous = this.store.ready ? this.store.current() : undefined;
     const index = compile({
-      policies: named(this.policies.list()),
-      namespacePolicies,
-      delegations: named(this.delegations.list()),
-      namespaces,
+      ...input,
       ...(this.operatorNamespace === undefined ? {} : { operatorNamespace: this.operatorNamespace }),
+      memo: this.memo,
     });
     const version = this.store.publish(index);
     let ready = 0;
-    const changed: string[] = [];
-    for (const [id, state] of index.states) {
-      if (state.ready) ready++;
-      if (!previous || !stateEqual(previous.states.get(id), state))
-        changed.push(id.includes('/') ? `${NS_STATUS_PREFIX}${id}` : `${STATUS_PREFIX}${id}`);
-    }
-    for (const [name, state] of index.delegations) {
-      if (!previous || !stateEqual(previous.delegations.get(name), state))
-        changed.push(`${DELEGATION_STATUS_PREFIX}${name}`);
-    }
+    for (const state of index.states.values()) if (state.ready) ready++;
+    const changed = changedStatusKeys(previous, index);
     this.metrics?.policies.set({ state: 'ready' }, ready);
     this.metrics?.policies.set({ state: 'invalid' }, index.states.size - ready);
     this.metrics?.indexVersion.set(version);
     this.log?.debug(
-      { version, policies: index.states.size, ready, namespaces: namespaces.length, changed: changed.length },
+      {
+        version,
+        policies: index.states.size,
+        ready,
+        namespaces: input.namespaces.length,
+        changed: changed.length,
+      },
       'policy index published',
     );
     for (const key of changed) this.queue.add(key);
@@ -402,22 +385,9 @@ export class PolicyController {
       obj = this.delegations.get(name);
       [state, kind, collection] = [index.delegations.get(name), DELEGATION_KIND, MCP_DELEGATIONS_PATH];
     } else return undefined;
-    const name = obj?.metadata?.name;
-    if (!obj || !name || !state) return undefined; // deleted, or not in the index yet (a rebuild queues it again)
-    const meta = obj.metadata;
-    return {
-      state,
-      target: {
-        kind,
-        collection,
-        name,
-        ...(meta?.namespace ? { namespace: meta.namespace } : {}),
-        generation: meta?.generation ?? 0,
-        ...(meta?.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}),
-        ...(meta?.uid ? { uid: meta.uid } : {}),
-        status: obj.status,
-      },
-    };
+    const target = obj && targetOf(kind, collection, obj);
+    // Deleted, or not in the index yet (a rebuild queues it again).
+    return target && state ? { target, state } : undefined;
   }
 
   private async reconcileStatus(key: string): Promise<void> {

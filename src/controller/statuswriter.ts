@@ -25,6 +25,34 @@ export interface StatusTarget {
   readonly status: unknown;
 }
 
+/** The status target of a cached object (undefined without a name). */
+export function targetOf(
+  kind: string,
+  collection: string,
+  obj: { metadata?: ObjectMeta; status?: unknown },
+): StatusTarget | undefined {
+  const meta = obj.metadata;
+  if (!meta?.name) return undefined;
+  return {
+    kind,
+    collection,
+    name: meta.name,
+    ...(meta.namespace ? { namespace: meta.namespace } : {}),
+    generation: meta.generation ?? 0,
+    ...(meta.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}),
+    ...(meta.uid ? { uid: meta.uid } : {}),
+    status: obj.status,
+  };
+}
+
+interface ObjectMeta {
+  readonly name?: string;
+  readonly namespace?: string;
+  readonly generation?: number;
+  readonly resourceVersion?: string;
+  readonly uid?: string;
+}
+
 export interface StatusWriterOptions {
   readonly client: KubeClient;
   readonly fieldManager: string;
@@ -35,10 +63,18 @@ export interface StatusWriterOptions {
 }
 
 export class StatusWriter {
-  /** The status we last wrote per object and the resourceVersion it was written over (cache lag guard). */
+  /**
+   * The status we last wrote per object and the resourceVersion it was written over (cache lag
+   * guard), until the cache shows it: 10,000 policies do not keep 10,000 serialized statuses.
+   */
   private readonly written = new Map<string, { overResourceVersion: string | undefined; status: string }>();
 
   constructor(private readonly options: StatusWriterOptions) {}
+
+  /** How many writes the cache does not show yet. */
+  get unseenWrites(): number {
+    return this.written.size;
+  }
 
   forget(key: string): void {
     this.written.delete(key);
@@ -50,7 +86,10 @@ export class StatusWriter {
     const { client, fieldManager, events, metrics, log } = this.options;
     const current = readStatus(target.status);
     const desired = desiredStatus(state, current, this.options.now());
-    if (statusEqual(current, desired)) return;
+    if (statusEqual(current, desired)) {
+      this.written.delete(key); // the cache shows it: nothing left to guard
+      return;
+    }
     const serialized = JSON.stringify(desired);
     const last = this.written.get(key);
     if (last && last.overResourceVersion === target.resourceVersion && last.status === serialized) {

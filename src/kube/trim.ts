@@ -25,6 +25,22 @@ export function trimMetadata<T extends object>(obj: T): T {
   return obj;
 }
 
+/** The metadata the policy controller reads: keys, generation, the write guard and the Event's uid. */
+const POLICY_METADATA = ['name', 'namespace', 'uid', 'resourceVersion', 'generation'] as const;
+
+/**
+ * An McpPolicy, McpNamespacePolicy or McpDelegation as the controller keeps it: metadata reduced to
+ * what it reads (labels, annotations, timestamps and managedFields dropped), the spec and the status.
+ * 10,000 tenants' policies are cached at once, so each dropped field counts.
+ */
+export function trimPolicyObject<T extends object>(obj: T): T {
+  const o = obj as Loose;
+  const meta = o.metadata;
+  const kept: Loose = {};
+  if (isObject(meta)) for (const key of POLICY_METADATA) if (meta[key] !== undefined) kept[key] = meta[key];
+  return { metadata: kept, spec: o.spec, ...(o.status === undefined ? {} : { status: o.status }) } as T;
+}
+
 const HEAVY_CONTAINER_FIELDS = [
   'env',
   'envFrom',

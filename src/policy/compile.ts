@@ -13,12 +13,14 @@ import type { CompiledGrant, PolicyIndex } from './compiled.js';
 import { compileGlob, isGlob } from './glob.js';
 import { describeLimits, type GrantLimits, limitsOf } from './limits.js';
 import { NamespaceMatcher } from './matcher.js';
+import type { Compiled, CompileMemo } from './memo.js';
 import { formatSelector } from './selector.js';
 import {
   compileDelegations,
   compileNamespacedPolicy,
   type DelegationObject,
   type NamespacedPolicyObject,
+  namespacedPolicyId,
   newShared,
   type SharedTools,
 } from './tenancy.js';
@@ -42,6 +44,11 @@ export interface CompileInput {
   readonly namespaces: readonly NamespaceInfo[];
   /** The namespace the operator runs in: grants covering it get a warning (see warnings.ts). */
   readonly operatorNamespace?: string;
+  /**
+   * Results of earlier compiles to reuse (memo.ts); omitted: everything is compiled. With a memo, a
+   * spec object must not be changed in place: a changed spec is a new object (as a watch cache has it).
+   */
+  readonly memo?: CompileMemo;
 }
 
 export type { CompiledGrant, PolicyIndex } from './compiled.js';
@@ -49,7 +56,8 @@ export type { DelegationObject, NamespacedPolicyObject } from './tenancy.js';
 
 /** The user name the API server gives a ServiceAccount's tokens. */
 export function serviceAccountUsername(namespace: string, name: string): string {
-  return `system:serviceaccount:${namespace}:${name}`;
+  // One flat string (a template literal builds a tree of three links): the index keeps one per subject.
+  return ['system:serviceaccount:', namespace, ':', name].join('');
 }
 
 const KNOWN_TOOL_LIST = KNOWN_TOOLS.join(', ');
@@ -162,13 +170,6 @@ class SubjectIndex {
   }
 }
 
-/** One compiled policy: its status, and its grant and subjects when it is Ready. */
-interface Compiled {
-  readonly state: PolicyState;
-  readonly grant?: CompiledGrant;
-  readonly subjects?: readonly SubjectLike[];
-}
-
 /** An McpPolicy: validated as the API server and the controller would, then compiled to a grant. */
 function compileClusterPolicy(
   policy: PolicyObject,
@@ -221,18 +222,32 @@ export function compile(input: CompileInput): PolicyIndex {
   const states = new Map<string, PolicyState>();
   const grants = new Map<string, CompiledGrant>();
   const subjects = new SubjectIndex();
-  // A Ready policy's warnings join its state; its grant goes into the index under `id`.
-  const accept = (id: string, c: Compiled): void => {
-    if (c.grant === undefined || c.subjects === undefined) {
-      states.set(id, c.state);
-      return;
-    }
+  const { memo } = input;
+  memo?.begin({
+    namespaces: input.namespaces,
+    delegations: input.delegations ?? [],
+    ...(input.operatorNamespace === undefined ? {} : { operatorNamespace: input.operatorNamespace }),
+  });
+  // A Ready policy's warnings join its state.
+  const withWarnings = (c: Compiled): Compiled => {
+    if (c.grant === undefined || c.subjects === undefined) return c;
     const warnings = policyWarnings({
       grant: c.grant,
       subjects: c.subjects,
       ...(input.operatorNamespace === undefined ? {} : { operatorNamespace: input.operatorNamespace }),
     });
-    states.set(id, { ...c.state, ...(warnings.length > 0 ? { warnings } : {}) });
+    return warnings.length > 0 ? { ...c, state: { ...c.state, warnings } } : c;
+  };
+  // The policy's result, reused from the memo when its spec and generation are unchanged; its grant
+  // goes into the index under `id`.
+  const accept = (id: string, spec: unknown, generation: number, make: () => Compiled): void => {
+    let c = memo?.get(spec, id, generation);
+    if (c === undefined) {
+      c = withWarnings(make());
+      memo?.set(spec, id, generation, c);
+    }
+    states.set(id, c.state);
+    if (c.grant === undefined || c.subjects === undefined) return;
     grants.set(id, c.grant);
     subjects.register(c.grant, c.subjects);
   };
@@ -240,23 +255,26 @@ export function compile(input: CompileInput): PolicyIndex {
   for (const policy of [...input.policies].sort(compareNames)) {
     if (states.has(policy.name))
       throw new Error(`compile: policy ${JSON.stringify(policy.name)} given twice`);
-    accept(policy.name, compileClusterPolicy(policy, matcher, namespaceNames.size));
+    accept(policy.name, policy.spec, policy.generation ?? 0, () =>
+      compileClusterPolicy(policy, matcher, namespaceNames.size),
+    );
   }
 
   const { ceilings, states: delegations } = compileDelegations(
     [...(input.delegations ?? [])].sort(compareNames),
     matcher,
   );
-  const namespaced = [...(input.namespacePolicies ?? [])].map((p) => ({ id: `${p.namespace}/${p.name}`, p }));
+  const namespaced = [...(input.namespacePolicies ?? [])].map((p) => ({
+    id: namespacedPolicyId(p.namespace, p.name),
+    p,
+  }));
   namespaced.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const sharedTools: SharedTools = newShared();
+  const sharedTools: SharedTools = memo?.shared ?? newShared();
   for (const { id, p } of namespaced) {
     if (states.has(id)) throw new Error(`compile: namespaced policy ${JSON.stringify(id)} given twice`);
-    const result = compileNamespacedPolicy(p, ceilings, matcher, toolProblems, sharedTools);
-    accept(id, {
-      state: result.state,
-      ...(result.grant && result.subjects ? { grant: result.grant, subjects: result.subjects } : {}),
-    });
+    accept(id, p.spec, p.generation ?? 0, () =>
+      compileNamespacedPolicy(p, ceilings, matcher, toolProblems, sharedTools, id),
+    );
   }
 
   return {

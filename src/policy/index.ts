@@ -62,6 +62,7 @@ export {
   type ScaleFacts,
   type ScaleVerdict,
 } from './limits.js';
+export { CompileMemo } from './memo.js';
 export { compileSelector, formatSelector, type LabelSelector } from './selector.js';
 export {
   type DelegationObject,

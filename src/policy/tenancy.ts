@@ -13,7 +13,7 @@ import { compileGlob } from './glob.js';
 import { describeLimits, type GrantLimits, limitsOf } from './limits.js';
 import type { NamespaceMatcher } from './matcher.js';
 import { KNOWN_TOOLS } from './tools.js';
-import type { PolicyState } from './types.js';
+import type { PolicyState, ReplicaBounds } from './types.js';
 
 /** An McpNamespacePolicy as the controller (or `kubemcp check`) hands it over. */
 export interface NamespacedPolicyObject {
@@ -101,7 +101,9 @@ export interface NamespacedResult {
 
 /**
  * What the policies of one compile share: tool sets by pattern list, namespace sets by namespace,
- * limits by value (10,000 policies in 1,000 namespaces: a few tool sets, 1,000 namespace sets).
+ * limits and replica bounds by value, and the parts of status messages by text (10,000 policies in
+ * 1,000 namespaces: a few tool sets, 1,000 namespace sets, a few message parts). A namespaced
+ * policy's own memory is then its state, its grant, its id and its subject entries.
  */
 export interface SharedTools {
   readonly tools: Map<string, { toolList: readonly string[]; tools: ReadonlySet<string> }>;
@@ -110,10 +112,40 @@ export interface SharedTools {
     { exact: ReadonlySet<string>; covered: ReadonlySet<string>; patterns: readonly string[] }
   >;
   readonly limits: Map<string, GrantLimits>;
+  readonly replicas: Map<string, ReplicaBounds>;
+  readonly texts: Map<string, string>;
 }
 
 export function newShared(): SharedTools {
-  return { tools: new Map(), namespaces: new Map(), limits: new Map() };
+  return {
+    tools: new Map(),
+    namespaces: new Map(),
+    limits: new Map(),
+    replicas: new Map(),
+    texts: new Map(),
+  };
+}
+
+/** One copy of each distinct text (a built string is a tree of pieces; the first one is kept). */
+function sharedText(text: string, shared: SharedTools): string {
+  const hit = shared.texts.get(text);
+  if (hit !== undefined) return hit;
+  shared.texts.set(text, text);
+  return text;
+}
+
+function sharedReplicas(
+  replicas: { readonly min: number; readonly max: number } | undefined,
+  shared: SharedTools,
+): ReplicaBounds | undefined {
+  if (replicas === undefined) return undefined;
+  const key = `${replicas.min}:${replicas.max}`;
+  let hit = shared.replicas.get(key);
+  if (!hit) {
+    hit = { min: replicas.min, max: replicas.max };
+    shared.replicas.set(key, hit);
+  }
+  return hit;
 }
 
 function namespaceSets(namespace: string, exists: boolean, shared: SharedTools) {
@@ -147,13 +179,33 @@ function toolsOf(patterns: readonly string[], shared: SharedTools) {
   return hit;
 }
 
-/** Compiles one McpNamespacePolicy against the ceilings. */
+/**
+ * "Grants 1 subject 3 tools (…) in namespace team-a, replicas 1 to 6; limits: ….": the text before
+ * and after the namespace is shared, so each policy's message costs two links, not its own copy.
+ */
+function acceptedMessage(
+  subjects: number,
+  toolList: readonly string[],
+  namespace: string,
+  replicas: ReplicaBounds | undefined,
+  limits: GrantLimits | undefined,
+  shared: SharedTools,
+): string {
+  const head = `Grants ${s(subjects, 'subject')} ${s(toolList.length, 'tool')} (${toolList.join(', ')}) in namespace `;
+  let tail = replicas === undefined ? '' : `, replicas ${replicas.min} to ${replicas.max}`;
+  const described = describeLimits(limits);
+  if (described !== undefined) tail += `; limits: ${described}`;
+  return sharedText(head, shared) + namespace + sharedText(`${tail}.`, shared);
+}
+
+/** Compiles one McpNamespacePolicy against the ceilings; `id` is its id in the index. */
 export function compileNamespacedPolicy(
   policy: NamespacedPolicyObject,
   ceilings: readonly CompiledCeiling[],
   matcher: NamespaceMatcher,
   toolProblems: (spec: { readonly tools: readonly string[] }) => string[],
   shared: SharedTools = newShared(),
+  id: string = namespacedPolicyId(policy.namespace, policy.name),
 ): NamespacedResult {
   const { namespace, name } = policy;
   const generation = policy.generation ?? 0;
@@ -190,10 +242,11 @@ export function compileNamespacedPolicy(
     );
 
   const limits = sharedLimits(limitsOf(spec), shared);
+  const replicas = sharedReplicas(spec.replicas, shared);
   const exists = matcher.exists(namespace);
   const sets = namespaceSets(namespace, exists, shared);
   const grant: CompiledGrant = {
-    policy: namespacedPolicyId(namespace, name),
+    policy: id,
     policyNamespace: namespace,
     tools,
     toolList,
@@ -202,13 +255,9 @@ export function compileNamespacedPolicy(
     namespaceGlobs: NO_GLOBS,
     coveredNamespaces: sets.covered,
     namespacePatterns: sets.patterns,
-    ...(spec.replicas ? { replicas: { min: spec.replicas.min, max: spec.replicas.max } } : {}),
+    ...(replicas === undefined ? {} : { replicas }),
     ...(limits === undefined ? {} : { limits }),
   };
-  let message = `Grants ${s(spec.subjects.length, 'subject')} ${s(toolList.length, 'tool')} (${toolList.join(', ')}) in namespace ${namespace}`;
-  if (grant.replicas) message += `, replicas ${grant.replicas.min} to ${grant.replicas.max}`;
-  const described = describeLimits(limits);
-  if (described !== undefined) message += `; limits: ${described}`;
   return {
     state: {
       name,
@@ -216,7 +265,7 @@ export function compileNamespacedPolicy(
       generation,
       ready: true,
       reason: 'Accepted',
-      message: `${message}.`,
+      message: acceptedMessage(spec.subjects.length, toolList, namespace, replicas, limits, shared),
       matchedNamespaces: exists ? 1 : 0,
     },
     grant,

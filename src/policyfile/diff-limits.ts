@@ -18,6 +18,9 @@ export interface LimitChange {
 
 type Value = number | boolean | undefined;
 
+/** What the limits are read from: an McpPolicy's spec or an McpNamespacePolicy's (no namespaces). */
+export type LimitSpec = Omit<McpPolicySpec, 'namespaces'>;
+
 /**
  * Each field: how to read it, and which way is wider. `unsetIsWidest` fields are limits (no limit
  * lets everything through); bounds are not (an unset bound means no scale grant, which the grant
@@ -25,7 +28,7 @@ type Value = number | boolean | undefined;
  */
 const FIELDS: readonly {
   field: string;
-  read: (s: McpPolicySpec) => Value;
+  read: (s: LimitSpec) => Value;
   higherIsWider: boolean;
   unsetIsWidest: boolean;
   write: boolean;
@@ -113,8 +116,8 @@ function direction(
 /** The changed fields of a policy present, valid, in both versions. */
 export function limitChanges(
   policy: string,
-  oldSpec: McpPolicySpec,
-  newSpec: McpPolicySpec,
+  oldSpec: LimitSpec,
+  newSpec: LimitSpec,
   scales: boolean,
 ): LimitChange[] {
   const out: LimitChange[] = [];

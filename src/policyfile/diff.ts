@@ -1,14 +1,19 @@
 /**
- * `kubemcp diff`: what changes for whom between two versions of a set of McpPolicies. Both sides are
+ * `kubemcp diff`: what changes for whom between two versions of a set of McpPolicies and
+ * McpNamespacePolicies (with the McpDelegations that decide whether the latter grant). Both sides are
  * compiled by the server's `compile`; grants are compared as (subject, tool, namespace scope) rows,
  * the union over all Ready policies (grants add up), so moving a grant from one policy to another
  * is no change, and a widened namespace glob shows as the new scope added and the old one removed.
+ * A namespaced policy is named by its id, `namespace/name`; its scope is its own namespace.
  */
 
-import { type McpPolicySpec, McpPolicySpecSchema } from '../api/v1alpha1/schema.js';
+import { DELEGATION_KIND, KIND, NS_KIND } from '../api/v1alpha1/constants.js';
+import { McpPolicySpecSchema } from '../api/v1alpha1/schema.js';
+import { McpNamespacePolicySpecSchema } from '../api/v1alpha1/tenancy.js';
 import { isScaleTool } from '../policy/tools.js';
-import { type LimitChange, limitChanges } from './diff-limits.js';
-import type { CompiledSet, PolicyDoc } from './policies.js';
+import type { PolicyState } from '../policy/types.js';
+import { type LimitChange, type LimitSpec, limitChanges } from './diff-limits.js';
+import { type CompiledSet, docId, type PolicyDoc } from './policies.js';
 
 export type { LimitChange } from './diff-limits.js';
 
@@ -24,8 +29,11 @@ export interface GrantRow {
 }
 
 export interface PolicyChange {
+  readonly kind: typeof KIND | typeof NS_KIND | typeof DELEGATION_KIND;
+  /** The name, or `namespace/name` for an McpNamespacePolicy. */
   readonly policy: string;
-  readonly change: 'added' | 'removed' | 'now invalid' | 'now valid';
+  /** `now grants nothing` / `now grants`: an McpNamespacePolicy leaving or entering its ceiling. */
+  readonly change: 'added' | 'removed' | 'now invalid' | 'now valid' | 'now grants nothing' | 'now grants';
   readonly message?: string;
 }
 
@@ -47,6 +55,7 @@ export interface PolicyDiff {
 }
 
 export interface DiffSide {
+  /** The McpPolicy and McpNamespacePolicy documents. */
   readonly docs: readonly PolicyDoc[];
   readonly compiled: CompiledSet;
 }
@@ -55,17 +64,20 @@ function subjectText(s: { kind: string; name: string; namespace?: string }): str
   return s.kind === 'ServiceAccount' ? `ServiceAccount ${s.namespace}/${s.name}` : `${s.kind} ${s.name}`;
 }
 
-function validSpecs(side: DiffSide): Map<string, McpPolicySpec> {
-  const out = new Map<string, McpPolicySpec>();
+/** The specs of the Ready policies, by id. */
+function validSpecs(side: DiffSide): Map<string, LimitSpec> {
+  const out = new Map<string, LimitSpec>();
   for (const d of side.docs) {
-    if (!side.compiled.index.grants.has(d.name) || out.has(d.name)) continue;
-    const parsed = McpPolicySpecSchema.safeParse(d.spec);
-    if (parsed.success) out.set(d.name, parsed.data);
+    const id = docId(d);
+    if (!side.compiled.index.grants.has(id) || out.has(id)) continue;
+    const schema = d.namespace === undefined ? McpPolicySpecSchema : McpNamespacePolicySpecSchema;
+    const parsed = schema.safeParse(d.spec);
+    if (parsed.success) out.set(id, parsed.data);
   }
   return out;
 }
 
-function grantRows(side: DiffSide, specs: Map<string, McpPolicySpec>): Map<string, GrantRow> {
+function grantRows(side: DiffSide, specs: Map<string, LimitSpec>): Map<string, GrantRow> {
   const rows = new Map<string, { row: GrantRow; policies: string[] }>();
   for (const [name, spec] of specs) {
     const grant = side.compiled.index.grants.get(name);
@@ -95,20 +107,38 @@ function grantRows(side: DiffSide, specs: Map<string, McpPolicySpec>): Map<strin
   return new Map([...rows].map(([k, v]) => [k, { ...v.row, policies: [...new Set(v.policies)].sort() }]));
 }
 
-function policyChanges(oldSide: DiffSide, newSide: DiffSide): PolicyChange[] {
+function stateChanges(
+  oldStates: ReadonlyMap<string, PolicyState>,
+  newStates: ReadonlyMap<string, PolicyState>,
+  kindOf: (id: string) => PolicyChange['kind'],
+): PolicyChange[] {
   const out: PolicyChange[] = [];
-  const oldStates = oldSide.compiled.index.states;
-  const newStates = newSide.compiled.index.states;
-  for (const name of [...new Set([...oldStates.keys(), ...newStates.keys()])].sort()) {
-    const o = oldStates.get(name);
-    const n = newStates.get(name);
-    if (!o && n) out.push({ policy: name, change: 'added', ...(n.ready ? {} : { message: n.message }) });
-    else if (o && !n) out.push({ policy: name, change: 'removed' });
+  for (const id of [...new Set([...oldStates.keys(), ...newStates.keys()])].sort()) {
+    const o = oldStates.get(id);
+    const n = newStates.get(id);
+    const kind = kindOf(id);
+    if (!o && n) out.push({ kind, policy: id, change: 'added', ...(n.ready ? {} : { message: n.message }) });
+    else if (o && !n) out.push({ kind, policy: id, change: 'removed' });
     else if (o && n && o.ready && !n.ready)
-      out.push({ policy: name, change: 'now invalid', message: n.message });
-    else if (o && n && !o.ready && n.ready) out.push({ policy: name, change: 'now valid' });
+      out.push({
+        kind,
+        policy: id,
+        change: n.reason === 'Invalid' ? 'now invalid' : 'now grants nothing',
+        message: n.message,
+      });
+    else if (o && n && !o.ready && n.ready)
+      out.push({ kind, policy: id, change: o.reason === 'Invalid' ? 'now valid' : 'now grants' });
   }
   return out;
+}
+
+function policyChanges(oldSide: DiffSide, newSide: DiffSide): PolicyChange[] {
+  const o = oldSide.compiled.index;
+  const n = newSide.compiled.index;
+  return [
+    ...stateChanges(o.delegations, n.delegations, () => DELEGATION_KIND),
+    ...stateChanges(o.states, n.states, (id) => (id.includes('/') ? NS_KIND : KIND)),
+  ];
 }
 
 function newWarnings(oldSide: DiffSide, newSide: DiffSide): WarningRow[] {

@@ -1,23 +1,27 @@
 /**
- * McpPolicies (and Namespaces, for selectors) from files, validated as the API server and the
- * controller validate them, and compiled by the same `compile` the server runs. Every rejection comes
- * back as a problem with the file and line of the field it is about, and the message the controller
- * writes to the policy's Ready condition (the CRD's CEL rules carry the same messages).
+ * McpPolicies, McpNamespacePolicies and McpDelegations (and Namespaces, for selectors) from files,
+ * validated as the API server and the controller validate them, and compiled by the same `compile`
+ * the server runs. Every rejection comes back as a problem with the file and line of the field it is
+ * about, and the message the controller writes to the object's Ready condition (the CRD's CEL rules
+ * carry the same messages). A valid McpNamespacePolicy that grants nothing (no delegation covers its
+ * namespace, or it exceeds the ceiling) is a warning, as its status says it in a cluster.
  */
 
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { API_VERSION, KIND } from '../api/v1alpha1/constants.js';
-import { DNS_SUBDOMAIN } from '../api/v1alpha1/kinds.js';
-import { compile, type PolicyIndex } from '../policy/index.js';
-import type { NamespaceInfo, PolicyWarning } from '../policy/types.js';
+import { API_VERSION, DELEGATION_KIND, KIND, NS_KIND } from '../api/v1alpha1/constants.js';
+import { DNS_LABEL, DNS_SUBDOMAIN } from '../api/v1alpha1/kinds.js';
+import { compile, namespacedPolicyId, type PolicyIndex } from '../policy/index.js';
+import type { NamespaceInfo, PolicyState, PolicyWarning } from '../policy/types.js';
 import { expandPaths } from './files.js';
 import { type FileProblem, FileProblemError } from './problems.js';
 import { leadingPath, readYamlDocs, type YamlDoc } from './yaml.js';
 
-/** One McpPolicy document. */
+/** One McpPolicy, McpNamespacePolicy or McpDelegation document. */
 export interface PolicyDoc {
   readonly name: string;
+  /** An McpNamespacePolicy's namespace (its metadata.namespace). */
+  readonly namespace?: string;
   readonly spec: unknown;
   readonly file: string;
   readonly line: number;
@@ -26,7 +30,16 @@ export interface PolicyDoc {
 
 export interface PolicySet {
   readonly policies: readonly PolicyDoc[];
+  /** McpNamespacePolicies; omitted: none. */
+  readonly namespacePolicies?: readonly PolicyDoc[];
+  /** McpDelegations; omitted: none (no McpNamespacePolicy grants anything). */
+  readonly delegations?: readonly PolicyDoc[];
   readonly namespaces: readonly NamespaceInfo[];
+}
+
+/** The id of a document in the index: `namespace/name` for an McpNamespacePolicy, else its name. */
+export function docId(doc: Pick<PolicyDoc, 'name' | 'namespace'>): string {
+  return doc.namespace === undefined ? doc.name : namespacedPolicyId(doc.namespace, doc.name);
 }
 
 export interface LoadedPolicies extends PolicySet {
@@ -44,8 +57,32 @@ function record(value: unknown): Record<string, unknown> | undefined {
     : undefined;
 }
 
-/** Checks the API server makes before the CRD's schema: apiVersion, metadata.name, known fields. */
-function policyDoc(doc: YamlDoc, shown: string, problems: FileProblem[]): PolicyDoc | undefined {
+type PolicyKind = typeof KIND | typeof NS_KIND | typeof DELEGATION_KIND;
+
+/** metadata.namespace of an McpNamespacePolicy: required in a file (no kubectl context to default it). */
+function namespaceOf(obj: Record<string, unknown>, at: (path: string[], message: string) => void) {
+  const namespace = record(obj.metadata)?.namespace;
+  if (typeof namespace !== 'string' || namespace === '') {
+    at(['metadata'], `metadata.namespace is required for kind ${NS_KIND}`);
+    return undefined;
+  }
+  if (namespace.length > 63 || !DNS_LABEL.test(namespace)) {
+    at(
+      ['metadata', 'namespace'],
+      `metadata.namespace: ${JSON.stringify(namespace)} is not a valid namespace name: a DNS label of at most 63 lowercase letters, digits and '-'`,
+    );
+    return undefined;
+  }
+  return namespace;
+}
+
+/** Checks the API server makes before the CRD's schema: apiVersion, metadata.name (and namespace), known fields. */
+function policyDoc(
+  doc: YamlDoc,
+  shown: string,
+  problems: FileProblem[],
+  kind: PolicyKind,
+): PolicyDoc | undefined {
   const obj = record(doc.value) ?? {};
   const at = (path: (string | number)[], message: string): void => {
     problems.push({ file: shown, line: doc.lineOf(path), message });
@@ -54,8 +91,9 @@ function policyDoc(doc: YamlDoc, shown: string, problems: FileProblem[]): Policy
   if (obj.apiVersion !== API_VERSION)
     at(
       ['apiVersion'],
-      `apiVersion must be ${API_VERSION} for kind ${KIND}, not ${JSON.stringify(obj.apiVersion)}`,
+      `apiVersion must be ${API_VERSION} for kind ${kind}, not ${JSON.stringify(obj.apiVersion)}`,
     );
+  const namespace = kind === NS_KIND ? namespaceOf(obj, at) : undefined;
   const name = record(obj.metadata)?.name;
   if (typeof name !== 'string' || name === '') at(['metadata'], 'metadata.name is required');
   else if (name.length > 253 || !DNS_SUBDOMAIN.test(name))
@@ -66,7 +104,14 @@ function policyDoc(doc: YamlDoc, shown: string, problems: FileProblem[]): Policy
   for (const key of Object.keys(obj))
     if (!TOP_LEVEL.has(key)) at([key], `unknown field ${JSON.stringify(key)}`);
   if (problems.length > before || typeof name !== 'string') return undefined;
-  return { name, spec: obj.spec, file: shown, line: doc.line, doc };
+  return {
+    name,
+    ...(namespace === undefined ? {} : { namespace }),
+    spec: obj.spec,
+    file: shown,
+    line: doc.line,
+    doc,
+  };
 }
 
 function namespaceDoc(doc: YamlDoc, shown: string, problems: FileProblem[]): NamespaceInfo | undefined {
@@ -85,17 +130,29 @@ function namespaceDoc(doc: YamlDoc, shown: string, problems: FileProblem[]): Nam
   return { name, labels };
 }
 
-/** Sorts the documents of one file into policies and namespaces; other kinds are left alone. */
-export function collectDocs(
-  docs: readonly YamlDoc[],
-  shown: string,
-  into: { policies: PolicyDoc[]; namespaces: NamespaceInfo[]; problems: FileProblem[] },
-): void {
+interface Collected {
+  policies: PolicyDoc[];
+  namespacePolicies: PolicyDoc[];
+  delegations: PolicyDoc[];
+  namespaces: NamespaceInfo[];
+  problems: FileProblem[];
+}
+
+/** Sorts the documents of one file into the three policy kinds and namespaces; other kinds are left alone. */
+export function collectDocs(docs: readonly YamlDoc[], shown: string, into: Collected): void {
   for (const doc of docs) {
     const kind = record(doc.value)?.kind;
-    if (kind === KIND) {
-      const p = policyDoc(doc, shown, into.problems);
-      if (p) into.policies.push(p);
+    const list =
+      kind === KIND
+        ? into.policies
+        : kind === NS_KIND
+          ? into.namespacePolicies
+          : kind === DELEGATION_KIND
+            ? into.delegations
+            : undefined;
+    if (list !== undefined) {
+      const p = policyDoc(doc, shown, into.problems, kind as PolicyKind);
+      if (p) list.push(p);
     } else if (kind === 'Namespace') {
       const ns = namespaceDoc(doc, shown, into.problems);
       if (ns) into.namespaces.push(ns);
@@ -103,12 +160,18 @@ export function collectDocs(
   }
 }
 
-/** Reads the McpPolicies and Namespaces of files, directories and globs (test manifests left out). */
-export function loadPolicyFiles(paths: readonly string[], base: string, cwd = process.cwd()): LoadedPolicies {
-  const into = {
-    policies: [] as PolicyDoc[],
-    namespaces: [] as NamespaceInfo[],
-    problems: [] as FileProblem[],
+/** Reads the policies of the three kinds and the Namespaces of files, directories and globs (test manifests left out). */
+export function loadPolicyFiles(
+  paths: readonly string[],
+  base: string,
+  cwd = process.cwd(),
+): LoadedPolicies & Required<PolicySet> {
+  const into: Collected = {
+    policies: [],
+    namespacePolicies: [],
+    delegations: [],
+    namespaces: [],
+    problems: [],
   };
   const { files, missing } = expandPaths(paths, base);
   for (const m of missing) into.problems.push({ file: m.path, line: 0, message: m.message });
@@ -130,12 +193,14 @@ export function loadPolicyFiles(paths: readonly string[], base: string, cwd = pr
   return into;
 }
 
-/** A policy's warnings, with where it was written. */
+/** A policy's warnings, with where it was written; `policy` is its id (`namespace/name` when namespaced). */
 export interface LocatedWarning {
   readonly policy: string;
   readonly file: string;
   readonly line: number;
-  readonly warning: PolicyWarning;
+  readonly warning:
+    | PolicyWarning
+    | { readonly code: 'NotDelegated' | 'ExceedsCeiling'; readonly message: string };
 }
 
 export interface CompiledSet {
@@ -145,41 +210,79 @@ export interface CompiledSet {
   readonly warnings: readonly LocatedWarning[];
 }
 
-/**
- * Compiles a set exactly as the controller does (the same `compile`), then turns every policy the
- * controller would mark Invalid into a problem at its file and line. A name given twice is a problem
- * too (in a cluster the second `kubectl apply` replaces the first); the first one is kept.
- */
-export function compileSet(set: PolicySet, operatorNamespace?: string): CompiledSet {
-  const problems: FileProblem[] = [];
-  const byName = new Map<string, PolicyDoc>();
-  for (const p of set.policies) {
-    const first = byName.get(p.name);
+/** The documents by id, the first of each; a later one with the same id is a problem. */
+function firstById(
+  docs: readonly PolicyDoc[],
+  kind: PolicyKind,
+  problems: FileProblem[],
+): Map<string, PolicyDoc> {
+  const byId = new Map<string, PolicyDoc>();
+  for (const p of docs) {
+    const id = docId(p);
+    const first = byId.get(id);
     if (first) {
       problems.push({
         file: p.file,
         line: p.line,
-        message: `McpPolicy ${p.name} is also defined at ${first.file}:${first.line}`,
+        message: `${kind} ${id} is also defined at ${first.file}:${first.line}`,
       });
-    } else byName.set(p.name, p);
+    } else byId.set(id, p);
   }
+  return byId;
+}
+
+/** Problems and warnings of one kind's compiled states. */
+function judge(
+  docs: Map<string, PolicyDoc>,
+  states: ReadonlyMap<string, PolicyState>,
+  kind: PolicyKind,
+  out: { problems: FileProblem[]; warnings: LocatedWarning[] },
+): void {
+  for (const [id, p] of docs) {
+    const state = states.get(id);
+    if (!state) continue;
+    if (state.reason === 'Invalid') {
+      const line = p.doc ? p.doc.lineOf(leadingPath(state.message)) : p.line;
+      out.problems.push({ file: p.file, line, message: `${kind} ${id} is invalid: ${state.message}` });
+    } else if (state.reason === 'NotDelegated' || state.reason === 'ExceedsCeiling') {
+      out.warnings.push({
+        policy: id,
+        file: p.file,
+        line: p.line,
+        warning: { code: state.reason, message: state.message },
+      });
+    }
+    for (const warning of state.warnings ?? [])
+      out.warnings.push({ policy: id, file: p.file, line: p.line, warning });
+  }
+}
+
+/**
+ * Compiles a set exactly as the controller does (the same `compile`), then turns every object the
+ * controller would mark Invalid into a problem at its file and line. An id given twice is a problem
+ * too (in a cluster the second `kubectl apply` replaces the first); the first one is kept.
+ */
+export function compileSet(set: PolicySet, operatorNamespace?: string): CompiledSet {
+  const problems: FileProblem[] = [];
+  const policies = firstById(set.policies, KIND, problems);
+  const namespaced = firstById(set.namespacePolicies ?? [], NS_KIND, problems);
+  const delegations = firstById(set.delegations ?? [], DELEGATION_KIND, problems);
   const namespaces = new Map<string, NamespaceInfo>();
   for (const ns of set.namespaces) if (!namespaces.has(ns.name)) namespaces.set(ns.name, ns);
   const index = compile({
-    policies: [...byName.values()].map((p) => ({ name: p.name, spec: p.spec })),
+    policies: [...policies.values()].map((p) => ({ name: p.name, spec: p.spec })),
+    namespacePolicies: [...namespaced.values()].map((p) => ({
+      namespace: p.namespace ?? '',
+      name: p.name,
+      spec: p.spec,
+    })),
+    delegations: [...delegations.values()].map((p) => ({ name: p.name, spec: p.spec })),
     namespaces: [...namespaces.values()],
     ...(operatorNamespace === undefined ? {} : { operatorNamespace }),
   });
-  const warnings: LocatedWarning[] = [];
-  for (const p of byName.values()) {
-    const state = index.states.get(p.name);
-    if (!state) continue;
-    if (!state.ready) {
-      const line = p.doc ? p.doc.lineOf(leadingPath(state.message)) : p.line;
-      problems.push({ file: p.file, line, message: `McpPolicy ${p.name} is invalid: ${state.message}` });
-    }
-    for (const warning of state.warnings ?? [])
-      warnings.push({ policy: p.name, file: p.file, line: p.line, warning });
-  }
-  return { index, problems, warnings };
+  const out = { problems, warnings: [] as LocatedWarning[] };
+  judge(policies, index.states, KIND, out);
+  judge(namespaced, index.states, NS_KIND, out);
+  judge(delegations, index.delegations, DELEGATION_KIND, out);
+  return { index, problems, warnings: out.warnings };
 }

@@ -5,7 +5,7 @@
  */
 
 import { dirname, relative } from 'node:path';
-import { serviceAccountUsername } from '../policy/index.js';
+import { describePolicies, serviceAccountUsername } from '../policy/index.js';
 import type { Caller } from '../policy/types.js';
 import { callerFor } from './caller.js';
 import { findManifests, type LoadedManifest, readManifest } from './manifest.js';
@@ -84,7 +84,7 @@ export function runCase(index: CompiledSet['index'], c: TestCase, file: string, 
   if (c.expect === 'allow') {
     if (!verdict.allowed) message = `expected allow, got ${got}: ${verdict.reason}`;
     else if (c.policy !== undefined && !verdict.policies.includes(c.policy))
-      message = `expected McpPolicy ${c.policy} to allow it, but only ${verdict.policies.join(', ')} do`;
+      message = `expected ${describePolicies([c.policy])} to allow it, but only ${verdict.policies.join(', ')} do`;
   } else if (verdict.allowed) {
     message = `expected ${base.expected}, got ${got}: ${verdict.reason}`;
   } else if (c.code !== undefined && c.code !== verdict.code) {
@@ -111,7 +111,15 @@ function compileFor(m: LoadedManifest, opts: RunOptions, cache: Map<string, Comp
       ...(m.test.namespaces ?? []).map((n) => ({ name: n.name, labels: n.labels ?? {} })),
       ...loaded.namespaces,
     ];
-    const compiled = compileSet({ policies: loaded.policies, namespaces }, ns);
+    const compiled = compileSet(
+      {
+        policies: loaded.policies,
+        namespacePolicies: loaded.namespacePolicies,
+        delegations: loaded.delegations,
+        namespaces,
+      },
+      ns,
+    );
     hit = { ...compiled, problems: [...loaded.problems, ...compiled.problems] };
     cache.set(key, hit);
   }

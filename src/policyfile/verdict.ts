@@ -6,7 +6,7 @@
  * requireKubernetesRBAC second key (it depends on the cluster's RBAC).
  */
 
-import { decideCall, decideScale, type PolicyIndex } from '../policy/index.js';
+import { decideCall, decideScale, describePolicies, type PolicyIndex } from '../policy/index.js';
 import type { LimitedGrant } from '../policy/limits.js';
 import { isScaleTool } from '../policy/tools.js';
 import type { DecisionRequest } from '../policy/types.js';
@@ -35,9 +35,13 @@ function callTimeNotes(limited: readonly LimitedGrant[] | undefined, rbacKeyed: 
   const notes: string[] = [];
   for (const g of limited ?? []) {
     if (g.limits?.cooldownSeconds !== undefined)
-      notes.push(`McpPolicy ${g.policy}: a cool-down of ${g.limits.cooldownSeconds} s applies at call time`);
+      notes.push(
+        `${describePolicies([g.policy])}: a cool-down of ${g.limits.cooldownSeconds} s applies at call time`,
+      );
     if (g.limits?.callsPerMinute !== undefined)
-      notes.push(`McpPolicy ${g.policy}: ${g.limits.callsPerMinute} calls per minute apply at call time`);
+      notes.push(
+        `${describePolicies([g.policy])}: ${g.limits.callsPerMinute} calls per minute apply at call time`,
+      );
   }
   if (rbacKeyed) notes.push("the caller's own Kubernetes RBAC must also allow it (checked at call time)");
   return notes;
@@ -68,7 +72,7 @@ export function offlineVerdict(
     const needs = stepLimited(d.limited);
     if (needs.length > 0)
       throw new MissingFactError(
-        `McpPolicy ${needs.join(', ')} limits the change per call: give currentReplicas`,
+        `${describePolicies(needs)} ${needs.length === 1 ? 'limits' : 'limit'} the change per call: give currentReplicas`,
       );
   }
   const verdict = decideScale(d.limited, { from: currentReplicas ?? to, to, now: 0 });

@@ -140,7 +140,10 @@ describe('the McpPolicy controller (in process)', () => {
 
   it('marks the shipped samples Ready=True with observedGeneration, and follows a new generation', async () => {
     const kc = kubeConfig();
-    const files = fs.readdirSync(SAMPLES).filter((f) => f.startsWith('kubemcp_') && f.endsWith('.yaml'));
+    // The McpPolicy samples (test/e2e/tenants.test.ts covers the tenancy kinds).
+    const files = fs
+      .readdirSync(SAMPLES)
+      .filter((f) => f.startsWith('kubemcp_v1alpha1_mcppolicy_') && f.endsWith('.yaml'));
     expect(files.length).toBeGreaterThanOrEqual(3);
     const names: string[] = [];
     for (const f of files) {

@@ -169,6 +169,9 @@ describe('Helm 3 and Helm 4', () => {
   });
 });
 
+/** The kinds of config/samples: McpPolicies, an McpDelegation and an McpNamespacePolicy. */
+const SAMPLE_KINDS = ['McpPolicy', 'McpDelegation', 'McpNamespacePolicy'];
+
 describe('helm template', () => {
   it.each(CI_FILES)('renders %s into the release namespace, with flags kubemcp serve accepts', (file) => {
     const ns = 'platform-agents';
@@ -178,12 +181,21 @@ describe('helm template', () => {
     );
     process.stderr.write(`helm template ${file}: ${Date.now() - started} ms, ${objs.length} objects\n`);
     expect(objs.length).toBeGreaterThan(8);
-    const clusterScoped = ['CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'McpPolicy'];
+    const clusterScoped = [
+      'CustomResourceDefinition',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'McpPolicy',
+      'McpDelegation',
+    ];
     for (const o of objs) {
-      // The sample McpPolicies carry only Helm's labels, as config/samples carries none.
-      if (o.kind !== 'McpPolicy')
+      // The samples carry only Helm's labels, as config/samples carries none; the namespaced sample
+      // lives in its own namespace, not the release's.
+      if (!SAMPLE_KINDS.includes(o.kind))
         expect(o.metadata.labels?.['app.kubernetes.io/name'], objectKey(o)).toBe('kubemcp');
-      expect(o.metadata.namespace, objectKey(o)).toBe(clusterScoped.includes(o.kind) ? undefined : ns);
+      const where =
+        o.kind === 'McpNamespacePolicy' ? 'default' : clusterScoped.includes(o.kind) ? undefined : ns;
+      expect(o.metadata.namespace, objectKey(o)).toBe(where);
       for (const subject of (o.subjects ?? []) as Array<{ namespace?: string }>) {
         expect(subject.namespace, objectKey(o)).toBe(ns);
       }
@@ -280,7 +292,7 @@ describe('helm template', () => {
     const objs = parseManifests(render({ valuesFile: 'no-crd-samples-values.yaml' }));
     expect(objs.filter((o) => o.kind === 'CustomResourceDefinition')).toEqual([]);
     expect(objs.filter((o) => o.kind === 'NetworkPolicy')).toEqual([]);
-    const samples = objs.filter((o) => o.kind === 'McpPolicy');
+    const samples = objs.filter((o) => SAMPLE_KINDS.includes(o.kind));
     for (const s of samples) {
       expect(s.metadata.annotations).toEqual({
         'helm.sh/hook': 'post-install,post-upgrade',
@@ -289,7 +301,7 @@ describe('helm template', () => {
       delete s.metadata.annotations;
     }
     expect(compareObjects(kustomize('config/samples'), normalised(samples))).toEqual([]);
-    expect(samples).toHaveLength(3);
+    expect(samples).toHaveLength(5);
   });
 
   it('refuses unknown values, wrong types, and values that would break the operator', () => {

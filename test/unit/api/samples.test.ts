@@ -6,6 +6,8 @@ import {
   BEGIN_MARKER,
   END_MARKER,
   fieldRows,
+  McpDelegationSchema,
+  McpNamespacePolicySchema,
   McpPolicySchema,
   REFERENCE_FILE,
   renderFieldTable,
@@ -25,24 +27,68 @@ async function loadSample(file: string): Promise<unknown[]> {
   return docs.map((d) => d.toJS());
 }
 
+/** A sample's kind picks the schema the API server validates it with (the CRDs are generated from them). */
+const SCHEMAS = {
+  McpPolicy: McpPolicySchema,
+  McpNamespacePolicy: McpNamespacePolicySchema,
+  McpDelegation: McpDelegationSchema,
+} as const;
+
+async function allSamples(): Promise<{ file: string; object: { kind?: string } }[]> {
+  const out: { file: string; object: { kind?: string } }[] = [];
+  for (const file of sampleFiles)
+    for (const object of await loadSample(file)) out.push({ file, object: object as { kind?: string } });
+  return out;
+}
+
 describe('config/samples', () => {
-  it('has the three kinds of sample the issue asks for', () => {
-    expect(sampleFiles.length).toBeGreaterThanOrEqual(3);
+  it('has the three kinds of McpPolicy sample the issue asks for, a delegation and a namespaced policy', async () => {
+    const kinds = (await allSamples()).map((s) => s.object.kind);
+    expect(kinds.filter((k) => k === 'McpPolicy').length).toBeGreaterThanOrEqual(3);
+    expect(kinds).toContain('McpDelegation');
+    expect(kinds).toContain('McpNamespacePolicy');
   });
 
-  it.each(sampleFiles)('%s is a valid McpPolicy that compiles Ready', async (file) => {
+  it.each(sampleFiles)('%s is valid against the schema of its kind', async (file) => {
     const objects = await loadSample(file);
     expect(objects.length).toBeGreaterThan(0);
     for (const object of objects) {
-      const parsed = McpPolicySchema.safeParse(object);
+      const kind = (object as { kind?: string }).kind as keyof typeof SCHEMAS;
+      expect(Object.keys(SCHEMAS)).toContain(kind);
+      const parsed = SCHEMAS[kind].safeParse(object);
       expect(parsed.error?.issues ?? []).toEqual([]);
-      if (!parsed.success) continue;
-      const { metadata, spec } = parsed.data;
-      const index = compile({ policies: [{ name: metadata.name, spec }], namespaces: [] });
-      const state = index.states.get(metadata.name);
-      expect(state?.message).toBeTruthy();
-      expect(state?.ready, state?.message).toBe(true);
     }
+  });
+
+  it('compile Ready together, the namespaced policy within the delegation once its namespace is labelled', async () => {
+    const samples = await allSamples();
+    const of = (kind: string) =>
+      samples
+        .filter((s) => s.object.kind === kind)
+        .map((s) => s.object as { metadata: { name: string; namespace?: string }; spec: unknown });
+    const namespacePolicies = of('McpNamespacePolicy').map((o) => ({
+      namespace: o.metadata.namespace ?? '',
+      name: o.metadata.name,
+      spec: o.spec,
+    }));
+    const input = {
+      policies: of('McpPolicy').map((o) => ({ name: o.metadata.name, spec: o.spec })),
+      delegations: of('McpDelegation').map((o) => ({ name: o.metadata.name, spec: o.spec })),
+      namespacePolicies,
+    };
+    const labelled = compile({
+      ...input,
+      namespaces: [{ name: 'default', labels: { 'kubemcp.io/delegated': 'true' } }],
+    });
+    for (const [id, state] of [...labelled.states, ...labelled.delegations]) {
+      expect(state.message, id).toBeTruthy();
+      expect(state.ready, `${id}: ${state.message}`).toBe(true);
+    }
+    expect(labelled.states.size).toBe(samples.length - input.delegations.length);
+    // Until a delegation covers its namespace, the namespaced sample grants nothing, and says so.
+    const unlabelled = compile({ ...input, namespaces: [{ name: 'default', labels: {} }] });
+    for (const p of namespacePolicies)
+      expect(unlabelled.states.get(`${p.namespace}/${p.name}`)?.reason).toBe('NotDelegated');
   });
 
   it('kustomization.yaml lists every sample', async () => {
@@ -53,9 +99,9 @@ describe('config/samples', () => {
   });
 
   it('cover a selector, bounds in one namespace, and a group', async () => {
-    const specs = (await Promise.all(sampleFiles.map(loadSample)))
-      .flat()
-      .map((o) => McpPolicySchema.parse(o).spec);
+    const specs = (await allSamples())
+      .filter((s) => s.object.kind === 'McpPolicy')
+      .map((s) => McpPolicySchema.parse(s.object).spec);
     expect(specs.some((s) => s.namespaces.selector && !s.replicas)).toBe(true);
     expect(specs.some((s) => s.replicas && s.namespaces.names?.length === 1)).toBe(true);
     expect(specs.some((s) => s.subjects.some((x) => x.kind === 'Group'))).toBe(true);

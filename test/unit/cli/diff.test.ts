@@ -71,8 +71,8 @@ describe('kubemcp diff', () => {
       { policy: 'bob-scale', field: 'cooldownSeconds', new: 60, direction: 'narrowed', write: true },
     ]);
     expect(d.policies).toEqual([
-      { policy: 'alice-read', change: 'removed' },
-      { policy: 'alice-read-renamed', change: 'added' },
+      { kind: 'McpPolicy', policy: 'alice-read', change: 'removed' },
+      { kind: 'McpPolicy', policy: 'alice-read-renamed', change: 'added' },
     ]);
   });
 
@@ -85,6 +85,47 @@ describe('kubemcp diff', () => {
       'McpPolicy alice-read: now invalid: spec.tools[0]: "list_secrets" matches no known tool',
     );
     expect(r.out).toContain('  - User alice: list_pods in namespace web (McpPolicy alice-read)');
+  });
+
+  it('names a namespaced grant added or removed with its namespace, and what a delegation changes', async () => {
+    const delegation = (max: number) =>
+      `apiVersion: kubemcp.io/v1alpha1\nkind: McpDelegation\nmetadata:\n  name: teams\nspec:\n  namespaces: { names: [team-a] }\n  ceiling: { tools: ["list_*", scale_deployment], maxReplicas: ${max} }\n`;
+    const tenant = (name: string, tools: string) =>
+      `apiVersion: kubemcp.io/v1alpha1\nkind: McpNamespacePolicy\nmetadata:\n  name: ${name}\n  namespace: team-a\nspec:\n  subjects: [{ kind: ServiceAccount, name: bot, namespace: team-a }]\n  tools: [${tools}]\n  replicas: { min: 1, max: 4 }\n`;
+    const before = scratch({ 'd.yaml': delegation(5), 't.yaml': tenant('bot', 'list_pods') });
+    const after = scratch({
+      'd.yaml': delegation(5),
+      't.yaml': `${tenant('bot', 'list_pods, scale_deployment')}---\n${tenant('reader', 'list_deployments')}`,
+    });
+    const r = await run(['diff', before, after]);
+    expect(r.status).toBe(1);
+    expect(r.out.split('\n')).toEqual(
+      expect.arrayContaining([
+        'McpNamespacePolicy team-a/reader: added',
+        '  + ServiceAccount team-a/bot: scale_deployment in namespace team-a (McpNamespacePolicy team-a/bot) [write]',
+        '  + ServiceAccount team-a/bot: list_deployments in namespace team-a (McpNamespacePolicy team-a/reader)',
+      ]),
+    );
+    // A ceiling lowered below the policy's bound withdraws its grants: the diff says so.
+    const lowered = scratch({
+      'd.yaml': delegation(3),
+      't.yaml': tenant('bot', 'list_pods, scale_deployment'),
+    });
+    const r2 = await run(['diff', after, lowered]);
+    expect(r2.status).toBe(1);
+    expect(r2.out.split('\n')).toEqual(
+      expect.arrayContaining([
+        'McpNamespacePolicy team-a/reader: removed',
+        'McpNamespacePolicy team-a/bot: now grants nothing: Grants nothing: the policy exceeds what namespace team-a may grant: replicas.max 4 is above 3, the most allowed in this namespace.',
+        '  - ServiceAccount team-a/bot: list_pods in namespace team-a (McpNamespacePolicy team-a/bot)',
+        '  - ServiceAccount team-a/bot: scale_deployment in namespace team-a (McpNamespacePolicy team-a/bot) [write]',
+      ]),
+    );
+    // Without any delegation nothing is in force: the first version granted nothing.
+    const r3 = await run(['diff', join(after, 't.yaml'), after]);
+    expect(r3.out.split('\n')).toEqual(
+      expect.arrayContaining(['McpDelegation teams: added', 'McpNamespacePolicy team-a/bot: now grants']),
+    );
   });
 
   it('unreadable input and wrong arguments exit 2', async () => {

@@ -18,7 +18,7 @@ describe('the example policy repository', () => {
     expect(r.err).toBe('');
     expect(r.status).toBe(0);
     expect(r.out).not.toMatch(/^FAIL/m);
-    expect(r.out.split('\n').at(-1)).toBe('11 passed, 0 failed');
+    expect(r.out.split('\n').at(-1)).toBe('14 passed, 0 failed');
   });
 
   it('fails the named cases when a namespace glob is widened and max raised', async () => {
@@ -41,7 +41,7 @@ describe('the example policy repository', () => {
     expect(r.out).toMatch(
       /^warning: policies\/web-autoscaler\.yaml:\d+: McpPolicy web-autoscaler: OperatorNamespace/m,
     );
-    expect(r.out.split('\n').at(-1)).toBe('8 passed, 3 failed');
+    expect(r.out.split('\n').at(-1)).toBe('11 passed, 3 failed');
   });
 
   it('fails only the bounds case when only max is raised past the confirmation', async () => {

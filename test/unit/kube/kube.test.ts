@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Backoff } from '../../../src/kube/backoff.js';
 import { KubeApiError } from '../../../src/kube/client.js';
 import { codeForStatus, toBackendError } from '../../../src/kube/errors.js';
-import { LAST_APPLIED_ANNOTATION, trimPod, trimWorkload } from '../../../src/kube/trim.js';
+import { LAST_APPLIED_ANNOTATION, trimPod, trimPolicyObject, trimWorkload } from '../../../src/kube/trim.js';
 import type { Deployment, Pod } from '../../../src/kube/types.js';
 import { BackendError } from '../../../src/kube/types.js';
 
@@ -30,6 +30,34 @@ describe('Backoff', () => {
 });
 
 describe('trim', () => {
+  it('keeps of a policy object only what the controller reads: keys, generation, guard, uid, spec, status', () => {
+    const status = { observedGeneration: 2, conditions: [{ type: 'Ready', status: 'True' }] };
+    const spec = { subjects: [], tools: ['list_pods'] };
+    const t = trimPolicyObject({
+      apiVersion: 'kubemcp.io/v1alpha1',
+      kind: 'McpNamespacePolicy',
+      metadata: {
+        name: 'agent',
+        namespace: 'team-a',
+        uid: 'u-1',
+        resourceVersion: '42',
+        generation: 2,
+        creationTimestamp: '2026-12-07T00:00:00Z',
+        labels: { team: 'a' },
+        annotations: { [LAST_APPLIED_ANNOTATION]: '{}', note: 'x' },
+        managedFields: [{ manager: 'kubectl' }],
+      },
+      spec,
+      status,
+    });
+    expect(t).toEqual({
+      metadata: { name: 'agent', namespace: 'team-a', uid: 'u-1', resourceVersion: '42', generation: 2 },
+      spec,
+      status,
+    });
+    expect(trimPolicyObject({ metadata: { name: 'p' }, spec })).toEqual({ metadata: { name: 'p' }, spec });
+  });
+
   it('drops managedFields, the last-applied annotation and heavy pod fields, keeping what lists show', () => {
     const pod: Pod = {
       metadata: {

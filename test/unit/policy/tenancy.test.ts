@@ -281,6 +281,29 @@ describe('McpNamespacePolicy', () => {
     expect(index.states.get('team-a/agent')?.reason).toBe('NotDelegated');
   });
 
+  it('policies of one shape share their bounds and limits; each message names its namespace', () => {
+    const index = compile({
+      policies: [],
+      namespaces: NAMESPACES,
+      delegations: [TEAMS],
+      namespacePolicies: [
+        nsPolicy('team-a', 'agent', scaler()),
+        nsPolicy('team-ab', 'agent', scaler({ subjects: [sa('agent', 'team-ab')] })),
+      ],
+    });
+    const a = index.grants.get('team-a/agent');
+    const ab = index.grants.get('team-ab/agent');
+    expect(a?.replicas).toEqual({ min: 1, max: 5 });
+    // One object for every policy with the same values: 10,000 tenant policies do not hold 10,000 copies.
+    expect(ab?.replicas).toBe(a?.replicas);
+    expect(ab?.limits).toBe(a?.limits);
+    expect(ab?.toolList).toBe(a?.toolList);
+    for (const ns of ['team-a', 'team-ab'])
+      expect(index.states.get(`${ns}/agent`)?.message).toBe(
+        `Grants 1 subject 2 tools (list_deployments, scale_deployment) in namespace ${ns}, replicas 1 to 5; limits: at most 2 replicas of change per call; a human must confirm above 4.`,
+      );
+  });
+
   it('a cluster policy and a namespaced one both allowing are both named', () => {
     const index = compile({
       policies: [
