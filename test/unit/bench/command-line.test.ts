@@ -10,11 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { type Flag, usageText } from '../../../bench/lib/cli.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
-/** bench/tenants.ts takes no flags: it reads no command line and runs at once. */
-const NO_FLAGS = new Set(['tenants.ts']);
 const SCRIPTS = fs
   .readdirSync(path.join(ROOT, 'bench'))
-  .filter((f) => f.endsWith('.ts') && !f.endsWith('.bench.ts') && !NO_FLAGS.has(f))
+  .filter((f) => f.endsWith('.ts') && !f.endsWith('.bench.ts'))
   .sort();
 
 interface Run {
