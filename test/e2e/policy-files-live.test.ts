@@ -115,7 +115,10 @@ describe('policy files on top of the cluster', () => {
     const r = await kubemcp(['diff', 'live', dir, '--output', 'json']);
     expect(r.err).toBe('');
     expect(r.status).toBe(1);
-    const d = JSON.parse(r.out) as { limits: unknown[]; policies: { policy: string; change: string }[] };
+    const d = JSON.parse(r.out) as {
+      limits: unknown[];
+      policies: { kind: string; policy: string; change: string }[];
+    };
     expect(d.limits).toContainEqual({
       policy: NAMES.scaler,
       field: 'replicas.max',
@@ -124,7 +127,7 @@ describe('policy files on top of the cluster', () => {
       direction: 'widened',
       write: true,
     });
-    expect(d.policies).toContainEqual({ policy: NAMES.reader, change: 'removed' });
+    expect(d.policies).toContainEqual({ kind: 'McpPolicy', policy: NAMES.reader, change: 'removed' });
   });
 
   it('an unreachable cluster exits 3', async () => {
