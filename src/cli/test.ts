@@ -57,9 +57,9 @@ function scaffold(dir: string, cwd: string, io: Io): number {
     for (const p of problems) io.err(`error: ${formatProblem(p)}`);
     return EXIT_USAGE;
   }
-  const manifest = scaffoldManifest(compiled.index, loaded.policies, ['.']);
+  const manifest = scaffoldManifest(compiled.index, loaded, ['.']);
   if (manifest.cases.length === 0) {
-    io.err(`kubemcp test: no valid McpPolicy under ${dir}: nothing to scaffold`);
+    io.err(`kubemcp test: no Ready policy under ${dir}: nothing to scaffold`);
     return EXIT_USAGE;
   }
   writeFileSync(target, renderManifest(manifest));

@@ -1,6 +1,6 @@
 /**
- * `kubemcp test --scaffold`: a first test manifest from the policies it finds. Per Ready policy and
- * tool, one allow case (a namespace the policy covers, the largest replica count it allows) and deny
+ * `kubemcp test --scaffold`: a first test manifest from the policies it finds (McpPolicies, and
+ * McpNamespacePolicies under their delegations, named `namespace/name`). Per Ready policy and tool, one allow case (a namespace the policy covers, the largest replica count it allows) and deny
  * cases at its boundaries (a namespace just outside it, one replica above max and below min). Each
  * expectation is what the engine answers now, so the file passes as written; a reviewer reads it
  * and keeps what the team relies on.
@@ -8,9 +8,9 @@
 
 import { stringify } from 'yaml';
 import type { CompiledGrant } from '../policy/compiled.js';
-import { isNamespaceName, type PolicyIndex } from '../policy/index.js';
+import { isNamespaceName, namespacedPolicyId, type PolicyIndex } from '../policy/index.js';
 import { isAlwaysAllowedTool, isScaleTool } from '../policy/tools.js';
-import type { PolicyDoc } from './policies.js';
+import type { PolicySet } from './policies.js';
 import { testCaller } from './run.js';
 import {
   type PolicyTest,
@@ -111,16 +111,26 @@ function casesFor(index: PolicyIndex, grant: CompiledGrant, caller: TestCaller):
   return out;
 }
 
-/** The manifest for the Ready policies of `index`; `policies` are the documents (for subjects). */
+/**
+ * The manifest for the Ready policies of `index`; `set` holds their documents (for subjects): the
+ * McpPolicies by name, the McpNamespacePolicies by `namespace/name` as the index knows them.
+ */
 export function scaffoldManifest(
   index: PolicyIndex,
-  policies: readonly PolicyDoc[],
+  set: Pick<PolicySet, 'policies' | 'namespacePolicies'>,
   policyPaths: string[],
 ): PolicyTest {
+  const docs = [
+    ...set.policies.map((p) => ({ id: p.name, spec: p.spec })),
+    ...(set.namespacePolicies ?? []).map((p) => ({
+      id: namespacedPolicyId(p.namespace ?? '', p.name),
+      spec: p.spec,
+    })),
+  ].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const cases: TestCase[] = [];
-  for (const p of [...policies].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const grant = index.grants.get(p.name);
-    const caller = callerOf(p.spec);
+  for (const { id, spec } of docs) {
+    const grant = index.grants.get(id);
+    const caller = callerOf(spec);
     if (grant && caller) cases.push(...casesFor(index, grant, caller));
   }
   // Namespaces come from Namespace documents in the policy files, which the manifest reads again.

@@ -212,4 +212,35 @@ describe('kubemcp test --scaffold', () => {
     expect(again.err).toContain('exists');
     expect(existsSync(join(dir, 'kubemcp-test.yaml'))).toBe(true);
   });
+
+  it('scaffolds a namespaced policy under its delegation, named namespace/name, and the cases pass', async () => {
+    const dir = scratch({
+      'shop.yaml': `apiVersion: kubemcp.io/v1alpha1
+kind: McpDelegation
+metadata: { name: shop }
+spec:
+  namespaces: { names: [shop] }
+  ceiling: { tools: ["list_*", scale_deployment], maxReplicas: 6, maxStep: 2 }
+---
+apiVersion: kubemcp.io/v1alpha1
+kind: McpNamespacePolicy
+metadata: { name: agent, namespace: shop }
+spec:
+  subjects: [{ kind: ServiceAccount, name: agent, namespace: shop }]
+  tools: [scale_deployment]
+  replicas: { min: 1, max: 4, maxStep: 2 }
+`,
+    });
+    const r = await run(['test', '--scaffold'], dir);
+    expect(r.err).toBe('');
+    expect(r.status).toBe(0);
+    const text = readFileSync(join(dir, 'kubemcp-test.yaml'), 'utf8');
+    expect(text).toContain('shop/agent: scale_deployment in shop');
+    expect(text).toContain('policy: shop/agent');
+    expect(text).toContain('shop/agent: scale_deployment to 5');
+    expect(text).toMatch(/shop\/agent: scale_deployment outside, in /);
+    const tested = await run(['test'], dir);
+    expect(tested.status).toBe(0);
+    expect(tested.out).toMatch(/^\d+ passed, 0 failed$/m);
+  });
 });
