@@ -32,6 +32,19 @@ export interface CompiledGrant {
   readonly limits?: GrantLimits;
 }
 
+/** One compiled policy, cluster-scoped or namespaced: its status, and its grant and subjects when Ready. */
+export interface CompiledPolicy {
+  readonly state: PolicyState;
+  /** Present when the policy is Ready (a namespaced policy's covers only its namespace). */
+  readonly grant?: CompiledGrant;
+  /** The spec's subjects, for the subject maps (Ready policies only). */
+  readonly subjects?: readonly {
+    readonly kind: string;
+    readonly name: string;
+    readonly namespace?: string;
+  }[];
+}
+
 export interface PolicyIndex {
   /**
    * The compiled state of every policy given to compile, Ready or not, by id: an McpPolicy by its

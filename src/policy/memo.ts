@@ -9,20 +9,12 @@
  * forgets everything. Pure: no I/O; the memo belongs to its caller.
  */
 
-import type { CompiledGrant } from './compiled.js';
+import type { CompiledPolicy } from './compiled.js';
 import { newShared, type SharedTools } from './tenancy.js';
-import type { NamespaceInfo, PolicyState } from './types.js';
+import type { NamespaceInfo } from './types.js';
 
 /** One compiled policy: its status, and its grant and subjects when it is Ready. */
-export interface Compiled {
-  readonly state: PolicyState;
-  readonly grant?: CompiledGrant;
-  readonly subjects?: readonly {
-    readonly kind: string;
-    readonly name: string;
-    readonly namespace?: string;
-  }[];
-}
+export type Compiled = CompiledPolicy;
 
 interface Entry {
   readonly id: string;

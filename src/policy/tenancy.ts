@@ -7,7 +7,7 @@
 import { formatIssues } from '../api/v1alpha1/issues.js';
 import { McpDelegationSpecSchema, McpNamespacePolicySpecSchema } from '../api/v1alpha1/tenancy.js';
 import { type CompiledCeiling, compileCeiling, judgeCeiling } from './ceiling.js';
-import type { CompiledGrant } from './compiled.js';
+import type { CompiledGrant, CompiledPolicy } from './compiled.js';
 import type { Matcher } from './glob.js';
 import { compileGlob } from './glob.js';
 import { describeLimits, type GrantLimits, limitsOf } from './limits.js';
@@ -87,17 +87,8 @@ export function compileDelegations(
   return { ceilings, states };
 }
 
-export interface NamespacedResult {
-  readonly state: PolicyState;
-  /** Present when the policy is Ready: its grant, covering only its namespace. */
-  readonly grant?: CompiledGrant;
-  /** The spec's subjects, for the subject maps (Ready policies only). */
-  readonly subjects?: readonly {
-    readonly kind: string;
-    readonly name: string;
-    readonly namespace?: string;
-  }[];
-}
+/** A namespaced policy compiled: its grant covers only its own namespace. */
+export type NamespacedResult = CompiledPolicy;
 
 /**
  * What the policies of one compile share: tool sets by pattern list, namespace sets by namespace,
