@@ -31,7 +31,6 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
       -o -name '*.d.ts.map' -o -name '*.js.map' -o -name '*.cjs.map' -o -name '*.mjs.map' \) -delete
 
 FROM ${NODE_IMAGE} AS runtime
-SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # binutils (strip) is used in this stage only; its version does not reach the image.
 # hadolint ignore=DL3008
 RUN apt-get update \

@@ -3,6 +3,7 @@
  * differences a comparison forgives are the ones Helm adds on purpose, listed in HELM_LABELS and
  * HELM_CRD_ANNOTATIONS; normalise() checks they are there before it removes them.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -12,6 +13,42 @@ export const CHART = 'charts/kubemcp';
 export const RELEASE = 'kubemcp';
 /** The printer column the chart of writeUpgradedChart() adds to the McpPolicy CRD. */
 export const UPGRADE_COLUMN = 'Upgraded';
+export const POLICY_CRD = 'mcppolicies.kubemcp.io';
+/** Every CRD the chart installs (and keeps on uninstall). */
+export const CHART_CRDS = [POLICY_CRD, 'mcpnamespacepolicies.kubemcp.io', 'mcpdelegations.kubemcp.io'];
+
+/** A cluster as the chart tests reach it: their kubectl and its kubeconfig. */
+export interface KubectlTarget {
+  readonly kubectl: string;
+  readonly kubeconfig: string;
+}
+
+function get(
+  target: KubectlTarget,
+  args: string[],
+): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(target.kubectl, [`--kubeconfig=${target.kubeconfig}`, 'get', ...args], {
+    encoding: 'utf8',
+  });
+}
+
+/** Whether `kubectl get ARGS` finds the object: NotFound is false, any other failure throws. */
+export function objectExists(target: KubectlTarget, args: string[]): boolean {
+  const res = get(target, [...args, '-o', 'name']);
+  if (res.status !== 0 && !res.stderr.includes('NotFound'))
+    throw new Error(`kubectl get ${args.join(' ')}: ${res.stderr}`);
+  return res.status === 0;
+}
+
+/** The printer columns of the McpPolicy CRD's first version. */
+export function printerColumns(target: KubectlTarget): string[] {
+  const res = get(target, ['crd', POLICY_CRD, '-o', 'json']);
+  if (res.status !== 0) throw new Error(`kubectl get crd ${POLICY_CRD}: ${res.stderr}`);
+  const crd = JSON.parse(res.stdout) as {
+    spec: { versions: Array<{ additionalPrinterColumns?: Array<{ name: string }> }> };
+  };
+  return (crd.spec.versions[0]?.additionalPrinterColumns ?? []).map((c) => c.name);
+}
 
 /**
  * Writes the next version of the chart (99.0.0) under `dir`: its McpPolicy CRD has one more printer

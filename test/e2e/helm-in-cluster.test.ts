@@ -11,14 +11,22 @@
  * KUBEMCP_E2E_IN_CLUSTER=kind-helm. Skipped elsewhere. The same lifecycle with Helm 3 and 4 on the
  * local control plane (kwok Pods, no containers): test/e2e/helm-lifecycle.test.ts.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureHelm, runHelm } from '../cluster/helm.js';
 import { DEFAULT_IMAGE } from '../cluster/image.js';
-import { CHART, RELEASE, UPGRADE_COLUMN, writeUpgradedChart } from './chart-support.js';
+import {
+  CHART,
+  CHART_CRDS,
+  type KubectlTarget,
+  objectExists,
+  printerColumns,
+  RELEASE,
+  UPGRADE_COLUMN,
+  writeUpgradedChart,
+} from './chart-support.js';
 import {
   type Agent,
   holderPod,
@@ -44,28 +52,12 @@ import { cluster, eventually } from './support.js';
 
 const mode = process.env.KUBEMCP_E2E_IN_CLUSTER === 'kind-helm' ? 'kind' : undefined;
 const NS = 'kubemcp-helm';
-const CRDS = ['mcppolicies.kubemcp.io', 'mcpnamespacepolicies.kubemcp.io', 'mcpdelegations.kubemcp.io'];
 
-function exists(args: string[]): boolean {
-  const c = cluster();
-  const res = spawnSync(
-    c.kubectl ?? 'kubectl',
-    [`--kubeconfig=${c.kubeconfig}`, 'get', ...args, '-o', 'name'],
-    {
-      encoding: 'utf8',
-    },
-  );
-  if (res.status !== 0 && !res.stderr.includes('NotFound'))
-    throw new Error(`kubectl get ${args.join(' ')}: ${res.stderr}`);
-  return res.status === 0;
-}
-
-function printerColumns(): string[] {
-  const crd = JSON.parse(runKubectl(['get', 'crd', CRDS[0] as string, '-o', 'json'])) as {
-    spec: { versions: Array<{ additionalPrinterColumns?: Array<{ name: string }> }> };
-  };
-  return (crd.spec.versions[0]?.additionalPrinterColumns ?? []).map((c) => c.name);
-}
+const target = (): KubectlTarget => ({
+  kubectl: cluster().kubectl ?? 'kubectl',
+  kubeconfig: cluster().kubeconfig,
+});
+const exists = (args: string[]): boolean => objectExists(target(), args);
 
 describe.skipIf(mode === undefined)('the Helm chart on kind: install, smoke, upgrade, uninstall', () => {
   const suffix = uniqueSuffix();
@@ -105,7 +97,7 @@ describe.skipIf(mode === undefined)('the Helm chart on kind: install, smoke, upg
   beforeAll(async () => {
     helmBin = await ensureHelm();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubemcp-helm-kind-'));
-    for (const crd of CRDS) expect(exists(['crd', crd]), `${crd} before the install`).toBe(false);
+    for (const crd of CHART_CRDS) expect(exists(['crd', crd]), `${crd} before the install`).toBe(false);
   }, 1_800_000);
 
   afterAll(async () => {
@@ -120,7 +112,7 @@ describe.skipIf(mode === undefined)('the Helm chart on kind: install, smoke, upg
         },
       );
     }
-    runKubectl(['delete', 'crd', ...CRDS, '--ignore-not-found', '--wait=true', '--timeout=60s']);
+    runKubectl(['delete', 'crd', ...CHART_CRDS, '--ignore-not-found', '--wait=true', '--timeout=60s']);
     await deleteNamespace(ns);
     await deleteNamespace(agents);
     await deleteNamespace(NS);
@@ -129,7 +121,7 @@ describe.skipIf(mode === undefined)('the Helm chart on kind: install, smoke, upg
 
   it('installs: 2 operator Pods Ready from the image, exactly one holds the Lease', async () => {
     helm(['install', RELEASE, CHART, '-n', NS, '--create-namespace', ...image, ...wait]);
-    for (const crd of CRDS) expect(exists(['crd', crd]), crd).toBe(true);
+    for (const crd of CHART_CRDS) expect(exists(['crd', crd]), crd).toBe(true);
     const pods = await operatorPods(NS);
     expect(pods).toHaveLength(2);
     for (const p of pods) {
@@ -173,9 +165,9 @@ describe.skipIf(mode === undefined)('the Helm chart on kind: install, smoke, upg
   }, 300_000);
 
   it('upgrades to a chart whose CRD changed: the CRD is updated and the agent is still served', async () => {
-    expect(printerColumns()).not.toContain(UPGRADE_COLUMN);
+    expect(printerColumns(target())).not.toContain(UPGRADE_COLUMN);
     helm(['upgrade', RELEASE, writeUpgradedChart(dir), '-n', NS, ...image, ...wait]);
-    expect(printerColumns()).toContain(UPGRADE_COLUMN);
+    expect(printerColumns(target())).toContain(UPGRADE_COLUMN);
     const pods = await operatorPods(NS);
     expect(pods.filter(isReady)).toHaveLength(2);
     await eventually(
@@ -194,7 +186,7 @@ describe.skipIf(mode === undefined)('the Helm chart on kind: install, smoke, upg
     expect(exists(['-n', NS, 'deployment', 'kubemcp-operator'])).toBe(false);
     expect(exists(['-n', NS, 'service', 'kubemcp'])).toBe(false);
     expect(exists(['clusterrole', 'kubemcp-operator'])).toBe(false);
-    for (const crd of CRDS) expect(exists(['crd', crd]), crd).toBe(true);
+    for (const crd of CHART_CRDS) expect(exists(['crd', crd]), crd).toBe(true);
     expect(exists(['mcppolicy', policy])).toBe(true);
     await eventually(
       'no operator Pods left',

@@ -11,7 +11,6 @@
  * - an uninstall leaves the CRD and every McpPolicy (the samples and one applied by hand) and removes
  *   everything else; a second install adopts the kept CRD.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,12 +20,19 @@ import { binaryPaths, ensureBinaries } from '../cluster/build.js';
 import { startCluster, stopCluster } from '../cluster/cluster.js';
 import { ensureHelm, runHelm } from '../cluster/helm.js';
 import { kubectl as runKubectl } from '../cluster/operator.js';
-import { CHART, RELEASE, writeUpgradedChart } from './chart-support.js';
+import {
+  CHART,
+  CHART_CRDS,
+  type KubectlTarget,
+  objectExists,
+  POLICY_CRD,
+  printerColumns,
+  RELEASE,
+  UPGRADE_COLUMN,
+  writeUpgradedChart,
+} from './chart-support.js';
 import { cluster } from './support.js';
 
-const CRD = 'mcppolicies.kubemcp.io';
-/** Every CRD the chart installs (and keeps on uninstall). */
-const CRDS = [CRD, 'mcpnamespacepolicies.kubemcp.io', 'mcpdelegations.kubemcp.io'];
 // On an external cluster (kind) the local control plane's binaries are not built; the kind tier
 // installs the chart on its own cluster (test/e2e/helm-in-cluster.test.ts).
 const external = cluster().mode === 'external';
@@ -60,21 +66,8 @@ function k(args: string[], input?: string): string {
   return runKubectl(kubectlBin, kubeconfig, args, input);
 }
 
-function exists(args: string[]): boolean {
-  const res = spawnSync(kubectlBin, [`--kubeconfig=${kubeconfig}`, 'get', ...args, '-o', 'name'], {
-    encoding: 'utf8',
-  });
-  if (res.status !== 0 && !res.stderr.includes('NotFound'))
-    throw new Error(`kubectl get ${args.join(' ')}: ${res.stderr}`);
-  return res.status === 0;
-}
-
-function printerColumns(): string[] {
-  const crd = JSON.parse(k(['get', 'crd', CRD, '-o', 'json'])) as {
-    spec: { versions: Array<{ additionalPrinterColumns?: Array<{ name: string }> }> };
-  };
-  return (crd.spec.versions[0]?.additionalPrinterColumns ?? []).map((c) => c.name);
-}
+const target = (): KubectlTarget => ({ kubectl: kubectlBin, kubeconfig });
+const exists = (args: string[]): boolean => objectExists(target(), args);
 
 function policies(): string[] {
   return k(['get', 'mcppolicies', '-o', 'name']).trim().split('\n').filter(Boolean).sort();
@@ -101,7 +94,7 @@ describe.skipIf(external).each([
   const wait = ['--wait', '--timeout', '120s'];
 
   it('installs on a cluster without the CRD, the sample policies included', () => {
-    for (const crd of CRDS) expect(exists(['crd', crd]), crd).toBe(false);
+    for (const crd of CHART_CRDS) expect(exists(['crd', crd]), crd).toBe(false);
     helm([
       'install',
       RELEASE,
@@ -113,7 +106,7 @@ describe.skipIf(external).each([
       'samples.enabled=true',
       ...wait,
     ]);
-    const crd = JSON.parse(k(['get', 'crd', CRD, '-o', 'json'])) as {
+    const crd = JSON.parse(k(['get', 'crd', POLICY_CRD, '-o', 'json'])) as {
       metadata: { annotations: Record<string, string> };
     };
     expect(crd.metadata.annotations['helm.sh/resource-policy']).toBe('keep');
@@ -131,11 +124,11 @@ describe.skipIf(external).each([
       'apiVersion: kubemcp.io/v1alpha1\nkind: McpPolicy\nmetadata: {name: applied-by-hand}\n' +
         'spec: {subjects: [{kind: User, name: alice}], namespaces: {names: [default]}, tools: [list_pods]}\n',
     );
-    expect(printerColumns()).not.toContain('Upgraded');
+    expect(printerColumns(target())).not.toContain(UPGRADE_COLUMN);
     helm(['upgrade', RELEASE, upgradedChart, '-n', namespace, '--set', 'samples.enabled=true', ...wait]);
-    expect(printerColumns()).toContain('Upgraded');
+    expect(printerColumns(target())).toContain(UPGRADE_COLUMN);
     const labels = (
-      parse(k(['get', 'crd', CRD, '-o', 'yaml'])) as { metadata: { labels: Record<string, string> } }
+      parse(k(['get', 'crd', POLICY_CRD, '-o', 'yaml'])) as { metadata: { labels: Record<string, string> } }
     ).metadata.labels;
     expect(labels['helm.sh/chart']).toBe('kubemcp-99.0.0');
     expect(policies()).toEqual([...SAMPLES, 'mcppolicy.kubemcp.io/applied-by-hand'].sort());
@@ -143,7 +136,7 @@ describe.skipIf(external).each([
 
   it('uninstalls everything but the CRD and the McpPolicies', () => {
     helm(['uninstall', RELEASE, '-n', namespace, '--wait']);
-    for (const crd of CRDS) expect(exists(['crd', crd]), crd).toBe(true);
+    for (const crd of CHART_CRDS) expect(exists(['crd', crd]), crd).toBe(true);
     expect(policies()).toEqual([...SAMPLES, 'mcppolicy.kubemcp.io/applied-by-hand'].sort());
     expect(exists(['-n', namespace, 'deployment', 'kubemcp-operator'])).toBe(false);
     expect(exists(['-n', namespace, 'service', 'kubemcp'])).toBe(false);
@@ -153,9 +146,9 @@ describe.skipIf(external).each([
 
   it('installs again over the kept CRDs, then the CRDs are deleted by hand as the README says', () => {
     helm(['install', RELEASE, CHART, '-n', namespace, ...wait]);
-    expect(printerColumns()).not.toContain('Upgraded');
+    expect(printerColumns(target())).not.toContain(UPGRADE_COLUMN);
     helm(['uninstall', RELEASE, '-n', namespace, '--wait']);
-    k(['delete', 'crd', ...CRDS, '--wait=true', '--timeout=60s']);
-    for (const crd of CRDS) expect(exists(['crd', crd]), crd).toBe(false);
+    k(['delete', 'crd', ...CHART_CRDS, '--wait=true', '--timeout=60s']);
+    for (const crd of CHART_CRDS) expect(exists(['crd', crd]), crd).toBe(false);
   });
 });

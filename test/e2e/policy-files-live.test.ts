@@ -83,7 +83,7 @@ describe('policy files on top of the cluster', () => {
     const whatIf = await kubemcp([...scale(7), '-f', path.join(dir, 'scaler.yaml'), '--live']);
     expect(whatIf.status).toBe(0);
     expect(whatIf.out).toMatch(new RegExp(`^yes — allowed by McpPolicy ${NAMES.scaler}$`, 'm'));
-    const reads = await kubemcp([
+    const listPods = [
       'check',
       '--as',
       SA,
@@ -93,21 +93,11 @@ describe('policy files on top of the cluster', () => {
       NS,
       '-f',
       path.join(dir, 'scaler.yaml'),
-      '--live',
-    ]);
+    ];
+    const reads = await kubemcp([...listPods, '--live']);
     expect(reads.status).toBe(0);
     // Without --live the files alone decide: the reader policy is not in them.
-    const filesOnly = await kubemcp([
-      'check',
-      '--as',
-      SA,
-      '--tool',
-      'list_pods',
-      '-n',
-      NS,
-      '-f',
-      path.join(dir, 'scaler.yaml'),
-    ]);
+    const filesOnly = await kubemcp(listPods);
     expect(filesOnly.status).toBe(1);
   });
 
