@@ -107,7 +107,13 @@ async function serveCommand(args: readonly string[], io: CliIo): Promise<number 
       return usageError(io, err.message, 'Run kubemcp serve --help for the flags.');
     throw err;
   }
-  const logger = pino({ level: config.logLevel, base: { app: 'kubemcp' } });
+  // Written synchronously, one line per write(2): an audit line is out when its call has been
+  // answered, a crash or process.exit loses none, and a slow stdout slows the server down instead of
+  // queueing lines in memory without bound (pino's default destination buffers asynchronously).
+  const logger = pino(
+    { level: config.logLevel, base: { app: 'kubemcp' } },
+    pino.destination({ dest: 1, sync: true }),
+  );
   // Loaded on demand: `check` and `--help` need neither the MCP SDK nor express.
   const { startServe } = await import('./serve.js');
   const handle = await startServe(config, logger, { tracing });
