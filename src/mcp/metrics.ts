@@ -9,7 +9,7 @@ export interface McpMetrics {
   readonly toolCalls: Counter<'tool' | 'decision' | 'outcome'>;
   /** Tool-call latency in seconds, by tool. */
   readonly toolLatency: Histogram<'tool'>;
-  /** TokenReview cache lookups by result (hit | miss). */
+  /** TokenReview cache lookups by result (hit | stale | miss). */
   readonly tokenCache: Counter<'result'>;
   /**
    * Requests refused with 401/503 by reason (missing | invalid_token | expired | wrong_audience |
@@ -54,7 +54,7 @@ export function mcpMetrics(registry: Registry): McpMetrics {
     }),
     tokenCache: new Counter({
       name: 'kubemcp_tokenreview_cache_lookups_total',
-      help: 'TokenReview cache lookups by result (hit or miss)',
+      help: 'TokenReview cache lookups by result (hit, stale: expired but its re-validation under way, or miss)',
       labelNames: ['result'] as const,
       registers: [registry],
     }),

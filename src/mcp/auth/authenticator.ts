@@ -8,6 +8,11 @@
  *   evict a caller that authenticated; one username holds at most maxEntriesPerUser successes. A
  *   success lives at most min(maxTtlMs, the token's remaining life); a failure negativeTtlMs.
  *   API-server failures are not cached at all.
+ * - An active caller's success is re-validated in the background before it expires (REFRESH_FROM).
+ *   When many such re-validations queue at once (a fleet of agents resuming together on a busy
+ *   server), a success whose re-validation is still waiting or running when it expires answers for
+ *   at most maxStaleMs more, never past the token's own expiry, and only until that review answers;
+ *   so callers never wait for a review of a token they were already using.
  * - With `keys` (the cluster's ServiceAccount issuer keys), a token that claims that issuer must carry
  *   a valid signature, our audience and a current validity period, or it is refused without a
  *   TokenReview (verify.ts). A valid one is still reviewed (a token bound to a deleted Pod or Secret is
@@ -57,6 +62,13 @@ export interface TokenReviewAuthenticatorOptions {
   readonly maxEntriesPerUser?: number;
   /** Maximum cached failures (a separate cache). Default 10,000. */
   readonly maxNegativeEntries?: number;
+  /**
+   * How long past its cache life a success may still answer while its background re-validation is
+   * waiting or running; also the longest a re-validation waits for a slot. Default 30 s.
+   */
+  readonly maxStaleMs?: number;
+  /** Background re-validations waiting for a slot; beyond it the next call tries again. Default 1,024. */
+  readonly maxQueuedRefreshes?: number;
   /** TokenReviews in flight at once. Default 4. */
   readonly maxConcurrentReviews?: number;
   /** Unknown tokens waiting for a review slot; beyond it the answer is `busy`. Default 32. */
@@ -81,6 +93,7 @@ export interface TokenReviewAuthenticatorOptions {
 
 export const DEFAULT_MAX_CONCURRENT_REVIEWS = 4;
 export const DEFAULT_MAX_QUEUED_REVIEWS = 32;
+const DEFAULT_MAX_STALE_MS = 30_000;
 
 /**
  * A success is re-validated in the background by the first call after this share of its cache life
@@ -121,6 +134,10 @@ function slotsOf(options: TokenReviewAuthenticatorOptions): ReviewSlots {
     queues: {
       urgent: known,
       verified: known,
+      refresh: {
+        maxQueued: Math.max(0, options.maxQueuedRefreshes ?? 1_024),
+        maxWaitMs: Math.max(1, options.maxStaleMs ?? DEFAULT_MAX_STALE_MS),
+      },
       unknown: {
         maxQueued: Math.max(0, options.maxQueuedReviews ?? DEFAULT_MAX_QUEUED_REVIEWS),
         maxWaitMs: Math.max(1, options.maxQueueWaitMs ?? 2_000),
@@ -137,6 +154,7 @@ export function createTokenReviewAuthenticator(options: TokenReviewAuthenticator
 class CachingAuthenticator implements Authenticator {
   readonly audience: string;
   private readonly maxTtlMs: number;
+  private readonly maxStaleMs: number;
   private readonly negativeTtlMs: number;
   private readonly now: () => number;
   private readonly metrics: McpMetrics | undefined;
@@ -152,6 +170,7 @@ class CachingAuthenticator implements Authenticator {
   constructor(private readonly options: TokenReviewAuthenticatorOptions) {
     this.audience = options.audience ?? DEFAULT_AUDIENCE;
     this.maxTtlMs = options.maxTtlMs ?? 60_000;
+    this.maxStaleMs = Math.max(0, options.maxStaleMs ?? DEFAULT_MAX_STALE_MS);
     this.negativeTtlMs = options.negativeTtlMs ?? 5_000;
     this.now = options.now ?? Date.now;
     this.metrics = options.registry === undefined ? undefined : mcpMetrics(options.registry);
@@ -177,15 +196,15 @@ class CachingAuthenticator implements Authenticator {
       this.metrics?.tokenCache.inc({ result: 'hit' });
       trace.setAttribute(attr.AUTH_CACHE, 'hit');
       if (!entry.outcome.ok) this.metrics?.tokenReviewsAvoided.inc({ reason: 'negative_cache' });
-      else if (t >= entry.refreshAtMs && !this.refreshing.has(key) && !this.inflight.has(key)) {
-        // Re-validate in the background; this call (and those until the result lands) goes on with
-        // the cached success, which is still within its cache life.
-        const refresh = this.validate(present(token, key), NOOP_SPAN, true).finally(() =>
-          this.refreshing.delete(key),
-        );
-        this.refreshing.set(key, refresh);
-      }
+      else if (t >= entry.refreshAtMs) this.refreshInBackground(token, key, entry.user);
       return Promise.resolve(entry.outcome);
+    }
+    const stale = this.refreshing.has(key) ? this.positive.peek(key) : undefined;
+    if (stale !== undefined && t < stale.staleUntilMs) {
+      // Expired while its re-validation (started within its life) waits or runs: still answers.
+      this.metrics?.tokenCache.inc({ result: 'stale' });
+      trace.setAttribute(attr.AUTH_CACHE, 'stale');
+      return Promise.resolve(stale.outcome);
     }
     this.metrics?.tokenCache.inc({ result: 'miss' });
     const pending = this.inflight.get(key);
@@ -202,6 +221,20 @@ class CachingAuthenticator implements Authenticator {
     ).finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;
+  }
+
+  /**
+   * Re-validates a cached success in the background; this call (and those until the result lands)
+   * goes on with the cached success. Nothing is started, and nothing is parsed or verified, when a
+   * review of this token is already under way or no slot or place in the queue is free: a later
+   * call tries again.
+   */
+  private refreshInBackground(token: string, key: string, user: string | undefined): void {
+    if (this.refreshing.has(key) || this.inflight.has(key) || !this.slots.hasRoom('refresh', user)) return;
+    const refresh = this.validate(present(token, key), NOOP_SPAN, true).finally(() =>
+      this.refreshing.delete(key),
+    );
+    this.refreshing.set(key, refresh);
   }
 
   /**
@@ -229,10 +262,12 @@ class CachingAuthenticator implements Authenticator {
       return;
     }
     // Nothing to refresh when the token itself expires with the cached result.
-    const renewable = outcome.expiresAt === undefined || outcome.expiresAt * 1000 > t + ttlMs;
+    const tokenEndMs = outcome.expiresAt === undefined ? Number.POSITIVE_INFINITY : outcome.expiresAt * 1000;
+    const renewable = tokenEndMs > t + ttlMs;
     const share = REFRESH_FROM + Math.random() * (REFRESH_TO - REFRESH_FROM);
     const refreshAt = renewable ? t + Math.floor(ttlMs * share) : Number.POSITIVE_INFINITY;
-    this.positive.set(key, outcome, t + ttlMs, refreshAt);
+    const staleUntil = renewable ? Math.min(t + ttlMs + this.maxStaleMs, tokenEndMs) : t + ttlMs;
+    this.positive.set(key, outcome, t + ttlMs, refreshAt, staleUntil);
   }
 
   /** A refusal decided from a foreign token's unverified claims alone, or undefined. */
@@ -279,7 +314,7 @@ class CachingAuthenticator implements Authenticator {
     return Promise.resolve(outcome);
   }
 
-  /** `background`: a re-validation no caller waits for (it queues with the unknown tokens). */
+  /** `background`: a re-validation no caller waits for (it queues behind tokens callers wait for). */
   private validate(p: Presented, trace: Span, background = false): Promise<AuthOutcome> {
     const verdict = this.verdictOf(p);
     return verdict instanceof Promise
@@ -300,10 +335,16 @@ class CachingAuthenticator implements Authenticator {
       const refused = this.hopeless(p.claims);
       if (refused !== undefined && !refused.ok) return this.refuseHere(p.key, refused, refused.reason);
     }
-    const before = background ? undefined : this.positive.peek(p.key)?.user;
-    const verified = verdict.kind === 'valid' && !background;
-    const priority: Priority = before !== undefined ? 'urgent' : verified ? 'verified' : 'unknown';
-    const user = before ?? (verdict.kind === 'valid' ? verdict.username : undefined);
+    const before = this.positive.peek(p.key)?.user;
+    const verified = verdict.kind === 'valid';
+    const priority: Priority = background
+      ? 'refresh'
+      : before !== undefined
+        ? 'urgent'
+        : verified
+          ? 'verified'
+          : 'unknown';
+    const user = before ?? (verified ? verdict.username : undefined);
     return this.review(p, trace, priority, user);
   }
 

@@ -12,6 +12,11 @@ export interface CacheEntry {
   readonly expiresAtMs: number;
   /** From this time on, a hit also re-validates the token in the background (successes only). */
   readonly refreshAtMs: number;
+  /**
+   * Past expiresAtMs, the entry may still answer until this time, but only while a re-validation
+   * started before expiresAtMs is under way (successes only; equal to expiresAtMs otherwise).
+   */
+  readonly staleUntilMs: number;
   readonly user: string | undefined;
 }
 
@@ -48,7 +53,13 @@ export class BoundedCache {
     return this.entries.size;
   }
 
-  set(key: string, outcome: AuthOutcome, expiresAtMs: number, refreshAtMs = expiresAtMs): void {
+  set(
+    key: string,
+    outcome: AuthOutcome,
+    expiresAtMs: number,
+    refreshAtMs = expiresAtMs,
+    staleUntilMs = expiresAtMs,
+  ): void {
     this.delete(key);
     const user = outcome.ok ? outcome.caller.username : undefined;
     if (user !== undefined && Number.isFinite(this.maxPerUser)) {
@@ -64,7 +75,7 @@ export class BoundedCache {
       if (oldest.done) break;
       this.delete(oldest.value);
     }
-    this.entries.set(key, { outcome, expiresAtMs, refreshAtMs, user });
+    this.entries.set(key, { outcome, expiresAtMs, refreshAtMs, staleUntilMs, user });
     if (user !== undefined && Number.isFinite(this.maxPerUser)) {
       let own = this.byUser.get(user);
       if (own === undefined) {

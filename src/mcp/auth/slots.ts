@@ -1,16 +1,17 @@
 /**
- * Admission to the TokenReview: a counting semaphore with three bounded FIFO wait queues, served in
+ * Admission to the TokenReview: a counting semaphore with four bounded FIFO wait queues, served in
  * this order:
  *   1. `urgent`: tokens that were valid before (their cached success expired, their caller waiting);
  *   2. `verified`: tokens whose ServiceAccount signature was verified locally (new agents);
- *   3. `unknown`: everything else (tokens of other issuers, opaque tokens, background refreshes).
+ *   3. `refresh`: background re-validations of cached successes (no caller waits for them);
+ *   4. `unknown`: everything else (tokens of other issuers, opaque tokens).
  * A flood of unknown tokens therefore never delays a genuine caller beyond the reviews running.
  * Every queue is bounded and every wait is bounded; a full queue answers at once (`busy`). Waiters
- * of the first two are also capped per username, so that one identity holding many valid tokens
+ * of the first three are also capped per username, so that one identity holding many valid tokens
  * cannot fill a queue others need.
  */
 
-export type Priority = 'urgent' | 'verified' | 'unknown';
+export type Priority = 'urgent' | 'verified' | 'refresh' | 'unknown';
 
 export interface QueueLimits {
   readonly maxQueued: number;
@@ -20,7 +21,7 @@ export interface QueueLimits {
 export interface SlotOptions {
   readonly maxRunning: number;
   readonly queues: Readonly<Record<Priority, QueueLimits>>;
-  /** Waiters of one username at once (urgent and verified queues together). */
+  /** Waiters of one username at once (urgent, verified and refresh queues together). */
   readonly maxWaitersPerUser: number;
 }
 
@@ -30,18 +31,33 @@ interface Waiter {
   readonly user: string | undefined;
 }
 
-const ORDER: readonly Priority[] = ['urgent', 'verified', 'unknown'];
+const ORDER: readonly Priority[] = ['urgent', 'verified', 'refresh', 'unknown'];
 
 export class ReviewSlots {
   private running = 0;
-  private readonly queues: Record<Priority, Waiter[]> = { urgent: [], verified: [], unknown: [] };
+  private readonly queues: Record<Priority, Waiter[]> = {
+    urgent: [],
+    verified: [],
+    refresh: [],
+    unknown: [],
+  };
   private readonly perUser = new Map<string, number>();
 
   constructor(private readonly options: SlotOptions) {}
 
   /** Waiters now, all queues together. */
   get waiting(): number {
-    return this.queues.urgent.length + this.queues.verified.length + this.queues.unknown.length;
+    let n = 0;
+    for (const priority of ORDER) n += this.queues[priority].length;
+    return n;
+  }
+
+  /** Whether acquire(priority, user) would run or wait now rather than answer false at once. */
+  hasRoom(priority: Priority, user?: string): boolean {
+    if (this.running < this.options.maxRunning) return true;
+    if (this.queues[priority].length >= this.options.queues[priority].maxQueued) return false;
+    const counted = priority === 'unknown' ? undefined : user;
+    return counted === undefined || (this.perUser.get(counted) ?? 0) < this.options.maxWaitersPerUser;
   }
 
   /** Resolves true with a slot held, or false (at once when the queue or the user's share is full, else after the wait). */
@@ -50,12 +66,10 @@ export class ReviewSlots {
       this.running++;
       return true;
     }
+    if (!this.hasRoom(priority, user)) return false;
     const queue = this.queues[priority];
     const limits = this.options.queues[priority];
-    if (queue.length >= limits.maxQueued) return false;
     const counted = priority === 'unknown' ? undefined : user;
-    if (counted !== undefined && (this.perUser.get(counted) ?? 0) >= this.options.maxWaitersPerUser)
-      return false;
     if (counted !== undefined) this.perUser.set(counted, (this.perUser.get(counted) ?? 0) + 1);
     return new Promise<boolean>((resolve) => {
       const waiter: Waiter = {

@@ -1,3 +1,4 @@
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createTokenReviewAuthenticator,
@@ -125,20 +126,18 @@ describe('the caching authenticator', () => {
   });
 
   it('asks again, urgently, when the background re-validation a caller waited for found no free slot', async () => {
-    const { auth, calls, advance, answer } = held({
-      maxConcurrentReviews: 1,
-      maxQueuedReviews: 1,
-      maxQueueWaitMs: 5,
-    });
+    // The re-validation waits at most maxStaleMs (5 ms here) for a slot, and a success answers at
+    // most that long past its cache life.
+    const { auth, calls, advance, answer } = held({ maxConcurrentReviews: 1, maxStaleMs: 5 });
     const first = auth.authenticate(TOKENS.alice);
     answer(OK);
     expect((await first).ok).toBe(true);
     const other = auth.authenticate('unknown-token'); // takes the only slot
     await new Promise((r) => setImmediate(r));
-    advance(54_000); // the background review waits in the queue of unknown tokens
+    advance(54_000); // the background review waits in the queue of re-validations
     expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
     advance(7_000);
-    const waiting = auth.authenticate(TOKENS.alice); // expired: waits for the background review
+    const waiting = auth.authenticate(TOKENS.alice); // expired and past 5 ms: waits for that review
     await new Promise((r) => setTimeout(r, 30)); // which gives up after 5 ms: refused busy
     expect(calls).toEqual([TOKENS.alice, 'unknown-token']);
     answer({ authenticated: false, error: 'unknown' });
@@ -147,6 +146,90 @@ describe('the caching authenticator', () => {
     expect(calls).toEqual([TOKENS.alice, 'unknown-token', TOKENS.alice]); // its own review, not busy
     answer(OK);
     expect((await waiting).ok).toBe(true);
+  });
+
+  it('answers from a success that expired while its re-validation waits, for at most maxStaleMs more', async () => {
+    const registry = new Registry();
+    const { auth, calls, advance, answer } = held({ maxConcurrentReviews: 1, registry });
+    const first = auth.authenticate(TOKENS.alice);
+    answer(OK);
+    expect((await first).ok).toBe(true);
+    const other = auth.authenticate('unknown-token'); // takes the only slot
+    await new Promise((r) => setImmediate(r));
+    advance(54_000); // past the refresh point: the re-validation queues behind the running review
+    expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
+    advance(7_000); // past the 60 s cache life, the re-validation still waiting: answered at once
+    expect(await auth.authenticate(TOKENS.alice)).toMatchObject({ ok: true, caller: IDENTITIES.alice });
+    expect(calls).toEqual([TOKENS.alice, 'unknown-token']);
+    const lookups = await registry.getSingleMetricAsString('kubemcp_tokenreview_cache_lookups_total');
+    expect(lookups).toContain('kubemcp_tokenreview_cache_lookups_total{result="stale"} 1');
+    advance(30_000); // 91 s: past the 30 s of staleness, the caller waits for the re-validation
+    let settled = false;
+    const waiting = auth.authenticate(TOKENS.alice).finally(() => {
+      settled = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    answer({ authenticated: false, error: 'unknown' }); // the unknown token's review
+    await other;
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toEqual([TOKENS.alice, 'unknown-token', TOKENS.alice]); // the re-validation runs
+    answer(OK);
+    expect((await waiting).ok).toBe(true);
+    expect(calls).toHaveLength(3);
+  });
+
+  it('never answers from an expired success past the token expiry, nor without a re-validation under way', async () => {
+    const { auth, calls, advance, answer } = held({ maxConcurrentReviews: 1 });
+    const shortLived = makeToken('short', Math.floor(NOW / 1000) + 65);
+    const first = auth.authenticate(shortLived);
+    answer(OK);
+    expect((await first).ok).toBe(true);
+    const other = auth.authenticate('unknown-token'); // takes the only slot
+    await new Promise((r) => setImmediate(r));
+    advance(54_000);
+    expect((await auth.authenticate(shortLived)).ok).toBe(true); // the re-validation queues
+    advance(10_000); // 64 s: stale, within the token's life
+    expect((await auth.authenticate(shortLived)).ok).toBe(true);
+    advance(2_000); // 66 s: the token itself has expired
+    let settled = false;
+    void auth.authenticate(shortLived).finally(() => {
+      settled = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    expect(calls).toEqual([shortLived, 'unknown-token']);
+    answer({ authenticated: false, error: 'unknown' });
+    await other;
+
+    // Idle through the refresh point: no re-validation was started, so nothing answers stale.
+    const idle = held();
+    const once = idle.auth.authenticate(TOKENS.alice);
+    idle.answer(OK);
+    expect((await once).ok).toBe(true);
+    idle.advance(61_000);
+    const again = idle.auth.authenticate(TOKENS.alice);
+    await new Promise((r) => setImmediate(r));
+    expect(idle.calls).toEqual([TOKENS.alice, TOKENS.alice]);
+    idle.answer(OK);
+    expect((await again).ok).toBe(true);
+  });
+
+  it('starts no re-validation while its queue is full, and tries again on a later call', async () => {
+    const { auth, calls, advance, answer } = held({ maxConcurrentReviews: 1, maxQueuedRefreshes: 0 });
+    const first = auth.authenticate(TOKENS.alice);
+    answer(OK);
+    expect((await first).ok).toBe(true);
+    const other = auth.authenticate('unknown-token'); // takes the only slot
+    await new Promise((r) => setImmediate(r));
+    advance(54_000);
+    expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true); // no room: nothing started
+    answer({ authenticated: false, error: 'unknown' });
+    await other;
+    expect(calls).toEqual([TOKENS.alice, 'unknown-token']);
+    expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true); // the slot is free: it starts now
+    expect(calls).toEqual([TOKENS.alice, 'unknown-token', TOKENS.alice]);
+    answer(OK);
   });
 
   it('re-validates callers whose results expired first come first served, ahead of unknown tokens', async () => {
