@@ -24,13 +24,10 @@ import type { Caller, Decision, PolicyWarning } from '../policy/types.js';
 import { callerFor as callerOf, SERVICE_ACCOUNT_PREFIX } from '../policyfile/caller.js';
 import { fileIndex } from './check-files.js';
 import { limitNotes } from './check-limits.js';
+import { EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR, EXIT_USAGE } from './exit-codes.js';
 import { firstLine } from './live.js';
 
-export const EXIT_ALLOWED = 0;
-export const EXIT_DENIED = 1;
-export const EXIT_USAGE = 2;
-/** The cluster could not be asked (unreachable, forbidden, no CRD). */
-export const EXIT_ERROR = 3;
+export { EXIT_ALLOWED, EXIT_DENIED, EXIT_ERROR, EXIT_USAGE };
 
 export const CHECK_HELP = `Usage: kubemcp check --as USER [--group GROUP]... --tool TOOL [--namespace NS] [--replicas N] [-f FILE... [--live]]
 

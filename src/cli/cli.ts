@@ -10,8 +10,7 @@ import {
   serveFlagHelp,
   serveFlagOptions,
 } from '../config/index.js';
-import { CHECK_HELP, EXIT_USAGE, runCheck } from './check.js';
-import { runDiffCommand, runTestCommand } from './policy-commands.js';
+import { EXIT_USAGE } from './exit-codes.js';
 import type { ServeHandle } from './serve.js';
 import { VERSION } from './version.js';
 
@@ -114,7 +113,8 @@ async function serveCommand(args: readonly string[], io: CliIo): Promise<number 
     { level: config.logLevel, base: { app: 'kubemcp' } },
     pino.destination({ dest: 1, sync: true }),
   );
-  // Loaded on demand: `check` and `--help` need neither the MCP SDK nor express.
+  // Each command's modules load on demand: `check` and `--help` need neither the MCP SDK nor
+  // express, and `serve` keeps none of the policy-file tooling of check, test and diff in memory.
   const { startServe } = await import('./serve.js');
   const handle = await startServe(config, logger, { tracing });
   return { handle, logger };
@@ -137,6 +137,7 @@ const CHECK_FLAGS = {
 
 /** `kubemcp check`: one decision explained, from the live policies or from files. */
 async function checkCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const { CHECK_HELP, runCheck } = await import('./check.js');
   const values = flags(args, CHECK_FLAGS, io, CHECK_HELP);
   if (typeof values === 'number') return values;
   if (values.help) {
@@ -201,9 +202,9 @@ export async function runCli(
     case 'check':
       return checkCommand(rest, io);
     case 'test':
-      return runTestCommand(rest, io);
+      return (await import('./policy-commands.js')).runTestCommand(rest, io);
     case 'diff':
-      return runDiffCommand(rest, io);
+      return (await import('./policy-commands.js')).runDiffCommand(rest, io);
     default:
       return usageError(io, `unknown command ${JSON.stringify(command)}`, MAIN_HELP);
   }
