@@ -1,7 +1,7 @@
 /** The `kubemcp` command: argument parsing (node:util parseArgs) and dispatch. */
 
 import { parseArgs } from 'node:util';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import {
   ConfigError,
   loadConfig,
@@ -11,6 +11,7 @@ import {
   serveFlagOptions,
 } from '../config/index.js';
 import { EXIT_USAGE } from './exit-codes.js';
+import { operatorLogger } from './logger.js';
 import type { ServeHandle } from './serve.js';
 import { VERSION } from './version.js';
 
@@ -106,13 +107,7 @@ async function serveCommand(args: readonly string[], io: CliIo): Promise<number 
       return usageError(io, err.message, 'Run kubemcp serve --help for the flags.');
     throw err;
   }
-  // Written synchronously, one line per write(2): an audit line is out when its call has been
-  // answered, a crash or process.exit loses none, and a slow stdout slows the server down instead of
-  // queueing lines in memory without bound (pino's default destination buffers asynchronously).
-  const logger = pino(
-    { level: config.logLevel, base: { app: 'kubemcp' } },
-    pino.destination({ dest: 1, sync: true }),
-  );
+  const logger = operatorLogger(config.logLevel);
   // Each command's modules load on demand: `check` and `--help` need neither the MCP SDK nor
   // express, and `serve` keeps none of the policy-file tooling of check, test and diff in memory.
   const { startServe } = await import('./serve.js');
