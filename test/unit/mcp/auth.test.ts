@@ -68,6 +68,23 @@ describe('the caching authenticator', () => {
   }
   const OK: ReviewResult = { authenticated: true, user: IDENTITIES.alice, audiences: [AUDIENCE] };
 
+  /**
+   * With `held` and one review slot: `token` authenticated and cached, then an unknown token's review
+   * holding the only slot (its outcome is returned as `other`; the test answers that review).
+   */
+  async function cachedThenSlotTaken(
+    auth: ReturnType<typeof createTokenReviewAuthenticator>,
+    answer: (r: ReviewResult) => void,
+    token: string = TOKENS.alice,
+  ) {
+    const first = auth.authenticate(token);
+    answer(OK);
+    expect((await first).ok).toBe(true);
+    const other = auth.authenticate('unknown-token');
+    await new Promise((r) => setImmediate(r));
+    return { other }; // wrapped: an async function would otherwise wait for it
+  }
+
   it('asks TokenReview for our audience and returns the caller', async () => {
     const { auth, review } = setup();
     const out = await auth.authenticate(TOKENS.copilot);
@@ -129,11 +146,7 @@ describe('the caching authenticator', () => {
     // The re-validation waits at most maxStaleMs (5 ms here) for a slot, and a success answers at
     // most that long past its cache life.
     const { auth, calls, advance, answer } = held({ maxConcurrentReviews: 1, maxStaleMs: 5 });
-    const first = auth.authenticate(TOKENS.alice);
-    answer(OK);
-    expect((await first).ok).toBe(true);
-    const other = auth.authenticate('unknown-token'); // takes the only slot
-    await new Promise((r) => setImmediate(r));
+    const { other } = await cachedThenSlotTaken(auth, answer);
     advance(54_000); // the background review waits in the queue of re-validations
     expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
     advance(7_000);
@@ -151,11 +164,7 @@ describe('the caching authenticator', () => {
   it('answers from a success that expired while its re-validation waits, for at most maxStaleMs more', async () => {
     const registry = new Registry();
     const { auth, calls, advance, answer } = held({ maxConcurrentReviews: 1, registry });
-    const first = auth.authenticate(TOKENS.alice);
-    answer(OK);
-    expect((await first).ok).toBe(true);
-    const other = auth.authenticate('unknown-token'); // takes the only slot
-    await new Promise((r) => setImmediate(r));
+    const { other } = await cachedThenSlotTaken(auth, answer);
     advance(54_000); // past the refresh point: the re-validation queues behind the running review
     expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true);
     advance(7_000); // past the 60 s cache life, the re-validation still waiting: answered at once
@@ -182,11 +191,7 @@ describe('the caching authenticator', () => {
   it('never answers from an expired success past the token expiry, nor without a re-validation under way', async () => {
     const { auth, calls, advance, answer } = held({ maxConcurrentReviews: 1 });
     const shortLived = makeToken('short', Math.floor(NOW / 1000) + 65);
-    const first = auth.authenticate(shortLived);
-    answer(OK);
-    expect((await first).ok).toBe(true);
-    const other = auth.authenticate('unknown-token'); // takes the only slot
-    await new Promise((r) => setImmediate(r));
+    const { other } = await cachedThenSlotTaken(auth, answer, shortLived);
     advance(54_000);
     expect((await auth.authenticate(shortLived)).ok).toBe(true); // the re-validation queues
     advance(10_000); // 64 s: stale, within the token's life
@@ -217,11 +222,7 @@ describe('the caching authenticator', () => {
 
   it('starts no re-validation while its queue is full, and tries again on a later call', async () => {
     const { auth, calls, advance, answer } = held({ maxConcurrentReviews: 1, maxQueuedRefreshes: 0 });
-    const first = auth.authenticate(TOKENS.alice);
-    answer(OK);
-    expect((await first).ok).toBe(true);
-    const other = auth.authenticate('unknown-token'); // takes the only slot
-    await new Promise((r) => setImmediate(r));
+    const { other } = await cachedThenSlotTaken(auth, answer);
     advance(54_000);
     expect((await auth.authenticate(TOKENS.alice)).ok).toBe(true); // no room: nothing started
     answer({ authenticated: false, error: 'unknown' });
